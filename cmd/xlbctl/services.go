@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"xlb/controlplane/api"
+)
+
+func newServicesCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "services [-o text|json]",
+		Short: "list virtual services and their real servers with weights and counters",
+		Long: `services lists every virtual service like ipvsadm -Ln --stats: its scheduler
+(as configured, and the one serving it), forwarding kind and counters, then each
+real server with its configured and effective weight, next-hop MAC, state and
+counters. -o json prints the API's schema (see docs/api.md).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			}
+			ctx, cancel := withTimeout(cmd)
+			defer cancel()
+			svcs, err := client().Services(ctx)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(svcs)
+			}
+			return printServices(cmd.OutOrStdout(), svcs)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+// printServices writes the listing as a table an ipvsadm user reads at once.
+func printServices(w io.Writer, svcs api.Services) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Prot\tLocalAddress:Port\tScheduler\tKind\tWeight\tEffective\tMAC\tState\tPackets\tBytes")
+	for _, s := range svcs.Services {
+		sched := s.Scheduler
+		if s.ServedBy != "" && !strings.EqualFold(s.ServedBy, s.Scheduler) {
+			sched = fmt.Sprintf("%s(as %s)", s.Scheduler, s.ServedBy)
+		}
+		state := s.Status
+		if s.Reason != "" {
+			state += ": " + s.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t%d\t%d\n", strings.ToUpper(s.Protocol),
+			hostPort(s.VIP, s.Port), sched, s.Kind, state, s.Packets, s.Bytes)
+		for _, r := range s.Reals {
+			eff := fmt.Sprint(r.EffectiveWeight)
+			if r.Override != nil {
+				eff += "*" // set by xlbctl weight
+			}
+			mac := r.MAC
+			if mac == "" {
+				mac = "-"
+			}
+			state := r.State
+			if r.Reason != "" && r.State != "out" {
+				state += " (" + r.Reason + ")"
+			}
+			fmt.Fprintf(tw, "  -> %s\t\t\t\t%d\t%s\t%s\t%s\t%d\t%d\n",
+				hostPort(r.Address, r.Port), r.Weight, eff, mac, state, r.Packets, r.Bytes)
+		}
+	}
+	fmt.Fprintln(tw, "(* = weight overridden with xlbctl weight)")
+	return tw.Flush()
+}
+
+func hostPort(addr string, port uint16) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return fmt.Sprintf("%s:%d", addr, port)
+	}
+	return netip.AddrPortFrom(a, port).String()
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"xlb/config"
+	"xlb/controlplane"
+	"xlb/controlplane/neigh"
+	"xlb/maps"
+)
+
+// run is the daemon: it returns when ctx ends (SIGTERM, SIGINT) after
+// detaching the program and removing its pins and socket.
+func run(ctx context.Context, s settings, log *slog.Logger) error {
+	cfg, err := loadConfigLogged(log, s.Config)
+	if err != nil {
+		return err
+	}
+
+	dp, err := maps.Open(maps.Options{
+		PinDir:      s.BPFFS,
+		MaxServices: s.MaxServices,
+		MaxReals:    s.MaxReals,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dp.Close(); err != nil {
+			log.Error("close data plane", "err", err)
+		}
+		log.Info("data plane detached and unpinned", "bpffs", s.BPFFS)
+	}()
+	for _, ifname := range s.Interfaces {
+		mode, err := dp.Attach(ifname)
+		if err != nil {
+			return err
+		}
+		log.Info("xdp attached", "iface", ifname, "mode", mode)
+	}
+
+	nb := neigh.New(log)
+	backend, err := controlplane.NewXDP(dp, nb, s.MaglevSize, log)
+	if err != nil {
+		return err
+	}
+	rec := controlplane.NewReconciler(cfg, backend, log)
+
+	// abort stops the goroutines started so far when start-up fails.
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return nb.Run(ctx) })
+	startupFailed := func(err error) error {
+		abort()
+		return errors.Join(err, g.Wait())
+	}
+
+	if err := firstReconcile(ctx, rec, backend, nb, s.ResolveTimeout, log); err != nil {
+		return startupFailed(err)
+	}
+	l, err := controlplane.Listen(s.Socket)
+	if err != nil {
+		return startupFailed(err)
+	}
+	log.Info("xlbd ready", "socket", s.Socket, "config", s.Config)
+	g.Go(func() error { return controlplane.NewServer(rec, log).Serve(ctx, l) })
+	g.Go(func() error { return reconcileLoop(ctx, s.Config, rec, nb, log) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// firstReconcile writes the first desired state, waiting a bounded time for
+// the kernel to resolve real servers' MACs: the API opens only after this,
+// so a client that sees the socket sees a working data plane.
+func firstReconcile(ctx context.Context, rec *controlplane.Reconciler, backend *controlplane.XDP,
+	nb *neigh.Table, timeout time.Duration, log *slog.Logger) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if err := rec.Reconcile(ctx); err != nil {
+			return fmt.Errorf("first reconcile: %w", err)
+		}
+		if backend.Unresolved() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			st, obs := rec.Snapshot()
+			for _, svc := range st.Services {
+				for a, ro := range obs[svc.Key].Reals {
+					if ro.State == controlplane.RealUnresolved {
+						log.Warn("real server left out of the table: MAC not resolved",
+							"service", svc.Key.String(), "real", a.String(), "reason", ro.Reason)
+					}
+				}
+			}
+			return nil
+		case <-nb.Changed():
+		case <-poll.C:
+		}
+	}
+}
+
+// reconcileLoop reloads on SIGHUP and re-applies when a neighbour changes.
+func reconcileLoop(ctx context.Context, path string, rec *controlplane.Reconciler, nb *neigh.Table, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			log.Info("reloading configuration", "config", path)
+			cfg, err := loadConfigLogged(log, path)
+			if err != nil {
+				log.Error("reload rejected: the previous configuration keeps serving", "config", path)
+				continue
+			}
+			if err := rec.SetConfig(ctx, cfg); err != nil {
+				log.Error("reload applied with errors", "err", err)
+				continue
+			}
+			log.Info("configuration reloaded", "config", path)
+		case <-nb.Changed():
+			if err := rec.Reconcile(ctx); err != nil {
+				log.Error("reconcile after neighbour change", "err", err)
+			}
+		}
+	}
+}
+
+// loadConfigLogged reads the configuration, logging each diagnostic with
+// its FILE:LINE:COL.
+func loadConfigLogged(log *slog.Logger, path string) (*config.Config, error) {
+	cfg, warnings, err := config.Load(path)
+	for _, d := range warnings {
+		log.Warn(d.Msg, "at", d.Pos.String())
+	}
+	if err != nil {
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			for _, d := range list {
+				log.Error(d.Msg, "at", d.Pos.String())
+			}
+			return nil, fmt.Errorf("%s: %d errors in configuration", path, len(list))
+		}
+		return nil, err
+	}
+	return cfg, nil
+}

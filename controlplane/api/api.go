@@ -1,0 +1,66 @@
+package api
+
+// Paths of the endpoints.
+const (
+	PathServices = "/v1/services"
+	PathWeight   = "/v1/weight"
+)
+
+// DefaultSocket is where xlbd listens unless told otherwise.
+const DefaultSocket = "/run/xlb/xlbd.sock"
+
+// Services is the answer of GET /v1/services: every virtual service, sorted
+// by VIP, port and protocol.
+type Services struct {
+	Services []Service `json:"services"`
+}
+
+// Service is one virtual service as configured and as the data plane
+// serves it.
+type Service struct {
+	VIP       string `json:"vip"`       // "198.18.0.100"
+	Port      uint16 `json:"port"`      // 0 = all ports
+	Protocol  string `json:"protocol"`  // "tcp" | "udp"
+	Scheduler string `json:"scheduler"` // lb_algo as configured
+	ServedBy  string `json:"served_by"` // the scheduler really used ("mh"); empty when not served
+	Kind      string `json:"kind"`      // lb_kind: "DR"
+	Status    string `json:"status"`    // "active" | "unsupported"
+	Reason    string `json:"reason,omitempty"`
+	Packets   uint64 `json:"packets"` // forwarded by the data plane since the service was added
+	Bytes     uint64 `json:"bytes"`
+	Reals     []Real `json:"reals"`
+}
+
+// Real is one real server of a service.
+type Real struct {
+	Address         string `json:"address"`
+	Port            uint16 `json:"port"`
+	Weight          int    `json:"weight"`             // from the configuration
+	Override        *int   `json:"override,omitempty"` // set by xlbctl weight
+	EffectiveWeight int    `json:"effective_weight"`   // what the scheduler uses
+	MAC             string `json:"mac"`                // next hop MAC; empty when unresolved
+	Iface           string `json:"iface"`              // interface that reaches it
+	State           string `json:"state"`              // "active" | "out" | "unresolved"
+	Reason          string `json:"reason,omitempty"`   // why it is not active
+	Packets         uint64 `json:"packets"`
+	Bytes           uint64 `json:"bytes"`
+}
+
+// WeightRequest is the body of PUT /v1/weight.
+type WeightRequest struct {
+	Service string `json:"service"` // "VIP:PORT[/tcp|/udp]"
+	Real    string `json:"real"`    // "RIP:PORT"
+	Weight  *int   `json:"weight"`  // 0..65535; 0 takes the real out of the table
+}
+
+// WeightResponse confirms a weight written to the data plane.
+type WeightResponse struct {
+	Service string `json:"service"`
+	Real    string `json:"real"`
+	Weight  int    `json:"weight"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+}

@@ -1,0 +1,44 @@
+package controlplane
+
+import (
+	"context"
+	"net/netip"
+)
+
+// Backend is a data plane that can be made to match a desired State: the
+// XDP maps today, kernel IPVS later. Apply is called with the whole State
+// every time; the backend writes only what differs from what it last wrote.
+type Backend interface {
+	Apply(ctx context.Context, st State) error
+	// Observe reports what the data plane does now, per service.
+	Observe() map[ServiceKey]ServiceObservation
+}
+
+// ServiceObservation is what a backend reports about one service.
+type ServiceObservation struct {
+	// Status is "active", or "unsupported" with the reason in Reason.
+	Status  string
+	Reason  string
+	Served  string // the scheduler that really serves it ("mh")
+	Packets uint64
+	Bytes   uint64
+	Reals   map[netip.AddrPort]RealObservation
+}
+
+// RealObservation is what a backend reports about one real server.
+type RealObservation struct {
+	// State is RealActive, RealOut or RealUnresolved.
+	State   string
+	Reason  string // why a real is not active, for operators
+	MAC     string
+	Ifname  string
+	Packets uint64
+	Bytes   uint64
+}
+
+// Real states as reported to operators.
+const (
+	RealActive     = "active"     // in the scheduler's table
+	RealOut        = "out"        // effective weight 0
+	RealUnresolved = "unresolved" // next hop (MAC) unknown: left out of the table
+)

@@ -1,0 +1,152 @@
+package controlplane
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"testing"
+
+	"xlb/config"
+	"xlb/controlplane/neigh"
+	"xlb/maps"
+)
+
+// fakeDataplane records every write in order, and keeps the maps' contents
+// so tests can look at what the data plane would do.
+type fakeDataplane struct {
+	ops      []string
+	services map[maps.ServiceKey]maps.Service
+	reals    map[uint32]maps.Real
+	tables   map[uint32][]uint32
+	failPut  error // returned by PutReal when set
+}
+
+func newFakeDataplane() *fakeDataplane {
+	return &fakeDataplane{
+		services: map[maps.ServiceKey]maps.Service{},
+		reals:    map[uint32]maps.Real{},
+		tables:   map[uint32][]uint32{},
+	}
+}
+
+func (f *fakeDataplane) log(format string, args ...any) {
+	f.ops = append(f.ops, fmt.Sprintf(format, args...))
+}
+
+func (f *fakeDataplane) PutService(k maps.ServiceKey, s maps.Service) error {
+	f.log("put service %s:%d/%d id=%d", k.Addr, k.Port, k.Proto, s.ID)
+	f.services[k] = s
+	return nil
+}
+
+func (f *fakeDataplane) DeleteService(k maps.ServiceKey) error {
+	f.log("delete service %s:%d/%d", k.Addr, k.Port, k.Proto)
+	delete(f.services, k)
+	return nil
+}
+
+func (f *fakeDataplane) PutReal(id uint32, r maps.Real) error {
+	if f.failPut != nil {
+		return f.failPut
+	}
+	f.log("put real %d %s %s", id, r.Addr, r.MAC)
+	f.reals[id] = r
+	return nil
+}
+
+func (f *fakeDataplane) DeleteReal(id uint32) error {
+	f.log("delete real %d", id)
+	delete(f.reals, id)
+	return nil
+}
+
+func (f *fakeDataplane) SwapTable(id uint32, slots []uint32) error {
+	f.log("swap table %d", id)
+	f.tables[id] = slots
+	return nil
+}
+
+func (f *fakeDataplane) DeleteTable(id uint32) error {
+	f.log("delete table %d", id)
+	delete(f.tables, id)
+	return nil
+}
+
+func (f *fakeDataplane) ServiceCounters(id uint32) (maps.Counters, error) {
+	return maps.Counters{Packets: uint64(id) + 100}, nil
+}
+
+func (f *fakeDataplane) RealCounters(id uint32) (maps.Counters, error) {
+	return maps.Counters{Packets: uint64(id) + 200}, nil
+}
+
+func (f *fakeDataplane) ClearServiceCounters(id uint32) error {
+	f.log("clear service counters %d", id)
+	return nil
+}
+
+func (f *fakeDataplane) ClearRealCounters(id uint32) error {
+	f.log("clear real counters %d", id)
+	return nil
+}
+
+// takeOps returns the writes since the last call.
+func (f *fakeDataplane) takeOps() []string {
+	ops := f.ops
+	f.ops = nil
+	return ops
+}
+
+// share returns, per real id, the fraction of the service's table it holds.
+func (f *fakeDataplane) share(serviceID uint32) map[uint32]float64 {
+	out := map[uint32]float64{}
+	t := f.tables[serviceID]
+	for _, id := range t {
+		out[id] += 1 / float64(len(t))
+	}
+	return out
+}
+
+// fakeNeighbours answers from a fixed table; a missing address is
+// unresolved.
+type fakeNeighbours map[netip.Addr]neigh.Hop
+
+func (f fakeNeighbours) Lookup(a netip.Addr) (neigh.Hop, error) {
+	h, ok := f[a]
+	if !ok {
+		return neigh.Hop{}, fmt.Errorf("%s: %w", a, neigh.ErrUnresolved)
+	}
+	return h, nil
+}
+
+func hop(mac string) neigh.Hop {
+	m, err := net.ParseMAC(mac)
+	if err != nil {
+		panic(err)
+	}
+	return neigh.Hop{Ifindex: 2, Ifname: "eth0", SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: m}
+}
+
+func mustParse(t *testing.T, src string) *config.Config {
+	t.Helper()
+	cfg, _, err := config.Parse("test.conf", []byte(src))
+	if err != nil {
+		t.Fatalf("parse test config: %v", err)
+	}
+	return cfg
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+const threeReals = `
+virtual_server 198.18.0.100 80 {
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    real_server 198.18.0.11 80 { weight 3 }
+    real_server 198.18.0.12 80 { weight 2 }
+    real_server 198.18.0.13 80 { weight 1 }
+}
+`

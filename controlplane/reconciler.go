@@ -1,0 +1,100 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"xlb/config"
+)
+
+// ErrNotFound is returned for an API call naming a service or real that the
+// configuration does not have.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalid is returned for an API call with a value out of range.
+var ErrInvalid = errors.New("invalid")
+
+// Reconciler owns the inputs of the desired state (configuration and
+// overrides) and applies every change to the backend, one at a time.
+type Reconciler struct {
+	backend Backend
+	log     *slog.Logger
+
+	mu        sync.Mutex // serialises changes and Apply
+	cfg       *config.Config
+	overrides Overrides
+	state     State
+	applied   time.Time
+}
+
+// NewReconciler returns a Reconciler for cfg that writes to backend.
+// Nothing is written until Reconcile.
+func NewReconciler(cfg *config.Config, backend Backend, logger *slog.Logger) *Reconciler {
+	return &Reconciler{backend: backend, log: logger, cfg: cfg, overrides: Overrides{}}
+}
+
+// Reconcile recomputes the desired state and applies it.
+func (r *Reconciler) Reconcile(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reconcileLocked(ctx)
+}
+
+func (r *Reconciler) reconcileLocked(ctx context.Context) error {
+	st, err := Desired(r.cfg, r.overrides)
+	if err != nil {
+		return err
+	}
+	r.state = st
+	r.applied = time.Now()
+	return r.backend.Apply(ctx, st)
+}
+
+// SetConfig replaces the configuration (a reload) and applies it.
+// Overrides of reals that still exist are kept; the others are dropped
+// and logged.
+func (r *Reconciler) SetConfig(ctx context.Context, cfg *config.Config) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := Desired(cfg, r.overrides)
+	if err != nil {
+		return err
+	}
+	for _, gone := range r.overrides.Prune(st) {
+		r.log.Info("weight override dropped: real no longer configured", "real", gone)
+	}
+	r.cfg = cfg
+	return r.reconcileLocked(ctx)
+}
+
+// SetWeight overrides the weight of real a of service k and returns once
+// the backend has written it.
+func (r *Reconciler) SetWeight(ctx context.Context, k ServiceKey, a netip.AddrPort, w int) error {
+	if w < 0 || w > MaxWeight {
+		return fmt.Errorf("%w: weight: want 0..%d, got %d", ErrInvalid, MaxWeight, w)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	svc, ok := r.state.Service(k)
+	if !ok {
+		return fmt.Errorf("%w: service %s is not configured", ErrNotFound, k)
+	}
+	if _, ok := svc.Real(a); !ok {
+		return fmt.Errorf("%w: service %s has no real server %s", ErrNotFound, k, a)
+	}
+	r.overrides.Set(k, a, w)
+	r.log.Info("weight override", "service", k.String(), "real", a.String(), "weight", w)
+	return r.reconcileLocked(ctx)
+}
+
+// Snapshot returns the last desired state and what the backend observes.
+func (r *Reconciler) Snapshot() (State, map[ServiceKey]ServiceObservation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state, r.backend.Observe()
+}

@@ -1,0 +1,181 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"xlb/controlplane/api"
+)
+
+// Server serves the API of package api for a Reconciler.
+type Server struct {
+	rec *Reconciler
+	log *slog.Logger
+}
+
+// NewServer returns an API server for rec.
+func NewServer(rec *Reconciler, logger *slog.Logger) *Server {
+	return &Server{rec: rec, log: logger}
+}
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathServices, s.services)
+	mux.HandleFunc("PUT "+api.PathWeight, s.weight)
+	return mux
+}
+
+// Listen opens the unix socket at path with mode 0600, creating its
+// directory. A socket file left by a dead daemon is replaced; one that a
+// live daemon answers on is not.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("socket %s: another xlbd is listening on it", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("chmod socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Serve answers API requests on l until ctx ends, then closes l (which
+// removes the socket file).
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve api: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutCtx)
+	<-errc
+	return err
+}
+
+func (s *Server) services(w http.ResponseWriter, _ *http.Request) {
+	st, obs := s.rec.Snapshot()
+	writeJSON(w, http.StatusOK, ServicesView(st, obs))
+}
+
+// ServicesView joins the desired state with what the backend observes into
+// the API's listing.
+func ServicesView(st State, obs map[ServiceKey]ServiceObservation) api.Services {
+	out := api.Services{Services: []api.Service{}}
+	for _, svc := range st.Services {
+		o := obs[svc.Key]
+		as := api.Service{
+			VIP:       svc.Key.VIP.String(),
+			Port:      svc.Key.Port,
+			Protocol:  svc.Key.Protocol.String(),
+			Scheduler: svc.Scheduler,
+			ServedBy:  o.Served,
+			Kind:      svc.Kind,
+			Status:    o.Status,
+			Reason:    o.Reason,
+			Packets:   o.Packets,
+			Bytes:     o.Bytes,
+			Reals:     []api.Real{},
+		}
+		for _, r := range svc.Reals {
+			ro := o.Reals[r.Addr]
+			as.Reals = append(as.Reals, api.Real{
+				Address:         r.Addr.Addr().String(),
+				Port:            r.Addr.Port(),
+				Weight:          r.ConfigWeight,
+				Override:        r.Override,
+				EffectiveWeight: r.Weight,
+				MAC:             ro.MAC,
+				Iface:           ro.Ifname,
+				State:           ro.State,
+				Reason:          ro.Reason,
+				Packets:         ro.Packets,
+				Bytes:           ro.Bytes,
+			})
+		}
+		out.Services = append(out.Services, as)
+	}
+	return out
+}
+
+func (s *Server) weight(w http.ResponseWriter, r *http.Request) {
+	var req api.WeightRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("body: %w", err))
+		return
+	}
+	k, err := ParseServiceKey(req.Service)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("service: %w", err))
+		return
+	}
+	a, err := netip.ParseAddrPort(req.Real)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("real: want RIP:PORT, got %q", req.Real))
+		return
+	}
+	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	if req.Weight == nil {
+		writeError(w, http.StatusBadRequest, errors.New("weight: missing"))
+		return
+	}
+	err = s.rec.SetWeight(r.Context(), k, a, *req.Weight)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		s.log.Error("weight override not fully written", "service", k.String(), "real", a.String(), "err", err)
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, api.WeightResponse{Service: k.String(), Real: a.String(), Weight: *req.Weight})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the client went away; nothing to do
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	msg := err.Error()
+	// The sentinel prefixes are for callers in Go, not for operators.
+	for _, sentinel := range []error{ErrInvalid, ErrNotFound} {
+		if errors.Is(err, sentinel) {
+			msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
+		}
+	}
+	writeJSON(w, status, api.Error{Error: msg})
+}

@@ -1,0 +1,140 @@
+package controlplane
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Protocol is a virtual service's transport protocol, as IANA numbers it
+// (the value the data plane keys on).
+type Protocol uint8
+
+// Protocols a virtual service can have.
+const (
+	TCP Protocol = 6
+	UDP Protocol = 17
+)
+
+// String returns the lower-case name used in service keys ("tcp").
+func (p Protocol) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "proto-" + strconv.Itoa(int(p))
+}
+
+// ParseProtocol reads "tcp" or "udp", in any case.
+func ParseProtocol(s string) (Protocol, error) {
+	switch strings.ToLower(s) {
+	case "tcp":
+		return TCP, nil
+	case "udp":
+		return UDP, nil
+	}
+	return 0, fmt.Errorf("protocol %q: want tcp or udp", s)
+}
+
+// ServiceKey names a virtual service the way LVS does: VIP, port, protocol.
+// Its zero value names no service.
+type ServiceKey struct {
+	VIP      netip.Addr
+	Port     uint16
+	Protocol Protocol
+}
+
+// String formats the key as "198.18.0.100:80/tcp" (IPv6 in brackets).
+func (k ServiceKey) String() string {
+	return netip.AddrPortFrom(k.VIP, k.Port).String() + "/" + k.Protocol.String()
+}
+
+// ParseServiceKey reads "VIP:PORT[/tcp|/udp]"; the protocol defaults to tcp,
+// as ipvsadm's -t does.
+func ParseServiceKey(s string) (ServiceKey, error) {
+	addr, proto, hasProto := strings.Cut(s, "/")
+	k := ServiceKey{Protocol: TCP}
+	if hasProto {
+		p, err := ParseProtocol(proto)
+		if err != nil {
+			return ServiceKey{}, fmt.Errorf("service %q: %w", s, err)
+		}
+		k.Protocol = p
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return ServiceKey{}, fmt.Errorf("service %q: want VIP:PORT[/tcp|/udp]: %w", s, err)
+	}
+	k.VIP, k.Port = ap.Addr().Unmap(), ap.Port()
+	return k, nil
+}
+
+// MustParseServiceKey is ParseServiceKey for tests and constants.
+func MustParseServiceKey(s string) ServiceKey {
+	k, err := ParseServiceKey(s)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// State is the desired state of every virtual service: what the data plane
+// must do, with no kernel detail in it. Services are sorted by key and reals
+// by address, so two States compare equal exactly when they mean the same.
+type State struct {
+	Services []Service
+}
+
+// Service is one virtual service and its real servers.
+type Service struct {
+	Key       ServiceKey
+	Scheduler string // lb_algo as configured ("wrr")
+	Kind      string // lb_kind as configured ("DR")
+	Reals     []Real
+}
+
+// Real is one real server of a service with its weights.
+type Real struct {
+	Addr         netip.AddrPort
+	ConfigWeight int  // weight from the configuration
+	Override     *int // runtime override from xlbctl weight; nil when none
+	Weight       int  // effective weight: what the data plane uses
+}
+
+// MaxWeight is the largest weight a real can have; keepalived and IPVS
+// keep weights in a signed 32-bit field, xlb keeps them to 16 bits so a
+// Maglev table stays proportionate.
+const MaxWeight = 65535
+
+// Service returns the service with key k, if State has one.
+func (s State) Service(k ServiceKey) (Service, bool) {
+	for _, svc := range s.Services {
+		if svc.Key == k {
+			return svc, true
+		}
+	}
+	return Service{}, false
+}
+
+// Real returns the real with address a, if the service has one.
+func (s Service) Real(a netip.AddrPort) (Real, bool) {
+	for _, r := range s.Reals {
+		if r.Addr == a {
+			return r, true
+		}
+	}
+	return Real{}, false
+}
+
+func compareKeys(a, b ServiceKey) int {
+	if c := a.VIP.Compare(b.VIP); c != 0 {
+		return c
+	}
+	if a.Port != b.Port {
+		return int(a.Port) - int(b.Port)
+	}
+	return int(a.Protocol) - int(b.Protocol)
+}

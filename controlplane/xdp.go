@@ -1,0 +1,400 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"xlb/controlplane/maglev"
+	"xlb/controlplane/neigh"
+	"xlb/maps"
+)
+
+// Dataplane is what the XDP backend writes: the typed maps of package maps.
+// *maps.Dataplane implements it; tests use a fake.
+type Dataplane interface {
+	PutService(k maps.ServiceKey, s maps.Service) error
+	DeleteService(k maps.ServiceKey) error
+	PutReal(id uint32, r maps.Real) error
+	DeleteReal(id uint32) error
+	SwapTable(serviceID uint32, slots []uint32) error
+	DeleteTable(serviceID uint32) error
+	ServiceCounters(id uint32) (maps.Counters, error)
+	RealCounters(id uint32) (maps.Counters, error)
+	ClearServiceCounters(id uint32) error
+	ClearRealCounters(id uint32) error
+}
+
+// Neighbours tells how to reach a real server on a connected segment.
+// *neigh.Table implements it.
+type Neighbours interface {
+	Lookup(addr netip.Addr) (neigh.Hop, error)
+}
+
+// XDP is the Backend that programs xlb's XDP maps. It remembers what it
+// wrote, so each Apply writes only the difference, and it changes a
+// service's real set by swapping in a whole new Maglev table: packets see
+// the old table or the new one, never a half-written one.
+type XDP struct {
+	dp        Dataplane
+	nb        Neighbours
+	log       *slog.Logger
+	tableSize uint32
+
+	services   map[ServiceKey]*xdpService
+	serviceIDs idPool
+	realIDs    idPool
+}
+
+// xdpService is what XDP wrote for one service.
+type xdpService struct {
+	id          uint32
+	unsupported string // non-empty: not programmed, and why
+	scheduler   string
+	tableInputs string // the Maglev inputs the installed table was built from
+	reals       map[netip.AddrPort]*xdpReal
+}
+
+// xdpReal is what XDP wrote for one real server.
+type xdpReal struct {
+	id     uint32
+	weight int
+	hop    neigh.Hop // written to the reals map when resolved
+	state  string
+	reason string
+}
+
+// NewXDP returns an XDP backend writing to dp, resolving next hops with nb
+// and building Maglev tables of tableSize slots (a prime).
+func NewXDP(dp Dataplane, nb Neighbours, tableSize uint32, logger *slog.Logger) (*XDP, error) {
+	if !maglev.IsPrime(tableSize) {
+		return nil, fmt.Errorf("maglev table size %d: want a prime", tableSize)
+	}
+	return &XDP{
+		dp:        dp,
+		nb:        nb,
+		log:       logger,
+		tableSize: tableSize,
+		services:  map[ServiceKey]*xdpService{},
+		// Real id 0 means "no real" in a Maglev slot.
+		realIDs: idPool{next: 1},
+	}, nil
+}
+
+// unsupportedReason says why the XDP data plane cannot serve svc yet, or ""
+// when it can.
+func unsupportedReason(svc Service) string {
+	switch {
+	case !svc.Key.VIP.Is4():
+		return "IPv6 virtual services are not served by the XDP data plane yet"
+	case !strings.EqualFold(svc.Kind, "DR"):
+		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane yet (only DR)", svc.Kind)
+	}
+	for _, r := range svc.Reals {
+		if !r.Addr.Addr().Is4() {
+			return fmt.Sprintf("real_server %s: IPv6 reals are not served yet", r.Addr)
+		}
+	}
+	return ""
+}
+
+// Apply makes the maps match st. Errors are collected per service so one
+// bad service does not keep the others from being written.
+func (x *XDP) Apply(ctx context.Context, st State) error {
+	var errs []error
+	want := map[ServiceKey]bool{}
+	for _, svc := range st.Services {
+		want[svc.Key] = true
+		if err := x.applyService(svc); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", svc.Key, err))
+		}
+	}
+	for k := range x.services {
+		if !want[k] {
+			if err := x.removeService(k); err != nil {
+				errs = append(errs, fmt.Errorf("remove service %s: %w", k, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (x *XDP) applyService(svc Service) error {
+	cur := x.services[svc.Key]
+	if why := unsupportedReason(svc); why != "" {
+		if cur != nil && cur.unsupported == "" {
+			// It was served and no longer can be: take it out.
+			if err := x.removeService(svc.Key); err != nil {
+				return err
+			}
+			cur = nil
+		}
+		if cur == nil {
+			x.log.Warn("virtual service not served", "service", svc.Key.String(), "reason", why)
+			x.services[svc.Key] = &xdpService{unsupported: why, reals: map[netip.AddrPort]*xdpReal{}}
+		}
+		return nil
+	}
+	if cur != nil && cur.unsupported != "" {
+		delete(x.services, svc.Key)
+		cur = nil
+	}
+	if cur == nil {
+		id, err := x.serviceIDs.get()
+		if err != nil {
+			return err
+		}
+		if err := x.dp.ClearServiceCounters(id); err != nil {
+			x.serviceIDs.put(id)
+			return err
+		}
+		cur = &xdpService{id: id, reals: map[netip.AddrPort]*xdpReal{}}
+		x.services[svc.Key] = cur
+	}
+	if cur.scheduler != svc.Scheduler {
+		if !strings.EqualFold(svc.Scheduler, "mh") {
+			x.log.Warn("scheduler served by weighted Maglev until the other LVS schedulers land",
+				"service", svc.Key.String(), "lb_algo", svc.Scheduler, "served_by", "mh")
+		}
+		cur.scheduler = svc.Scheduler
+	}
+
+	// New and changed reals first: their entries must exist before a
+	// table that names them is swapped in.
+	var errs []error
+	wantReals := map[netip.AddrPort]bool{}
+	for _, r := range svc.Reals {
+		wantReals[r.Addr] = true
+		if err := x.applyReal(cur, r); err != nil {
+			errs = append(errs, fmt.Errorf("real %s: %w", r.Addr, err))
+		}
+	}
+
+	gone := map[netip.AddrPort]*xdpReal{}
+	for a, r := range cur.reals {
+		if !wantReals[a] {
+			gone[a] = r
+			delete(cur.reals, a)
+		}
+	}
+	if err := x.installTable(svc.Key, cur); err != nil {
+		// The old table may still name the reals that left: keep them.
+		for a, r := range gone {
+			cur.reals[a] = r
+		}
+		return errors.Join(append(errs, err)...)
+	}
+
+	// Reals that left are removed only now that no table names them.
+	for a, r := range gone {
+		if err := x.dp.DeleteReal(r.id); err != nil {
+			errs = append(errs, fmt.Errorf("delete real %s: %w", a, err))
+			cur.reals[a] = r // retried by the next Apply
+			continue
+		}
+		x.realIDs.put(r.id)
+	}
+	return errors.Join(errs...)
+}
+
+func (x *XDP) applyReal(svc *xdpService, r Real) error {
+	cur := svc.reals[r.Addr]
+	if cur == nil {
+		id, err := x.realIDs.get()
+		if err != nil {
+			return err
+		}
+		if err := x.dp.ClearRealCounters(id); err != nil {
+			x.realIDs.put(id)
+			return err
+		}
+		cur = &xdpReal{id: id, state: RealUnresolved}
+		svc.reals[r.Addr] = cur
+	}
+	cur.weight = r.Weight
+
+	hop, err := x.nb.Lookup(r.Addr.Addr())
+	if err != nil {
+		// Keep the last written hop: a MAC we knew is better than none
+		// while the kernel re-resolves it.
+		if cur.hop.DstMAC == nil {
+			cur.state, cur.reason = RealUnresolved, err.Error()
+			return nil
+		}
+		x.log.Debug("next hop lookup failed; keeping the last one", "real", r.Addr.String(), "err", err)
+		hop = cur.hop
+	}
+	if !sameHop(hop, cur.hop) {
+		err := x.dp.PutReal(cur.id, maps.Real{
+			Addr:    r.Addr.Addr(),
+			MAC:     hop.DstMAC,
+			SrcMAC:  hop.SrcMAC,
+			Ifindex: hop.Ifindex,
+		})
+		if err != nil {
+			return err
+		}
+		if cur.hop.DstMAC != nil {
+			x.log.Info("real server moved", "real", r.Addr.String(),
+				"mac", hop.DstMAC.String(), "was", cur.hop.DstMAC.String(), "iface", hop.Ifname)
+		}
+		cur.hop = hop
+	}
+	cur.state, cur.reason = RealActive, ""
+	if r.Weight == 0 {
+		cur.state, cur.reason = RealOut, "weight 0"
+	}
+	return nil
+}
+
+func sameHop(a, b neigh.Hop) bool {
+	return a.Ifindex == b.Ifindex && slices.Equal(a.DstMAC, b.DstMAC) && slices.Equal(a.SrcMAC, b.SrcMAC)
+}
+
+// installTable builds the service's Maglev table from its active reals and
+// swaps it in when its inputs changed, then writes the service entry.
+func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
+	var backends []maglev.Backend
+	for a, r := range svc.reals {
+		if r.state != RealActive {
+			continue
+		}
+		backends = append(backends, maglev.Backend{ID: r.id, Key: a.String(), Weight: uint32(r.weight)})
+	}
+	slices.SortFunc(backends, func(a, b maglev.Backend) int { return strings.Compare(a.Key, b.Key) })
+	var inputs strings.Builder
+	for _, b := range backends {
+		fmt.Fprintf(&inputs, "%d=%s*%d;", b.ID, b.Key, b.Weight)
+	}
+	firstTime := svc.tableInputs == ""
+	if inputs.String() == svc.tableInputs && !firstTime {
+		return nil
+	}
+	slots, err := maglev.Build(backends, x.tableSize)
+	if err != nil {
+		return fmt.Errorf("build maglev table: %w", err)
+	}
+	if err := x.dp.SwapTable(svc.id, slots); err != nil {
+		return fmt.Errorf("install maglev table: %w", err)
+	}
+	if firstTime {
+		// The service entry goes in after its table, so the first packet
+		// that matches it finds a table.
+		err := x.dp.PutService(toMapsKey(k), maps.Service{ID: svc.id, TableSize: x.tableSize, Kind: maps.KindDR})
+		if err != nil {
+			return fmt.Errorf("put service: %w", err)
+		}
+	}
+	svc.tableInputs = inputs.String()
+	if svc.tableInputs == "" {
+		// An empty table is still installed; mark it so it isn't rebuilt.
+		svc.tableInputs = "-"
+	}
+	x.log.Info("service table installed", "service", k.String(), "reals", len(backends))
+	return nil
+}
+
+func (x *XDP) removeService(k ServiceKey) error {
+	svc := x.services[k]
+	if svc.unsupported != "" {
+		delete(x.services, k)
+		return nil
+	}
+	// The service entry goes first: from then on its packets pass
+	// untouched and nothing reads the table or the reals.
+	if err := x.dp.DeleteService(toMapsKey(k)); err != nil {
+		return err
+	}
+	var errs []error
+	if err := x.dp.DeleteTable(svc.id); err != nil {
+		errs = append(errs, err)
+	}
+	for a, r := range svc.reals {
+		if err := x.dp.DeleteReal(r.id); err != nil {
+			errs = append(errs, fmt.Errorf("delete real %s: %w", a, err))
+			continue
+		}
+		x.realIDs.put(r.id)
+	}
+	x.serviceIDs.put(svc.id)
+	delete(x.services, k)
+	x.log.Info("service removed", "service", k.String())
+	return errors.Join(errs...)
+}
+
+func toMapsKey(k ServiceKey) maps.ServiceKey {
+	return maps.ServiceKey{Addr: k.VIP, Port: k.Port, Proto: uint8(k.Protocol)}
+}
+
+// Observe reports states and counters of what XDP wrote. Counter read
+// errors leave the counters at zero; they are not worth failing a listing.
+func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
+	out := make(map[ServiceKey]ServiceObservation, len(x.services))
+	for k, svc := range x.services {
+		obs := ServiceObservation{Status: "active", Served: "mh", Reals: map[netip.AddrPort]RealObservation{}}
+		if svc.unsupported != "" {
+			obs.Status, obs.Reason, obs.Served = "unsupported", svc.unsupported, ""
+			out[k] = obs
+			continue
+		}
+		if c, err := x.dp.ServiceCounters(svc.id); err == nil {
+			obs.Packets, obs.Bytes = c.Packets, c.Bytes
+		}
+		for a, r := range svc.reals {
+			ro := RealObservation{State: r.state, Reason: r.reason, Ifname: r.hop.Ifname}
+			if r.hop.DstMAC != nil {
+				ro.MAC = net.HardwareAddr(r.hop.DstMAC).String()
+			}
+			if c, err := x.dp.RealCounters(r.id); err == nil {
+				ro.Packets, ro.Bytes = c.Packets, c.Bytes
+			}
+			obs.Reals[a] = ro
+		}
+		out[k] = obs
+	}
+	return out
+}
+
+// Unresolved counts the reals whose next hop is not known yet.
+func (x *XDP) Unresolved() int {
+	n := 0
+	for _, svc := range x.services {
+		for _, r := range svc.reals {
+			if r.state == RealUnresolved {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// idPool hands out small integer ids and takes them back for reuse, so
+// ids stay below the maps' capacity however often things come and go.
+type idPool struct {
+	next uint32
+	free []uint32
+}
+
+// maxIDs bounds ids to what uint32 map indexes and the maps' capacities
+// allow; the maps reject ids past their own capacity with a clear error.
+const maxIDs = 1 << 24
+
+func (p *idPool) get() (uint32, error) {
+	if n := len(p.free); n > 0 {
+		id := p.free[n-1]
+		p.free = p.free[:n-1]
+		return id, nil
+	}
+	if p.next >= maxIDs {
+		return 0, errors.New("out of ids")
+	}
+	p.next++
+	return p.next - 1, nil
+}
+
+func (p *idPool) put(id uint32) { p.free = append(p.free, id) }

@@ -1,0 +1,236 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"xlb/maps"
+)
+
+// smallTable keeps tests fast while still being a prime Maglev size.
+const smallTable = 1009
+
+type xdpFixture struct {
+	dp  *fakeDataplane
+	nb  fakeNeighbours
+	x   *XDP
+	rec *Reconciler
+}
+
+func newXDPFixture(t *testing.T, conf string) *xdpFixture {
+	t.Helper()
+	f := &xdpFixture{
+		dp: newFakeDataplane(),
+		nb: fakeNeighbours{
+			netip.MustParseAddr("198.18.0.11"): hop("aa:00:00:00:00:11"),
+			netip.MustParseAddr("198.18.0.12"): hop("aa:00:00:00:00:12"),
+			netip.MustParseAddr("198.18.0.13"): hop("aa:00:00:00:00:13"),
+		},
+	}
+	x, err := NewXDP(f.dp, f.nb, smallTable, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.x = x
+	f.rec = NewReconciler(mustParse(t, conf), x, discardLogger())
+	return f
+}
+
+func (f *xdpFixture) reconcile(t *testing.T) []string {
+	t.Helper()
+	if err := f.rec.Reconcile(context.Background()); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	return f.dp.takeOps()
+}
+
+func TestXDPFirstApplyOrder(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	ops := f.reconcile(t)
+	want := []string{
+		"clear service counters 0",
+		"clear real counters 1",
+		"put real 1 198.18.0.11 aa:00:00:00:00:11",
+		"clear real counters 2",
+		"put real 2 198.18.0.12 aa:00:00:00:00:12",
+		"clear real counters 3",
+		"put real 3 198.18.0.13 aa:00:00:00:00:13",
+		"swap table 0",
+		"put service 198.18.0.100:80/6 id=0",
+	}
+	if diff := cmp.Diff(want, ops); diff != "" {
+		t.Errorf("writes (-want +got):\n%s", diff)
+	}
+	svc := f.dp.services[maps.ServiceKey{Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Proto: 6}]
+	if svc.TableSize != smallTable || svc.Kind != maps.KindDR {
+		t.Errorf("service entry = %+v, want table size %d, kind DR", svc, smallTable)
+	}
+	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
+}
+
+func assertShares(t *testing.T, got, want map[uint32]float64) {
+	t.Helper()
+	for id, w := range want {
+		if math.Abs(got[id]-w) > 0.01 {
+			t.Errorf("real %d holds %.3f of the table, want %.3f", id, got[id], w)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("real %d holds %.3f of the table, want none", id, got[id])
+		}
+	}
+}
+
+func TestXDPWritesOnlyDifferences(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	f.reconcile(t)
+
+	if ops := f.reconcile(t); len(ops) != 0 {
+		t.Errorf("unchanged state wrote %q, want nothing", ops)
+	}
+
+	// A weight change rebuilds the table and touches nothing else.
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	if err := f.rec.SetWeight(context.Background(), vip, netip.MustParseAddrPort("198.18.0.13:80"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"swap table 0"}, f.dp.takeOps()); diff != "" {
+		t.Errorf("weight 0 writes (-want +got):\n%s", diff)
+	}
+	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 5, 2: 2.0 / 5})
+
+	// A moved MAC rewrites the real entry in place; the table stays.
+	f.nb[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:01:12")
+	if diff := cmp.Diff([]string{"put real 2 198.18.0.12 aa:00:00:00:01:12"}, f.reconcile(t)); diff != "" {
+		t.Errorf("MAC move writes (-want +got):\n%s", diff)
+	}
+}
+
+func TestXDPUnresolvedRealLeftOut(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	delete(f.nb, netip.MustParseAddr("198.18.0.12"))
+	f.reconcile(t)
+	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 4, 3: 1.0 / 4})
+	if got := f.x.Unresolved(); got != 1 {
+		t.Errorf("Unresolved() = %d, want 1", got)
+	}
+	_, obs := f.rec.Snapshot()
+	ro := obs[MustParseServiceKey("198.18.0.100:80/tcp")].Reals[netip.MustParseAddrPort("198.18.0.12:80")]
+	if ro.State != RealUnresolved || !strings.Contains(ro.Reason, "not resolved") {
+		t.Errorf("unresolved real observed as %+v", ro)
+	}
+
+	// Once the kernel resolves it, it joins the table.
+	f.nb[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:00:12")
+	ops := f.reconcile(t)
+	if diff := cmp.Diff([]string{"put real 2 198.18.0.12 aa:00:00:00:00:12", "swap table 0"}, ops); diff != "" {
+		t.Errorf("resolution writes (-want +got):\n%s", diff)
+	}
+	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
+}
+
+func TestXDPKeepsKnownMACWhenLookupFails(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	f.reconcile(t)
+	delete(f.nb, netip.MustParseAddr("198.18.0.11"))
+	if ops := f.reconcile(t); len(ops) != 0 {
+		t.Errorf("a failed lookup of a known real wrote %q, want nothing", ops)
+	}
+	if got := f.dp.reals[1].MAC.String(); got != "aa:00:00:00:00:11" {
+		t.Errorf("real 1 MAC = %s, want the last known aa:00:00:00:00:11", got)
+	}
+}
+
+func TestXDPRemovals(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	f.reconcile(t)
+
+	// A real removed by reload: the table without it goes in first.
+	two := strings.Replace(threeReals, "real_server 198.18.0.13 80 { weight 1 }", "", 1)
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, two)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"swap table 0", "delete real 3"}, f.dp.takeOps()); diff != "" {
+		t.Errorf("real removal writes (-want +got):\n%s", diff)
+	}
+
+	// The freed id is reused, with its counters cleared.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, threeReals)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"clear real counters 3", "put real 3 198.18.0.13 aa:00:00:00:00:13", "swap table 0"}
+	if diff := cmp.Diff(want, f.dp.takeOps()); diff != "" {
+		t.Errorf("real re-add writes (-want +got):\n%s", diff)
+	}
+
+	// A service removed: its entry goes first so packets pass untouched.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, "")); err != nil {
+		t.Fatal(err)
+	}
+	ops := f.dp.takeOps()
+	if len(ops) < 2 || ops[0] != "delete service 198.18.0.100:80/6" || ops[1] != "delete table 0" {
+		t.Errorf("service removal writes %q, want the service entry deleted first, then its table", ops)
+	}
+	if len(f.dp.reals) != 0 || len(f.dp.services) != 0 || len(f.dp.tables) != 0 {
+		t.Errorf("maps not empty after removing every service: %d services, %d reals, %d tables",
+			len(f.dp.services), len(f.dp.reals), len(f.dp.tables))
+	}
+}
+
+func TestXDPUnsupportedServices(t *testing.T) {
+	conf := `
+virtual_server 198.18.0.100 80 {
+    lb_kind NAT
+    lb_algo rr
+    protocol TCP
+    real_server 198.18.0.11 80 { weight 1 }
+}
+virtual_server 2001:db8::100 80 {
+    lb_kind DR
+    lb_algo rr
+    protocol TCP
+    real_server 2001:db8::11 80 { weight 1 }
+}
+`
+	f := newXDPFixture(t, conf)
+	if ops := f.reconcile(t); len(ops) != 0 {
+		t.Errorf("unsupported services wrote %q, want nothing", ops)
+	}
+	_, obs := f.rec.Snapshot()
+	for _, k := range []string{"198.18.0.100:80/tcp", "[2001:db8::100]:80/tcp"} {
+		o := obs[MustParseServiceKey(k)]
+		if o.Status != "unsupported" || o.Reason == "" {
+			t.Errorf("service %s observed as %q (%q), want unsupported with a reason", k, o.Status, o.Reason)
+		}
+	}
+
+	// Switching the NAT service to DR makes it served.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, strings.Replace(conf, "NAT", "DR", 1))); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.dp.services) != 1 {
+		t.Errorf("after lb_kind NAT → DR, %d services written, want 1", len(f.dp.services))
+	}
+}
+
+func TestXDPWriteErrorsReported(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	f.dp.failPut = errors.New("map full")
+	err := f.rec.Reconcile(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "198.18.0.11:80") || !strings.Contains(err.Error(), "map full") {
+		t.Fatalf("Reconcile error = %v, want one naming the real and the cause", err)
+	}
+}
+
+func TestNewXDPRejectsNonPrimeTable(t *testing.T) {
+	if _, err := NewXDP(newFakeDataplane(), fakeNeighbours{}, 65536, discardLogger()); err == nil {
+		t.Error("NewXDP accepted a table size of 65536, want an error")
+	}
+}
