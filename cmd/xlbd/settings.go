@@ -27,7 +27,23 @@ type settings struct {
 	ResolveTimeout time.Duration
 }
 
-func newRootCommand() *cobra.Command {
+func newRootCommand() *cobra.Command { return newCommand(dispatch) }
+
+// dispatch runs what the settings ask for: a config check or the daemon.
+func dispatch(cmd *cobra.Command, s settings) error {
+	if s.CheckOnly {
+		return checkConfig(cmd.ErrOrStderr(), s.Config)
+	}
+	logger, err := newLogger(s.LogLevel)
+	if err != nil {
+		return err
+	}
+	return run(cmd.Context(), s, logger)
+}
+
+// newCommand builds xlbd's command line; act receives the settings read
+// from flags and environment (tests pass their own act).
+func newCommand(act func(*cobra.Command, settings) error) *cobra.Command {
 	v := viper.New()
 	v.SetEnvPrefix("XLB")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
@@ -53,14 +69,7 @@ list), XLB_BPFFS, XLB_SOCKET, XLB_LOG_LEVEL, XLB_MAGLEV_SIZE, …`,
 			if err != nil {
 				return err
 			}
-			if s.CheckOnly {
-				return checkConfig(cmd.ErrOrStderr(), s.Config)
-			}
-			logger, err := newLogger(s.LogLevel)
-			if err != nil {
-				return err
-			}
-			return run(cmd.Context(), s, logger)
+			return act(cmd, s)
 		},
 	}
 	f := cmd.Flags()

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"xlb/controlplane/api"
+)
+
+// fakeDaemon answers the API on a unix socket with canned answers, and
+// records the weight requests it got.
+type fakeDaemon struct {
+	socket   string
+	requests []api.WeightRequest
+}
+
+func startFakeDaemon(t *testing.T) *fakeDaemon {
+	t.Helper()
+	d := &fakeDaemon{socket: filepath.Join(t.TempDir(), "xlbd.sock")}
+	l, err := net.Listen("unix", d.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathServices, func(w http.ResponseWriter, _ *http.Request) {
+		over := 0
+		json.NewEncoder(w).Encode(api.Services{Services: []api.Service{{
+			VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "wrr", ServedBy: "mh", Kind: "DR",
+			Status: "active", Packets: 10, Bytes: 1000,
+			Reals: []api.Real{
+				{Address: "198.18.0.11", Port: 80, Weight: 3, EffectiveWeight: 3, MAC: "aa:00:00:00:00:11", State: "active", Packets: 7},
+				{Address: "198.18.0.13", Port: 80, Weight: 1, Override: &over, EffectiveWeight: 0, MAC: "aa:00:00:00:00:13", State: "out", Reason: "weight 0"},
+			},
+		}}})
+	})
+	mux.HandleFunc("PUT "+api.PathWeight, func(w http.ResponseWriter, r *http.Request) {
+		var req api.WeightRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		d.requests = append(d.requests, req)
+		if req.Real != "198.18.0.11:80" {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(api.Error{Error: "service 198.18.0.100:80/tcp has no real server " + req.Real})
+			return
+		}
+		json.NewEncoder(w).Encode(api.WeightResponse{Service: req.Service, Real: req.Real, Weight: *req.Weight})
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return d
+}
+
+// runCLI runs xlbctl with args and returns its output and exit status.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	if err != nil {
+		out.WriteString(err.Error())
+		return out.String(), exitCode(err)
+	}
+	return out.String(), 0
+}
+
+func TestCLI(t *testing.T) {
+	d := startFakeDaemon(t)
+	dead := filepath.Join(t.TempDir(), "dead.sock")
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{name: "services text", args: []string{"--socket", d.socket, "services"}, wantOut: []string{
+			"TCP", "198.18.0.100:80", "wrr(as mh)", "DR", "-> 198.18.0.11:80", "aa:00:00:00:00:11", "active",
+			"-> 198.18.0.13:80", "0*", "out",
+		}},
+		{name: "services json", args: []string{"--socket", d.socket, "services", "-o", "json"}, wantOut: []string{
+			`"effective_weight": 3`, `"override": 0`, `"served_by": "mh"`,
+		}},
+		{name: "weight ok", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80/tcp", "198.18.0.11:80", "0"},
+			wantOut: []string{"198.18.0.100:80/tcp 198.18.0.11:80 weight 0"}},
+		{name: "unknown real", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80", "198.18.0.14:80", "1"},
+			wantCode: 2, wantOut: []string{"has no real server 198.18.0.14:80"}},
+		{name: "weight too big", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80", "198.18.0.11:80", "70000"},
+			wantCode: 2, wantOut: []string{`weight: want 0..65535, got "70000"`}},
+		{name: "bad service", args: []string{"--socket", d.socket, "weight", "198.18.0.100", "198.18.0.11:80", "1"},
+			wantCode: 2, wantOut: []string{`service "198.18.0.100"`}},
+		{name: "bad real", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80", "r1", "1"},
+			wantCode: 2, wantOut: []string{`real "r1": want RIP:PORT`}},
+		{name: "missing argument", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80"},
+			wantCode: 2, wantOut: []string{"accepts 3 arg(s)"}},
+		{name: "unknown flag", args: []string{"--socket", d.socket, "services", "--bogus"},
+			wantCode: 2, wantOut: []string{"unknown flag: --bogus"}},
+		{name: "bad output", args: []string{"--socket", d.socket, "services", "-o", "yaml"},
+			wantCode: 2, wantOut: []string{`-o "yaml": want text or json`}},
+		{name: "daemon unreachable", args: []string{"--socket", dead, "services"},
+			wantCode: 1, wantOut: []string{"xlbd unreachable"}},
+		{name: "weight with daemon unreachable", args: []string{"--socket", dead, "weight", "198.18.0.100:80", "198.18.0.11:80", "1"},
+			wantCode: 1, wantOut: []string{"xlbd unreachable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(t, tc.args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tc.wantCode, out)
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out, w) {
+					t.Errorf("output does not contain %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if len(d.requests) != 2 || *d.requests[0].Weight != 0 || d.requests[0].Service != "198.18.0.100:80/tcp" {
+		t.Errorf("daemon got requests %+v, want the two well-formed ones", d.requests)
+	}
+}
