@@ -52,7 +52,7 @@ func TestServerServices(t *testing.T) {
 	}
 	want := api.Services{Services: []api.Service{{
 		VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "wrr", ServedBy: "mh", Kind: "DR",
-		Status: "active", Packets: 100,
+		Status: "active", Packets: 101,
 		Reals: []api.Real{
 			real("198.18.0.11", 3, "aa:00:00:00:00:11", RealActive, 201),
 			real("198.18.0.12", 2, "aa:00:00:00:00:12", RealActive, 202),
@@ -131,7 +131,7 @@ func TestServerWeight(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("effective weights (-want +got):\n%s", diff)
 	}
-	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 8, 2: 5.0 / 8})
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 8, 2: 5.0 / 8})
 }
 
 func TestOverrideSurvivesReload(t *testing.T) {

@@ -81,8 +81,10 @@ func NewXDP(dp Dataplane, nb Neighbours, tableSize uint32, logger *slog.Logger) 
 		log:       logger,
 		tableSize: tableSize,
 		services:  map[ServiceKey]*xdpService{},
-		// Real id 0 means "no real" in a Maglev slot.
-		realIDs: idPool{next: 1},
+		// Ids start at 1: real id 0 means "no real" in a Maglev slot, and
+		// the maps keep 0 unused for services too.
+		serviceIDs: idPool{next: 1},
+		realIDs:    idPool{next: 1},
 	}, nil
 }
 

@@ -54,15 +54,15 @@ func TestXDPFirstApplyOrder(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
 	ops := f.reconcile(t)
 	want := []string{
-		"clear service counters 0",
+		"clear service counters 1",
 		"clear real counters 1",
 		"put real 1 198.18.0.11 aa:00:00:00:00:11",
 		"clear real counters 2",
 		"put real 2 198.18.0.12 aa:00:00:00:00:12",
 		"clear real counters 3",
 		"put real 3 198.18.0.13 aa:00:00:00:00:13",
-		"swap table 0",
-		"put service 198.18.0.100:80/6 id=0",
+		"swap table 1",
+		"put service 198.18.0.100:80/6 id=1",
 	}
 	if diff := cmp.Diff(want, ops); diff != "" {
 		t.Errorf("writes (-want +got):\n%s", diff)
@@ -71,7 +71,7 @@ func TestXDPFirstApplyOrder(t *testing.T) {
 	if svc.TableSize != smallTable || svc.Kind != maps.KindDR {
 		t.Errorf("service entry = %+v, want table size %d, kind DR", svc, smallTable)
 	}
-	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
 }
 
 func assertShares(t *testing.T, got, want map[uint32]float64) {
@@ -101,10 +101,10 @@ func TestXDPWritesOnlyDifferences(t *testing.T) {
 	if err := f.rec.SetWeight(context.Background(), vip, netip.MustParseAddrPort("198.18.0.13:80"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"swap table 0"}, f.dp.takeOps()); diff != "" {
+	if diff := cmp.Diff([]string{"swap table 1"}, f.dp.takeOps()); diff != "" {
 		t.Errorf("weight 0 writes (-want +got):\n%s", diff)
 	}
-	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 5, 2: 2.0 / 5})
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 5, 2: 2.0 / 5})
 
 	// A moved MAC rewrites the real entry in place; the table stays.
 	f.nb[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:01:12")
@@ -117,7 +117,7 @@ func TestXDPUnresolvedRealLeftOut(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
 	delete(f.nb, netip.MustParseAddr("198.18.0.12"))
 	f.reconcile(t)
-	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 4, 3: 1.0 / 4})
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 4, 3: 1.0 / 4})
 	if got := f.x.Unresolved(); got != 1 {
 		t.Errorf("Unresolved() = %d, want 1", got)
 	}
@@ -130,10 +130,10 @@ func TestXDPUnresolvedRealLeftOut(t *testing.T) {
 	// Once the kernel resolves it, it joins the table.
 	f.nb[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:00:12")
 	ops := f.reconcile(t)
-	if diff := cmp.Diff([]string{"put real 2 198.18.0.12 aa:00:00:00:00:12", "swap table 0"}, ops); diff != "" {
+	if diff := cmp.Diff([]string{"put real 2 198.18.0.12 aa:00:00:00:00:12", "swap table 1"}, ops); diff != "" {
 		t.Errorf("resolution writes (-want +got):\n%s", diff)
 	}
-	assertShares(t, f.dp.share(0), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
 }
 
 func TestXDPKeepsKnownMACWhenLookupFails(t *testing.T) {
@@ -157,7 +157,7 @@ func TestXDPRemovals(t *testing.T) {
 	if err := f.rec.SetConfig(context.Background(), mustParse(t, two)); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"swap table 0", "delete real 3"}, f.dp.takeOps()); diff != "" {
+	if diff := cmp.Diff([]string{"swap table 1", "delete real 3"}, f.dp.takeOps()); diff != "" {
 		t.Errorf("real removal writes (-want +got):\n%s", diff)
 	}
 
@@ -165,7 +165,7 @@ func TestXDPRemovals(t *testing.T) {
 	if err := f.rec.SetConfig(context.Background(), mustParse(t, threeReals)); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"clear real counters 3", "put real 3 198.18.0.13 aa:00:00:00:00:13", "swap table 0"}
+	want := []string{"clear real counters 3", "put real 3 198.18.0.13 aa:00:00:00:00:13", "swap table 1"}
 	if diff := cmp.Diff(want, f.dp.takeOps()); diff != "" {
 		t.Errorf("real re-add writes (-want +got):\n%s", diff)
 	}
@@ -175,7 +175,7 @@ func TestXDPRemovals(t *testing.T) {
 		t.Fatal(err)
 	}
 	ops := f.dp.takeOps()
-	if len(ops) < 2 || ops[0] != "delete service 198.18.0.100:80/6" || ops[1] != "delete table 0" {
+	if len(ops) < 2 || ops[0] != "delete service 198.18.0.100:80/6" || ops[1] != "delete table 1" {
 		t.Errorf("service removal writes %q, want the service entry deleted first, then its table", ops)
 	}
 	if len(f.dp.reals) != 0 || len(f.dp.services) != 0 || len(f.dp.tables) != 0 {

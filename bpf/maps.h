@@ -1,0 +1,69 @@
+/* maps.h: the BTF-typed maps. Go pins each by name and sets max_entries
+ * from maps.Options at load time. */
+#ifndef XLB_MAPS_H
+#define XLB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "consts.h"
+#include "structs.h"
+
+/* services maps a VIP to its service. Not preallocated: memory follows the
+ * services configured, and the map is read-mostly. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vip_key);
+	__type(value, struct service);
+} services SEC(".maps");
+
+/* reals holds every real by id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct real);
+} reals SEC(".maps");
+
+/* maglev_tables holds one table per service id. Go builds a new table aside
+ * and swaps it in with one update, so a packet sees the old table or the new
+ * one, never a half-written one. The inner definition is the template:
+ * BPF_F_INNER_MAP lets Go install tables of any prime size up to
+ * MAGLEV_TABLE_MAX. Memory: the kernel rounds array values up to 8 bytes,
+ * so a 65537-slot table takes 512 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MAX_SERVICES);
+	__type(key, __u32);
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_ARRAY);
+		__uint(max_entries, MAGLEV_TABLE_MAX);
+		__uint(map_flags, BPF_F_INNER_MAP);
+		__type(key, __u32);
+		__type(value, struct maglev_slot);
+	});
+} maglev_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct counters);
+} service_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct counters);
+} real_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, REASON_MAX);
+	__type(key, __u32);
+	__type(value, struct reason_count);
+} reasons SEC(".maps");
+
+#endif

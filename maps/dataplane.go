@@ -1,0 +1,335 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
+)
+
+// Default sizes, used when an Options field is zero.
+const (
+	DefaultMaxServices = 256
+	DefaultMaxReals    = 4096
+)
+
+// bpffsRoot is where a bpf filesystem is mounted by convention; Open mounts
+// one there when PinDir lies under it and nothing is mounted yet.
+const bpffsRoot = "/sys/fs/bpf"
+
+// maxIDs bounds MaxServices and MaxReals: array maps of that many entries
+// are already far beyond what one node balances.
+const maxIDs = 1 << 20
+
+// Options configure Open. The zero value of each field but PinDir picks a
+// default.
+type Options struct {
+	PinDir      string // bpffs directory, e.g. /sys/fs/bpf/xlb; created if missing
+	MaxServices uint32 // highest service id; default DefaultMaxServices
+	MaxReals    uint32 // highest real id; default DefaultMaxReals
+	Logger      *slog.Logger
+}
+
+// Dataplane is the loaded XDP program and its pinned maps. Its methods are
+// safe for concurrent use.
+type Dataplane struct {
+	opts Options
+	log  *slog.Logger
+
+	coll         *ebpf.Collection
+	prog         *ebpf.Program
+	services     *ebpf.Map
+	reals        *ebpf.Map
+	tables       *ebpf.Map
+	serviceStats *ebpf.Map
+	realStats    *ebpf.Map
+	reasons      *ebpf.Map
+	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
+	reasonNames  []string      // enum reason value -> name, from BTF
+	ncpu         int
+
+	lock *os.File // PinDir, flocked while this Dataplane is open
+
+	mu     sync.Mutex
+	links  map[string]link.Link // by interface name
+	closed bool
+}
+
+// Open loads the data plane and pins its maps under opts.PinDir, replacing
+// pins a dead xlbd left behind. It fails if another live Dataplane holds
+// the same PinDir.
+func Open(opts Options) (*Dataplane, error) {
+	if opts.PinDir == "" {
+		return nil, errors.New("open data plane: pin dir: empty")
+	}
+	opts.PinDir = filepath.Clean(opts.PinDir)
+	if opts.MaxServices == 0 {
+		opts.MaxServices = DefaultMaxServices
+	}
+	if opts.MaxReals == 0 {
+		opts.MaxReals = DefaultMaxReals
+	}
+	if opts.MaxServices > maxIDs {
+		return nil, fmt.Errorf("open data plane: max services: want 1..%d, got %d", maxIDs, opts.MaxServices)
+	}
+	if opts.MaxReals > maxIDs {
+		return nil, fmt.Errorf("open data plane: max reals: want 1..%d, got %d", maxIDs, opts.MaxReals)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+
+	if err := ensureBPFFS(opts.PinDir, log); err != nil {
+		return nil, fmt.Errorf("open data plane: %w", err)
+	}
+	lock, err := lockDir(opts.PinDir)
+	if err != nil {
+		return nil, fmt.Errorf("open data plane: %w", err)
+	}
+	d, err := load(opts, log)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open data plane: %w", err)
+	}
+	d.lock = lock
+	if err := d.pin(); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open data plane: %w", err)
+	}
+	log.Info("data plane loaded", "pin_dir", opts.PinDir,
+		"max_services", opts.MaxServices, "max_reals", opts.MaxReals)
+	return d, nil
+}
+
+// ensureBPFFS makes sure dir can hold pins: it creates dir, mounting bpffs
+// at /sys/fs/bpf first if dir lies under it and nothing is mounted there.
+func ensureBPFFS(dir string, log *slog.Logger) error {
+	if dir == bpffsRoot || strings.HasPrefix(dir, bpffsRoot+"/") {
+		onBPFFS, err := isBPFFS(bpffsRoot)
+		if err != nil {
+			return err
+		}
+		if !onBPFFS {
+			if err := unix.Mount("bpf", bpffsRoot, "bpf", 0, ""); err != nil {
+				return fmt.Errorf("mount bpffs on %s: %w", bpffsRoot, err)
+			}
+			log.Info("mounted bpffs", "path", bpffsRoot)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pin dir: %w", err)
+	}
+	onBPFFS, err := isBPFFS(dir)
+	if err != nil {
+		return err
+	}
+	if !onBPFFS {
+		return fmt.Errorf("pin dir %s: not on a bpf filesystem (mount -t bpf bpf DIR)", dir)
+	}
+	return nil
+}
+
+func isBPFFS(path string) (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false, fmt.Errorf("statfs %s: %w", path, err)
+	}
+	return st.Type == unix.BPF_FS_MAGIC, nil
+}
+
+// lockDir takes an exclusive flock on dir. The kernel drops it when the
+// holder dies, so a crashed xlbd never blocks its successor.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lock pin dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("pin dir %s is in use by another xlbd", dir)
+		}
+		return nil, fmt.Errorf("lock pin dir %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// load sizes the maps from opts and loads the collection, unpinned.
+func load(opts Options, log *slog.Logger) (*Dataplane, error) {
+	spec, err := bpf.LoadXlb()
+	if err != nil {
+		return nil, err
+	}
+	// Entry 0 of every id-indexed array is unused (ids are 1-based).
+	services, reals := opts.MaxServices+1, opts.MaxReals+1
+	for name, n := range map[string]uint32{
+		bpf.XlbMapServices:     opts.MaxServices,
+		bpf.XlbMapMaglevTables: services,
+		bpf.XlbMapServiceStats: services,
+		bpf.XlbMapReals:        reals,
+		bpf.XlbMapRealStats:    reals,
+	} {
+		spec.Maps[name].MaxEntries = n
+	}
+	inner := spec.Maps[bpf.XlbMapMaglevTables].InnerMap
+	if inner == nil {
+		return nil, errors.New("maglev_tables has no inner map template")
+	}
+	names, err := reasonNames(spec.Types)
+	if err != nil {
+		return nil, err
+	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("count cpus: %w", err)
+	}
+
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("load program: %+v", ve)
+		}
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	return &Dataplane{
+		opts:         opts,
+		log:          log,
+		coll:         coll,
+		prog:         coll.Programs[bpf.XlbProgXlbXdp],
+		services:     coll.Maps[bpf.XlbMapServices],
+		reals:        coll.Maps[bpf.XlbMapReals],
+		tables:       coll.Maps[bpf.XlbMapMaglevTables],
+		serviceStats: coll.Maps[bpf.XlbMapServiceStats],
+		realStats:    coll.Maps[bpf.XlbMapRealStats],
+		reasons:      coll.Maps[bpf.XlbMapReasons],
+		innerSpec:    inner.Copy(),
+		reasonNames:  names,
+		ncpu:         ncpu,
+		links:        make(map[string]link.Link),
+	}, nil
+}
+
+// reasonNames reads enum reason from the program's BTF, so the names
+// follow the C without a Go copy: REASON_PASS_NOT_VIP -> "pass_not_vip".
+func reasonNames(types *btf.Spec) ([]string, error) {
+	var enum *btf.Enum
+	if err := types.TypeByName("reason", &enum); err != nil {
+		return nil, fmt.Errorf("find enum reason in BTF: %w", err)
+	}
+	names := make([]string, bpf.XlbReasonREASON_MAX)
+	for _, v := range enum.Values {
+		if v.Value >= uint64(len(names)) {
+			continue // REASON_MAX
+		}
+		names[v.Value] = strings.ToLower(strings.TrimPrefix(v.Name, "REASON_"))
+	}
+	for i, n := range names {
+		if n == "" {
+			return nil, fmt.Errorf("enum reason: no name for value %d", i)
+		}
+	}
+	return names, nil
+}
+
+// pin pins every map by name under PinDir. A pin already there belongs to
+// a dead xlbd (the flock proves no live one holds the dir): replace it.
+func (d *Dataplane) pin() error {
+	for name, m := range d.coll.Maps {
+		path := filepath.Join(d.opts.PinDir, name)
+		if err := os.Remove(path); err == nil {
+			d.log.Info("replaced stale pin", "path", path)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale pin: %w", err)
+		}
+		if err := m.Pin(path); err != nil {
+			return fmt.Errorf("pin map %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Attach attaches the program to ifname in the calling thread's network
+// namespace, in native (driver) mode, or in generic mode if the driver
+// refuses, with a warning. The link is not pinned: the program detaches
+// when the Dataplane is closed or its process dies.
+func (d *Dataplane) Attach(ifname string) (mode string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return "", fmt.Errorf("attach xdp to %s: data plane closed", ifname)
+	}
+	if _, ok := d.links[ifname]; ok {
+		return "", fmt.Errorf("attach xdp to %s: already attached", ifname)
+	}
+	iface, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return "", fmt.Errorf("attach xdp to %s: %w", ifname, err)
+	}
+	l, err := link.AttachXDP(link.XDPOptions{Program: d.prog, Interface: iface.Index, Flags: link.XDPDriverMode})
+	mode = "native"
+	if err != nil {
+		d.log.Warn("native xdp refused, using generic mode (slower)", "iface", ifname, "err", err)
+		l, err = link.AttachXDP(link.XDPOptions{Program: d.prog, Interface: iface.Index, Flags: link.XDPGenericMode})
+		mode = "generic"
+	}
+	if err != nil {
+		return "", fmt.Errorf("attach xdp to %s: %w", ifname, err)
+	}
+	d.links[ifname] = l
+	d.log.Info("xdp attached", "iface", ifname, "mode", mode)
+	return mode, nil
+}
+
+// Close detaches every link, unpins every map it pinned, releases the
+// PinDir lock (removing PinDir if it is left empty) and closes all fds.
+func (d *Dataplane) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var errs []error
+	for ifname, l := range d.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach xdp from %s: %w", ifname, err))
+		}
+	}
+	for name, m := range d.coll.Maps {
+		if err := m.Unpin(); err != nil {
+			errs = append(errs, fmt.Errorf("unpin map %s: %w", name, err))
+		}
+	}
+	d.coll.Close()
+	if d.lock != nil {
+		// Only an empty dir goes: other files are not ours to remove.
+		if err := os.Remove(d.opts.PinDir); err != nil && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove pin dir: %w", err))
+		}
+		errs = append(errs, d.lock.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close data plane: %w", err)
+	}
+	return nil
+}
+
+// Program returns the XDP program, for tests and benchmarks. It stays
+// owned by the Dataplane.
+func (d *Dataplane) Program() *ebpf.Program { return d.prog }
+
+var _ io.Closer = (*Dataplane)(nil)

@@ -1,0 +1,463 @@
+package maps
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
+	"xlb/internal/testutil"
+)
+
+var (
+	testVIP = ServiceKey{Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Proto: unix.IPPROTO_TCP}
+	testMAC = net.HardwareAddr{0x02, 0, 0, 0, 0x01, 0x01}
+	nodeMAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x01}
+)
+
+func testReal(ifindex int) Real {
+	return Real{Addr: netip.MustParseAddr("198.18.0.11"), MAC: testMAC, SrcMAC: nodeMAC, Ifindex: ifindex}
+}
+
+func TestValidation(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+	okSvc := Service{ID: 1, TableSize: 7, Kind: KindDR}
+	tests := []struct {
+		name string
+		do   func() error
+		want string // substring of the error; "" for success
+	}{
+		{"service ok", func() error { return d.PutService(testVIP, okSvc) }, ""},
+		{"service v4-mapped vip", func() error {
+			k := testVIP
+			k.Addr = netip.MustParseAddr("::ffff:198.18.0.100")
+			return d.PutService(k, okSvc)
+		}, ""},
+		{"service v6 vip", func() error {
+			k := testVIP
+			k.Addr = netip.MustParseAddr("2001:db8::1")
+			return d.PutService(k, okSvc)
+		}, "put service [2001:db8::1]:80/tcp: addr: IPv6 VIPs are not supported yet"},
+		{"service no addr", func() error { return d.PutService(ServiceKey{Port: 80, Proto: unix.IPPROTO_TCP}, okSvc) }, "addr: missing"},
+		{"service port 0", func() error {
+			k := testVIP
+			k.Port = 0
+			return d.PutService(k, okSvc)
+		}, "port: want 1..65535, got 0"},
+		{"service proto", func() error {
+			k := testVIP
+			k.Proto = unix.IPPROTO_ICMP
+			return d.PutService(k, okSvc)
+		}, "put service 198.18.0.100:80/proto1: proto: want tcp (6) or udp (17), got 1"},
+		{"service id 0", func() error { return d.PutService(testVIP, Service{ID: 0, TableSize: 7, Kind: KindDR}) }, "service id: want 1..4, got 0"},
+		{"service id too big", func() error { return d.PutService(testVIP, Service{ID: 5, TableSize: 7, Kind: KindDR}) }, "service id: want 1..4, got 5"},
+		{"service table not prime", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 8, Kind: KindDR}) }, "table size: want a prime <= 65537, got 8"},
+		{"service table too big", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 65539, Kind: KindDR}) }, "table size: want a prime <= 65537, got 65539"},
+		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 3}) }, "kind: want 1 (DR), got 3"},
+		{"real ok", func() error { return d.PutReal(4, testReal(1)) }, ""},
+		{"real id 0", func() error { return d.PutReal(0, testReal(1)) }, "put real 0 (198.18.0.11): real id: want 1..4, got 0"},
+		{"real id too big", func() error { return d.PutReal(5, testReal(1)) }, "real id: want 1..4, got 5"},
+		{"real v6", func() error {
+			r := testReal(1)
+			r.Addr = netip.MustParseAddr("2001:db8::11")
+			return d.PutReal(1, r)
+		}, "addr: IPv6 reals are not supported yet"},
+		{"real short mac", func() error {
+			r := testReal(1)
+			r.MAC = r.MAC[:4]
+			return d.PutReal(1, r)
+		}, "mac: want 6 bytes, got 4"},
+		{"real no src mac", func() error {
+			r := testReal(1)
+			r.SrcMAC = nil
+			return d.PutReal(1, r)
+		}, "src mac: want 6 bytes, got 0"},
+		{"real ifindex", func() error { return d.PutReal(1, testReal(0)) }, "ifindex: want > 0, got 0"},
+		{"delete real id", func() error { return d.DeleteReal(9) }, "delete real 9: real id: want 1..4, got 9"},
+		{"table ok", func() error { return d.SwapTable(1, make([]uint32, 7)) }, ""},
+		{"table not prime", func() error { return d.SwapTable(1, make([]uint32, 9)) }, "swap maglev table of service 1: table size: want a prime <= 65537, got 9"},
+		{"table empty", func() error { return d.SwapTable(1, nil) }, "table size: want a prime <= 65537, got 0"},
+		{"table real id", func() error { return d.SwapTable(1, []uint32{1, 2, 5}) }, "slot 2: real id: want 0..4, got 5"},
+		{"table service id", func() error { return d.SwapTable(5, make([]uint32, 7)) }, "service id: want 1..4, got 5"},
+		{"counters id", func() error { _, err := d.ServiceCounters(0); return err }, "service 0 counters: service id: want 1..4, got 0"},
+		{"real counters id", func() error { _, err := d.RealCounters(5); return err }, "real 5 counters: real id: want 1..4, got 5"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if tc.want == "" && err != nil || tc.want != "" && !strings.Contains(got, tc.want) {
+				t.Errorf("error = %q, want one containing %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeleteNotFound(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+	if err := d.DeleteService(testVIP); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DeleteService of a missing service = %v, want ErrNotFound", err)
+	}
+	if err := d.DeleteTable(1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DeleteTable of a missing table = %v, want ErrNotFound", err)
+	}
+	if err := d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteService(testVIP); err != nil {
+		t.Errorf("DeleteService: %v", err)
+	}
+}
+
+// vipFrame returns the golden TCP SYN to testVIP.
+func vipFrame(tb testing.TB) []byte {
+	tb.Helper()
+	return loadFixtures(tb)["tcp_vip_tx"].In
+}
+
+func TestSwapTable(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+	if err := d.PutService(testVIP, Service{ID: 1, TableSize: 65537, Kind: KindDR}); err != nil {
+		t.Fatal(err)
+	}
+	r1, r2 := testReal(loIfindex), testReal(loIfindex)
+	r2.MAC = net.HardwareAddr{0x02, 0, 0, 0, 0x01, 0x02}
+	for id, r := range map[uint32]Real{1: r1, 2: r2} {
+		if err := d.PutReal(id, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table := func(realID uint32) []uint32 {
+		s := make([]uint32, 65537)
+		for i := range s {
+			s[i] = realID
+		}
+		return s
+	}
+	in := vipFrame(t)
+	dstMAC := func() string {
+		v, out := run(t, d.Program(), in)
+		if v != uint32(3) { // XDP_TX
+			t.Fatalf("verdict %s, want XDP_TX", verdictName(v))
+		}
+		return net.HardwareAddr(out[:6]).String()
+	}
+
+	if err := d.SwapTable(1, table(1)); err != nil {
+		t.Fatal(err)
+	}
+	var oldID ebpf.MapID
+	if err := d.tables.Lookup(uint32(1), &oldID); err != nil {
+		t.Fatal(err)
+	}
+	if got := dstMAC(); got != r1.MAC.String() {
+		t.Fatalf("before swap: dst mac %s, want real 1's %s", got, r1.MAC)
+	}
+
+	// Packets run concurrently with repeated swaps: each must see a whole
+	// table (real 1 or 2), never a missing one.
+	const swaps = 50
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var drops, runs int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		out := make([]byte, len(in)+256)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v, err := d.Program().Run(&ebpf.RunOptions{Data: in, DataOut: out, Context: xdpMD{DataEnd: uint32(len(in)), IngressIfindex: loIfindex}})
+			runs++
+			if err != nil || v != 3 {
+				drops++
+			}
+		}
+	}()
+	for i := range swaps {
+		if err := d.SwapTable(1, table(uint32(2-i%2))); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if runs == 0 {
+		t.Error("no packet ran during the swaps")
+	}
+	t.Logf("%d packets ran during %d swaps", runs, swaps)
+	if drops != 0 {
+		t.Errorf("%d of %d packets run during swaps were not XDP_TX", drops, runs)
+	}
+
+	// The last swap installed real 1's table; install real 2's and check.
+	if err := d.SwapTable(1, table(2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := dstMAC(); got != r2.MAC.String() {
+		t.Errorf("after swap: dst mac %s, want real 2's %s", got, r2.MAC)
+	}
+	var newID ebpf.MapID
+	if err := d.tables.Lookup(uint32(1), &newID); err != nil {
+		t.Fatal(err)
+	}
+	if newID == oldID {
+		t.Fatalf("inner map id unchanged (%d): table written in place", newID)
+	}
+	// The kernel frees a replaced inner map after an RCU grace period.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m, err := ebpf.NewMapFromID(oldID)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err == nil {
+			m.Close()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("old inner map %d still exists 5s after the swap (err %v)", oldID, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if err := d.DeleteTable(1); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := run(t, d.Program(), in); v != 1 { // XDP_DROP
+		t.Errorf("after DeleteTable: verdict %s, want XDP_DROP", verdictName(v))
+	}
+}
+
+func TestCounters(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+	f := loadFixtures(t)["tcp_vip_tx"]
+	f.fill(t, d)
+	const packets = 3
+	for range packets {
+		run(t, d.Program(), f.In)
+	}
+	want := Counters{Packets: packets, Bytes: packets * uint64(len(f.In))}
+	got, err := d.ServiceCounters(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("service counters (-want +got):\n%s", diff)
+	}
+	if err := d.ClearServiceCounters(1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.ServiceCounters(1); got != (Counters{}) {
+		t.Errorf("service counters after clear = %+v, want zero", got)
+	}
+	// The fixture's flow goes to real 2.
+	if got, _ := d.RealCounters(2); got != want {
+		t.Errorf("real 2 counters = %+v, want %+v", got, want)
+	}
+	if err := d.ClearRealCounters(2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.RealCounters(2); got != (Counters{}) {
+		t.Errorf("real counters after clear = %+v, want zero", got)
+	}
+}
+
+func TestReasonNames(t *testing.T) {
+	d := openTest(t, Options{})
+	got, err := d.Reasons()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for n := range got {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	want := []string{"drop_malformed", "drop_no_real", "drop_unknown_kind", "pass_fragment",
+		"pass_not_ipv4", "pass_not_vip", "pass_other_l4", "redirect", "tx"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("reason names (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnknownKindDropped writes a service with a kind the program cannot
+// forward straight into the map (PutService refuses it).
+func TestUnknownKindDropped(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+	f := loadFixtures(t)["tcp_vip_tx"]
+	f.fill(t, d)
+	key, err := vipKey(testVIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.services.Update(&key, &bpf.XlbService{Id: 1, TableSize: 7, Kind: 9}, ebpf.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := run(t, d.Program(), f.In); v != 1 {
+		t.Errorf("verdict %s, want XDP_DROP", verdictName(v))
+	}
+	if diff := cmp.Diff(map[string]uint64{"drop_unknown_kind": 1}, nonZero(t, d)); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+}
+
+func TestPinning(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := testPinDir(t)
+
+	// A dead xlbd left pins behind: a map of the wrong shape under our name.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stale.Pin(filepath.Join(dir, bpf.XlbMapServices)); err != nil {
+		t.Fatal(err)
+	}
+	stale.Close()
+
+	d, err := Open(Options{PinDir: dir, MaxServices: 4, MaxReals: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+
+	pinned, err := ebpf.LoadPinnedMap(filepath.Join(dir, bpf.XlbMapServices), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := pinned.Info()
+	pinned.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Type != ebpf.Hash {
+		t.Errorf("pinned services map is a %s: stale pin not replaced", info.Type)
+	}
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"maglev_tables", "real_stats", "reals", "reasons", "service_stats", "services"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("pins (-want +got):\n%s", diff)
+	}
+
+	// A second live data plane on the same dir is refused, by name.
+	if d2, err := Open(Options{PinDir: dir}); err == nil {
+		d2.Close()
+		t.Fatal("second Open on the same pin dir succeeded")
+	} else if !strings.Contains(err.Error(), dir+" is in use") {
+		t.Errorf("second Open: error %q does not name the dir as in use", err)
+	}
+
+	// bpftool prints BTF field names, for operators.
+	if err := d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SwapTable(1, []uint32{1, 0, 0, 0, 0, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bpftool", "map", "dump", "pinned", filepath.Join(dir, "services")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bpftool: %v: %s", err, out)
+	}
+	for _, field := range []string{`"addr"`, `"port"`, `"proto"`, `"id"`, `"table_size"`, `"kind"`} {
+		if !strings.Contains(string(out), field) {
+			t.Errorf("bpftool dump of services lacks field %s:\n%s", field, out)
+		}
+	}
+	var innerID ebpf.MapID
+	if err := d.tables.Lookup(uint32(1), &innerID); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("bpftool", "map", "dump", "id", strconv.FormatUint(uint64(innerID), 10)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"real_id"`) {
+		t.Errorf("bpftool dump of the inner table lacks real_id (err %v):\n%.300s", err, out)
+	}
+
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pin dir still there after Close (stat: %v)", err)
+	}
+
+	// Once closed, the dir is free again.
+	d3, err := Open(Options{PinDir: dir, MaxServices: 4, MaxReals: 4})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	if err := d3.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenNotBPFFS(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	_, err := Open(Options{PinDir: dir})
+	if err == nil || !strings.Contains(err.Error(), dir+": not on a bpf filesystem") {
+		t.Errorf("Open on tmpfs: error %v, want one saying it is not on a bpf filesystem", err)
+	}
+}
+
+func TestAttach(t *testing.T) {
+	a, b := testutil.NetNS(t), testutil.NetNS(t)
+	testutil.Veth(t, a, "xlb0", b, "peer0")
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+
+	var mode string
+	err := a.Do(func() error {
+		var err error
+		mode, err = d.Attach("xlb0")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != "native" {
+		t.Errorf("mode %q on veth, want native", mode)
+	}
+	if out := a.MustRun(t, "ip", "link", "show", "xlb0"); !strings.Contains(out, "prog/xdp") {
+		t.Errorf("no xdp program on xlb0 after Attach:\n%s", out)
+	}
+	if err := a.Do(func() error { _, err := d.Attach("xlb0"); return err }); err == nil {
+		t.Error("second Attach to xlb0 succeeded")
+	}
+	if err := a.Do(func() error { _, err := d.Attach("nosuch0"); return err }); err == nil {
+		t.Error("Attach to a missing interface succeeded")
+	}
+
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out := a.MustRun(t, "ip", "link", "show", "xlb0"); strings.Contains(out, "prog/xdp") {
+		t.Errorf("xdp program still on xlb0 after Close:\n%s", out)
+	}
+}

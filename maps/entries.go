@@ -1,0 +1,354 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"net"
+	"net/netip"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
+)
+
+// MaxTableSize is the largest Maglev table, in slots: the size of the inner
+// map template in bpf/maps.h.
+const MaxTableSize = 65537
+
+// ErrNotFound is returned, wrapped, when a delete finds nothing to delete.
+var ErrNotFound = errors.New("not found")
+
+// Kind is how a service forwards to its reals (enum lb_kind in C).
+type Kind = bpf.XlbLbKind
+
+// KindDR is direct routing: the frame goes to the real with only its MAC
+// addresses rewritten; the real owns the VIP too.
+const KindDR Kind = bpf.XlbLbKindLB_KIND_DR
+
+// ServiceKey identifies a service. The zero value is invalid.
+type ServiceKey struct {
+	Addr  netip.Addr
+	Port  uint16
+	Proto uint8 // unix.IPPROTO_TCP or unix.IPPROTO_UDP
+}
+
+// String formats k as "198.18.0.100:80/tcp".
+func (k ServiceKey) String() string {
+	proto := fmt.Sprintf("proto%d", k.Proto)
+	switch k.Proto {
+	case unix.IPPROTO_TCP:
+		proto = "tcp"
+	case unix.IPPROTO_UDP:
+		proto = "udp"
+	}
+	return netip.AddrPortFrom(k.Addr, k.Port).String() + "/" + proto
+}
+
+// Service is the data plane's view of a virtual service.
+type Service struct {
+	ID        uint32 // 1..MaxServices; indexes its Maglev table and counters
+	TableSize uint32 // Maglev slots: prime, <= MaxTableSize
+	Kind      Kind
+}
+
+// Real is a backend server and how to reach it.
+type Real struct {
+	Addr    netip.Addr
+	MAC     net.HardwareAddr // the real's MAC
+	SrcMAC  net.HardwareAddr // MAC of Ifindex, the source of forwarded frames
+	Ifindex int              // interface that reaches the real
+}
+
+// Counters are traffic totals summed over CPUs.
+type Counters struct {
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"` // whole frames, Ethernet header included
+}
+
+// vipKey converts k to the C key. Addresses are v4-mapped 16 bytes and the
+// port is in network order: the program copies it from the TCP/UDP header.
+func vipKey(k ServiceKey) (bpf.XlbVipKey, error) {
+	addr := k.Addr.Unmap()
+	switch {
+	case !addr.IsValid():
+		return bpf.XlbVipKey{}, errors.New("addr: missing")
+	case !addr.Is4():
+		return bpf.XlbVipKey{}, errors.New("addr: IPv6 VIPs are not supported yet")
+	case k.Port == 0:
+		return bpf.XlbVipKey{}, errors.New("port: want 1..65535, got 0 (all-ports services are not supported yet)")
+	case k.Proto != unix.IPPROTO_TCP && k.Proto != unix.IPPROTO_UDP:
+		return bpf.XlbVipKey{}, fmt.Errorf("proto: want tcp (6) or udp (17), got %d", k.Proto)
+	}
+	return bpf.XlbVipKey{Addr: addr.As16(), Port: htons(k.Port), Proto: k.Proto}, nil
+}
+
+// htons returns the uint16 whose in-memory bytes are v in network order.
+// bpf2go output only builds for little-endian targets (bpfel).
+func htons(v uint16) uint16 { return bits.ReverseBytes16(v) }
+
+func (d *Dataplane) checkServiceID(id uint32) error {
+	if id < 1 || id > d.opts.MaxServices {
+		return fmt.Errorf("service id: want 1..%d, got %d", d.opts.MaxServices, id)
+	}
+	return nil
+}
+
+func (d *Dataplane) checkRealID(id uint32) error {
+	if id < 1 || id > d.opts.MaxReals {
+		return fmt.Errorf("real id: want 1..%d, got %d", d.opts.MaxReals, id)
+	}
+	return nil
+}
+
+// checkTableSize accepts the Maglev table sizes: primes up to MaxTableSize
+// (Maglev needs a prime so every offset/skip permutation covers the table).
+func checkTableSize(n uint32) error {
+	if n > MaxTableSize || !isPrime(n) {
+		return fmt.Errorf("table size: want a prime <= %d, got %d", MaxTableSize, n)
+	}
+	return nil
+}
+
+func isPrime(n uint32) bool {
+	if n < 2 {
+		return false
+	}
+	for i := uint32(2); i*i <= n; i++ {
+		if n%i == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// PutService adds or replaces the service at k.
+func (d *Dataplane) PutService(k ServiceKey, s Service) error {
+	key, err := vipKey(k)
+	if err == nil {
+		err = d.checkServiceID(s.ID)
+	}
+	if err == nil {
+		err = checkTableSize(s.TableSize)
+	}
+	if err == nil && s.Kind != KindDR {
+		err = fmt.Errorf("kind: want %d (DR), got %d", KindDR, s.Kind)
+	}
+	if err == nil {
+		val := bpf.XlbService{Id: s.ID, TableSize: s.TableSize, Kind: uint8(s.Kind)}
+		err = d.services.Update(&key, &val, ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("put service %s: %w", k, err)
+	}
+	return nil
+}
+
+// DeleteService removes the service at k; ErrNotFound if there is none.
+func (d *Dataplane) DeleteService(k ServiceKey) error {
+	key, err := vipKey(k)
+	if err == nil {
+		err = d.services.Delete(&key)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete service %s: %w", k, err)
+	}
+	return nil
+}
+
+// PutReal adds or replaces real id.
+func (d *Dataplane) PutReal(id uint32, r Real) error {
+	val, err := d.realValue(id, r)
+	if err == nil {
+		err = d.reals.Update(id, &val, ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("put real %d (%s): %w", id, r.Addr, err)
+	}
+	return nil
+}
+
+func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
+	var val bpf.XlbReal
+	addr := r.Addr.Unmap()
+	switch {
+	case d.checkRealID(id) != nil:
+		return val, d.checkRealID(id)
+	case !addr.IsValid():
+		return val, errors.New("addr: missing")
+	case !addr.Is4():
+		return val, errors.New("addr: IPv6 reals are not supported yet")
+	case len(r.MAC) != len(val.Mac):
+		return val, fmt.Errorf("mac: want %d bytes, got %d", len(val.Mac), len(r.MAC))
+	case len(r.SrcMAC) != len(val.SrcMac):
+		return val, fmt.Errorf("src mac: want %d bytes, got %d", len(val.SrcMac), len(r.SrcMAC))
+	case r.Ifindex <= 0 || r.Ifindex > 1<<31-1:
+		return val, fmt.Errorf("ifindex: want > 0, got %d", r.Ifindex)
+	}
+	val.Addr = addr.As16()
+	copy(val.Mac[:], r.MAC)
+	copy(val.SrcMac[:], r.SrcMAC)
+	val.Ifindex = uint32(r.Ifindex)
+	return val, nil
+}
+
+// DeleteReal zeroes real id; the program drops packets for slots that
+// still name it (reason drop_no_real).
+func (d *Dataplane) DeleteReal(id uint32) error {
+	err := d.checkRealID(id)
+	if err == nil {
+		err = d.reals.Update(id, &bpf.XlbReal{}, ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("delete real %d: %w", id, err)
+	}
+	return nil
+}
+
+// SwapTable installs slots as the Maglev table of service serviceID. It
+// builds a new inner map aside, fills it, then replaces the old one with a
+// single update of maglev_tables: a packet sees either table whole. The
+// kernel frees the old table once no program uses it.
+//
+// len(slots) must be a prime <= MaxTableSize and should equal the
+// service's TableSize: the program drops packets whose slot is beyond the
+// table, so when resizing swap the table first, then put the service.
+func (d *Dataplane) SwapTable(serviceID uint32, slots []uint32) error {
+	if err := d.swapTable(serviceID, slots); err != nil {
+		return fmt.Errorf("swap maglev table of service %d: %w", serviceID, err)
+	}
+	return nil
+}
+
+func (d *Dataplane) swapTable(id uint32, slots []uint32) error {
+	if err := d.checkServiceID(id); err != nil {
+		return err
+	}
+	if err := checkTableSize(uint32(len(slots))); err != nil {
+		return err
+	}
+	keys := make([]uint32, len(slots))
+	for i, realID := range slots {
+		if realID > d.opts.MaxReals {
+			return fmt.Errorf("slot %d: real id: want 0..%d, got %d", i, d.opts.MaxReals, realID)
+		}
+		keys[i] = uint32(i)
+	}
+
+	spec := d.innerSpec.Copy()
+	spec.Name = fmt.Sprintf("maglev_%d", id)
+	spec.MaxEntries = uint32(len(slots))
+	inner, err := ebpf.NewMap(spec)
+	if err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+	// The outer map holds its own reference once updated.
+	defer inner.Close()
+	// struct maglev_slot is one __u32, so []uint32 has its layout.
+	if _, err := inner.BatchUpdate(keys, slots, nil); err != nil {
+		return fmt.Errorf("fill table: %w", err)
+	}
+	if err := d.tables.Update(id, inner, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("install table: %w", err)
+	}
+	return nil
+}
+
+// DeleteTable removes the Maglev table of service serviceID; the program
+// then drops the service's packets. ErrNotFound if there is none.
+func (d *Dataplane) DeleteTable(serviceID uint32) error {
+	err := d.checkServiceID(serviceID)
+	if err == nil {
+		err = d.tables.Delete(serviceID)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete maglev table of service %d: %w", serviceID, err)
+	}
+	return nil
+}
+
+// ServiceCounters returns service id's traffic, summed over CPUs.
+func (d *Dataplane) ServiceCounters(id uint32) (Counters, error) {
+	c, err := d.counters(d.serviceStats, id, d.checkServiceID)
+	if err != nil {
+		return Counters{}, fmt.Errorf("service %d counters: %w", id, err)
+	}
+	return c, nil
+}
+
+// RealCounters returns real id's traffic, summed over CPUs.
+func (d *Dataplane) RealCounters(id uint32) (Counters, error) {
+	c, err := d.counters(d.realStats, id, d.checkRealID)
+	if err != nil {
+		return Counters{}, fmt.Errorf("real %d counters: %w", id, err)
+	}
+	return c, nil
+}
+
+func (d *Dataplane) counters(m *ebpf.Map, id uint32, check func(uint32) error) (Counters, error) {
+	if err := check(id); err != nil {
+		return Counters{}, err
+	}
+	var perCPU []bpf.XlbCounters
+	if err := m.Lookup(id, &perCPU); err != nil {
+		return Counters{}, err
+	}
+	var sum Counters
+	for _, c := range perCPU {
+		sum.Packets += c.Packets
+		sum.Bytes += c.Bytes
+	}
+	return sum, nil
+}
+
+// ClearServiceCounters zeroes service id's counters. Ids are reused, so
+// the control plane clears them when it hands an id to a new service.
+func (d *Dataplane) ClearServiceCounters(id uint32) error {
+	err := d.checkServiceID(id)
+	if err == nil {
+		err = d.serviceStats.Update(id, make([]bpf.XlbCounters, d.ncpu), ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("clear service %d counters: %w", id, err)
+	}
+	return nil
+}
+
+// ClearRealCounters zeroes real id's counters (see ClearServiceCounters).
+func (d *Dataplane) ClearRealCounters(id uint32) error {
+	err := d.checkRealID(id)
+	if err == nil {
+		err = d.realStats.Update(id, make([]bpf.XlbCounters, d.ncpu), ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("clear real %d counters: %w", id, err)
+	}
+	return nil
+}
+
+// Reasons returns how many packets took each verdict path, summed over
+// CPUs, by reason name: "pass_not_ipv4", "pass_not_vip", "pass_fragment",
+// "pass_other_l4", "drop_malformed", "drop_no_real", "drop_unknown_kind",
+// "tx", "redirect". Every name is present.
+func (d *Dataplane) Reasons() (map[string]uint64, error) {
+	out := make(map[string]uint64, len(d.reasonNames))
+	for i, name := range d.reasonNames {
+		var perCPU []bpf.XlbReasonCount
+		if err := d.reasons.Lookup(uint32(i), &perCPU); err != nil {
+			return nil, fmt.Errorf("read reason %s: %w", name, err)
+		}
+		var n uint64
+		for _, c := range perCPU {
+			n += c.Packets
+		}
+		out[name] = n
+	}
+	return out, nil
+}

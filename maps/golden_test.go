@@ -1,0 +1,222 @@
+package maps
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected results in testdata/xdp")
+
+const goldenDir = "../testdata/xdp"
+
+// fixture is one golden case: map contents and an input frame, then the
+// expected verdict, output frame and counters (rewritten by -update).
+type fixture struct {
+	Comment  string           `json:"comment"`
+	Services []fixtureService `json:"services,omitempty"`
+	Reals    []fixtureReal    `json:"reals,omitempty"`
+	Tables   []fixtureTable   `json:"tables,omitempty"`
+	In       hexFrame         `json:"in"`
+
+	Verdict         string              `json:"verdict"`
+	Out             hexFrame            `json:"out"`
+	Reasons         map[string]uint64   `json:"reasons"` // non-zero counts only
+	ServiceCounters map[uint32]Counters `json:"service_counters,omitempty"`
+	RealCounters    map[uint32]Counters `json:"real_counters,omitempty"`
+}
+
+type fixtureService struct {
+	VIP       string `json:"vip"`   // "198.18.0.100:80"
+	Proto     string `json:"proto"` // "tcp" or "udp"
+	ID        uint32 `json:"id"`
+	TableSize uint32 `json:"table_size"`
+	Kind      Kind   `json:"kind"`
+}
+
+type fixtureReal struct {
+	ID      uint32 `json:"id"`
+	Addr    string `json:"addr"`
+	MAC     string `json:"mac"`
+	SrcMAC  string `json:"src_mac"`
+	Ifindex int    `json:"ifindex"`
+}
+
+// fixtureTable fills a service's table of size slots with Fill repeated.
+type fixtureTable struct {
+	ServiceID uint32   `json:"service_id"`
+	Size      int      `json:"size"`
+	Fill      []uint32 `json:"fill"`
+}
+
+func (tb fixtureTable) slots() []uint32 {
+	s := make([]uint32, tb.Size)
+	for i := range s {
+		if len(tb.Fill) > 0 {
+			s[i] = tb.Fill[i%len(tb.Fill)]
+		}
+	}
+	return s
+}
+
+var protoNumbers = map[string]uint8{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP}
+
+func loadFixtures(tb testing.TB) map[string]*fixture {
+	tb.Helper()
+	paths, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
+	if err != nil || len(paths) == 0 {
+		tb.Fatalf("no fixtures in %s: %v", goldenDir, err)
+	}
+	out := make(map[string]*fixture)
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var f fixture
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			tb.Fatalf("%s: %v", p, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(p), ".json")] = &f
+	}
+	return out
+}
+
+// fill writes the fixture's services, reals and tables into d.
+func (f *fixture) fill(tb testing.TB, d *Dataplane) {
+	tb.Helper()
+	for _, s := range f.Services {
+		k := ServiceKey{Addr: netip.MustParseAddrPort(s.VIP).Addr(), Port: netip.MustParseAddrPort(s.VIP).Port(), Proto: protoNumbers[s.Proto]}
+		if err := d.PutService(k, Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, r := range f.Reals {
+		mac, err := net.ParseMAC(r.MAC)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		src, err := net.ParseMAC(r.SrcMAC)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), MAC: mac, SrcMAC: src, Ifindex: r.Ifindex}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, t := range f.Tables {
+		if err := d.SwapTable(t.ServiceID, t.slots()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// run passes frame through d's program once, arriving on lo.
+func run(tb testing.TB, prog *ebpf.Program, in []byte) (verdict uint32, out []byte) {
+	tb.Helper()
+	out = make([]byte, len(in)+256)
+	ctx := xdpMD{DataEnd: uint32(len(in)), IngressIfindex: loIfindex}
+	opts := ebpf.RunOptions{Data: in, DataOut: out, Context: ctx}
+	verdict, err := prog.Run(&opts)
+	if err != nil {
+		tb.Fatalf("run program: %v", err)
+	}
+	return verdict, opts.DataOut
+}
+
+func TestGolden(t *testing.T) {
+	for name, f := range loadFixtures(t) {
+		t.Run(name, func(t *testing.T) {
+			d := openTest(t, Options{MaxServices: 16, MaxReals: 16})
+			f.fill(t, d)
+
+			verdict, out := run(t, d.Program(), f.In)
+			got := fixture{
+				Verdict:         verdictName(verdict),
+				Out:             out,
+				Reasons:         nonZero(t, d),
+				ServiceCounters: make(map[uint32]Counters),
+				RealCounters:    make(map[uint32]Counters),
+			}
+			for _, s := range f.Services {
+				c, err := d.ServiceCounters(s.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.ServiceCounters[s.ID] = c
+			}
+			for _, r := range f.Reals {
+				c, err := d.RealCounters(r.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.RealCounters[r.ID] = c
+			}
+
+			if *update {
+				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
+				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
+				writeFixture(t, name, f)
+				return
+			}
+			if diff := cmp.Diff(f.Verdict, got.Verdict); diff != "" {
+				t.Errorf("verdict (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]byte(f.Out), []byte(got.Out)); diff != "" {
+				t.Errorf("output frame (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.Reasons, got.Reasons); diff != "" {
+				t.Errorf("reasons (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.ServiceCounters, got.ServiceCounters, cmpEmptyMaps); diff != "" {
+				t.Errorf("service counters (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.RealCounters, got.RealCounters, cmpEmptyMaps); diff != "" {
+				t.Errorf("real counters (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// cmpEmptyMaps treats a nil map (omitted in JSON) as equal to an empty one.
+var cmpEmptyMaps = cmp.FilterValues(func(a, b map[uint32]Counters) bool {
+	return len(a) == 0 && len(b) == 0
+}, cmp.Ignore())
+
+func nonZero(tb testing.TB, d *Dataplane) map[string]uint64 {
+	tb.Helper()
+	all, err := d.Reasons()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make(map[string]uint64)
+	for name, n := range all {
+		if n != 0 {
+			out[name] = n
+		}
+	}
+	return out
+}
+
+func writeFixture(tb testing.TB, name string, f *fixture) {
+	tb.Helper()
+	raw, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(goldenDir, name+".json"), append(raw, '\n'), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -1,0 +1,92 @@
+package maps
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"xlb/internal/testutil"
+)
+
+// openTest opens a Dataplane on a unique dir under /sys/fs/bpf and closes
+// it (removing the pins) when the test ends.
+func openTest(tb testing.TB, opts Options) *Dataplane {
+	tb.Helper()
+	testutil.RequireRoot(tb)
+	if opts.PinDir == "" {
+		opts.PinDir = testPinDir(tb)
+	}
+	d, err := Open(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return d
+}
+
+// testPinDir returns an unused pin dir path under /sys/fs/bpf, and removes
+// whatever is left of it when the test ends.
+func testPinDir(tb testing.TB) string {
+	tb.Helper()
+	dir := filepath.Join(bpffsRoot, testutil.UniqueName("xlbtest-"))
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// xdpMD is the kernel's struct xdp_md (uapi linux/bpf.h), the context of a
+// BPF_PROG_TEST_RUN of an XDP program.
+type xdpMD struct {
+	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
+}
+
+// loIfindex is the loopback's ifindex in every network namespace: test runs
+// name it as the ingress interface, so a real on ifindex 1 means XDP_TX.
+const loIfindex = 1
+
+// XDP verdicts (enum xdp_action).
+var verdictNames = []string{"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"}
+
+func verdictName(v uint32) string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return fmt.Sprintf("verdict(%d)", v)
+}
+
+// hexFrame is a frame written in JSON as rows of 16 bytes in 2-byte groups,
+// like tcpdump -xx, so fixture diffs show where bytes changed.
+type hexFrame []byte
+
+func (f hexFrame) MarshalJSON() ([]byte, error) {
+	var rows []string
+	for off := 0; off < len(f); off += 16 {
+		row := f[off:min(off+16, len(f))]
+		var groups []string
+		for i := 0; i < len(row); i += 2 {
+			groups = append(groups, hex.EncodeToString(row[i:min(i+2, len(row))]))
+		}
+		rows = append(rows, strings.Join(groups, " "))
+	}
+	return json.Marshal(rows)
+}
+
+func (f *hexFrame) UnmarshalJSON(b []byte) error {
+	var rows []string
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return err
+	}
+	raw, err := hex.DecodeString(strings.ReplaceAll(strings.Join(rows, ""), " ", ""))
+	if err != nil {
+		return fmt.Errorf("frame: %w", err)
+	}
+	*f = raw
+	return nil
+}
