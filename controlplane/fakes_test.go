@@ -110,15 +110,23 @@ func (f *fakeDataplane) share(serviceID uint32) map[uint32]float64 {
 }
 
 // fakeNeighbours answers from a fixed table; a missing address is
-// unresolved.
-type fakeNeighbours map[netip.Addr]neigh.Hop
+// unresolved. Forget records what it was told.
+type fakeNeighbours struct {
+	hops      map[netip.Addr]neigh.Hop
+	forgotten []netip.Addr
+}
 
-func (f fakeNeighbours) Lookup(a netip.Addr) (neigh.Hop, error) {
-	h, ok := f[a]
+func (f *fakeNeighbours) Lookup(a netip.Addr) (neigh.Hop, error) {
+	h, ok := f.hops[a]
 	if !ok {
 		return neigh.Hop{}, fmt.Errorf("%s: %w", a, neigh.ErrUnresolved)
 	}
 	return h, nil
+}
+
+func (f *fakeNeighbours) Forget(a netip.Addr) error {
+	f.forgotten = append(f.forgotten, a)
+	return nil
 }
 
 func hop(mac string) neigh.Hop {

@@ -35,7 +35,7 @@ func startServer(t *testing.T, f *xdpFixture) *api.Client {
 
 func TestServerServices(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
-	delete(f.nb, netip.MustParseAddr("198.18.0.13"))
+	delete(f.nb.hops, netip.MustParseAddr("198.18.0.13"))
 	f.reconcile(t)
 	c := startServer(t, f)
 

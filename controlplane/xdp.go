@@ -34,6 +34,8 @@ type Dataplane interface {
 // *neigh.Table implements it.
 type Neighbours interface {
 	Lookup(addr netip.Addr) (neigh.Hop, error)
+	// Forget stops following addr, once no service has it as a real.
+	Forget(addr netip.Addr) error
 }
 
 // XDP is the Backend that programs xlb's XDP maps. It remembers what it
@@ -47,6 +49,7 @@ type XDP struct {
 	tableSize uint32
 
 	services   map[ServiceKey]*xdpService
+	followed   map[netip.Addr]bool // real addresses looked up in nb
 	serviceIDs idPool
 	realIDs    idPool
 }
@@ -81,6 +84,7 @@ func NewXDP(dp Dataplane, nb Neighbours, tableSize uint32, logger *slog.Logger) 
 		log:       logger,
 		tableSize: tableSize,
 		services:  map[ServiceKey]*xdpService{},
+		followed:  map[netip.Addr]bool{},
 		// Ids start at 1: real id 0 means "no real" in a Maglev slot, and
 		// the maps keep 0 unused for services too.
 		serviceIDs: idPool{next: 1},
@@ -94,6 +98,8 @@ func unsupportedReason(svc Service) string {
 	switch {
 	case !svc.Key.VIP.Is4():
 		return "IPv6 virtual services are not served by the XDP data plane yet"
+	case svc.Key.Port == 0:
+		return "all-ports virtual services (port 0) are not served by the XDP data plane yet"
 	case !strings.EqualFold(svc.Kind, "DR"):
 		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane yet (only DR)", svc.Kind)
 	}
@@ -123,7 +129,28 @@ func (x *XDP) Apply(ctx context.Context, st State) error {
 			}
 		}
 	}
+	x.forgetUnused()
 	return errors.Join(errs...)
+}
+
+// forgetUnused tells the neighbour table to stop following addresses that
+// no service has as a real any more, so the kernel stops probing them.
+func (x *XDP) forgetUnused() {
+	inUse := map[netip.Addr]bool{}
+	for _, svc := range x.services {
+		for a := range svc.reals {
+			inUse[a.Addr()] = true
+		}
+	}
+	for a := range x.followed {
+		if inUse[a] {
+			continue
+		}
+		if err := x.nb.Forget(a); err != nil {
+			x.log.Warn("forget neighbour of a removed real", "real", a.String(), "err", err)
+		}
+		delete(x.followed, a)
+	}
 }
 
 func (x *XDP) applyService(svc Service) error {
@@ -220,6 +247,7 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 	}
 	cur.weight = r.Weight
 
+	x.followed[r.Addr.Addr()] = true
 	hop, err := x.nb.Lookup(r.Addr.Addr())
 	if err != nil {
 		// Keep the last written hop: a MAC we knew is better than none

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"xlb/controlplane/neigh"
 	"xlb/maps"
 )
 
@@ -18,7 +19,7 @@ const smallTable = 1009
 
 type xdpFixture struct {
 	dp  *fakeDataplane
-	nb  fakeNeighbours
+	nb  *fakeNeighbours
 	x   *XDP
 	rec *Reconciler
 }
@@ -27,11 +28,11 @@ func newXDPFixture(t *testing.T, conf string) *xdpFixture {
 	t.Helper()
 	f := &xdpFixture{
 		dp: newFakeDataplane(),
-		nb: fakeNeighbours{
+		nb: &fakeNeighbours{hops: map[netip.Addr]neigh.Hop{
 			netip.MustParseAddr("198.18.0.11"): hop("aa:00:00:00:00:11"),
 			netip.MustParseAddr("198.18.0.12"): hop("aa:00:00:00:00:12"),
 			netip.MustParseAddr("198.18.0.13"): hop("aa:00:00:00:00:13"),
-		},
+		}},
 	}
 	x, err := NewXDP(f.dp, f.nb, smallTable, discardLogger())
 	if err != nil {
@@ -107,7 +108,7 @@ func TestXDPWritesOnlyDifferences(t *testing.T) {
 	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 5, 2: 2.0 / 5})
 
 	// A moved MAC rewrites the real entry in place; the table stays.
-	f.nb[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:01:12")
+	f.nb.hops[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:01:12")
 	if diff := cmp.Diff([]string{"put real 2 198.18.0.12 aa:00:00:00:01:12"}, f.reconcile(t)); diff != "" {
 		t.Errorf("MAC move writes (-want +got):\n%s", diff)
 	}
@@ -115,7 +116,7 @@ func TestXDPWritesOnlyDifferences(t *testing.T) {
 
 func TestXDPUnresolvedRealLeftOut(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
-	delete(f.nb, netip.MustParseAddr("198.18.0.12"))
+	delete(f.nb.hops, netip.MustParseAddr("198.18.0.12"))
 	f.reconcile(t)
 	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 4, 3: 1.0 / 4})
 	if got := f.x.Unresolved(); got != 1 {
@@ -128,7 +129,7 @@ func TestXDPUnresolvedRealLeftOut(t *testing.T) {
 	}
 
 	// Once the kernel resolves it, it joins the table.
-	f.nb[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:00:12")
+	f.nb.hops[netip.MustParseAddr("198.18.0.12")] = hop("aa:00:00:00:00:12")
 	ops := f.reconcile(t)
 	if diff := cmp.Diff([]string{"put real 2 198.18.0.12 aa:00:00:00:00:12", "swap table 1"}, ops); diff != "" {
 		t.Errorf("resolution writes (-want +got):\n%s", diff)
@@ -139,7 +140,7 @@ func TestXDPUnresolvedRealLeftOut(t *testing.T) {
 func TestXDPKeepsKnownMACWhenLookupFails(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
 	f.reconcile(t)
-	delete(f.nb, netip.MustParseAddr("198.18.0.11"))
+	delete(f.nb.hops, netip.MustParseAddr("198.18.0.11"))
 	if ops := f.reconcile(t); len(ops) != 0 {
 		t.Errorf("a failed lookup of a known real wrote %q, want nothing", ops)
 	}
@@ -159,6 +160,9 @@ func TestXDPRemovals(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"swap table 1", "delete real 3"}, f.dp.takeOps()); diff != "" {
 		t.Errorf("real removal writes (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]netip.Addr{netip.MustParseAddr("198.18.0.13")}, f.nb.forgotten, equateAddrs); diff != "" {
+		t.Errorf("neighbours forgotten (-want +got):\n%s", diff)
 	}
 
 	// The freed id is reused, with its counters cleared.
@@ -230,7 +234,7 @@ func TestXDPWriteErrorsReported(t *testing.T) {
 }
 
 func TestNewXDPRejectsNonPrimeTable(t *testing.T) {
-	if _, err := NewXDP(newFakeDataplane(), fakeNeighbours{}, 65536, discardLogger()); err == nil {
+	if _, err := NewXDP(newFakeDataplane(), &fakeNeighbours{}, 65536, discardLogger()); err == nil {
 		t.Error("NewXDP accepted a table size of 65536, want an error")
 	}
 }

@@ -46,40 +46,48 @@ counters. -o json prints the API's schema (see docs/api.md).`,
 	return cmd
 }
 
-// printServices writes the listing as a table an ipvsadm user reads at once.
+// printServices writes the listing as a table an ipvsadm user reads at once;
+// reasons, which are long, follow the table.
 func printServices(w io.Writer, svcs api.Services) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var notes []string
 	fmt.Fprintln(tw, "Prot\tLocalAddress:Port\tScheduler\tKind\tWeight\tEffective\tMAC\tState\tPackets\tBytes")
 	for _, s := range svcs.Services {
+		vip := hostPort(s.VIP, s.Port)
 		sched := s.Scheduler
 		if s.ServedBy != "" && !strings.EqualFold(s.ServedBy, s.Scheduler) {
 			sched = fmt.Sprintf("%s(as %s)", s.Scheduler, s.ServedBy)
 		}
-		state := s.Status
 		if s.Reason != "" {
-			state += ": " + s.Reason
+			notes = append(notes, fmt.Sprintf("%s: %s", vip, s.Reason))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t%d\t%d\n", strings.ToUpper(s.Protocol),
-			hostPort(s.VIP, s.Port), sched, s.Kind, state, s.Packets, s.Bytes)
+			vip, sched, s.Kind, s.Status, s.Packets, s.Bytes)
 		for _, r := range s.Reals {
+			rip := hostPort(r.Address, r.Port)
 			eff := fmt.Sprint(r.EffectiveWeight)
 			if r.Override != nil {
-				eff += "*" // set by xlbctl weight
+				eff += "*"
 			}
 			mac := r.MAC
 			if mac == "" {
 				mac = "-"
 			}
-			state := r.State
 			if r.Reason != "" && r.State != "out" {
-				state += " (" + r.Reason + ")"
+				notes = append(notes, fmt.Sprintf("%s -> %s: %s", vip, rip, r.Reason))
 			}
 			fmt.Fprintf(tw, "  -> %s\t\t\t\t%d\t%s\t%s\t%s\t%d\t%d\n",
-				hostPort(r.Address, r.Port), r.Weight, eff, mac, state, r.Packets, r.Bytes)
+				rip, r.Weight, eff, mac, r.State, r.Packets, r.Bytes)
 		}
 	}
-	fmt.Fprintln(tw, "(* = weight overridden with xlbctl weight)")
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "(* = weight overridden with xlbctl weight)")
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	return nil
 }
 
 func hostPort(addr string, port uint16) string {

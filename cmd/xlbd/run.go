@@ -42,11 +42,10 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		log.Info("data plane detached and unpinned", "bpffs", s.BPFFS)
 	}()
 	for _, ifname := range s.Interfaces {
-		mode, err := dp.Attach(ifname)
-		if err != nil {
+		// Attach logs the mode it got (native, or the generic fallback).
+		if _, err := dp.Attach(ifname); err != nil {
 			return err
 		}
-		log.Info("xdp attached", "iface", ifname, "mode", mode)
 	}
 
 	nb := neigh.New(log)

@@ -1,0 +1,393 @@
+package config
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// strs renders diagnostics as the lines an operator reads.
+func strs(ds []Diagnostic) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+// parseDiags parses src as file "k.conf" and returns its errors and warnings as text.
+func parseDiags(t *testing.T, src string) (cfg *Config, errs, warns []string) {
+	t.Helper()
+	cfg, w, err := Parse("k.conf", []byte(src))
+	if err != nil {
+		var l ErrorList
+		if !errors.As(err, &l) {
+			t.Fatalf("Parse error %T %v, want ErrorList", err, err)
+		}
+		if cfg != nil {
+			t.Errorf("Parse returned a Config with errors")
+		}
+		errs = strs(l)
+	}
+	return cfg, errs, strs(w)
+}
+
+func TestParseDiagnostics(t *testing.T) {
+	tests := []struct {
+		name      string
+		src       string
+		wantErrs  []string
+		wantWarns []string
+	}{
+		{
+			name: "minimal virtual server is clean",
+			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n }\n}\n",
+		},
+		{
+			name:     "typo at top level suggests the keyword",
+			src:      "vrrip_script chk {\n script x\n}\n",
+			wantErrs: []string{`k.conf:1:1: unknown keyword "vrrip_script" in top level; did you mean vrrp_script?`},
+		},
+		{
+			name:     "case mistake suggests the keyword",
+			src:      "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n  http_get {\n  }\n }\n}\n",
+			wantErrs: []string{`k.conf:4:3: unknown keyword "http_get" in real_server 198.18.1.1 80; did you mean HTTP_GET?`},
+		},
+		{
+			name:     "far word gets no suggestion",
+			src:      "frobnicate 1\n",
+			wantErrs: []string{`k.conf:1:1: unknown keyword "frobnicate" in top level`},
+		},
+		{
+			name: "known but unmodelled blocks warn and are skipped",
+			src:  "global_defs {\n router_id LB1\n notification_email {\n  a@b\n }\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_ipaddress { 198.18.0.100/24 }\n}\n",
+			wantWarns: []string{
+				`k.conf:1:1: keyword "global_defs" in top level is not supported by xlb yet; ignored`,
+				`k.conf:7:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "words inside skipped blocks are still checked",
+			src:  "global_defs {\n routr_id LB1\n}\nvrrp_instance VI_1 {\n authentication {\n  auth_typ PASS\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:2:2: unknown keyword "routr_id" in global_defs; did you mean router_id?`,
+				`k.conf:6:3: unknown keyword "auth_typ" in authentication; did you mean auth_type?`,
+			},
+			wantWarns: []string{
+				`k.conf:1:1: keyword "global_defs" in top level is not supported by xlb yet; ignored`,
+				`k.conf:4:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "checkers warn, their words are checked",
+			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n  HTTP_GET {\n   url {\n    path /\n    stauts_code 200\n   }\n   tls_compliant\n  }\n  TCP_CHECK { connect_timeout 3 }\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:7:5: unknown keyword "stauts_code" in url; did you mean status_code?`,
+				`k.conf:9:4: unknown keyword "tls_compliant" in HTTP_GET`,
+			},
+			wantWarns: []string{
+				`k.conf:4:3: keyword "HTTP_GET" in real_server 198.18.1.1 80 is not supported by xlb yet; ignored`,
+				`k.conf:11:3: keyword "TCP_CHECK" in real_server 198.18.1.1 80 is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "unknown and unsupported words in virtual_server",
+			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n persistence_timeout 50\n lb_alog rr\n real_server 198.18.1.1 80 {\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:4:2: unknown keyword "lb_alog" in virtual_server 198.18.0.100 80; did you mean lb_algo?`,
+			},
+			wantWarns: []string{
+				`k.conf:3:2: keyword "persistence_timeout" in virtual_server 198.18.0.100 80 is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "bad values name the item",
+			src: "virtual_server 198.18.0.100 80 {\n" +
+				" lb_algo rrr\n" +
+				" lb_kind FOO\n" +
+				" protocol SCTP\n" +
+				" delay_loop 1.0000001\n" +
+				" weight 0\n" +
+				" real_server 198.18.1.1 80 {\n  weight 2147483648\n }\n" +
+				"}\n" +
+				"virtual_server 198.18.0.101 80 {\n protocol icmp\n delay_loop -1\n real_server 198.18.1.1 80 {\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:2:10: virtual_server 198.18.0.100 80: lb_algo "rrr": unknown scheduler (want one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos)`,
+				`k.conf:3:10: virtual_server 198.18.0.100 80: lb_kind "FOO": want NAT, DR or TUN`,
+				`k.conf:4:11: virtual_server 198.18.0.100 80: protocol "SCTP": not supported by xlb yet`,
+				`k.conf:5:13: virtual_server 198.18.0.100 80: delay_loop "1.0000001": want seconds, at least 0.000001, at most 6 decimal places`,
+				`k.conf:6:9: virtual_server 198.18.0.100 80: weight "0": want 1..2147483647`,
+				`k.conf:8:10: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: weight "2147483648": want 0..2147483647`,
+				`k.conf:12:11: virtual_server 198.18.0.101 80: protocol "icmp": want TCP or UDP`,
+				`k.conf:13:13: virtual_server 198.18.0.101 80: delay_loop "-1": want seconds, at least 0.000001, at most 6 decimal places`,
+			},
+		},
+		{
+			name: "addresses and ports",
+			src: "virtual_server 198.18.0.300 80 {\n}\n" +
+				"virtual_server 198.18.0.100 65536 {\n}\n" +
+				"virtual_server 198.18.0.100/24 80 {\n}\n" +
+				"virtual_server fe80::1%eth0 80 {\n}\n" +
+				"virtual_server 198.18.0.100 80 x {\n}\n" +
+				"virtual_server\n" +
+				"virtual_server 198.18.0.101 80 {\n protocol UDP\n real_server 2001:db8::x 80 {\n }\n real_server 198.18.1.1 -1 {\n }\n real_server {\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:1:16: virtual_server 198.18.0.300 80: address "198.18.0.300": want an IPv4 or IPv6 address`,
+				`k.conf:3:29: virtual_server 198.18.0.100 65536: port "65536": want 0..65535`,
+				`k.conf:5:16: virtual_server 198.18.0.100/24 80: address "198.18.0.100/24": want an IPv4 or IPv6 address`,
+				`k.conf:7:16: virtual_server fe80::1%eth0 80: address "fe80::1%eth0": want an IPv4 or IPv6 address`,
+				`k.conf:9:32: virtual_server 198.18.0.100 80 x: unexpected argument "x"`,
+				`k.conf:11:1: virtual_server: want an address and port, "fwmark N" or "group NAME"`,
+				`k.conf:14:14: virtual_server 198.18.0.101 80: real_server 2001:db8::x 80: address "2001:db8::x": want an IPv4 or IPv6 address`,
+				`k.conf:16:25: virtual_server 198.18.0.101 80: real_server 198.18.1.1 -1: port "-1": want 0..65535`,
+				`k.conf:18:2: virtual_server 198.18.0.101 80: real_server: want an address and port`,
+			},
+		},
+		{
+			name: "values, arguments and blocks in the wrong shape",
+			src:  "virtual_server 198.18.0.100 80 {\n lb_algo\n lb_kind DR NAT\n protocol TCP {\n }\n lb_kind TUN type gue\n real_server 198.18.1.1 80\n}\nvirtual_server 198.18.0.101 80\n",
+			wantErrs: []string{
+				`k.conf:2:2: virtual_server 198.18.0.100 80: lb_algo: missing value`,
+				`k.conf:3:13: virtual_server 198.18.0.100 80: lb_kind: unexpected argument "NAT"`,
+				`k.conf:4:15: virtual_server 198.18.0.100 80: protocol takes no block`,
+				`k.conf:6:14: virtual_server 198.18.0.100 80: lb_kind TUN type gue: tunnel options are not supported by xlb yet`,
+				`k.conf:7:2: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: want a { block }, even an empty one`,
+				`k.conf:9:1: virtual_server 198.18.0.101 80: want a { block } of real_server and options`,
+			},
+		},
+		{
+			name: "duplicates",
+			src: "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n }\n real_server 198.18.1.1 80 {\n }\n}\n" +
+				"virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n }\n}\n" +
+				"virtual_server 198.18.0.100 80 {\n protocol UDP\n real_server 198.18.1.1 80 {\n }\n}\n" +
+				"virtual_server ::ffff:198.18.0.100 80 {\n protocol udp\n real_server 198.18.1.1 80 {\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:5:2: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: duplicate real_server, first at k.conf:3:2`,
+				`k.conf:8:1: virtual_server 198.18.0.100 80: duplicate of 198.18.0.100:80/tcp at k.conf:1:1`,
+				`k.conf:18:1: virtual_server ::ffff:198.18.0.100 80: duplicate of [::ffff:198.18.0.100]:80/udp at k.conf:13:1`,
+			},
+		},
+		{
+			name: "defaults and port fixes are announced",
+			src:  "virtual_server 198.18.0.100 80 {\n lb_kind DR\n real_server 198.18.1.1 8080 {\n }\n}\nvirtual_server 198.18.0.101 80 {\n protocol TCP\n}\n",
+			wantWarns: []string{
+				`k.conf:1:1: virtual_server 198.18.0.100 80: no protocol line; using UDP, keepalived's default`,
+				`k.conf:3:2: virtual_server 198.18.0.100 80: real_server 198.18.1.1 8080: port 8080 differs from the virtual server's with lb_kind DR; using 80`,
+				`k.conf:6:1: virtual_server 198.18.0.101 80: no real_server; ignored`,
+			},
+		},
+		{
+			name: "fwmark and group virtual servers",
+			src:  "virtual_server fwmark 7 {\n lb_algo sh\n lb_algox sh\n}\nvirtual_server group G {\n}\nvirtual_server_group G {\n 198.18.0.1 80\n}\n",
+			wantErrs: []string{
+				`k.conf:3:2: unknown keyword "lb_algox" in virtual_server fwmark 7; did you mean lb_algo?`,
+			},
+			wantWarns: []string{
+				`k.conf:1:1: virtual_server fwmark 7: fwmark virtual servers are not supported by xlb yet; ignored`,
+				`k.conf:5:1: virtual_server group G: group virtual servers are not supported by xlb yet; ignored`,
+				`k.conf:7:1: keyword "virtual_server_group" in top level is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "preprocessor lines are refused",
+			src:  "include /etc/keepalived/conf.d/*.conf\n$IF=eth0\n@lb1 global_defs {\n}\nvrrp_instance V {\n includew other.conf\n ~SEQ(i,1,3) x\n virtual_ipaddress {\n  include ips.conf\n }\n}\n",
+			wantErrs: []string{
+				`k.conf:1:1: include: include files are not supported by xlb yet`,
+				`k.conf:2:1: $IF=eth0: macros ($NAME) are not supported by xlb yet`,
+				`k.conf:3:1: @lb1: conditional lines (@ID) are not supported by xlb yet`,
+				`k.conf:6:2: includew: include files are not supported by xlb yet`,
+				`k.conf:7:2: ~SEQ(i,1,3): ~SEQ and ~LST expansion are not supported by xlb yet`,
+				`k.conf:9:3: include: include files are not supported by xlb yet`,
+			},
+			wantWarns: []string{
+				`k.conf:5:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "lexical and brace errors come with the rest",
+			src:  "virtual_server 198.18.0.100 80 {\n protocol \"TCP\n real_server 198.18.1.1 80 {\n }\n}\n}\nvrrp_scrpt x {\n",
+			wantErrs: []string{
+				`k.conf:2:11: quoted string has no closing '"' on its line`,
+				`k.conf:6:1: unexpected '}': no block is open`,
+				`k.conf:7:1: unknown keyword "vrrp_scrpt" in top level; did you mean vrrp_script?`,
+				`k.conf:7:14: '{' has no matching '}'`,
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs, warns := parseDiags(t, tc.src)
+			if diff := cmp.Diff(tc.wantErrs, errs); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantWarns, warns); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseModel(t *testing.T) {
+	p := func(line, col int) Pos { return Pos{File: "k.conf", Line: line, Col: col} }
+	tests := []struct {
+		name string
+		src  string
+		want []VirtualServer
+	}{
+		{
+			name: "keepalived defaults",
+			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 {\n }\n}\n",
+			want: []VirtualServer{{
+				Pos: p(1, 1), Addr: netip.MustParseAddr("198.18.0.100"), Port: 80,
+				Protocol: ProtocolTCP, Scheduler: SchedulerWLC, Kind: KindNAT, DelayLoop: 60 * time.Second,
+				Reals: []RealServer{{Pos: p(3, 2), Addr: netip.MustParseAddr("198.18.1.1"), Port: 80, Weight: 1}},
+			}},
+		},
+		{
+			name: "every modelled keyword and alias",
+			src: "virtual_server 2001:db8::100 00 {\n lvs_sched mh\n lvs_method TUN\n protocol udp\n" +
+				" delay_loop .25\n weight 7\n" +
+				" real_server 2001:db8:1::1 53 {\n  weight 0\n }\n real_server 198.18.1.2 53 {\n }\n}\n",
+			want: []VirtualServer{{
+				Pos: p(1, 1), Addr: netip.MustParseAddr("2001:db8::100"), Port: 0,
+				Protocol: ProtocolUDP, Scheduler: SchedulerMH, Kind: KindTUN, DelayLoop: 250 * time.Millisecond,
+				Reals: []RealServer{
+					{Pos: p(7, 2), Addr: netip.MustParseAddr("2001:db8:1::1"), Port: 0, Weight: 0},
+					{Pos: p(10, 2), Addr: netip.MustParseAddr("198.18.1.2"), Port: 0, Weight: 7},
+				},
+			}},
+		},
+		{
+			name: "later lines win, as in keepalived",
+			src:  "virtual_server 198.18.0.1 443 {\n lb_algo rr\n lb_algo sh\n delay_loop 1.000001\n protocol TCP\n real_server 198.18.1.1 443 {\n }\n}\n",
+			want: []VirtualServer{{
+				Pos: p(1, 1), Addr: netip.MustParseAddr("198.18.0.1"), Port: 443,
+				Protocol: ProtocolTCP, Scheduler: SchedulerSH, Kind: KindNAT, DelayLoop: time.Second + time.Microsecond,
+				Reals: []RealServer{{Pos: p(6, 2), Addr: netip.MustParseAddr("198.18.1.1"), Port: 443, Weight: 1}},
+			}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, errs, _ := parseDiags(t, tc.src)
+			if errs != nil {
+				t.Fatalf("errors: %q", errs)
+			}
+			if diff := cmp.Diff(tc.want, cfg.VirtualServers, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("VirtualServers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestKey(t *testing.T) {
+	tests := []struct {
+		vs   VirtualServer
+		want string
+	}{
+		{VirtualServer{Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Protocol: ProtocolTCP}, "198.18.0.100:80/tcp"},
+		{VirtualServer{Addr: netip.MustParseAddr("2001:db8::1"), Port: 53, Protocol: ProtocolUDP}, "[2001:db8::1]:53/udp"},
+	}
+	for _, tc := range tests {
+		if got := tc.vs.Key(); got != tc.want {
+			t.Errorf("Key() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestLoadGolden decodes the course-style keepalived.conf in testdata/config and compares
+// the model and the warnings with what keepalived itself makes of the file.
+func TestLoadGolden(t *testing.T) {
+	const file = "../testdata/config/keepalived.conf"
+	cfg, warns, err := Load(file)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	p := func(line, col int) Pos { return Pos{File: file, Line: line, Col: col} }
+	a := netip.MustParseAddr
+	want := &Config{VirtualServers: []VirtualServer{
+		{
+			Pos: p(53, 1), Addr: a("198.18.0.100"), Port: 80, Protocol: ProtocolTCP,
+			Scheduler: SchedulerWRR, Kind: KindDR, DelayLoop: 6 * time.Second,
+			Reals: []RealServer{
+				{Pos: p(60, 5), Addr: a("198.18.1.11"), Port: 80, Weight: 3},
+				{Pos: p(72, 5), Addr: a("198.18.1.12"), Port: 80, Weight: 1},
+				{Pos: p(79, 5), Addr: a("198.18.1.13"), Port: 80, Weight: 0},
+			},
+		},
+		{
+			Pos: p(85, 1), Addr: a("198.18.0.101"), Port: 53, Protocol: ProtocolUDP,
+			Scheduler: SchedulerRR, Kind: KindNAT, DelayLoop: 2500 * time.Millisecond,
+			Reals: []RealServer{
+				{Pos: p(92, 5), Addr: a("198.18.1.21"), Port: 5353, Weight: 5},
+				{Pos: p(98, 5), Addr: a("198.18.1.22"), Port: 5353, Weight: 5},
+			},
+		},
+		{
+			Pos: p(102, 1), Addr: a("2001:db8::100"), Port: 443, Protocol: ProtocolTCP,
+			Scheduler: SchedulerMH, Kind: KindTUN, DelayLoop: 60 * time.Second,
+			Reals: []RealServer{{Pos: p(108, 5), Addr: a("2001:db8:1::31"), Port: 443, Weight: 1}},
+		},
+		{
+			Pos: p(118, 1), Addr: a("198.18.0.102"), Port: 0, Protocol: ProtocolUDP,
+			Scheduler: SchedulerWLC, Kind: KindNAT, DelayLoop: 60 * time.Second,
+			Reals: []RealServer{{Pos: p(120, 5), Addr: a("198.18.1.41"), Port: 0, Weight: 2}},
+		},
+	}}
+	if diff := cmp.Diff(want, cfg, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("Config (-want +got):\n%s", diff)
+	}
+	wantWarns := []string{
+		file + `:5:1: keyword "global_defs" in top level is not supported by xlb yet; ignored`,
+		file + `:19:1: keyword "vrrp_script" in top level is not supported by xlb yet; ignored`,
+		file + `:27:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+		file + `:57:5: keyword "persistence_timeout" in virtual_server 198.18.0.100 80 is not supported by xlb yet; ignored`,
+		file + `:62:9: keyword "HTTP_GET" in real_server 198.18.1.11 80 is not supported by xlb yet; ignored`,
+		file + `:74:9: keyword "TCP_CHECK" in real_server 198.18.1.12 80 is not supported by xlb yet; ignored`,
+		file + `:81:9: keyword "TCP_CHECK" in real_server 198.18.1.13 80 is not supported by xlb yet; ignored`,
+		file + `:93:9: keyword "MISC_CHECK" in real_server 198.18.1.21 5353 is not supported by xlb yet; ignored`,
+		file + `:109:9: keyword "SSL_GET" in real_server 2001:db8:1::31 443 is not supported by xlb yet; ignored`,
+		file + `:118:1: virtual_server 198.18.0.102 0: no protocol line; using UDP, keepalived's default`,
+		file + `:119:5: keyword "persistence_timeout" in virtual_server 198.18.0.102 0 is not supported by xlb yet; ignored`,
+		file + `:125:1: virtual_server fwmark 7: fwmark virtual servers are not supported by xlb yet; ignored`,
+	}
+	if diff := cmp.Diff(wantWarns, strs(warns)); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Load(filepath.Join(dir, "missing.conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) error = %v, want os.ErrNotExist", err)
+	}
+	bad := filepath.Join(dir, "bad.conf")
+	if err := os.WriteFile(bad, []byte("lb_algo rr\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := Load(bad)
+	var l ErrorList
+	if !errors.As(err, &l) || len(l) != 1 || !strings.HasPrefix(l[0].String(), bad+":1:1: unknown keyword") {
+		t.Errorf("Load(bad) error = %v, want one ErrorList entry at %s:1:1", err, bad)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	src, err := os.ReadFile("../testdata/config/keepalived.conf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, _, err := Parse("keepalived.conf", src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// decoder collects the diagnostics of one Parse.
+type decoder struct {
+	errs  []Diagnostic
+	warns []Diagnostic
+}
+
+func (d *decoder) errorf(pos Pos, format string, args ...any) {
+	d.errs = append(d.errs, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) warnf(pos Pos, format string, args ...any) {
+	d.warns = append(d.warns, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// field decodes one modelled keyword's statement into the value being built for its block.
+type field[T any] func(d *decoder, n *node, into *T)
+
+// schema is the decoding table of one block: the keywords xlb models, and the registry
+// block telling which other words keepalived knows there.
+type schema[T any] struct {
+	words  *block
+	fields map[string]field[T]
+}
+
+// decode walks the statements of a block: a modelled keyword is decoded, a keyword only
+// keepalived knows draws a warning and is skipped with its block (whose words are still
+// checked), anything else is an error. where names the block in messages.
+func (s *schema[T]) decode(d *decoder, where string, nodes []*node, into *T) {
+	for _, n := range nodes {
+		if d.directive(n) {
+			continue
+		}
+		kw := n.Key.Text
+		if f, ok := s.fields[kw]; ok {
+			f(d, n, into)
+			continue
+		}
+		if s.words.knows(kw) {
+			d.warnf(n.Key.Pos, "keyword %q in %s is not supported by xlb yet; ignored", kw, where)
+			d.check(s.words.words[kw], n)
+			continue
+		}
+		d.unknown(s.words, where, n)
+	}
+}
+
+// check reports the words keepalived would reject inside n's block, which xlb skips; b is
+// the registry block n opens, nil for a block of values.
+func (d *decoder) check(b *block, n *node) {
+	if n.Block == nil {
+		return
+	}
+	for _, c := range n.Block.Nodes {
+		if d.directive(c) || b == nil {
+			continue
+		}
+		if b.knows(c.Key.Text) {
+			d.check(b.words[c.Key.Text], c)
+			continue
+		}
+		d.unknown(b, n.String(), c)
+	}
+}
+
+// unknown reports n's keyword as unknown in b, suggesting the nearest word b knows.
+func (d *decoder) unknown(b *block, where string, n *node) {
+	kw := n.Key.Text
+	if s, ok := suggest(b, kw); ok {
+		d.errorf(n.Key.Pos, "unknown keyword %q in %s; did you mean %s?", kw, where, s)
+		return
+	}
+	d.errorf(n.Key.Pos, "unknown keyword %q in %s", kw, where)
+}
+
+// suggest returns the word of b closest to word by edit distance, ignoring case, when it is
+// close enough to be a likely typo: at most 2 edits, or a third of the word's length for
+// long words. Ties go to the alphabetically first word, so messages are stable.
+func suggest(b *block, word string) (string, bool) {
+	if len(word) > maxSuggestLen {
+		return "", false
+	}
+	lw := strings.ToLower(word)
+	best, bestDist := "", -1
+	for w := range b.words {
+		dist := editDistance(lw, strings.ToLower(w))
+		if bestDist < 0 || dist < bestDist || (dist == bestDist && w < best) {
+			best, bestDist = w, dist
+		}
+	}
+	if bestDist < 0 || bestDist > max(2, len(word)/3) {
+		return "", false
+	}
+	return best, true
+}
+
+// maxSuggestLen is past the longest keyword keepalived has: longer words are no typo of
+// one, and skipping them keeps the quadratic distance cheap.
+const maxSuggestLen = 64
+
+// editDistance is the Levenshtein distance between a and b, counted in bytes (keywords are
+// ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
