@@ -1,0 +1,354 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"xlb/e2e/lab"
+	"xlb/internal/testutil"
+)
+
+const (
+	connections = 1200 // per round; the z-scores need n ≥ 1000
+	maxZ        = 4.0  // a 1-in-15000 deviation per real
+)
+
+var service = netip.AddrPortFrom(lab.VIP, 80).String() + "/tcp"
+
+// startLab builds a lab with servers running and xlbd ready. Cleanup tears
+// it all down; on failure the xlbd log tail is in the test output.
+func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	if len(dir) > 80 { // leave room for the socket name in sun_path
+		var err error
+		if dir, err = os.MkdirTemp("", "xlb-e2e-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	l, err := lab.New(ctx, lab.Options{
+		Name:   testutil.UniqueName("xlbt-"),
+		Dir:    dir,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("tear down lab %s: %v", l.Name, err)
+		}
+	})
+	if err := l.StartServers(ctx, bin.xlblab); err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.StartDaemon(ctx, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl, Config: demoConfig})
+	if err != nil {
+		t.Fatal(err) // the error carries the log tail
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("xlbd log of lab %s (last 40 lines):\n%s", l.Name, d.Tail(40))
+		}
+	})
+	return l, d
+}
+
+// testWriter sends the lab's step log to t.Log, shown on failure or -v.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// measure runs one round of connections to the VIP and checks it against
+// the weights xlbd reports now: every connection answered, every |z| ≤
+// maxZ (a weight-0 real that answers has z = +Inf), and every real saw the
+// client's own address and port.
+func measure(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon) lab.Report {
+	t.Helper()
+	svcs, err := d.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, ok := lab.FindService(svcs, lab.VIP, 80)
+	if !ok {
+		t.Fatalf("xlbctl services lists no %s: %+v", service, svcs)
+	}
+	weights, names, err := l.Weights(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Measure(ctx, bin.xlblab, lab.ClientOptions{
+		URL: "http://" + lab.VIP.String() + "/", Count: connections, Timeout: 40 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors > 0 || rep.OK() != connections {
+		t.Errorf("%d of %d connections answered, %d failed; first error: %s", rep.OK(), connections, rep.Errors, rep.FirstError)
+	}
+	rows := lab.Compare(weights, names, rep.Counts())
+	var table strings.Builder
+	lab.WriteTable(&table, rows)
+	t.Logf("lab %s, %d ms:\n%s", l.Name, rep.ElapsedMS, table.String())
+	for _, r := range rows {
+		if math.Abs(r.Z) > maxZ {
+			t.Errorf("%s: %d connections, want about %.0f (weight %d): z %+.2f beyond ±%.0f",
+				r.Name, r.Count, r.P*float64(rep.OK()), r.Weight, r.Z, maxZ)
+		}
+	}
+	for name, s := range rep.Servers {
+		if !slices.Equal(s.Peers, []netip.Addr{lab.ClientAddr}) || s.Translated != 0 {
+			t.Errorf("%s saw clients %v (%d with another port), want only %s unchanged", name, s.Peers, s.Translated, lab.ClientAddr)
+		}
+	}
+	return rep
+}
+
+// TestDemoScenario is `make demo` with assertions: xlbd serves the
+// configured service, spreads connections 3:2:1, reals see the client
+// itself, a weight of 0 drains a real for new connections, xlbctl's exit
+// statuses hold, the pinned maps dump with field names, and SIGTERM leaves
+// neither pins nor socket.
+func TestDemoScenario(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	l, d := startLab(t, ctx)
+
+	t.Run("services", func(t *testing.T) {
+		svcs, err := d.Services(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, ok := lab.FindService(svcs, lab.VIP, 80)
+		if !ok || len(svcs) != 1 {
+			t.Fatalf("services = %+v, want just %s", svcs, service)
+		}
+		if svc.Protocol != "tcp" || svc.Scheduler != "wrr" || svc.Kind != "DR" {
+			t.Errorf("service %s: protocol %q scheduler %q kind %q, want tcp wrr DR", service, svc.Protocol, svc.Scheduler, svc.Kind)
+		}
+		want := map[netip.Addr]int{lab.RealAddr(1): 3, lab.RealAddr(2): 2, lab.RealAddr(3): 1}
+		if len(svc.Reals) != len(want) {
+			t.Errorf("service has %d reals, want %d", len(svc.Reals), len(want))
+		}
+		for _, r := range svc.Reals {
+			node, _ := l.Real(r.Address)
+			if r.Weight != want[r.Address] || r.EffectiveWeight != want[r.Address] || r.Port != 80 {
+				t.Errorf("real %s:%d weight %d effective %d, want port 80 weight %d", r.Address, r.Port, r.Weight, r.EffectiveWeight, want[r.Address])
+			}
+			if r.State != lab.StateActive || r.MAC != node.MAC.String() {
+				t.Errorf("real %s: state %q mac %q, want active with %s's mac %s", r.Address, r.State, r.MAC, node.Role, node.MAC)
+			}
+		}
+	})
+
+	t.Run("balance", func(t *testing.T) {
+		rep := measure(t, ctx, l, d)
+		svcs, err := d.Services(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, _ := lab.FindService(svcs, lab.VIP, 80)
+		// Each connection passes the balancer at least with SYN, request
+		// and FIN or ACK; replies bypass it (direct routing).
+		if svc.Packets < uint64(rep.OK()) {
+			t.Errorf("service counted %d packets for %d connections", svc.Packets, rep.OK())
+		}
+		for _, r := range svc.Reals {
+			if node, _ := l.Real(r.Address); rep.Counts()[node.Role] > 0 && r.Packets == 0 {
+				t.Errorf("real %s took %d connections but its counter says 0 packets", r.Address, rep.Counts()[node.Role])
+			}
+		}
+	})
+
+	t.Run("drain", func(t *testing.T) {
+		r3 := l.Reals[2]
+		if err := d.SetWeight(ctx, service, netip.AddrPortFrom(r3.Addr, 80), 0); err != nil {
+			t.Fatal(err)
+		}
+		svcs, err := d.Services(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, _ := lab.FindService(svcs, lab.VIP, 80)
+		for _, r := range svc.Reals {
+			if r.Address == r3.Addr && (r.State != lab.StateOut || r.EffectiveWeight != 0) {
+				t.Errorf("after weight 0, %s is %q with effective weight %d, want out with 0", r3.Role, r.State, r.EffectiveWeight)
+			}
+		}
+		rep := measure(t, ctx, l, d) // r3 has p = 0: one connection there is z = +Inf
+		if n := rep.Counts()[r3.Role]; n != 0 {
+			t.Errorf("%s got %d new connections after weight 0", r3.Role, n)
+		}
+	})
+
+	t.Run("xlbctl exit status", func(t *testing.T) {
+		dead := filepath.Join(t.TempDir(), "none.sock")
+		tests := []struct {
+			name   string
+			socket string
+			args   []string
+			want   int
+		}{
+			{"unknown real", d.Socket, []string{"weight", service, "198.18.0.99:80", "1"}, 2},
+			{"unknown service", d.Socket, []string{"weight", "198.18.0.200:80/tcp", "198.18.0.11:80", "1"}, 2},
+			{"weight too big", d.Socket, []string{"weight", service, "198.18.0.11:80", "70000"}, 2},
+			{"not an address", d.Socket, []string{"weight", "vip:80/tcp", "198.18.0.11:80", "1"}, 2},
+			{"missing weight", d.Socket, []string{"weight", service, "198.18.0.11:80"}, 2},
+			{"bad output", d.Socket, []string{"services", "-o", "yaml"}, 2},
+			{"dead socket", dead, []string{"--timeout", "2s", "services"}, 1},
+			{"good", d.Socket, []string{"weight", service, "198.18.0.11:80", "3"}, 0},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				res, err := lab.RunCtl(ctx, bin.xlbctl, tc.socket, tc.args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Code != tc.want {
+					t.Errorf("xlbctl %s: exit %d, want %d; stderr: %s", strings.Join(tc.args, " "), res.Code, tc.want, res.Stderr)
+				}
+			})
+		}
+	})
+
+	t.Run("bpftool dump", func(t *testing.T) {
+		out, err := exec.CommandContext(ctx, "bpftool", "map", "dump", "pinned", filepath.Join(d.BPFFS, "services")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("bpftool map dump: %v: %s", err, out)
+		}
+		for _, field := range []string{`"port"`, `"proto"`} {
+			if !strings.Contains(string(out), field) {
+				t.Errorf("bpftool dump of services lacks %s (BTF field names):\n%s", field, out)
+			}
+		}
+	})
+
+	t.Run("sigterm", func(t *testing.T) {
+		if err := d.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{d.BPFFS, d.Socket} {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s still exists after SIGTERM (stat: %v)", p, err)
+			}
+		}
+	})
+}
+
+// TestTwoDaemonsSideBySide runs two labs at once, each with its own xlbd,
+// pin directory and socket, and checks both balance while both run.
+func TestTwoDaemonsSideBySide(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	type site struct {
+		l *lab.Lab
+		d *lab.Daemon
+	}
+	var sites [2]site
+	for i := range sites {
+		sites[i].l, sites[i].d = startLab(t, ctx)
+	}
+	a, b := sites[0].d, sites[1].d
+	if a.BPFFS == b.BPFFS || a.Socket == b.Socket {
+		t.Fatalf("daemons share pins or socket: %s %s / %s %s", a.BPFFS, a.Socket, b.BPFFS, b.Socket)
+	}
+	for _, s := range sites {
+		if _, err := os.Stat(s.d.BPFFS); err != nil {
+			t.Errorf("pins of %s: %v", s.l.Name, err)
+		}
+	}
+
+	// Both clients run at the same time; their errors come back here,
+	// as t.Fatal only works from the test's own goroutine.
+	var g errgroup.Group
+	reps := make([]lab.Report, len(sites))
+	for i, s := range sites {
+		g.Go(func() error {
+			rep, err := s.l.Measure(ctx, bin.xlblab, lab.ClientOptions{
+				URL: "http://" + lab.VIP.String() + "/", Count: connections, Timeout: 40 * time.Second,
+			})
+			reps[i] = rep
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range sites {
+		svcs, err := s.d.Services(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, _ := lab.FindService(svcs, lab.VIP, 80)
+		weights, names, err := s.l.Weights(svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := lab.Compare(weights, names, reps[i].Counts())
+		var table strings.Builder
+		lab.WriteTable(&table, rows)
+		t.Logf("lab %s:\n%s", s.l.Name, table.String())
+		if reps[i].OK() != connections {
+			t.Errorf("lab %s: %d of %d connections answered; first error: %s", s.l.Name, reps[i].OK(), connections, reps[i].FirstError)
+		}
+		for _, r := range rows {
+			if math.Abs(r.Z) > maxZ {
+				t.Errorf("lab %s: %s z %+.2f beyond ±%.0f", s.l.Name, r.Name, r.Z, maxZ)
+			}
+		}
+		// Each daemon counted its own lab's traffic, not the other's.
+		if svc.Packets < connections || svc.Packets > 20*connections {
+			t.Errorf("lab %s: service counted %d packets for %d connections", s.l.Name, svc.Packets, connections)
+		}
+	}
+	for i, s := range sites {
+		if err := s.d.Stop(); err != nil {
+			t.Errorf("stop xlbd of %s: %v", s.l.Name, err)
+		}
+		if _, err := os.Stat(s.d.BPFFS); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("pins of daemon %d still at %s", i, s.d.BPFFS)
+		}
+	}
+}
+
+// TestDemoCommand runs `xlblab demo` as `make demo` does and checks it
+// passes and leaves none of its namespaces behind.
+func TestDemoCommand(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	name := testutil.UniqueName("xlbt-")
+	cmd := exec.CommandContext(ctx, bin.xlblab, "demo", "--name", name,
+		"--xlbd", bin.xlbd, "--xlbctl", bin.xlbctl, "--config", demoConfig)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "RESULT: PASS") {
+		t.Errorf("xlblab demo: %v\n%s", err, out)
+	}
+	list, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip netns list: %v: %s", err, list)
+	}
+	if strings.Contains(string(list), name) {
+		t.Errorf("xlblab demo left namespaces behind:\n%s", list)
+	}
+}

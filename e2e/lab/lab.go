@@ -1,0 +1,374 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Addresses every lab uses. Each lab has its own bridge, so two labs can
+// use the same addresses side by side.
+var (
+	Subnet     = netip.MustParsePrefix("198.18.0.0/24")
+	ClientAddr = netip.MustParseAddr("198.18.0.10")
+	LBAddr     = netip.MustParseAddr("198.18.0.2")
+	VIP        = netip.MustParseAddr("198.18.0.100")
+)
+
+// RealAddr returns the address of real server i, counted from 1:
+// 198.18.0.11, 198.18.0.12, ...
+func RealAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})
+}
+
+// Node is one host of the lab: a network namespace whose eth0 is a port of
+// the lab's bridge.
+type Node struct {
+	Role string           // "client", "lb", "r1", ...; also its bridge port's name
+	NS   string           // network namespace name, under /run/netns
+	Addr netip.Addr       // eth0's address, in Subnet
+	MAC  net.HardwareAddr // eth0's MAC, derived from Addr so that dumps read easily
+}
+
+// Path returns the namespace's bind mount, for nsenter --net=.
+func (n Node) Path() string { return "/run/netns/" + n.NS }
+
+// Options configure New. The zero value builds a lab with three reals in a
+// temporary directory and logs nothing.
+type Options struct {
+	// Name prefixes every namespace; empty picks "xlb-" and six random hex
+	// digits. It must be unique among labs that exist at the same time.
+	Name string
+	// Reals is the number of real servers; 0 means 3.
+	Reals int
+	// Dir receives process logs and the daemon's socket. Empty makes a
+	// temporary directory that Close removes.
+	Dir string
+	// Logger gets one line per step; nil discards.
+	Logger *slog.Logger
+}
+
+// Lab is a running lab. Build it with New and always Close it.
+type Lab struct {
+	Name   string // namespace prefix
+	Dir    string // logs and sockets
+	Switch string // namespace holding the bridge br0
+	Client Node
+	LB     Node
+	Reals  []Node
+
+	log    *slog.Logger
+	ownDir bool
+
+	mu         sync.Mutex
+	namespaces []string // in creation order; the switch first
+	procs      []*Proc
+	pins       []string // bpffs directories daemons were given
+	daemon     *Daemon
+	xdp        link.Link
+	prog       *ebpf.Program
+	closed     bool
+}
+
+// xdpPass is XDP_PASS from enum xdp_action in linux/bpf.h.
+const xdpPass = 2
+
+// cmdTimeout bounds every short setup command (ip, ethtool, sysctl).
+const cmdTimeout = 10 * time.Second
+
+// New builds a lab: the switch namespace with bridge br0, then the client,
+// the load balancer and the reals, each with eth0 on the bridge, the VIP on
+// the load balancer's eth0 and on every real's lo, and the ARP sysctls that
+// direct routing needs on the reals. On error it removes whatever it made.
+func New(ctx context.Context, opts Options) (_ *Lab, err error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the lab needs root (network namespaces, BPF)")
+	}
+	if opts.Reals == 0 {
+		opts.Reals = 3
+	}
+	if opts.Reals < 1 || opts.Reals > 80 {
+		return nil, fmt.Errorf("reals: want 1..80, got %d", opts.Reals)
+	}
+	if opts.Name == "" {
+		opts.Name = "xlb-" + randomHex(3)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	l := &Lab{Name: opts.Name, Dir: opts.Dir, log: opts.Logger.With("lab", opts.Name)}
+	if l.Dir == "" {
+		if l.Dir, err = os.MkdirTemp("", opts.Name+"-"); err != nil {
+			return nil, fmt.Errorf("make lab directory: %w", err)
+		}
+		l.ownDir = true
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, l.Close())
+		}
+	}()
+
+	if err := ensureBPFFS(ctx); err != nil {
+		return nil, err
+	}
+	l.Switch = l.Name + "-sw"
+	l.log.Info("create switch", "netns", l.Switch, "bridge", "br0")
+	if err := l.addNS(ctx, l.Switch); err != nil {
+		return nil, err
+	}
+	if err := run(ctx, "ip", "-n", l.Switch, "link", "add", "br0", "type", "bridge"); err != nil {
+		return nil, err
+	}
+	if err := run(ctx, "ip", "-n", l.Switch, "link", "set", "br0", "up"); err != nil {
+		return nil, err
+	}
+
+	if l.Client, err = l.addNode(ctx, "client", ClientAddr); err != nil {
+		return nil, err
+	}
+	if l.LB, err = l.addNode(ctx, "lb", LBAddr); err != nil {
+		return nil, err
+	}
+	// The load balancer owns the VIP on the segment: it answers ARP for it,
+	// so clients send VIP traffic to it and XDP sees that traffic first.
+	if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP.String()+"/32", "dev", "eth0"); err != nil {
+		return nil, err
+	}
+	for i := 1; i <= opts.Reals; i++ {
+		r, err := l.addNode(ctx, fmt.Sprintf("r%d", i), RealAddr(i))
+		if err != nil {
+			return nil, err
+		}
+		if err := l.makeDRReal(ctx, r); err != nil {
+			return nil, err
+		}
+		l.Reals = append(l.Reals, r)
+	}
+	if err := l.attachPassAll(); err != nil {
+		return nil, err
+	}
+	l.log.Info("lab ready", "nodes", 2+len(l.Reals), "dir", l.Dir)
+	return l, nil
+}
+
+// addNode makes a namespace for role with eth0 as the peer of a bridge
+// port named role, addressed with addr/24.
+func (l *Lab) addNode(ctx context.Context, role string, addr netip.Addr) (Node, error) {
+	n := Node{Role: role, NS: l.Name + "-" + role, Addr: addr, MAC: macFor(addr)}
+	l.log.Info("create node", "role", role, "netns", n.NS, "addr", addr, "mac", n.MAC.String())
+	if err := l.addNS(ctx, n.NS); err != nil {
+		return Node{}, err
+	}
+	pfx := netip.PrefixFrom(addr, Subnet.Bits()).String()
+	steps := [][]string{
+		{"ip", "-n", l.Switch, "link", "add", role, "type", "veth",
+			"peer", "name", "eth0", "address", n.MAC.String(), "netns", n.NS},
+		{"ip", "-n", l.Switch, "link", "set", role, "master", "br0", "up"},
+		{"ip", "-n", n.NS, "addr", "add", pfx, "dev", "eth0"},
+		{"ip", "-n", n.NS, "link", "set", "eth0", "up"},
+		// LAB-NOTES: a veth sender leaves checksums partial, and frames
+		// that XDP forwards are never completed; real wires carry full ones.
+		{"ip", "netns", "exec", n.NS, "ethtool", "-K", "eth0", "tx", "off"},
+	}
+	for _, s := range steps {
+		if err := run(ctx, s[0], s[1:]...); err != nil {
+			return Node{}, err
+		}
+	}
+	return n, nil
+}
+
+// makeDRReal prepares a real for direct routing as LVS-DR needs (the seed
+// course's lvs_real.sh): the VIP on lo so the real accepts frames for it,
+// arp_ignore=1 so it does not answer ARP for the VIP (the load balancer
+// must), and arp_announce=2 so its own ARP requests carry eth0's address,
+// never the VIP.
+func (l *Lab) makeDRReal(ctx context.Context, r Node) error {
+	l.log.Info("prepare real for direct routing", "role", r.Role, "vip", VIP)
+	if err := run(ctx, "ip", "-n", r.NS, "addr", "add", VIP.String()+"/32", "dev", "lo"); err != nil {
+		return err
+	}
+	return run(ctx, "ip", "netns", "exec", r.NS, "sysctl", "-q", "-w",
+		"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.lo.arp_ignore=1",
+		"net.ipv4.conf.all.arp_announce=2", "net.ipv4.conf.lo.arp_announce=2")
+}
+
+// attachPassAll loads a program that passes every frame and attaches it to
+// the load balancer's bridge port. LAB-NOTES: frames that xlb sends back
+// out of the load balancer's veth with XDP_TX only leave the peer when the
+// peer runs an XDP program.
+func (l *Lab) attachPassAll() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "xlblab_pass",
+		Type:         ebpf.XDP,
+		License:      "GPL",
+		Instructions: passAll(),
+	})
+	if err != nil {
+		return fmt.Errorf("load pass-all xdp program: %w", err)
+	}
+	var lk link.Link
+	err = inNS(l.Switch, func() error {
+		ifc, err := net.InterfaceByName(l.LB.Role)
+		if err != nil {
+			return err
+		}
+		lk, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index})
+		return err
+	})
+	if err != nil {
+		prog.Close()
+		return fmt.Errorf("attach pass-all xdp to %s in %s: %w", l.LB.Role, l.Switch, err)
+	}
+	l.mu.Lock()
+	l.prog, l.xdp = prog, lk
+	l.mu.Unlock()
+	l.log.Info("attach pass-all xdp", "netns", l.Switch, "iface", l.LB.Role)
+	return nil
+}
+
+// addNS creates a named network namespace with lo up and records it for
+// Close.
+func (l *Lab) addNS(ctx context.Context, name string) error {
+	if err := run(ctx, "ip", "netns", "add", name); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.namespaces = append(l.namespaces, name)
+	l.mu.Unlock()
+	return run(ctx, "ip", "-n", name, "link", "set", "lo", "up")
+}
+
+// Real returns the real whose address is addr.
+func (l *Lab) Real(addr netip.Addr) (Node, bool) {
+	for _, r := range l.Reals {
+		if r.Addr == addr {
+			return r, true
+		}
+	}
+	return Node{}, false
+}
+
+// Namespaces returns the names of the lab's namespaces that still exist
+// (as far as the lab knows), the switch first.
+func (l *Lab) Namespaces() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.namespaces...)
+}
+
+// Close tears the lab down: it stops every process the lab started (by
+// PID: SIGTERM, SIGKILL after a bounded wait), detaches the pass-all
+// program, deletes the nodes' namespaces and the switch's last, removes
+// pins a daemon left and the lab's temporary directory. It is safe to call
+// more than once and from a signal-cancelled context's cleanup.
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	procs, namespaces, pins := l.procs, l.namespaces, l.pins
+	xdp, prog := l.xdp, l.prog
+	l.mu.Unlock()
+
+	var errs []error
+	// Stop in reverse start order, so the daemon goes before the servers.
+	// A process that already ended is not Close's to report: whoever
+	// waited for it (a readiness check, Daemon.Stop) has done so.
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
+		select {
+		case <-p.Done():
+			continue
+		default:
+		}
+		if err := p.Stop(stopGrace); err != nil && !p.stopExpected(err) {
+			errs = append(errs, err)
+		}
+	}
+	if xdp != nil {
+		if err := xdp.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("detach pass-all xdp: %w", err))
+		}
+	}
+	if prog != nil {
+		prog.Close()
+	}
+	// Namespaces go in reverse creation order: the switch, made first,
+	// goes last, once no veth refers to its bridge.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := len(namespaces) - 1; i >= 0; i-- {
+		if err := run(ctx, "ip", "netns", "del", namespaces[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, p := range pins {
+		if _, err := os.Stat(p); err == nil {
+			l.log.Warn("remove pins the daemon left", "bpffs", p)
+			if err := os.RemoveAll(p); err != nil {
+				errs = append(errs, fmt.Errorf("remove leftover pins: %w", err))
+			}
+		}
+	}
+	if l.ownDir {
+		if err := os.RemoveAll(l.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove lab directory: %w", err))
+		}
+	}
+	l.log.Info("lab torn down", "processes", len(procs), "namespaces", len(namespaces))
+	return errors.Join(errs...)
+}
+
+// ensureBPFFS mounts bpffs on /sys/fs/bpf when nothing is mounted there
+// (LAB-NOTES: it is not always mounted), so daemons can pin under it.
+func ensureBPFFS(ctx context.Context) error {
+	if exec.CommandContext(ctx, "mountpoint", "-q", "/sys/fs/bpf").Run() == nil {
+		return nil
+	}
+	return run(ctx, "mount", "-t", "bpf", "bpf", "/sys/fs/bpf")
+}
+
+// run runs a short command to completion, bounded by cmdTimeout, and folds
+// its output into the error.
+func run(ctx context.Context, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// macFor derives a locally administered unicast MAC from an IPv4 address:
+// 198.18.0.11 gets 02:00:c6:12:00:0b.
+func macFor(addr netip.Addr) net.HardwareAddr {
+	a := addr.As4()
+	return net.HardwareAddr{0x02, 0x00, a[0], a[1], a[2], a[3]}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}

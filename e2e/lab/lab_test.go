@@ -1,0 +1,190 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/vishvananda/netlink"
+
+	"xlb/internal/testutil"
+)
+
+// newLab builds a lab named like testutil's namespaces and closes it when
+// the test ends.
+func newLab(t *testing.T) *Lab {
+	t.Helper()
+	testutil.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := New(ctx, Options{
+		Name:   testutil.UniqueName("xlbt-"),
+		Dir:    t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	return l
+}
+
+// testWriter sends the lab's step log to t.Log, shown on failure or -v.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// TestLabTopology checks what xlb relies on before any daemon runs: the
+// servers answer on their own addresses and see the client's address, the
+// VIP belongs to lb on the segment (the reals keep quiet about it), and
+// lb's bridge port runs the pass-all XDP program.
+func TestLabTopology(t *testing.T) {
+	l := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := l.StartServers(ctx, xlblab); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, r := range l.Reals {
+		rep, err := l.Measure(ctx, xlblab, ClientOptions{URL: "http://" + r.Addr.String() + "/", Count: 5, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatalf("client to %s: %v", r.Role, err)
+		}
+		want := map[string]*Seen{r.Role: {Count: 5, Peers: []netip.Addr{ClientAddr}}}
+		if diff := cmp.Diff(want, rep.Servers, cmpopts.EquateComparable(netip.Addr{})); diff != "" || rep.Errors != 0 {
+			t.Errorf("client to %s (errors %d, first %q): servers -want +got:\n%s", r.Role, rep.Errors, rep.FirstError, diff)
+		}
+	}
+
+	// lb has the VIP and nothing listening on port 80, so the client's
+	// connection is refused. Had a real answered ARP for the VIP, its
+	// server would have accepted.
+	err := Dial(l.Client, netip.AddrPortFrom(VIP, 80), 3*time.Second)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial VIP from client: got %v, want connection refused by lb", err)
+	}
+	var vipMAC string
+	if err := inNS(l.Client.NS, func() error {
+		neighs, err := netlink.NeighList(0, netlink.FAMILY_V4)
+		for _, n := range neighs {
+			if n.IP.String() == VIP.String() {
+				vipMAC = n.HardwareAddr.String()
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if vipMAC != l.LB.MAC.String() {
+		t.Errorf("client resolved VIP to %q, want lb's %s", vipMAC, l.LB.MAC)
+	}
+
+	out, err := exec.Command("ip", "-n", l.Switch, "-d", "link", "show", "dev", l.LB.Role).CombinedOutput()
+	if err != nil {
+		t.Fatalf("show lb's bridge port: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "xdp") || !strings.Contains(string(out), "master br0") {
+		t.Errorf("lb's bridge port has no XDP program or no bridge:\n%s", out)
+	}
+}
+
+// TestLabTeardown checks Close leaves no process and no namespace, and that
+// two labs exist side by side without clashing.
+func TestLabTeardown(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		labs [2]*Lab
+		errs [2]error
+	)
+	for i := range labs {
+		wg.Go(func() {
+			labs[i], errs[i] = New(ctx, Options{Name: testutil.UniqueName("xlbt-"), Dir: t.TempDir()})
+			if errs[i] == nil {
+				errs[i] = labs[i].StartServers(ctx, xlblab)
+			}
+		})
+	}
+	wg.Wait()
+	for i, l := range labs {
+		if l != nil {
+			t.Cleanup(func() { l.Close() })
+		}
+		if errs[i] != nil {
+			t.Fatalf("lab %d: %v", i, errs[i])
+		}
+	}
+
+	for _, l := range labs {
+		procs := l.procs
+		if len(procs) != len(l.Reals) {
+			t.Fatalf("lab %s runs %d processes, want %d", l.Name, len(procs), len(l.Reals))
+		}
+		names := l.Namespaces()
+		if err := l.Close(); err != nil {
+			t.Errorf("close %s: %v", l.Name, err)
+		}
+		for _, p := range procs {
+			select {
+			case <-p.Done():
+			default:
+				t.Errorf("%s (pid %d) still runs after Close", p.Name, p.PID())
+			}
+		}
+		out, err := exec.Command("ip", "netns", "list").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip netns list: %v: %s", err, out)
+		}
+		for _, ns := range names {
+			if strings.Contains(string(out), ns) {
+				t.Errorf("namespace %s survived Close", ns)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	}
+}
+
+// TestProcStopKillsStubborn checks a process that ignores SIGTERM is killed
+// after the grace period and the error says so.
+func TestProcStopKillsStubborn(t *testing.T) {
+	l := &Lab{Dir: t.TempDir(), log: slog.New(slog.DiscardHandler)}
+	p, err := l.Start("stubborn", "sh", "-c", `trap "" TERM; echo ready; sleep 30`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(p.Tail(1), "ready") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	err = p.Stop(200 * time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("Stop = %v, want an error saying it was killed", err)
+	}
+	select {
+	case <-p.Done():
+	default:
+		t.Error("process still runs after Stop")
+	}
+}
