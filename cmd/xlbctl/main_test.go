@@ -82,8 +82,8 @@ func TestCLI(t *testing.T) {
 		wantOut  []string
 	}{
 		{name: "services text", args: []string{"--socket", d.socket, "services"}, wantOut: []string{
-			"TCP", "198.18.0.100:80", "wrr(as mh)", "DR", "-> 198.18.0.11:80", "aa:00:00:00:00:11", "active",
-			"-> 198.18.0.13:80", "0*", "out",
+			"TCP", "198.18.0.100:80", "wrr(as mh)", "DR", "198.18.0.11:80", "aa:00:00:00:00:11", "active",
+			"198.18.0.13:80", "0*", "out",
 		}},
 		{name: "services json", args: []string{"--socket", d.socket, "services", "-o", "json"}, wantOut: []string{
 			`"effective_weight": 3`, `"override": 0`, `"served_by": "mh"`,

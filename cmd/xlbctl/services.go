@@ -76,7 +76,7 @@ func printServices(w io.Writer, svcs api.Services) error {
 			if r.Reason != "" && r.State != "out" {
 				notes = append(notes, fmt.Sprintf("%s -> %s: %s", vip, rip, r.Reason))
 			}
-			fmt.Fprintf(tw, "  -> %s\t\t\t\t%d\t%s\t%s\t%s\t%d\t%d\n",
+			fmt.Fprintf(tw, "  ->\t%s\t\t\t%d\t%s\t%s\t%s\t%d\t%d\n",
 				rip, r.Weight, eff, mac, r.State, r.Packets, r.Bytes)
 		}
 	}
