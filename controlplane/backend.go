@@ -3,6 +3,8 @@ package controlplane
 import (
 	"context"
 	"net/netip"
+
+	"xlb/controlplane/api"
 )
 
 // Backend is a data plane that can be made to match a desired State: the
@@ -36,9 +38,9 @@ type RealObservation struct {
 	Bytes   uint64
 }
 
-// Real states as reported to operators.
+// Real states as reported to operators; they are part of the API's schema.
 const (
-	RealActive     = "active"     // in the scheduler's table
-	RealOut        = "out"        // effective weight 0
-	RealUnresolved = "unresolved" // next hop (MAC) unknown: left out of the table
+	RealActive     = api.RealActive
+	RealOut        = api.RealOut
+	RealUnresolved = api.RealUnresolved
 )

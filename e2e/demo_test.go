@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"xlb/controlplane/api"
 	"xlb/e2e/lab"
 	"xlb/internal/testutil"
 )
@@ -149,11 +150,15 @@ func TestDemoScenario(t *testing.T) {
 			t.Errorf("service has %d reals, want %d", len(svc.Reals), len(want))
 		}
 		for _, r := range svc.Reals {
-			node, _ := l.Real(r.Address)
-			if r.Weight != want[r.Address] || r.EffectiveWeight != want[r.Address] || r.Port != 80 {
-				t.Errorf("real %s:%d weight %d effective %d, want port 80 weight %d", r.Address, r.Port, r.Weight, r.EffectiveWeight, want[r.Address])
+			node, err := l.RealOf(r)
+			if err != nil {
+				t.Error(err)
+				continue
 			}
-			if r.State != lab.StateActive || r.MAC != node.MAC.String() {
+			if r.Weight != want[node.Addr] || r.EffectiveWeight != want[node.Addr] || r.Port != 80 {
+				t.Errorf("real %s:%d weight %d effective %d, want port 80 weight %d", r.Address, r.Port, r.Weight, r.EffectiveWeight, want[node.Addr])
+			}
+			if r.State != api.RealActive || r.MAC != node.MAC.String() {
 				t.Errorf("real %s: state %q mac %q, want active with %s's mac %s", r.Address, r.State, r.MAC, node.Role, node.MAC)
 			}
 		}
@@ -172,7 +177,12 @@ func TestDemoScenario(t *testing.T) {
 			t.Errorf("service counted %d packets for %d connections", svc.Packets, rep.OK())
 		}
 		for _, r := range svc.Reals {
-			if node, _ := l.Real(r.Address); rep.Counts()[node.Role] > 0 && r.Packets == 0 {
+			node, err := l.RealOf(r)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			if rep.Counts()[node.Role] > 0 && r.Packets == 0 {
 				t.Errorf("real %s took %d connections but its counter says 0 packets", r.Address, rep.Counts()[node.Role])
 			}
 		}
@@ -189,7 +199,12 @@ func TestDemoScenario(t *testing.T) {
 		}
 		svc, _ := lab.FindService(svcs, lab.VIP, 80)
 		for _, r := range svc.Reals {
-			if r.Address == r3.Addr && (r.State != lab.StateOut || r.EffectiveWeight != 0) {
+			node, err := l.RealOf(r)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			if node.Role == r3.Role && (r.State != api.RealOut || r.EffectiveWeight != 0) {
 				t.Errorf("after weight 0, %s is %q with effective weight %d, want out with 0", r3.Role, r.State, r.EffectiveWeight)
 			}
 		}

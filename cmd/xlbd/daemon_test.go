@@ -22,21 +22,7 @@ import (
 var xlbdBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "xlbd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if xlbdBin, err = testutil.GoBuild(dir, "xlb/cmd/xlbd"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testutil.MainWithBinaries(m, map[string]*string{"xlb/cmd/xlbd": &xlbdBin}))
 }
 
 // daemonLab is a load balancer namespace with eth0 towards a namespace

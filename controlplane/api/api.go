@@ -46,6 +46,13 @@ type Real struct {
 	Bytes           uint64 `json:"bytes"`
 }
 
+// States of a Real.
+const (
+	RealActive     = "active"     // in the scheduler's table
+	RealOut        = "out"        // effective weight 0
+	RealUnresolved = "unresolved" // next hop (MAC) unknown: left out of the table
+)
+
 // WeightRequest is the body of PUT /v1/weight.
 type WeightRequest struct {
 	Service string `json:"service"` // "VIP:PORT[/tcp|/udp]"

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"xlb/controlplane/api"
 )
 
 // DaemonOptions say which xlbd to run in the lab and with what.
@@ -31,42 +33,6 @@ type Daemon struct {
 	BPFFS  string // the pin directory, /sys/fs/bpf/<lab name>
 	ctl    string
 }
-
-// Status is what `xlbctl services -o json` prints.
-type Status struct {
-	Services []Service `json:"services"`
-}
-
-// Service is one virtual service as xlbctl reports it.
-type Service struct {
-	VIP       netip.Addr `json:"vip"`
-	Port      uint16     `json:"port"`
-	Protocol  string     `json:"protocol"`
-	Scheduler string     `json:"scheduler"`
-	Kind      string     `json:"kind"`
-	Packets   uint64     `json:"packets"`
-	Bytes     uint64     `json:"bytes"`
-	Reals     []Real     `json:"reals"`
-}
-
-// Real is one real server of a Service as xlbctl reports it.
-type Real struct {
-	Address         netip.Addr `json:"address"`
-	Port            uint16     `json:"port"`
-	Weight          int        `json:"weight"`
-	EffectiveWeight int        `json:"effective_weight"`
-	MAC             string     `json:"mac"`
-	State           string     `json:"state"` // "active", "unresolved" or "out" (weight 0)
-	Packets         uint64     `json:"packets"`
-	Bytes           uint64     `json:"bytes"`
-}
-
-// Real states xlbctl reports.
-const (
-	StateActive     = "active"
-	StateUnresolved = "unresolved"
-	StateOut        = "out"
-)
 
 // logTail is how many lines of xlbd's log an error carries.
 const logTail = 30
@@ -156,13 +122,13 @@ func (d *Daemon) waitReady(ctx context.Context, within time.Duration) error {
 }
 
 // unresolved names the first real still waiting for its MAC.
-func unresolved(svcs []Service) error {
+func unresolved(svcs []api.Service) error {
 	if len(svcs) == 0 {
 		return errors.New("no services yet")
 	}
 	for _, s := range svcs {
 		for _, r := range s.Reals {
-			if r.State == StateUnresolved {
+			if r.State == api.RealUnresolved {
 				return fmt.Errorf("real %s of %s:%d still unresolved", r.Address, s.VIP, s.Port)
 			}
 		}
@@ -205,8 +171,9 @@ func (d *Daemon) Ctl(ctx context.Context, args ...string) (CtlResult, error) {
 	return RunCtl(ctx, d.ctl, d.Socket, args...)
 }
 
-// Services returns `xlbctl services -o json`.
-func (d *Daemon) Services(ctx context.Context) ([]Service, error) {
+// Services returns `xlbctl services -o json`, decoded into the API's own
+// types: xlbctl prints what the API answers.
+func (d *Daemon) Services(ctx context.Context) ([]api.Service, error) {
 	res, err := d.Ctl(ctx, "services", "-o", "json")
 	if err != nil {
 		return nil, err
@@ -214,7 +181,7 @@ func (d *Daemon) Services(ctx context.Context) ([]Service, error) {
 	if res.Code != 0 {
 		return nil, fmt.Errorf("xlbctl services: exit %d: %s", res.Code, res.Stderr)
 	}
-	var st Status
+	var st api.Services
 	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
 		return nil, fmt.Errorf("decode xlbctl services: %w", err)
 	}
@@ -247,23 +214,36 @@ func (d *Daemon) Stop() error {
 func (d *Daemon) Tail(n int) string { return d.Proc.Tail(n) }
 
 // FindService returns the service on vip:port from an xlbctl listing.
-func FindService(svcs []Service, vip netip.Addr, port uint16) (Service, bool) {
+func FindService(svcs []api.Service, vip netip.Addr, port uint16) (api.Service, bool) {
 	for _, s := range svcs {
-		if s.VIP == vip && s.Port == port {
+		if a, err := netip.ParseAddr(s.VIP); err == nil && a == vip && s.Port == port {
 			return s, true
 		}
 	}
-	return Service{}, false
+	return api.Service{}, false
+}
+
+// RealOf returns the lab's node behind a real that xlbctl lists.
+func (l *Lab) RealOf(r api.Real) (Node, error) {
+	addr, err := netip.ParseAddr(r.Address)
+	if err != nil {
+		return Node{}, fmt.Errorf("xlbd reports real %q: %w", r.Address, err)
+	}
+	n, ok := l.Real(addr)
+	if !ok {
+		return Node{}, fmt.Errorf("xlbd reports real %s, which is not in the lab", addr)
+	}
+	return n, nil
 }
 
 // Weights maps each real of s to the lab's name for it ("r1") and the
 // effective weight xlbd uses, for Compare. Names come in xlbd's order.
-func (l *Lab) Weights(s Service) (weights map[string]int, names []string, err error) {
+func (l *Lab) Weights(s api.Service) (weights map[string]int, names []string, err error) {
 	weights = make(map[string]int, len(s.Reals))
 	for _, r := range s.Reals {
-		n, ok := l.Real(r.Address)
-		if !ok {
-			return nil, nil, fmt.Errorf("xlbd reports real %s, which is not in the lab", r.Address)
+		n, err := l.RealOf(r)
+		if err != nil {
+			return nil, nil, err
 		}
 		weights[n.Role] = r.EffectiveWeight
 		names = append(names, n.Role)

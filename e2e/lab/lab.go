@@ -18,6 +18,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+
+	"xlb/internal/nsrun"
 )
 
 // Addresses every lab uses. Each lab has its own bridge, so two labs can
@@ -223,7 +225,7 @@ func (l *Lab) attachPassAll() error {
 		return fmt.Errorf("load pass-all xdp program: %w", err)
 	}
 	var lk link.Link
-	err = inNS(l.Switch, func() error {
+	err = nsrun.DoNamed(l.Switch, func() error {
 		ifc, err := net.InterfaceByName(l.LB.Role)
 		if err != nil {
 			return err

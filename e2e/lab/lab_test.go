@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/vishvananda/netlink"
 
+	"xlb/internal/nsrun"
 	"xlb/internal/testutil"
 )
 
@@ -82,7 +83,7 @@ func TestLabTopology(t *testing.T) {
 		t.Errorf("dial VIP from client: got %v, want connection refused by lb", err)
 	}
 	var vipMAC string
-	if err := inNS(l.Client.NS, func() error {
+	if err := nsrun.DoNamed(l.Client.NS, func() error {
 		neighs, err := netlink.NeighList(0, netlink.FAMILY_V4)
 		for _, n := range neighs {
 			if n.IP.String() == VIP.String() {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netns"
+
+	"xlb/internal/nsrun"
 )
 
 // NS is a named network namespace that exists for the length of one test.
@@ -76,30 +78,7 @@ func NetNS(tb testing.TB) *NS {
 // Do runs fn on a locked OS thread that has entered the namespace. netlink,
 // link.AttachXDP and sockets opened inside fn act in the namespace.
 func (ns *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is never unlocked: if returning to the original
-		// namespace failed, the runtime must discard it with the goroutine.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("get current netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns.Handle); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", ns.Name, err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("leave netns %s: %w", ns.Name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return nsrun.Do(ns.Handle, fn)
 }
 
 // Run runs a command inside the namespace and returns its combined output.
