@@ -17,9 +17,11 @@
 #define IPPROTO_TCP_NUM 6
 #define IPPROTO_UDP_NUM 17
 
-/* v4-mapped IPv6 (RFC 4291 section 2.5.5.2): ::ffff:a.b.c.d, as netip.Addr.As16. */
-#define V4_MAPPED_PREFIX_LEN 12 /* bytes before the IPv4 address */
-#define V4_MAPPED_FF_AT 10      /* index of the first 0xff byte */
+/* v4-mapped IPv6 (RFC 4291 section 2.5.5.2): ::ffff:a.b.c.d, as netip.Addr.As16,
+ * in 32-bit words: 0, 0, 0x0000ffff, the IPv4 address. */
+#define V4_MAPPED_MARK 0xffff   /* the third word, host order */
+#define V4_MAPPED_WORDS 4       /* 32-bit words in the 16-byte address */
+#define VIP_KEY_WORDS 5         /* 32-bit words in struct vip_key */
 
 /* Map sizes. Go overrides max_entries at load time (maps.Options); these are
  * the defaults. Ids are 1-based, index 0 is never used so a zero value in a
@@ -27,6 +29,12 @@
 #define MAX_SERVICES 257        /* entries: 256 service ids + unused 0 */
 #define MAX_REALS 4097          /* entries: 4096 real ids + unused 0 */
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
+
+/* Maglev tables store two slots per array entry (struct maglev_bucket): the
+ * kernel rounds array values up to 8 bytes, so one 4-byte slot per entry
+ * would pay for 8. */
+#define MAGLEV_SLOTS_PER_BUCKET 2 /* slots in one struct maglev_bucket */
+#define MAGLEV_BUCKETS_MAX ((MAGLEV_TABLE_MAX + MAGLEV_SLOTS_PER_BUCKET - 1) / MAGLEV_SLOTS_PER_BUCKET) /* entries */
 
 /* Flow hash seed (any constant; every node must use the same one so that
  * Maglev picks the same real on each node behind ECMP). */

@@ -30,18 +30,19 @@ struct {
  * and swaps it in with one update, so a packet sees the old table or the new
  * one, never a half-written one. The inner definition is the template:
  * BPF_F_INNER_MAP lets Go install tables of any prime size up to
- * MAGLEV_TABLE_MAX. Memory: the kernel rounds array values up to 8 bytes,
- * so a 65537-slot table takes 512 KiB. */
+ * MAGLEV_TABLE_MAX slots, in (size + 1) / 2 entries. Memory: two 4-byte
+ * slots fill each 8-byte value, so a 65537-slot table takes 256 KiB (one
+ * slot per value took 512 KiB: the kernel rounds array values up to 8). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, MAX_SERVICES);
 	__type(key, __u32);
 	__array(values, struct {
 		__uint(type, BPF_MAP_TYPE_ARRAY);
-		__uint(max_entries, MAGLEV_TABLE_MAX);
+		__uint(max_entries, MAGLEV_BUCKETS_MAX);
 		__uint(map_flags, BPF_F_INNER_MAP);
 		__type(key, __u32);
-		__type(value, struct maglev_slot);
+		__type(value, struct maglev_bucket);
 	});
 } maglev_tables SEC(".maps");
 

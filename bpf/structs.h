@@ -34,9 +34,12 @@ struct real {
 	__u32 flags;                /* reserved, zero */
 };
 
-/* maglev_slot is one slot of a service's Maglev table. */
-struct maglev_slot {
-	__u32 real_id; /* 0: no real */
+/* maglev_bucket is one entry of a service's Maglev table: slot s of the
+ * table is real_id[s % MAGLEV_SLOTS_PER_BUCKET] of entry
+ * s / MAGLEV_SLOTS_PER_BUCKET. Packed so that no value is padding (see
+ * MAGLEV_SLOTS_PER_BUCKET); a table of odd size leaves the last half zero. */
+struct maglev_bucket {
+	__u32 real_id[MAGLEV_SLOTS_PER_BUCKET]; /* 0: no real */
 };
 
 /* counters are per-CPU traffic totals of a service or a real. */

@@ -25,9 +25,9 @@ const (
 	XlbLbKindLB_KIND_DR XlbLbKind = 1
 )
 
-type XlbMaglevSlot struct {
+type XlbMaglevBucket struct {
 	_      structs.HostLayout
-	RealId uint32
+	RealId [2]uint32
 }
 
 type XlbReal struct {

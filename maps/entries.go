@@ -13,9 +13,14 @@ import (
 	"xlb/bpf"
 )
 
-// MaxTableSize is the largest Maglev table, in slots: the size of the inner
-// map template in bpf/maps.h.
+// MaxTableSize is the largest Maglev table, in slots: MAGLEV_TABLE_MAX in
+// bpf/consts.h.
 const MaxTableSize = 65537
+
+// slotsPerBucket is how many Maglev slots one inner table entry (struct
+// maglev_bucket) holds, taken from the generated type so that it follows
+// the C.
+const slotsPerBucket = len(bpf.XlbMaglevBucket{}.RealId)
 
 // ErrNotFound is returned, wrapped, when a delete finds nothing to delete.
 var ErrNotFound = errors.New("not found")
@@ -214,6 +219,10 @@ func (d *Dataplane) DeleteReal(id uint32) error {
 // single update of maglev_tables: a packet sees either table whole. The
 // kernel frees the old table once no program uses it.
 //
+// The inner map packs two slots per entry (struct maglev_bucket), so a
+// 65537-slot table takes 256 KiB of kernel memory; SwapTable does the
+// packing.
+//
 // len(slots) must be a prime <= MaxTableSize and should equal the
 // service's TableSize: the program drops packets whose slot is beyond the
 // table, so when resizing swap the table first, then put the service.
@@ -231,25 +240,27 @@ func (d *Dataplane) swapTable(id uint32, slots []uint32) error {
 	if err := checkTableSize(uint32(len(slots))); err != nil {
 		return err
 	}
-	keys := make([]uint32, len(slots))
+	n := (len(slots) + slotsPerBucket - 1) / slotsPerBucket
+	keys := make([]uint32, n)
+	buckets := make([]bpf.XlbMaglevBucket, n)
 	for i, realID := range slots {
 		if realID > d.opts.MaxReals {
 			return fmt.Errorf("slot %d: real id: want 0..%d, got %d", i, d.opts.MaxReals, realID)
 		}
-		keys[i] = uint32(i)
+		keys[i/slotsPerBucket] = uint32(i / slotsPerBucket)
+		buckets[i/slotsPerBucket].RealId[i%slotsPerBucket] = realID
 	}
 
 	spec := d.innerSpec.Copy()
 	spec.Name = fmt.Sprintf("maglev_%d", id)
-	spec.MaxEntries = uint32(len(slots))
+	spec.MaxEntries = uint32(n)
 	inner, err := ebpf.NewMap(spec)
 	if err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
 	// The outer map holds its own reference once updated.
 	defer inner.Close()
-	// struct maglev_slot is one __u32, so []uint32 has its layout.
-	if _, err := inner.BatchUpdate(keys, slots, nil); err != nil {
+	if _, err := inner.BatchUpdate(keys, buckets, nil); err != nil {
 		return fmt.Errorf("fill table: %w", err)
 	}
 	if err := d.tables.Update(id, inner, ebpf.UpdateAny); err != nil {
