@@ -90,3 +90,18 @@ func kernelTime(b *testing.B, prog *ebpf.Program, frame []byte, verdict string) 
 	}
 	return per
 }
+
+// BenchmarkSwapTable measures what a changed real set costs the control
+// plane: a new 65537-slot inner table built, filled and swapped in.
+func BenchmarkSwapTable(b *testing.B) {
+	d := openTest(b, Options{})
+	slots := make([]uint32, MaxTableSize)
+	for i := range slots {
+		slots[i] = uint32(i%benchReals) + 1
+	}
+	for b.Loop() {
+		if err := d.SwapTable(1, slots); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
