@@ -3,8 +3,11 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/mdlayher/arp"
 	"github.com/vishvananda/netlink"
 
 	"xlb/internal/nsrun"
@@ -96,6 +100,16 @@ func TestLabTopology(t *testing.T) {
 	}
 	if vipMAC != l.LB.MAC.String() {
 		t.Errorf("client resolved VIP to %q, want lb's %s", vipMAC, l.LB.MAC)
+	}
+
+	// Ask the segment directly: exactly one host, lb, answers ARP for the
+	// VIP — the reals' arp_ignore keeps them quiet, as LVS-DR needs.
+	answers, err := arpAnswers(l.Client, VIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{l.LB.MAC.String()}, answers); diff != "" {
+		t.Errorf("ARP answers for the VIP (-want +got):\n%s", diff)
 	}
 
 	out, err := exec.Command("ip", "-n", l.Switch, "-d", "link", "show", "dev", l.LB.Role).CombinedOutput()
@@ -188,4 +202,40 @@ func TestProcStopKillsStubborn(t *testing.T) {
 	default:
 		t.Error("process still runs after Stop")
 	}
+}
+
+// arpAnswers sends one ARP request for target from node's eth0 and returns
+// the MAC of every host that answered within half a second.
+func arpAnswers(node Node, target netip.Addr) ([]string, error) {
+	var macs []string
+	err := nsrun.DoNamed(node.NS, func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		c, err := arp.Dial(ifi)
+		if err != nil {
+			return fmt.Errorf("arp socket on %s eth0: %w", node.Role, err)
+		}
+		defer c.Close()
+		if err := c.Request(target); err != nil {
+			return fmt.Errorf("arp request for %s: %w", target, err)
+		}
+		if err := c.SetReadDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
+			return err
+		}
+		for {
+			p, _, err := c.Read()
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if p.Operation == arp.OperationReply && p.SenderIP == target {
+				macs = append(macs, p.SenderHardwareAddr.String())
+			}
+		}
+	})
+	return macs, err
 }
