@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,6 +280,50 @@ func TestDaemonRefusesSecondOnSamePins(t *testing.T) {
 	}
 	if r := reals(t, l.socket)["198.18.0.11:80"]; r.State != "active" {
 		t.Errorf("first xlbd disturbed by the second: real = %+v", r)
+	}
+	if err := d.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("xlbd exit after SIGTERM: %v", err)
+	}
+}
+
+func TestDaemonFollowsMACMove(t *testing.T) {
+	l := newDaemonLab(t)
+	writeConf(t, l.conf, daemonConf("198.18.0.11"))
+	d := l.start(t)
+
+	// The real's MAC changes and it announces itself with a gratuitous ARP
+	// (as a moved VM or a replaced NIC does): xlbd rewrites its entry.
+	const moved = "02:00:5e:10:00:2b"
+	l.reals.MustRun(t, "ip", "link", "set", "eth0", "address", moved)
+	l.reals.MustRun(t, "arping", "-U", "-c", "1", "-I", "eth0", "198.18.0.11")
+	waitFor(t, "xlbd to report the moved MAC", func() bool { return reals(t, l.socket)["198.18.0.11:80"].MAC == moved })
+
+	out, err := exec.Command("bpftool", "-j", "map", "dump", "pinned", l.bpffs+"/reals").Output()
+	if err != nil {
+		t.Fatalf("bpftool dump reals: %v", err)
+	}
+	// bpftool prints BTF-typed entries under "formatted" with field names.
+	var entries []struct {
+		Formatted struct {
+			Value struct {
+				MAC []byte `json:"mac"`
+			} `json:"value"`
+		} `json:"formatted"`
+	}
+	if err := json.Unmarshal(out, &entries); err != nil {
+		t.Fatalf("decode bpftool dump of reals: %v", err)
+	}
+	var macs []string
+	for _, e := range entries {
+		if mac := net.HardwareAddr(e.Formatted.Value.MAC); len(mac) == 6 && mac.String() != "00:00:00:00:00:00" {
+			macs = append(macs, mac.String())
+		}
+	}
+	if len(macs) != 1 || macs[0] != moved {
+		t.Errorf("MACs in the pinned reals map = %q, want only the moved %s", macs, moved)
+	}
+	if !strings.Contains(d.log.String(), "real server moved") {
+		t.Errorf("log does not report the move:\n%s", d.log.String())
 	}
 	if err := d.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("xlbd exit after SIGTERM: %v", err)

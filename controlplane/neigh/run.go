@@ -157,11 +157,11 @@ func (t *Table) neighEvent(u netlink.NeighUpdate) bool {
 	}
 	switch {
 	case w.known && w.mac != nil && mac != nil:
-		t.logger.Info("neighbour changed MAC", "addr", addr, "old", w.mac, "mac", mac)
+		t.logger.Info("neighbour changed MAC", "addr", addr, "old", w.mac.String(), "mac", mac.String())
 	case w.known && w.mac != nil:
 		t.logger.Info("neighbour lost", "addr", addr, "state", stateName(&u.Neigh))
 	default:
-		t.logger.Debug("neighbour updated", "addr", addr, "mac", mac, "state", stateName(&u.Neigh))
+		t.logger.Debug("neighbour updated", "addr", addr, "mac", mac.String(), "state", stateName(&u.Neigh))
 	}
 	w.known, w.mac = true, mac
 	return true
@@ -186,7 +186,7 @@ func (t *Table) linkEvent(u netlink.LinkUpdate) bool {
 		return false
 	}
 	if l.known {
-		t.logger.Info("interface changed MAC", "iface", attrs.Name, "old", l.mac, "mac", attrs.HardwareAddr)
+		t.logger.Info("interface changed MAC", "iface", attrs.Name, "old", l.mac.String(), "mac", attrs.HardwareAddr.String())
 	}
 	l.known, l.mac = true, bytes.Clone(attrs.HardwareAddr)
 	return true
