@@ -14,12 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Hop is how to reach one real server on a directly connected L2 segment.
+// Hop is how to reach one real server: on a directly connected L2 segment
+// (Lookup, for DR) or through the route to it (LookupRouted, for tunnels).
 type Hop struct {
 	Ifindex int
 	Ifname  string
 	SrcMAC  net.HardwareAddr // the interface's own MAC
-	DstMAC  net.HardwareAddr // the real's MAC
+	DstMAC  net.HardwareAddr // the next hop's MAC: the real's, or its gateway's
+	Src     netip.Addr       // the route's preferred source address, if the kernel gave one
+	Gateway netip.Addr       // the gateway, when the real is not directly connected
 }
 
 var (
@@ -49,7 +52,8 @@ type Table struct {
 	changed chan struct{}
 
 	mu        sync.Mutex
-	neighs    map[netip.Addr]*watch // addresses looked up, by unmapped address
+	neighs    map[netip.Addr]*watch // neighbours looked up, by unmapped address
+	routed    map[netip.Addr]bool   // reals reached through a gateway, for route events
 	links     map[int]*linkWatch    // interfaces that reach them, by ifindex
 	noManaged bool                  // the kernel refused NTF_EXT_MANAGED
 }
@@ -74,6 +78,7 @@ func New(logger *slog.Logger) *Table {
 		logger:  logger,
 		changed: make(chan struct{}, 1),
 		neighs:  make(map[netip.Addr]*watch),
+		routed:  make(map[netip.Addr]bool),
 		links:   make(map[int]*linkWatch),
 	}
 }
@@ -101,6 +106,18 @@ func (t *Table) signal() {
 // is left managed (unless an admin made it PERMANENT), so the kernel keeps
 // it fresh without traffic through its own stack.
 func (t *Table) Lookup(addr netip.Addr) (Hop, error) {
+	return t.lookup(addr, false)
+}
+
+// LookupRouted is Lookup for a real reached through a tunnel: the real may
+// be behind a gateway, and then the hop's DstMAC is the gateway's (the
+// neighbour resolved and watched is the gateway). Hop.Src is the source
+// address the kernel would use towards addr: the default outer source.
+func (t *Table) LookupRouted(addr netip.Addr) (Hop, error) {
+	return t.lookup(addr, true)
+}
+
+func (t *Table) lookup(addr netip.Addr, routed bool) (Hop, error) {
 	addr = addr.Unmap()
 	if !addr.IsValid() {
 		return Hop{}, errors.New("lookup neighbour: invalid address")
@@ -113,24 +130,36 @@ func (t *Table) Lookup(addr netip.Addr) (Hop, error) {
 		return Hop{}, fmt.Errorf("route to %s: kernel returned none", addr)
 	}
 	r := routes[0]
+	nbr := addr // the address whose MAC the frame goes to
+	var gw netip.Addr
 	switch {
-	case r.Gw != nil:
-		return Hop{}, fmt.Errorf("%s is reachable only via gateway %s: %w", addr, r.Gw, ErrNotConnected)
-	case r.Via != nil:
-		return Hop{}, fmt.Errorf("%s is reachable only via gateway %s: %w", addr, r.Via, ErrNotConnected)
 	case r.Type == unix.RTN_LOCAL:
 		return Hop{}, fmt.Errorf("%s is a local address: %w", addr, ErrNotConnected)
 	case r.Type != unix.RTN_UNICAST:
 		return Hop{}, fmt.Errorf("%s: route type %d is not unicast: %w", addr, r.Type, ErrNotConnected)
+	case r.Via != nil:
+		// An IPv4 route via an IPv6 gateway (RFC 5549): not needed yet.
+		return Hop{}, fmt.Errorf("%s is reachable only via gateway %s: %w", addr, r.Via, ErrNotConnected)
+	case r.Gw != nil && !routed:
+		return Hop{}, fmt.Errorf("%s is reachable only via gateway %s: %w", addr, r.Gw, ErrNotConnected)
+	case r.Gw != nil:
+		g, ok := netip.AddrFromSlice(r.Gw)
+		if !ok {
+			return Hop{}, fmt.Errorf("route to %s: bad gateway %v", addr, r.Gw)
+		}
+		gw = g.Unmap()
+		nbr = gw
+		t.noteRouted(addr)
 	}
+	src, _ := netip.AddrFromSlice(r.Src)
 
 	// Watch before reading the kernel's state: a notification that slips
 	// in between then differs from the recorded state and signals Changed.
-	w := t.watchAddr(addr, r.LinkIndex)
+	w := t.watchAddr(nbr, r.LinkIndex)
 
 	link, err := netlink.LinkByIndex(r.LinkIndex)
 	if err != nil {
-		return Hop{}, fmt.Errorf("%s: interface %d: %w", addr, r.LinkIndex, err)
+		return Hop{}, fmt.Errorf("%s: interface %d: %w", nbr, r.LinkIndex, err)
 	}
 	attrs := link.Attrs()
 	if len(attrs.HardwareAddr) != 6 {
@@ -138,9 +167,9 @@ func (t *Table) Lookup(addr netip.Addr) (Hop, error) {
 	}
 	t.recordLink(attrs.Index, attrs.HardwareAddr)
 
-	n, err := getNeigh(r.LinkIndex, addr)
+	n, err := getNeigh(r.LinkIndex, nbr)
 	if err != nil {
-		return Hop{}, fmt.Errorf("neighbour %s on %s: %w", addr, attrs.Name, err)
+		return Hop{}, fmt.Errorf("neighbour %s on %s: %w", nbr, attrs.Name, err)
 	}
 	mac := usableMAC(n)
 	t.recordNeigh(w, mac)
@@ -148,21 +177,23 @@ func (t *Table) Lookup(addr netip.Addr) (Hop, error) {
 	// Admin-set entries are left alone: turning one managed would throw
 	// its MAC away. Everything else is handed to the kernel to keep fresh.
 	if n == nil || (n.State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) == 0 && n.FlagsExt&netlink.NTF_EXT_MANAGED == 0) {
-		if err := t.resolve(w, addr, attrs.Index); err != nil {
+		if err := t.resolve(w, nbr, attrs.Index); err != nil {
 			if mac == nil {
-				return Hop{}, fmt.Errorf("resolve %s on %s: %w", addr, attrs.Name, err)
+				return Hop{}, fmt.Errorf("resolve %s on %s: %w", nbr, attrs.Name, err)
 			}
-			t.logger.Debug("mark neighbour managed", "addr", addr, "iface", attrs.Name, "err", err)
+			t.logger.Debug("mark neighbour managed", "addr", nbr, "iface", attrs.Name, "err", err)
 		}
 	}
 	if mac == nil {
-		return Hop{}, fmt.Errorf("%s on %s (%s): %w", addr, attrs.Name, stateName(n), ErrUnresolved)
+		return Hop{}, fmt.Errorf("%s on %s (%s): %w", nbr, attrs.Name, stateName(n), ErrUnresolved)
 	}
 	return Hop{
 		Ifindex: attrs.Index,
 		Ifname:  attrs.Name,
 		SrcMAC:  bytes.Clone(attrs.HardwareAddr),
 		DstMAC:  mac,
+		Src:     src.Unmap(),
+		Gateway: gw,
 	}, nil
 }
 
@@ -173,8 +204,11 @@ func (t *Table) Forget(addr netip.Addr) error {
 	t.mu.Lock()
 	w, ok := t.neighs[addr]
 	delete(t.neighs, addr)
+	delete(t.routed, addr)
 	t.mu.Unlock()
 	if !ok {
+		// A routed real's neighbour is its gateway, which is shared
+		// infrastructure: its entry stays.
 		return nil
 	}
 	n, err := getNeigh(w.ifindex, addr)
@@ -188,6 +222,14 @@ func (t *Table) Forget(addr netip.Addr) error {
 		return fmt.Errorf("forget neighbour %s: %w", addr, err)
 	}
 	return nil
+}
+
+// noteRouted remembers a real reached through a gateway, so a route change
+// that covers it signals Changed although its gateway is what is watched.
+func (t *Table) noteRouted(addr netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.routed[addr] = true
 }
 
 // watchAddr returns the watch for addr on ifindex, making it if needed. A

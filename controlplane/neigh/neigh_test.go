@@ -304,3 +304,61 @@ func TestRunStops(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestLookupRouted(t *testing.T) {
+	l := newLab(t)
+	l.run(t)
+	// The real namespace also answers for the lab's gateway address.
+	l.real.MustRun(t, "ip", "addr", "add", "198.18.0.254/24", "dev", "eth0")
+
+	routedHop := func(addr netip.Addr) (Hop, error) {
+		var hop Hop
+		var lerr error
+		if err := l.lb.Do(func() error {
+			hop, lerr = l.table.LookupRouted(addr)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return hop, lerr
+	}
+	waitRouted := func(addr netip.Addr) Hop {
+		deadline := time.After(waitLimit)
+		for {
+			hop, err := routedHop(addr)
+			if err == nil {
+				return hop
+			}
+			if !errors.Is(err, ErrUnresolved) {
+				t.Fatalf("LookupRouted(%s): %v", addr, err)
+			}
+			select {
+			case <-l.table.Changed():
+			case <-deadline:
+				t.Fatalf("LookupRouted(%s) unresolved after %v: %v", addr, waitLimit, err)
+			}
+		}
+	}
+
+	// Behind the gateway: the frame goes to the gateway's MAC.
+	got := waitRouted(netip.MustParseAddr("198.19.0.7"))
+	want := Hop{Ifindex: got.Ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC),
+		Src: netip.MustParseAddr("198.18.0.1"), Gateway: netip.MustParseAddr("198.18.0.254")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("LookupRouted via gateway (-want +got):\n%s", diff)
+	}
+
+	// Directly connected: no gateway, same source.
+	got = waitRouted(netip.MustParseAddr("198.18.0.2"))
+	if got.Gateway.IsValid() || got.Src != netip.MustParseAddr("198.18.0.1") || got.DstMAC.String() != realMAC {
+		t.Errorf("LookupRouted of a connected real = %+v, want no gateway, source 198.18.0.1, the real's MAC", got)
+	}
+
+	// Forgetting the routed real leaves the gateway's entry alone.
+	if err := l.lb.Do(func() error { return l.table.Forget(netip.MustParseAddr("198.19.0.7")) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.kernelNeigh(netip.MustParseAddr("198.18.0.254")); n == "" {
+		t.Error("Forget of a routed real removed its gateway's neighbour entry")
+	}
+}

@@ -198,13 +198,18 @@ func (t *Table) routeEvent(u netlink.RouteUpdate) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if u.Dst == nil {
-		return len(t.neighs) > 0 // a default route covers everything
+		return len(t.neighs) > 0 || len(t.routed) > 0 // a default route covers everything
 	}
 	prefix, ok := netipPrefix(u.Dst.IP, u.Dst.Mask)
 	if !ok {
 		return false
 	}
 	for addr := range t.neighs {
+		if prefix.Contains(addr) {
+			return true
+		}
+	}
+	for addr := range t.routed {
 		if prefix.Contains(addr) {
 			return true
 		}
