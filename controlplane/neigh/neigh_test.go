@@ -128,6 +128,9 @@ func (l *lab) kernelNeigh(addr netip.Addr) string {
 	return strings.TrimSpace(out)
 }
 
+// equateAddrs lets go-cmp compare netip.Addr, whose fields are unexported.
+var equateAddrs = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+
 func mac(s string) net.HardwareAddr {
 	m, err := net.ParseMAC(s)
 	if err != nil {
@@ -152,16 +155,16 @@ func TestLookupResolves(t *testing.T) {
 		}
 		return idx
 	}()
-	want := Hop{Ifindex: ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC)}
-
 	for _, tc := range []struct {
 		addr  string
-		fresh bool // no kernel entry yet: the first Lookup is ErrUnresolved
+		src   string // the route's preferred source
+		fresh bool   // no kernel entry yet: the first Lookup is ErrUnresolved
 	}{
-		{"198.18.0.2", true},
-		{"::ffff:198.18.0.2", false}, // v4-mapped, as map keys hold it
-		{"2001:db8::2", true},
+		{"198.18.0.2", "198.18.0.1", true},
+		{"::ffff:198.18.0.2", "198.18.0.1", false}, // v4-mapped, as map keys hold it
+		{"2001:db8::2", "2001:db8::1", true},
 	} {
+		want := Hop{Ifindex: ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC), Src: netip.MustParseAddr(tc.src)}
 		t.Run(tc.addr, func(t *testing.T) {
 			addr := netip.MustParseAddr(tc.addr)
 			if tc.fresh {
@@ -176,7 +179,7 @@ func TestLookupResolves(t *testing.T) {
 				}
 			}
 			got := l.waitHop(t, addr, func(Hop) bool { return true })
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, got, equateAddrs); diff != "" {
 				t.Errorf("Lookup(%s) (-want +got):\n%s", addr, diff)
 			}
 			if n := l.kernelNeigh(addr.Unmap()); !strings.Contains(n, "managed") {
@@ -344,7 +347,7 @@ func TestLookupRouted(t *testing.T) {
 	got := waitRouted(netip.MustParseAddr("198.19.0.7"))
 	want := Hop{Ifindex: got.Ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC),
 		Src: netip.MustParseAddr("198.18.0.1"), Gateway: netip.MustParseAddr("198.18.0.254")}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff(want, got, equateAddrs); diff != "" {
 		t.Errorf("LookupRouted via gateway (-want +got):\n%s", diff)
 	}
 
