@@ -9,7 +9,7 @@ GO ?= go
 # pinned to clang-14 (bpf2go output is reproducible only with one compiler),
 # gcc-multilib for asm/types.h, and the lab's network tools.
 DEB_PACKAGES := clang-14 llvm-14 libbpf-dev bpftool gcc-multilib iproute2 ethtool \
-	tcpdump iputils-arping keepalived git
+	tcpdump iputils-arping keepalived git util-linux
 
 BINARIES := bin/xlbd bin/xlbctl bin/xlblab
 

@@ -3,6 +3,11 @@
 //
 //	xlbctl [--socket PATH] services [-o text|json]
 //	xlbctl [--socket PATH] weight VIP:PORT[/tcp|/udp] RIP:PORT N
+//	xlbctl realserver up --vip VIP [--vip VIP…] [--tunnel -i IFACE]
+//	xlbctl realserver down | status
+//
+// realserver prepares the host it runs on as a real server (what LVS's
+// lvs_real.sh does, plus a BPF decapsulator for TUN); it needs no daemon.
 //
 // Exit status: 0 done; 1 xlbd unreachable or failed; 2 bad usage, bad
 // value, or a service or real that xlbd does not have.
@@ -88,6 +93,7 @@ func newRootCommand() *cobra.Command {
 		return context.WithTimeout(cmd.Context(), timeout)
 	}
 	root.AddCommand(newServicesCommand(client, withTimeout), newWeightCommand(client, withTimeout))
+	root.AddCommand(newRealserverCommand())
 	return root
 }
 

@@ -1,0 +1,85 @@
+package realserver
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// vipAddr is v as a host address on lo: /32 or /128, IPv6 without
+// duplicate address detection (there is nothing to detect on lo, and the
+// address is usable at once).
+func vipAddr(v netip.Addr) *netlink.Addr {
+	a := &netlink.Addr{IPNet: netlink.NewIPNet(v.AsSlice())}
+	if v.Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
+}
+
+// addVIP puts v on lo unless it is there, and says whether it added it.
+func addVIP(v netip.Addr) (bool, error) {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return false, fmt.Errorf("add VIP %s to lo: %w", v, err)
+	}
+	have, err := onLink(lo, v)
+	if err != nil {
+		return false, fmt.Errorf("add VIP %s to lo: %w", v, err)
+	}
+	if have {
+		return false, nil
+	}
+	if err := netlink.AddrAdd(lo, vipAddr(v)); err != nil {
+		return false, fmt.Errorf("add VIP %s to lo: %w", v, err)
+	}
+	return true, nil
+}
+
+// delVIP removes v from lo if it is there, and says whether it was.
+func delVIP(v netip.Addr) (bool, error) {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return false, fmt.Errorf("remove VIP %s from lo: %w", v, err)
+	}
+	err = netlink.AddrDel(lo, vipAddr(v))
+	if errors.Is(err, unix.EADDRNOTAVAIL) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remove VIP %s from lo: %w", v, err)
+	}
+	return true, nil
+}
+
+// onLink says whether v is one of l's addresses, with any prefix length.
+func onLink(l netlink.Link, v netip.Addr) (bool, error) {
+	addrs, err := linkAddrs(l)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range addrs {
+		if a == v {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// linkAddrs lists l's addresses, IPv4 and IPv6.
+func linkAddrs(l netlink.Link) ([]netip.Addr, error) {
+	list, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
+	}
+	out := make([]netip.Addr, 0, len(list))
+	for _, a := range list {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out, nil
+}
