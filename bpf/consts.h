@@ -4,30 +4,60 @@
 #define XLB_CONSTS_H
 
 /* Ethernet (IEEE 802.3, 802.1Q). */
-#define ETH_ADDR_LEN 6      /* bytes in a MAC address */
+#define ETH_ADDR_LEN 6       /* bytes in a MAC address */
 #define ETH_TYPE_IPV4 0x0800 /* EtherType, host order */
+#define ETH_TYPE_IPV6 0x86dd /* EtherType, host order */
 #define ETH_TYPE_VLAN 0x8100 /* 802.1Q tag EtherType, host order */
 
 /* IPv4 (RFC 791 section 3.1). */
 #define IPV4_VERSION 4
 #define IPV4_IHL_MIN 5          /* 32-bit words: a header without options */
 #define IPV4_IHL_UNIT 4         /* bytes per IHL word */
+#define IPV4_HDR_LEN 20         /* bytes in a header without options */
+#define IPV4_HDR_HALFWORDS 10   /* 16-bit words in a header without options (checksum) */
+#define IPV4_FLAG_DF 0x4000     /* don't fragment, host order */
 #define IPV4_FLAG_MF 0x2000     /* more fragments, host order */
 #define IPV4_FRAG_OFFSET 0x1fff /* fragment offset mask (8-byte units), host order */
+#define IPPROTO_IPIP_NUM 4      /* IPv4 in IP (RFC 2003) */
 #define IPPROTO_TCP_NUM 6
 #define IPPROTO_UDP_NUM 17
+#define IPPROTO_IPV6_NUM 41     /* IPv6 in IP (RFC 2473, RFC 4213) */
+
+/* IPv6 (RFC 8200). */
+#define IPV6_VERSION 6
+#define IPV6_HDR_LEN 40          /* bytes in the fixed header */
+#define IPV6_FLOW_LABEL 0xfffff  /* flow label mask, host order */
+#define NEXTHDR_HOP 0            /* hop-by-hop options (RFC 8200 4.3) */
+#define NEXTHDR_ROUTING 43       /* routing header (RFC 8200 4.4) */
+#define NEXTHDR_FRAGMENT 44      /* fragment header (RFC 8200 4.5) */
+#define NEXTHDR_DEST 60          /* destination options (RFC 8200 4.6) */
+#define IPV6_EXT_UNIT 8          /* bytes per Hdr Ext Len unit, and the first 8 not counted */
+#define IPV6_EXT_MAX 4           /* extension headers walked before giving the packet to the stack */
+
+/* TCP flags, in byte 13 of the header (RFC 9293 3.1). */
+#define TCP_FLAGS_OFFSET 13 /* bytes from the start of the TCP header */
+#define TCPF_FIN_BIT 0x01
+#define TCPF_SYN_BIT 0x02
+#define TCPF_RST_BIT 0x04
+#define TCPF_ACK_BIT 0x10
+
+/* Tunnels (lb_kind TUN). The outer header starts a new IP hop count: 64 is
+ * Linux's default TTL (net.ipv4.ip_default_ttl) and hop limit. */
+#define TUN_TTL 64
 
 /* v4-mapped IPv6 (RFC 4291 section 2.5.5.2): ::ffff:a.b.c.d, as netip.Addr.As16,
  * in 32-bit words: 0, 0, 0x0000ffff, the IPv4 address. */
 #define V4_MAPPED_MARK 0xffff   /* the third word, host order */
 #define V4_MAPPED_WORDS 4       /* 32-bit words in the 16-byte address */
 #define VIP_KEY_WORDS 5         /* 32-bit words in struct vip_key */
+#define FLOW_WORDS 10           /* 32-bit words in struct flow */
 
 /* Map sizes. Go overrides max_entries at load time (maps.Options); these are
  * the defaults. Ids are 1-based, index 0 is never used so a zero value in a
  * table slot means "no real". */
 #define MAX_SERVICES 257        /* entries: 256 service ids + unused 0 */
 #define MAX_REALS 4097          /* entries: 4096 real ids + unused 0 */
+#define MAX_CONNS 1048576       /* entries in the connection table */
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
 
 /* Maglev tables store two slots per array entry (struct maglev_bucket): the
@@ -40,23 +70,60 @@
  * Maglev picks the same real on each node behind ECMP). */
 #define FLOW_HASH_SEED 0x786c6230 /* "xlb0" */
 
+/* Connection tracking. last_seen is written at most once per
+ * CONN_TOUCH_NS per entry (a state change writes at once): an established
+ * flow costs no map write per packet, and expiry is early by at most that. */
+#define CONN_TOUCH_NS 1000000000ULL /* ns */
+#define NSEC_PER_SEC 1000000000ULL
+
 /* lb_kind says how a service forwards to its reals; stored in service.kind. */
 enum lb_kind {
-	LB_KIND_DR = 1, /* direct routing: rewrite MACs only */
-	/* LB_KIND_NAT = 2 and LB_KIND_TUN = 3 are reserved for later. */
+	LB_KIND_DR = 1,  /* direct routing: rewrite MACs only */
+	/* LB_KIND_NAT = 2 is reserved for later. */
+	LB_KIND_TUN = 3, /* IP tunnel: push an outer IPv4/IPv6 header to the real */
 };
 
-/* reason indexes the per-CPU reasons array; each verdict path bumps one. */
+/* service_flag bits go in service.flags. */
+enum service_flag {
+	SERVICE_F_DROP_REMOVED = 1, /* drop a tracked flow whose real was removed, instead of rescheduling it */
+};
+
+/* real_flag bits go in real.flags. */
+enum real_flag {
+	REAL_F_REMOVED = 1, /* the control plane removed this real: its tracked flows move (or drop) */
+};
+
+/* conn_state is the light TCP state of a tracked flow (conn.state). DR and
+ * TUN see only the client's half, so states follow its flags alone. */
+enum conn_state {
+	CONN_SYN = 1,         /* SYN seen, no ACK yet: timeout syn */
+	CONN_ESTABLISHED = 2, /* an ACK seen: timeout tcp */
+	CONN_CLOSING = 3,     /* FIN or RST seen: timeout tcpfin */
+	CONN_UDP = 4,         /* any UDP flow: timeout udp */
+};
+
+/* reason indexes the per-CPU reasons array. The verdict reasons (up to
+ * REASON_REDIRECT) count each packet once, by the path that decided its
+ * verdict; the conntrack events after them count what the connection table
+ * did for a VIP packet (one of hit, miss, expired, real_gone per lookup). */
 enum reason {
-	REASON_PASS_NOT_IPV4 = 0,  /* not IPv4: ARP, IPv6 (for now), other EtherTypes */
-	REASON_PASS_NOT_VIP,       /* IPv4 TCP/UDP whose (daddr, dport, proto) is no service */
-	REASON_PASS_FRAGMENT,      /* any IPv4 fragment: only the first carries ports */
-	REASON_PASS_OTHER_L4,      /* IPv4 neither TCP nor UDP (ICMP, ...) */
-	REASON_DROP_MALFORMED,     /* truncated frame, bad IPv4 version/IHL/length, truncated L4 */
+	REASON_PASS_NOT_IP = 0,    /* neither IPv4 nor IPv6: ARP, other EtherTypes */
+	REASON_PASS_NOT_VIP,       /* TCP/UDP whose (daddr, dport, proto) is no service */
+	REASON_PASS_FRAGMENT,      /* an IPv4 fragment or an IPv6 fragment header: only the first fragment carries ports */
+	REASON_PASS_OTHER_L4,      /* neither TCP nor UDP (ICMP, ESP, no next header, ...) */
+	REASON_PASS_IPV6_EXT_LIMIT,/* more than IPV6_EXT_MAX IPv6 extension headers */
+	REASON_PASS_IPV6_ROUTING,  /* IPv6 routing header with segments left: not the final destination */
+	REASON_DROP_MALFORMED,     /* truncated frame, bad IP version/IHL/length, truncated extension or L4 header */
 	REASON_DROP_NO_REAL,       /* service without table, empty slot or missing real */
 	REASON_DROP_UNKNOWN_KIND,  /* service.kind this program cannot forward */
+	REASON_DROP_REAL_REMOVED,  /* tracked flow's real removed, and the service drops such flows */
+	REASON_DROP_TUNNEL,        /* TUN: no room for the outer header, or tunnel source and real of different families */
 	REASON_TX,                 /* forwarded back out of the ingress interface */
 	REASON_REDIRECT,           /* forwarded out of another interface */
+	REASON_CT_HIT,             /* event: tracked flow, its real kept */
+	REASON_CT_MISS,            /* event: new flow, scheduled and tracked */
+	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, rescheduled */
+	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */
 	REASON_MAX,
 };
 

@@ -1,6 +1,7 @@
 // Package bpf holds xlb's XDP programs in C and their bpf2go output: the
-// load balancer (xlb.c, Go identifiers Xlb*) and the MAC-swap reference used
-// by benchmarks (macswap.c, Macswap*). The C structs and enums in structs.h
+// load balancer (xlb.c, Go identifiers Xlb*) and two references used by
+// benchmarks: the MAC-swap XDP_TX floor (macswap.c, Macswap*) and a minimal
+// stateless DR balancer (refdr.c, Refdr*). The C structs and enums in structs.h
 // and consts.h are the one definition of what Go and the kernel share;
 // bpf2go generates the Go types from them. Only package maps imports this
 // package.

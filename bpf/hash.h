@@ -5,8 +5,10 @@
 #ifndef XLB_HASH_H
 #define XLB_HASH_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "consts.h"
+#include "structs.h"
 
 #define HASH_WORDS 3                /* words hashed: saddr, daddr, ports */
 #define HASH_INIT 0xdeadbeef        /* lookup3's initial value */
@@ -18,20 +20,16 @@ static __always_inline __u32 rol32(__u32 x, int k)
 	return (x << k) | (x >> (32 - k));
 }
 
-/* flow_hash mixes the 5-tuple into 32 bits: three words and lookup3's
- * final() alone, as Linux's jhash_3words() hashes TCP 4-tuples for its
- * socket tables. final() makes every input bit affect every bit of c, which
- * is all a flow hash needs; the mix() round hashword() runs before it only
- * serves inputs longer than three words. The protocol has no word of its
- * own: it perturbs the initial value. Inlined: one call per packet. */
-static __always_inline __u32 flow_hash(const struct flow *f)
+/* hash3 mixes three words into 32 bits with lookup3's final() alone, as
+ * Linux's jhash_3words() hashes TCP 4-tuples for its socket tables.
+ * final() makes every input bit affect every bit of c, which is all a flow
+ * hash needs; the mix() round hashword() runs before it only serves inputs
+ * longer than three words. Inlined: one or two calls per packet. */
+static __always_inline __u32 hash3(__u32 a, __u32 b, __u32 c, __u32 init)
 {
-	__u32 a, b, c;
-
-	a = b = c = HASH_INIT + HASH_WORDS * HASH_WORD_BYTES + FLOW_HASH_SEED + f->proto;
-	a += f->saddr;
-	b += f->daddr;
-	c += ((__u32)f->sport << 16) | f->dport;
+	a += HASH_INIT + HASH_WORDS * HASH_WORD_BYTES + init;
+	b += HASH_INIT + HASH_WORDS * HASH_WORD_BYTES + init;
+	c += HASH_INIT + HASH_WORDS * HASH_WORD_BYTES + init;
 
 	/* final(a, b, c) */
 	c ^= b; c -= rol32(b, 14);
@@ -42,6 +40,24 @@ static __always_inline __u32 flow_hash(const struct flow *f)
 	b ^= a; b -= rol32(a, 14);
 	c ^= b; c -= rol32(b, 24);
 	return c;
+}
+
+/* flow_hash hashes a flow for the Maglev slot (and a tunnel's IPv6 flow
+ * label). IPv4: addresses and ports, protocol in the seed. IPv6: the client
+ * address is first folded to one word as Linux folds it for its socket
+ * hash (hash3 over w0^w1, w2, w3), the VIP's words by xor (VIPs are few and
+ * fixed). Every node must compute the same hash: it is part of the
+ * contract between nodes of one VIP. Inlined: one call per new flow. */
+static __always_inline __u32 flow_hash(struct flow *f, bool is_v6)
+{
+	__u32 *w = (__u32 *)f;
+	__u32 s = w[3], d = w[7];
+
+	if (is_v6) {
+		s = hash3(w[0] ^ w[1], w[2], w[3], FLOW_HASH_SEED);
+		d = w[4] ^ w[5] ^ w[6] ^ w[7];
+	}
+	return hash3(s, d, ((__u32)f->sport << 16) | f->dport, FLOW_HASH_SEED + f->proto);
 }
 
 /* hash_to_slot maps a 32-bit hash onto 0..n-1 as a multiply and a shift

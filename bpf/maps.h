@@ -46,6 +46,22 @@ struct {
 	});
 } maglev_tables SEC(".maps");
 
+/* conns tracks flows of DR and TUN services. DR and TUN see each flow in
+ * one direction only, on the CPU its receive queue hashes it to, so every
+ * CPU keeps its own LRU list (BPF_F_NO_COMMON_LRU): no lock shared between
+ * CPUs on insert or eviction, and the entry is still one hash table that Go
+ * reads without knowing the CPU. Each CPU holds max_entries / CPUs flows.
+ * (BPF_MAP_TYPE_LRU_PERCPU_HASH would store one value per CPU for each
+ * flow, of which one is ever used.) Preallocated: an insert never
+ * allocates, and the memory is known at load (maps.TestConnMemory). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct flow);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_SERVICES);

@@ -18,20 +18,23 @@ struct vip_key {
 
 /* service is the services map value. */
 struct service {
-	__u32 id;         /* index into maglev_tables and service_stats, 1-based */
-	__u32 table_size; /* slots in this service's Maglev table (prime) */
-	__u8 kind;        /* enum lb_kind */
-	__u8 pad[3];
+	__u32 id;             /* index into maglev_tables and service_stats, 1-based */
+	__u32 table_size;     /* slots in this service's Maglev table (prime) */
+	__u8 kind;            /* enum lb_kind */
+	__u8 flags;           /* enum service_flag bits */
+	__u8 pad[2];
+	__u8 tunnel_src[16];  /* TUN: outer source address; its family must be the real's */
 };
 
 /* real is a backend server; the reals array value, indexed by real id. An
- * entry with ifindex 0 is absent (deleted reals are zeroed). */
+ * entry with ifindex 0 is absent (deleted reals are zeroed but keep gen). */
 struct real {
-	__u8 addr[16];
-	__u8 mac[ETH_ADDR_LEN];     /* the real's MAC: new destination */
+	__u8 addr[16];              /* TUN: outer destination */
+	__u8 mac[ETH_ADDR_LEN];     /* next hop's MAC (the real's, or a gateway's for TUN): new destination */
 	__u8 src_mac[ETH_ADDR_LEN]; /* MAC of ifindex: new source */
 	__u32 ifindex;              /* interface that reaches the real */
-	__u32 flags;                /* reserved, zero */
+	__u16 flags;                /* enum real_flag bits */
+	__u16 gen;                  /* changes when the id names another real: tracked flows of the old one move */
 };
 
 /* maglev_bucket is one entry of a service's Maglev table: slot s of the
@@ -42,10 +45,31 @@ struct maglev_bucket {
 	__u32 real_id[MAGLEV_SLOTS_PER_BUCKET]; /* 0: no real */
 };
 
+/* flow is a packet's 5-tuple as on the wire (ports in network order), the
+ * conns key. IPv4 addresses are v4-mapped. Aligned to 4 so the program
+ * reads and writes it in whole words (see fill_vip_key for why). */
+struct flow {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+} __attribute__((aligned(4)));
+
+/* conn is a tracked flow: the conns value. */
+struct conn {
+	__u32 real_id;   /* the real the flow goes to */
+	__u16 real_gen;  /* real.gen when the flow was scheduled */
+	__u8 state;      /* enum conn_state */
+	__u8 flags;      /* reserved, zero (later: counted as active/inactive) */
+	__u64 last_seen; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE), at most CONN_TOUCH_NS stale */
+};
+
 /* counters are per-CPU traffic totals of a service or a real. */
 struct counters {
 	__u64 packets;
-	__u64 bytes; /* whole frames, Ethernet header included */
+	__u64 bytes; /* whole frames as received, Ethernet header included */
 };
 
 /* reason_count is the per-CPU count of one enum reason. */

@@ -1,14 +1,12 @@
 //go:build ignore
 
 // SPDX-License-Identifier: GPL-2.0
-/* xlb.c: the XDP entry point. It only wires parse.h, hash.h and maps.h:
- * parse -> services lookup -> Maglev slot -> real -> rewrite MACs (DR) ->
- * XDP_TX or redirect. Every verdict bumps one enum reason.
- *
- * Costs, measured by maps.BenchmarkProgram (kernel 6.18, 2 vCPU): about
- * 27 ns for a VIP packet and 14 ns for a non-VIP one, against 6 ns for
- * macswap.c. The services hash lookup is the largest part of both; see
- * fill_vip_key for what keeps it cheap. */
+/* xlb.c: the XDP entry point. It only wires the headers:
+ * parse (parse.h) -> services lookup -> connection table (ct.h) -> on a
+ * new, expired or orphaned flow the Maglev slot (hash.h) -> real -> rewrite
+ * MACs (DR) or push an outer header (TUN, encap.h) -> XDP_TX or redirect.
+ * Every verdict bumps one verdict reason, every conntrack lookup one event
+ * (enum reason). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "consts.h"
@@ -16,6 +14,8 @@
 #include "maps.h"
 #include "parse.h"
 #include "hash.h"
+#include "ct.h"
+#include "encap.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -26,6 +26,12 @@ char LICENSE[] SEC("license") = "GPL";
  * needs its size; passed by value because a pointer parameter would again
  * be forward-declared). Global, so the compiler keeps it; nothing loads it. */
 void btf_anchor(enum reason r, enum lb_kind k, struct maglev_bucket b)
+{
+}
+
+/* btf_anchor_flags is btf_anchor's second half (BPF functions take at most
+ * five arguments). */
+void btf_anchor_flags(enum conn_state s, enum service_flag sf, enum real_flag rf)
 {
 }
 
@@ -48,68 +54,139 @@ static __always_inline void count_traffic(void *map, __u32 id, __u64 len)
 	}
 }
 
+/* schedule picks a real for p's flow from the service's Maglev table and
+ * returns it (NULL: none) and its id. Inlined: once per new flow. */
+static __always_inline struct real *schedule(const struct service *svc, struct packet *p, __u32 *real_id)
+{
+	__u32 svc_id = svc->id;
+	__u32 table_size = svc->table_size;
+	if (table_size == 0)
+		return NULL;
+	void *table = bpf_map_lookup_elem(&maglev_tables, &svc_id);
+	if (!table)
+		return NULL;
+	__u32 slot = hash_to_slot(flow_hash(&p->flow, p->is_v6), table_size);
+	__u32 bucket = slot / MAGLEV_SLOTS_PER_BUCKET;
+	struct maglev_bucket *b = bpf_map_lookup_elem(table, &bucket);
+	if (!b)
+		return NULL;
+	__u32 id = b->real_id[slot % MAGLEV_SLOTS_PER_BUCKET];
+	if (id == 0)
+		return NULL;
+	struct real *r = bpf_map_lookup_elem(&reals, &id);
+	if (!r || !real_usable(r))
+		return NULL;
+	*real_id = id;
+	return r;
+}
+
+/* pick_real returns the real for p's flow and its id: the tracked one if
+ * the flow is tracked, fresh and its real still usable (so a flow keeps its
+ * real across weight changes and quiescing); else a scheduled one, which
+ * the connection table then remembers. NULL and why when there is none.
+ * Inlined: once per VIP packet. */
+static __always_inline struct real *pick_real(const struct service *svc, struct packet *p,
+					      __u32 *real_id, enum reason *why)
+{
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct conn *c = bpf_map_lookup_elem(&conns, &p->flow);
+	struct real *r;
+
+	if (c) {
+		if (now - c->last_seen > conn_timeout(c->state)) {
+			count_reason(REASON_CT_EXPIRED);
+		} else {
+			__u32 id = c->real_id;
+			r = bpf_map_lookup_elem(&reals, &id);
+			if (r && real_usable(r) && r->gen == c->real_gen) {
+				count_reason(REASON_CT_HIT);
+				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
+				/* Write only what changed, and last_seen at most once
+				 * per CONN_TOUCH_NS: most packets write nothing. */
+				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
+					c->state = state;
+					c->last_seen = now;
+				}
+				*real_id = id;
+				return r;
+			}
+			count_reason(REASON_CT_REAL_GONE);
+			if (svc->flags & SERVICE_F_DROP_REMOVED) {
+				*why = REASON_DROP_REAL_REMOVED;
+				return NULL;
+			}
+		}
+	} else {
+		count_reason(REASON_CT_MISS);
+	}
+
+	r = schedule(svc, p, real_id);
+	if (!r) {
+		*why = REASON_DROP_NO_REAL;
+		return NULL;
+	}
+	struct conn fresh = {
+		.real_id = *real_id,
+		.real_gen = r->gen,
+		.state = conn_next_state(0, p->flow.proto, p->tcp_flags),
+		.last_seen = now,
+	};
+	if (c)
+		*c = fresh; /* in place: no second hash lookup */
+	else
+		bpf_map_update_elem(&conns, &p->flow, &fresh, BPF_ANY);
+	return r;
+}
+
 SEC("xdp")
 int xlb_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct flow f = {};
+	struct packet p;
 	enum reason why;
 
-	if (!parse_flow(data, data_end, &f, &why)) {
+	if (!parse_packet(data, data_end, &p, &why)) {
 		count_reason(why);
 		return why == REASON_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
 	}
 
 	struct vip_key key;
-	fill_vip_key(&key, &f);
-
+	fill_vip_key(&key, &p.flow);
 	struct service *svc = bpf_map_lookup_elem(&services, &key);
 	if (!svc) {
 		count_reason(REASON_PASS_NOT_VIP);
 		return XDP_PASS;
 	}
-	__u32 svc_id = svc->id;
-	__u32 table_size = svc->table_size;
-	if (svc->kind != LB_KIND_DR) {
+	__u8 kind = svc->kind;
+	if (kind != LB_KIND_DR && kind != LB_KIND_TUN) {
 		count_reason(REASON_DROP_UNKNOWN_KIND);
 		return XDP_DROP;
 	}
-	if (table_size == 0) {
-		count_reason(REASON_DROP_NO_REAL);
+
+	__u32 real_id = 0;
+	struct real *r = pick_real(svc, &p, &real_id, &why);
+	if (!r) {
+		count_reason(why);
 		return XDP_DROP;
 	}
 
-	void *table = bpf_map_lookup_elem(&maglev_tables, &svc_id);
-	if (!table) {
-		count_reason(REASON_DROP_NO_REAL);
-		return XDP_DROP;
-	}
-	__u32 slot = hash_to_slot(flow_hash(&f), table_size);
-	__u32 bucket = slot / MAGLEV_SLOTS_PER_BUCKET;
-	struct maglev_bucket *b = bpf_map_lookup_elem(table, &bucket);
-	if (!b) {
-		count_reason(REASON_DROP_NO_REAL);
-		return XDP_DROP;
-	}
-	__u32 real_id = b->real_id[slot % MAGLEV_SLOTS_PER_BUCKET];
-	if (real_id == 0) {
-		count_reason(REASON_DROP_NO_REAL);
-		return XDP_DROP;
-	}
-	struct real *r = bpf_map_lookup_elem(&reals, &real_id);
-	if (!r || r->ifindex == 0) {
-		count_reason(REASON_DROP_NO_REAL);
-		return XDP_DROP;
+	__u64 len = data_end - data; /* as received */
+	if (kind == LB_KIND_TUN) {
+		/* The flow label is the flow hash: only IPv6 outers use it. */
+		__u32 label = is_v4_mapped(r->addr) ? 0 : flow_hash(&p.flow, p.is_v6);
+		if (!tun_encap(ctx, &p, svc, r, label)) {
+			count_reason(REASON_DROP_TUNNEL);
+			return XDP_DROP;
+		}
+	} else {
+		/* DR: the real owns the VIP too, so only the MACs change. */
+		struct ethhdr *eth = data;
+		__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
+		__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
 	}
 
-	/* DR: the real owns the VIP too, so only the MACs change. */
-	struct ethhdr *eth = data;
-	__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
-	__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
-
-	__u64 len = data_end - data;
-	count_traffic(&service_stats, svc_id, len);
+	count_traffic(&service_stats, svc->id, len);
 	count_traffic(&real_stats, real_id, len);
 
 	if (r->ifindex == ctx->ingress_ifindex) {

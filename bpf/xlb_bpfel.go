@@ -13,16 +13,45 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type XlbConn struct {
+	_        structs.HostLayout
+	RealId   uint32
+	RealGen  uint16
+	State    uint8
+	Flags    uint8
+	LastSeen uint64
+}
+
+type XlbConnState uint32
+
+const (
+	XlbConnStateCONN_SYN         XlbConnState = 1
+	XlbConnStateCONN_ESTABLISHED XlbConnState = 2
+	XlbConnStateCONN_CLOSING     XlbConnState = 3
+	XlbConnStateCONN_UDP         XlbConnState = 4
+)
+
 type XlbCounters struct {
 	_       structs.HostLayout
 	Packets uint64
 	Bytes   uint64
 }
 
+type XlbFlow struct {
+	_     structs.HostLayout
+	Saddr [16]uint8
+	Daddr [16]uint8
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
 type XlbLbKind uint32
 
 const (
-	XlbLbKindLB_KIND_DR XlbLbKind = 1
+	XlbLbKindLB_KIND_DR  XlbLbKind = 1
+	XlbLbKindLB_KIND_TUN XlbLbKind = 3
 )
 
 type XlbMaglevBucket struct {
@@ -36,22 +65,37 @@ type XlbReal struct {
 	Mac     [6]uint8
 	SrcMac  [6]uint8
 	Ifindex uint32
-	Flags   uint32
+	Flags   uint16
+	Gen     uint16
 }
+
+type XlbRealFlag uint32
+
+const (
+	XlbRealFlagREAL_F_REMOVED XlbRealFlag = 1
+)
 
 type XlbReason uint32
 
 const (
-	XlbReasonREASON_PASS_NOT_IPV4     XlbReason = 0
-	XlbReasonREASON_PASS_NOT_VIP      XlbReason = 1
-	XlbReasonREASON_PASS_FRAGMENT     XlbReason = 2
-	XlbReasonREASON_PASS_OTHER_L4     XlbReason = 3
-	XlbReasonREASON_DROP_MALFORMED    XlbReason = 4
-	XlbReasonREASON_DROP_NO_REAL      XlbReason = 5
-	XlbReasonREASON_DROP_UNKNOWN_KIND XlbReason = 6
-	XlbReasonREASON_TX                XlbReason = 7
-	XlbReasonREASON_REDIRECT          XlbReason = 8
-	XlbReasonREASON_MAX               XlbReason = 9
+	XlbReasonREASON_PASS_NOT_IP        XlbReason = 0
+	XlbReasonREASON_PASS_NOT_VIP       XlbReason = 1
+	XlbReasonREASON_PASS_FRAGMENT      XlbReason = 2
+	XlbReasonREASON_PASS_OTHER_L4      XlbReason = 3
+	XlbReasonREASON_PASS_IPV6EXT_LIMIT XlbReason = 4
+	XlbReasonREASON_PASS_IPV6ROUTING   XlbReason = 5
+	XlbReasonREASON_DROP_MALFORMED     XlbReason = 6
+	XlbReasonREASON_DROP_NO_REAL       XlbReason = 7
+	XlbReasonREASON_DROP_UNKNOWN_KIND  XlbReason = 8
+	XlbReasonREASON_DROP_REAL_REMOVED  XlbReason = 9
+	XlbReasonREASON_DROP_TUNNEL        XlbReason = 10
+	XlbReasonREASON_TX                 XlbReason = 11
+	XlbReasonREASON_REDIRECT           XlbReason = 12
+	XlbReasonREASON_CT_HIT             XlbReason = 13
+	XlbReasonREASON_CT_MISS            XlbReason = 14
+	XlbReasonREASON_CT_EXPIRED         XlbReason = 15
+	XlbReasonREASON_CT_REAL_GONE       XlbReason = 16
+	XlbReasonREASON_MAX                XlbReason = 17
 )
 
 type XlbReasonCount struct {
@@ -64,8 +108,16 @@ type XlbService struct {
 	Id        uint32
 	TableSize uint32
 	Kind      uint8
-	Pad       [3]uint8
+	Flags     uint8
+	Pad       [2]uint8
+	TunnelSrc [16]uint8
 }
+
+type XlbServiceFlag uint32
+
+const (
+	XlbServiceFlagSERVICE_F_DROP_REMOVED XlbServiceFlag = 1
+)
 
 type XlbVipKey struct {
 	_     structs.HostLayout
@@ -79,13 +131,18 @@ type XlbVipKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XlbMapMaglevTables = "maglev_tables"
-	XlbMapRealStats    = "real_stats"
-	XlbMapReals        = "reals"
-	XlbMapReasons      = "reasons"
-	XlbMapServiceStats = "service_stats"
-	XlbMapServices     = "services"
-	XlbProgXlbXdp      = "xlb_xdp"
+	XlbMapConns               = "conns"
+	XlbMapMaglevTables        = "maglev_tables"
+	XlbMapRealStats           = "real_stats"
+	XlbMapReals               = "reals"
+	XlbMapReasons             = "reasons"
+	XlbMapServiceStats        = "service_stats"
+	XlbMapServices            = "services"
+	XlbProgXlbXdp             = "xlb_xdp"
+	XlbVarConnTimeoutSynNs    = "conn_timeout_syn_ns"
+	XlbVarConnTimeoutTcpNs    = "conn_timeout_tcp_ns"
+	XlbVarConnTimeoutTcpfinNs = "conn_timeout_tcpfin_ns"
+	XlbVarConnTimeoutUdpNs    = "conn_timeout_udp_ns"
 )
 
 // LoadXlb returns the embedded CollectionSpec for Xlb.
@@ -137,6 +194,7 @@ type XlbProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbMapSpecs struct {
+	Conns        *ebpf.MapSpec `ebpf:"conns"`
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
 	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
 	Reals        *ebpf.MapSpec `ebpf:"reals"`
@@ -149,6 +207,10 @@ type XlbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbVariableSpecs struct {
+	ConnTimeoutSynNs    *ebpf.VariableSpec `ebpf:"conn_timeout_syn_ns"`
+	ConnTimeoutTcpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
+	ConnTimeoutTcpfinNs *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
+	ConnTimeoutUdpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
 }
 
 // XlbObjects contains all objects after they have been loaded into the kernel.
@@ -171,6 +233,7 @@ func (o *XlbObjects) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbMaps struct {
+	Conns        *ebpf.Map `ebpf:"conns"`
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
 	RealStats    *ebpf.Map `ebpf:"real_stats"`
 	Reals        *ebpf.Map `ebpf:"reals"`
@@ -181,6 +244,7 @@ type XlbMaps struct {
 
 func (m *XlbMaps) Close() error {
 	return _XlbClose(
+		m.Conns,
 		m.MaglevTables,
 		m.RealStats,
 		m.Reals,
@@ -194,6 +258,10 @@ func (m *XlbMaps) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbVariables struct {
+	ConnTimeoutSynNs    *ebpf.Variable `ebpf:"conn_timeout_syn_ns"`
+	ConnTimeoutTcpNs    *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
+	ConnTimeoutTcpfinNs *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
+	ConnTimeoutUdpNs    *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
 }
 
 // XlbPrograms contains all programs after they have been loaded into the kernel.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -19,11 +20,21 @@ import (
 	"xlb/bpf"
 )
 
-// Default sizes, used when an Options field is zero.
+// Defaults, used when an Options field is zero. The timeouts are IPVS's
+// (ipvsadm --set tcp tcpfin udp, and its syn_recv).
 const (
-	DefaultMaxServices = 256
-	DefaultMaxReals    = 4096
+	DefaultMaxServices   = 256
+	DefaultMaxReals      = 4096
+	DefaultConnTableSize = 1 << 20
+	DefaultTCPTimeout    = 900 * time.Second
+	DefaultTCPFinTimeout = 120 * time.Second
+	DefaultUDPTimeout    = 300 * time.Second
+	DefaultSYNTimeout    = 60 * time.Second
 )
+
+// maxConns bounds ConnTableSize: the table is preallocated (about 100 bytes
+// an entry), so 2^27 entries already take 13 GiB.
+const maxConns = 1 << 27
 
 // bpffsRoot is where a bpf filesystem is mounted by convention; Open mounts
 // one there when PinDir lies under it and nothing is mounted yet.
@@ -39,7 +50,23 @@ type Options struct {
 	PinDir      string // bpffs directory, e.g. /sys/fs/bpf/xlb; created if missing
 	MaxServices uint32 // highest service id; default DefaultMaxServices
 	MaxReals    uint32 // highest real id; default DefaultMaxReals
-	Logger      *slog.Logger
+	// ConnTableSize is how many flows the connection table holds (LRU,
+	// preallocated; each CPU gets an equal share, see bpf/maps.h); default
+	// DefaultConnTableSize.
+	ConnTableSize uint32
+	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
+	// established TCP (ipvsadm --set tcp), TCPFinTimeout after a FIN or
+	// RST (tcpfin), UDPTimeout (udp), SYNTimeout after a SYN only
+	// (syn_recv). A flow idle longer is scheduled afresh. Expiry may come
+	// up to a second early: the program refreshes last-seen at most once a
+	// second. Set at load: changing one means reopening.
+	TCPTimeout, TCPFinTimeout, UDPTimeout, SYNTimeout time.Duration
+	Logger                                            *slog.Logger
+
+	// connMapType overrides the conns map type (benchmarks compare LRU
+	// kinds); zero keeps bpf/maps.h's.
+	connMapType ebpf.MapType
+	connFlags   uint32
 }
 
 // Dataplane is the loaded XDP program and its pinned maps. Its methods are
@@ -56,11 +83,14 @@ type Dataplane struct {
 	serviceStats *ebpf.Map
 	realStats    *ebpf.Map
 	reasons      *ebpf.Map
+	conns        *ebpf.Map
 	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
 	reasonNames  []string      // enum reason value -> name, from BTF
 	ncpu         int
 
 	lock *os.File // PinDir, flocked while this Dataplane is open
+
+	realMu sync.Mutex // orders read-modify-writes of reals entries (generations)
 
 	mu     sync.Mutex
 	links  map[string]link.Link // by interface name
@@ -80,6 +110,23 @@ func Open(opts Options) (*Dataplane, error) {
 	}
 	if opts.MaxReals == 0 {
 		opts.MaxReals = DefaultMaxReals
+	}
+	if opts.ConnTableSize == 0 {
+		opts.ConnTableSize = DefaultConnTableSize
+	}
+	for _, t := range []struct {
+		d   *time.Duration
+		def time.Duration
+	}{{&opts.TCPTimeout, DefaultTCPTimeout}, {&opts.TCPFinTimeout, DefaultTCPFinTimeout}, {&opts.UDPTimeout, DefaultUDPTimeout}, {&opts.SYNTimeout, DefaultSYNTimeout}} {
+		if *t.d == 0 {
+			*t.d = t.def
+		}
+		if *t.d < 0 {
+			return nil, fmt.Errorf("open data plane: timeout: want > 0, got %s", *t.d)
+		}
+	}
+	if opts.ConnTableSize > maxConns {
+		return nil, fmt.Errorf("open data plane: conn table size: want 1..%d, got %d", maxConns, opts.ConnTableSize)
 	}
 	if opts.MaxServices > maxIDs {
 		return nil, fmt.Errorf("open data plane: max services: want 1..%d, got %d", maxIDs, opts.MaxServices)
@@ -110,7 +157,7 @@ func Open(opts Options) (*Dataplane, error) {
 		return nil, fmt.Errorf("open data plane: %w", err)
 	}
 	log.Info("data plane loaded", "pin_dir", opts.PinDir,
-		"max_services", opts.MaxServices, "max_reals", opts.MaxReals)
+		"max_services", opts.MaxServices, "max_reals", opts.MaxReals, "conn_table_size", opts.ConnTableSize)
 	return d, nil
 }
 
@@ -184,6 +231,25 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	} {
 		spec.Maps[name].MaxEntries = n
 	}
+	conns := spec.Maps[bpf.XlbMapConns]
+	conns.MaxEntries = opts.ConnTableSize
+	if opts.connMapType != 0 {
+		conns.Type, conns.Flags = opts.connMapType, opts.connFlags
+	}
+	for name, t := range map[string]time.Duration{
+		"conn_timeout_tcp_ns":    opts.TCPTimeout,
+		"conn_timeout_tcpfin_ns": opts.TCPFinTimeout,
+		"conn_timeout_udp_ns":    opts.UDPTimeout,
+		"conn_timeout_syn_ns":    opts.SYNTimeout,
+	} {
+		v, ok := spec.Variables[name]
+		if !ok {
+			return nil, fmt.Errorf("program has no variable %s", name)
+		}
+		if err := v.Set(uint64(t.Nanoseconds())); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
 	inner := spec.Maps[bpf.XlbMapMaglevTables].InnerMap
 	if inner == nil {
 		return nil, errors.New("maglev_tables has no inner map template")
@@ -216,6 +282,7 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		serviceStats: coll.Maps[bpf.XlbMapServiceStats],
 		realStats:    coll.Maps[bpf.XlbMapRealStats],
 		reasons:      coll.Maps[bpf.XlbMapReasons],
+		conns:        coll.Maps[bpf.XlbMapConns],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,
@@ -249,6 +316,9 @@ func reasonNames(types *btf.Spec) ([]string, error) {
 // a dead xlbd (the flock proves no live one holds the dir): replace it.
 func (d *Dataplane) pin() error {
 	for name, m := range d.coll.Maps {
+		if isDataSection(name) {
+			continue
+		}
 		path := filepath.Join(d.opts.PinDir, name)
 		if err := os.Remove(path); err == nil {
 			d.log.Info("replaced stale pin", "path", path)
@@ -261,6 +331,11 @@ func (d *Dataplane) pin() error {
 	}
 	return nil
 }
+
+// isDataSection says whether a collection map holds global variables
+// (.rodata: the timeouts) rather than being one of bpf/maps.h's: those are
+// set at load and not pinned (bpffs names cannot start with a dot).
+func isDataSection(name string) bool { return strings.HasPrefix(name, ".") }
 
 // Attach attaches the program to ifname in the calling thread's network
 // namespace, in native (driver) mode, or in generic mode if the driver
@@ -310,6 +385,9 @@ func (d *Dataplane) Close() error {
 		}
 	}
 	for name, m := range d.coll.Maps {
+		if isDataSection(name) {
+			continue
+		}
 		if err := m.Unpin(); err != nil {
 			errs = append(errs, fmt.Errorf("unpin map %s: %w", name, err))
 		}

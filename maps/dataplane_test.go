@@ -50,7 +50,21 @@ func TestValidation(t *testing.T) {
 			k := testVIP
 			k.Addr = netip.MustParseAddr("2001:db8::1")
 			return d.PutService(k, okSvc)
-		}, "put service [2001:db8::1]:80/tcp: addr: IPv6 VIPs are not supported yet"},
+		}, ""},
+		{"service zoned vip", func() error {
+			k := testVIP
+			k.Addr = netip.MustParseAddr("fe80::1%eth0")
+			return d.PutService(k, okSvc)
+		}, "put service [fe80::1%eth0]:80/tcp: addr: want no zone, got \"eth0\""},
+		{"service tun", func() error {
+			return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindTUN, TunnelSrc: netip.MustParseAddr("198.18.0.1")})
+		}, ""},
+		{"service tun no src", func() error {
+			return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindTUN})
+		}, "tunnel src: want an address for a TUN service, got \"invalid IP\""},
+		{"service tun unspecified src", func() error {
+			return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindTUN, TunnelSrc: netip.IPv6Unspecified()})
+		}, "tunnel src: want an address for a TUN service, got \"::\""},
 		{"service no addr", func() error { return d.PutService(ServiceKey{Port: 80, Proto: unix.IPPROTO_TCP}, okSvc) }, "addr: missing"},
 		{"service port 0", func() error {
 			k := testVIP
@@ -66,7 +80,7 @@ func TestValidation(t *testing.T) {
 		{"service id too big", func() error { return d.PutService(testVIP, Service{ID: 5, TableSize: 7, Kind: KindDR}) }, "service id: want 1..4, got 5"},
 		{"service table not prime", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 8, Kind: KindDR}) }, "table size: want a prime <= 65537, got 8"},
 		{"service table too big", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 65539, Kind: KindDR}) }, "table size: want a prime <= 65537, got 65539"},
-		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 3}) }, "kind: want 1 (DR), got 3"},
+		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 2}) }, "kind: want 1 (DR) or 3 (TUN), got 2"},
 		{"real ok", func() error { return d.PutReal(4, testReal(1)) }, ""},
 		{"real id 0", func() error { return d.PutReal(0, testReal(1)) }, "put real 0 (198.18.0.11): real id: want 1..4, got 0"},
 		{"real id too big", func() error { return d.PutReal(5, testReal(1)) }, "real id: want 1..4, got 5"},
@@ -74,7 +88,12 @@ func TestValidation(t *testing.T) {
 			r := testReal(1)
 			r.Addr = netip.MustParseAddr("2001:db8::11")
 			return d.PutReal(1, r)
-		}, "addr: IPv6 reals are not supported yet"},
+		}, ""},
+		{"real unspecified", func() error {
+			r := testReal(1)
+			r.Addr = netip.IPv4Unspecified()
+			return d.PutReal(1, r)
+		}, "addr: want an address, got \"0.0.0.0\""},
 		{"real short mac", func() error {
 			r := testReal(1)
 			r.MAC = r.MAC[:4]
@@ -151,8 +170,12 @@ func TestSwapTable(t *testing.T) {
 		return s
 	}
 	in := vipFrame(t)
+	// Each check is a new flow (next source port): a tracked flow keeps
+	// its real across swaps, a new one takes the table's.
+	sport := uint16(50000)
 	dstMAC := func() string {
-		v, out := run(t, d.Program(), in)
+		sport++
+		v, out := run(t, d.Program(), withSport(in, sport))
 		if v != uint32(3) { // XDP_TX
 			t.Fatalf("verdict %s, want XDP_TX", verdictName(v))
 		}
@@ -241,7 +264,7 @@ func TestSwapTable(t *testing.T) {
 	if err := d.DeleteTable(1); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := run(t, d.Program(), in); v != 1 { // XDP_DROP
+	if v, _ := run(t, d.Program(), withSport(in, sport+1)); v != 1 { // XDP_DROP
 		t.Errorf("after DeleteTable: verdict %s, want XDP_DROP", verdictName(v))
 	}
 }
@@ -300,8 +323,10 @@ func TestReasonNames(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{"drop_malformed", "drop_no_real", "drop_unknown_kind", "pass_fragment",
-		"pass_not_ipv4", "pass_not_vip", "pass_other_l4", "redirect", "tx"}
+	want := []string{"ct_expired", "ct_hit", "ct_miss", "ct_real_gone",
+		"drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind",
+		"pass_fragment", "pass_ipv6_ext_limit", "pass_ipv6_routing", "pass_not_ip", "pass_not_vip",
+		"pass_other_l4", "redirect", "tx"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("reason names (-want +got):\n%s", diff)
 	}
@@ -372,7 +397,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"maglev_tables", "real_stats", "reals", "reasons", "service_stats", "services"}
+	want := []string{"conns", "maglev_tables", "real_stats", "reals", "reasons", "service_stats", "services"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

@@ -7,6 +7,10 @@
 // 1..Options.MaxReals. Real id 0 in a Maglev slot means "no real", so a
 // zeroed table drops rather than forwarding to a wrong real.
 //
-// Only IPv4 services and reals, and only direct routing (KindDR), are
-// supported for now; IPv6 arrives with issue 4.
+// Services and reals are IPv4 or IPv6, forwarded by direct routing (KindDR)
+// or IP tunnel (KindTUN). Flows are tracked in an LRU connection table
+// (Options.ConnTableSize, IPVS-like timeouts in Options): a tracked flow
+// keeps its real while that real exists, whatever the Maglev table says
+// (weight changes, quiescing); PutReal, RemoveReal and DeleteReal decide
+// when a real stops existing for its flows. LookupConn reads the table.
 package maps

@@ -28,9 +28,17 @@ var ErrNotFound = errors.New("not found")
 // Kind is how a service forwards to its reals (enum lb_kind in C).
 type Kind = bpf.XlbLbKind
 
-// KindDR is direct routing: the frame goes to the real with only its MAC
-// addresses rewritten; the real owns the VIP too.
-const KindDR Kind = bpf.XlbLbKindLB_KIND_DR
+// Forwarding methods (keepalived's lb_kind).
+const (
+	// KindDR is direct routing: the frame goes to the real with only its
+	// MAC addresses rewritten; the real owns the VIP too.
+	KindDR Kind = bpf.XlbLbKindLB_KIND_DR
+	// KindTUN is IP tunnelling: the packet goes to the real inside an outer
+	// IPv4 or IPv6 header (IPIP, IP6IP6, IPv4-in-IPv6 or IPv6-in-IPv4, by
+	// the families of the real and the packet) from Service.TunnelSrc to
+	// Real.Addr; the real decapsulates it and owns the VIP.
+	KindTUN Kind = bpf.XlbLbKindLB_KIND_TUN
+)
 
 // ServiceKey identifies a service. The zero value is invalid.
 type ServiceKey struct {
@@ -56,12 +64,21 @@ type Service struct {
 	ID        uint32 // 1..MaxServices; indexes its Maglev table and counters
 	TableSize uint32 // Maglev slots: prime, <= MaxTableSize
 	Kind      Kind
+	// TunnelSrc is the outer source address of KindTUN packets (the
+	// control plane's default: the address of the interface facing the
+	// reals). Its family must be the reals': a real of the other family
+	// gets no packets (reason drop_tunnel). Unused for KindDR.
+	TunnelSrc netip.Addr
+	// DropRemoved drops the packets of tracked flows whose real was
+	// removed (RemoveReal, DeleteReal or replaced), instead of rescheduling
+	// them onto the current table. Either way new flows use the table.
+	DropRemoved bool
 }
 
 // Real is a backend server and how to reach it.
 type Real struct {
-	Addr    netip.Addr
-	MAC     net.HardwareAddr // the real's MAC
+	Addr    netip.Addr       // IPv4 or IPv6; KindTUN's outer destination
+	MAC     net.HardwareAddr // next hop's MAC: the real's (DR), or its gateway's (TUN)
 	SrcMAC  net.HardwareAddr // MAC of Ifindex, the source of forwarded frames
 	Ifindex int              // interface that reaches the real
 }
@@ -72,15 +89,16 @@ type Counters struct {
 	Bytes   uint64 `json:"bytes"` // whole frames, Ethernet header included
 }
 
-// vipKey converts k to the C key. Addresses are v4-mapped 16 bytes and the
-// port is in network order: the program copies it from the TCP/UDP header.
+// vipKey converts k to the C key. Addresses are 16 bytes, IPv4 v4-mapped,
+// and the port is in network order: the program copies it from the TCP/UDP
+// header.
 func vipKey(k ServiceKey) (bpf.XlbVipKey, error) {
 	addr := k.Addr.Unmap()
 	switch {
 	case !addr.IsValid():
 		return bpf.XlbVipKey{}, errors.New("addr: missing")
-	case !addr.Is4():
-		return bpf.XlbVipKey{}, errors.New("addr: IPv6 VIPs are not supported yet")
+	case addr.Zone() != "":
+		return bpf.XlbVipKey{}, fmt.Errorf("addr: want no zone, got %q", addr.Zone())
 	case k.Port == 0:
 		return bpf.XlbVipKey{}, errors.New("port: want 1..65535, got 0 (all-ports services are not supported yet)")
 	case k.Proto != unix.IPPROTO_TCP && k.Proto != unix.IPPROTO_UDP:
@@ -137,11 +155,20 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 	if err == nil {
 		err = checkTableSize(s.TableSize)
 	}
-	if err == nil && s.Kind != KindDR {
-		err = fmt.Errorf("kind: want %d (DR), got %d", KindDR, s.Kind)
+	if err == nil && s.Kind != KindDR && s.Kind != KindTUN {
+		err = fmt.Errorf("kind: want %d (DR) or %d (TUN), got %d", KindDR, KindTUN, s.Kind)
+	}
+	if err == nil && s.Kind == KindTUN && (!s.TunnelSrc.IsValid() || s.TunnelSrc.IsUnspecified()) {
+		err = fmt.Errorf("tunnel src: want an address for a TUN service, got %q", s.TunnelSrc)
 	}
 	if err == nil {
 		val := bpf.XlbService{Id: s.ID, TableSize: s.TableSize, Kind: uint8(s.Kind)}
+		if s.TunnelSrc.IsValid() {
+			val.TunnelSrc = s.TunnelSrc.Unmap().As16()
+		}
+		if s.DropRemoved {
+			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_DROP_REMOVED)
+		}
 		err = d.services.Update(&key, &val, ebpf.UpdateAny)
 	}
 	if err != nil {
@@ -165,14 +192,52 @@ func (d *Dataplane) DeleteService(k ServiceKey) error {
 	return nil
 }
 
-// PutReal adds or replaces real id.
+// PutReal adds or replaces real id. Replacing a present real with the same
+// address (a MAC move) keeps its tracked flows; anything else (a new real,
+// another address, a removed real put back) starts a new generation of the
+// id, so flows tracked to the id's previous real move (or drop, see
+// Service.DropRemoved) rather than reach a different server.
 func (d *Dataplane) PutReal(id uint32, r Real) error {
 	val, err := d.realValue(id, r)
 	if err == nil {
-		err = d.reals.Update(id, &val, ebpf.UpdateAny)
+		d.realMu.Lock()
+		defer d.realMu.Unlock()
+		var old bpf.XlbReal
+		err = d.reals.Lookup(id, &old)
+		if err == nil {
+			val.Gen = old.Gen
+			if old.Ifindex == 0 || old.Flags&uint16(bpf.XlbRealFlagREAL_F_REMOVED) != 0 || old.Addr != val.Addr {
+				val.Gen++
+			}
+			err = d.reals.Update(id, &val, ebpf.UpdateAny)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("put real %d (%s): %w", id, r.Addr, err)
+	}
+	return nil
+}
+
+// RemoveReal marks real id removed and keeps its entry (address, MACs), for
+// tools that explain a tracked flow. The program treats it as gone: tracked
+// flows move to the table's choice (or drop, see Service.DropRemoved).
+// Remove a real from the Maglev table before removing it: a slot that
+// still names it drops packets. Quiescing (weight 0) is different: the
+// real leaves the table but stays, and keeps its tracked flows.
+func (d *Dataplane) RemoveReal(id uint32) error {
+	err := d.checkRealID(id)
+	if err == nil {
+		d.realMu.Lock()
+		defer d.realMu.Unlock()
+		var val bpf.XlbReal
+		err = d.reals.Lookup(id, &val)
+		if err == nil {
+			val.Flags |= uint16(bpf.XlbRealFlagREAL_F_REMOVED)
+			err = d.reals.Update(id, &val, ebpf.UpdateAny)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("remove real %d: %w", id, err)
 	}
 	return nil
 }
@@ -183,10 +248,10 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 	switch {
 	case d.checkRealID(id) != nil:
 		return val, d.checkRealID(id)
-	case !addr.IsValid():
-		return val, errors.New("addr: missing")
-	case !addr.Is4():
-		return val, errors.New("addr: IPv6 reals are not supported yet")
+	case !addr.IsValid() || addr.IsUnspecified():
+		return val, fmt.Errorf("addr: want an address, got %q", addr)
+	case addr.Zone() != "":
+		return val, fmt.Errorf("addr: want no zone, got %q", addr.Zone())
 	case len(r.MAC) != len(val.Mac):
 		return val, fmt.Errorf("mac: want %d bytes, got %d", len(val.Mac), len(r.MAC))
 	case len(r.SrcMAC) != len(val.SrcMac):
@@ -201,12 +266,19 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 	return val, nil
 }
 
-// DeleteReal zeroes real id; the program drops packets for slots that
-// still name it (reason drop_no_real).
+// DeleteReal zeroes real id but for its generation (see PutReal); the
+// program drops packets for slots that still name it (reason drop_no_real)
+// and treats flows tracked to it as RemoveReal says.
 func (d *Dataplane) DeleteReal(id uint32) error {
 	err := d.checkRealID(id)
 	if err == nil {
-		err = d.reals.Update(id, &bpf.XlbReal{}, ebpf.UpdateAny)
+		d.realMu.Lock()
+		defer d.realMu.Unlock()
+		var old bpf.XlbReal
+		err = d.reals.Lookup(id, &old)
+		if err == nil {
+			err = d.reals.Update(id, &bpf.XlbReal{Gen: old.Gen}, ebpf.UpdateAny)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("delete real %d: %w", id, err)
@@ -345,9 +417,14 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 }
 
 // Reasons returns how many packets took each verdict path, summed over
-// CPUs, by reason name: "pass_not_ipv4", "pass_not_vip", "pass_fragment",
-// "pass_other_l4", "drop_malformed", "drop_no_real", "drop_unknown_kind",
-// "tx", "redirect". Every name is present.
+// CPUs, by reason name (enum reason in bpf/consts.h, lower case without
+// REASON_): the verdict reasons "pass_not_ip", "pass_not_vip",
+// "pass_fragment", "pass_other_l4", "pass_ipv6_ext_limit",
+// "pass_ipv6_routing", "drop_malformed", "drop_no_real",
+// "drop_unknown_kind", "drop_real_removed", "drop_tunnel", "tx",
+// "redirect" (one per packet), and the conntrack events "ct_hit",
+// "ct_miss", "ct_expired", "ct_real_gone" (one per VIP packet that reached
+// the connection table). Every name is present.
 func (d *Dataplane) Reasons() (map[string]uint64, error) {
 	out := make(map[string]uint64, len(d.reasonNames))
 	for i, name := range d.reasonNames {

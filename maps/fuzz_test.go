@@ -3,7 +3,10 @@ package maps
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxFuzzFrame bounds fuzz inputs to an Ethernet MTU frame; the test run
@@ -13,17 +16,26 @@ const maxFuzzFrame = 1514
 // ethHeaderLen is the shortest input BPF_PROG_TEST_RUN accepts for XDP.
 const ethHeaderLen = 14
 
+// Header sizes a forwarded frame may grow by or carry.
+const (
+	vlanTagLen    = 4
+	ipv4HeaderLen = 20
+	ipv6HeaderLen = 40
+)
+
 // FuzzProgram feeds arbitrary frames through the program, with the golden
-// tcp_vip_tx maps loaded. Every frame must get one of PASS, DROP, TX or
-// REDIRECT; a frame that is passed or dropped must come out unchanged, and
-// a forwarded one may differ only in its MAC addresses, which must be a
-// real's and the node's.
+// tcp_vip_tx maps loaded plus IPv6 DR services and IPv4/IPv6 TUN services
+// (seeds: every golden input, so IPv6 extension chains, fragments and
+// tunnels). Every frame must get one of PASS, DROP, TX or REDIRECT; a frame
+// that is passed or dropped must come out unchanged; a forwarded one may
+// differ only in its MAC addresses, which must be a real's, or (TUN) grow
+// by an outer IPv4 or IPv6 header in front of the unchanged IP packet.
 func FuzzProgram(f *testing.F) {
 	fixtures := loadFixtures(f)
 	for _, fx := range fixtures {
 		f.Add([]byte(fx.In))
 	}
-	d := openTest(f, Options{MaxServices: 4, MaxReals: 4})
+	d := openTest(f, Options{MaxServices: 8, MaxReals: 4})
 	std := fixtures["tcp_vip_tx"]
 	std.fill(f, d)
 	// Real 3 behind another interface, so REDIRECT is reachable too.
@@ -32,6 +44,31 @@ func FuzzProgram(f *testing.F) {
 	}
 	if err := d.SwapTable(2, []uint32{1, 2, 3, 0, 1, 2, 3}); err != nil {
 		f.Fatal(err)
+	}
+	// IPv6 services with the golden VIPs: 3 is DR, 4 is TUN (its IPv4
+	// tunnel source fits reals 1-3, not IPv6 real 4: drop_tunnel).
+	// Port 8080 of the IPv4 VIP is TUN too.
+	if err := d.PutReal(4, Real{Addr: netip.MustParseAddr("2001:db8:2::11"), MAC: testMAC, SrcMAC: nodeMAC, Ifindex: loIfindex}); err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []struct {
+		vip   string
+		proto uint8
+		svc   Service
+	}{
+		{"[2001:db8::100]:80", unix.IPPROTO_TCP, Service{ID: 3, TableSize: 7, Kind: KindDR}},
+		{"[2001:db8::100]:53", unix.IPPROTO_UDP, Service{ID: 4, TableSize: 7, Kind: KindTUN, TunnelSrc: netip.MustParseAddr("198.18.0.1")}},
+		{"198.18.0.100:8080", unix.IPPROTO_TCP, Service{ID: 4, TableSize: 7, Kind: KindTUN, TunnelSrc: netip.MustParseAddr("198.18.0.1")}},
+	} {
+		ap := netip.MustParseAddrPort(s.vip)
+		if err := d.PutService(ServiceKey{Addr: ap.Addr(), Port: ap.Port(), Proto: s.proto}, s.svc); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for id, slots := range map[uint32][]uint32{3: {1, 4, 2, 4, 3, 4, 1}, 4: {1, 2, 3, 4, 1, 2, 3}} {
+		if err := d.SwapTable(id, slots); err != nil {
+			f.Fatal(err)
+		}
 	}
 	realMACs := map[string]bool{}
 	for _, r := range std.Reals {
@@ -50,8 +87,21 @@ func FuzzProgram(f *testing.F) {
 				t.Errorf("%s changed the frame:\nin  %x\nout %x", verdictName(verdict), in, out)
 			}
 		case "XDP_TX", "XDP_REDIRECT":
-			if !bytes.Equal(in[12:], out[12:]) || len(in) != len(out) {
-				t.Errorf("forwarding changed more than the MACs:\nin  %x\nout %x", in, out)
+			l2 := ethHeaderLen
+			if in[12] == 0x81 && in[13] == 0x00 {
+				l2 += vlanTagLen
+			}
+			switch grew := len(out) - len(in); grew {
+			case 0:
+				if !bytes.Equal(in[12:], out[12:]) {
+					t.Errorf("forwarding changed more than the MACs:\nin  %x\nout %x", in, out)
+				}
+			case ipv4HeaderLen, ipv6HeaderLen:
+				if !bytes.Equal(in[l2:], out[l2+grew:]) || !bytes.Equal(in[12:l2-2], out[12:l2-2]) {
+					t.Errorf("tunnel changed more than L2 and the outer header:\nin  %x\nout %x", in, out)
+				}
+			default:
+				t.Errorf("frame grew by %d bytes, want 0, %d or %d:\nin  %x\nout %x", grew, ipv4HeaderLen, ipv6HeaderLen, in, out)
 			}
 			if dst := net.HardwareAddr(out[:6]).String(); !realMACs[dst] {
 				t.Errorf("forwarded to %s, no real's MAC", dst)

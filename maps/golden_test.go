@@ -8,12 +8,17 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected results in testdata/xdp")
@@ -27,6 +32,7 @@ type fixture struct {
 	Services []fixtureService `json:"services,omitempty"`
 	Reals    []fixtureReal    `json:"reals,omitempty"`
 	Tables   []fixtureTable   `json:"tables,omitempty"`
+	Conns    []fixtureConn    `json:"conns,omitempty"` // tracked before the run
 	In       hexFrame         `json:"in"`
 
 	Verdict         string              `json:"verdict"`
@@ -34,14 +40,42 @@ type fixture struct {
 	Reasons         map[string]uint64   `json:"reasons"` // non-zero counts only
 	ServiceCounters map[uint32]Counters `json:"service_counters,omitempty"`
 	RealCounters    map[uint32]Counters `json:"real_counters,omitempty"`
+	ConnsAfter      []fixtureConn       `json:"conns_after,omitempty"` // the whole table after the run
+}
+
+// fixtureConn is a connection table entry. Before the run, idle_s ages it
+// and stale_gen gives it the previous generation of its real (a real that
+// was replaced); after the run both are left out.
+type fixtureConn struct {
+	Src      string `json:"src"` // "198.18.1.10:40000"
+	Dst      string `json:"dst"`
+	Proto    string `json:"proto"`
+	RealID   uint32 `json:"real_id"`
+	State    string `json:"state"` // syn, established, closing, udp
+	IdleS    int    `json:"idle_s,omitempty"`
+	StaleGen bool   `json:"stale_gen,omitempty"`
+}
+
+var connStateNames = map[ConnState]string{ConnSYN: "syn", ConnEstablished: "established", ConnClosing: "closing", ConnUDP: "udp"}
+
+func connStateByName(tb testing.TB, name string) ConnState {
+	for st, n := range connStateNames {
+		if n == name {
+			return st
+		}
+	}
+	tb.Fatalf("conn state %q unknown", name)
+	return 0
 }
 
 type fixtureService struct {
-	VIP       string `json:"vip"`   // "198.18.0.100:80"
-	Proto     string `json:"proto"` // "tcp" or "udp"
-	ID        uint32 `json:"id"`
-	TableSize uint32 `json:"table_size"`
-	Kind      Kind   `json:"kind"`
+	VIP         string `json:"vip"`   // "198.18.0.100:80"
+	Proto       string `json:"proto"` // "tcp" or "udp"
+	ID          uint32 `json:"id"`
+	TableSize   uint32 `json:"table_size"`
+	Kind        Kind   `json:"kind"`
+	TunnelSrc   string `json:"tunnel_src,omitempty"`
+	DropRemoved bool   `json:"drop_removed,omitempty"`
 }
 
 type fixtureReal struct {
@@ -50,6 +84,7 @@ type fixtureReal struct {
 	MAC     string `json:"mac"`
 	SrcMAC  string `json:"src_mac"`
 	Ifindex int    `json:"ifindex"`
+	Removed bool   `json:"removed,omitempty"` // RemoveReal after PutReal
 }
 
 // fixtureTable fills a service's table of size slots with Fill repeated.
@@ -99,7 +134,11 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 	tb.Helper()
 	for _, s := range f.Services {
 		k := ServiceKey{Addr: netip.MustParseAddrPort(s.VIP).Addr(), Port: netip.MustParseAddrPort(s.VIP).Port(), Proto: protoNumbers[s.Proto]}
-		if err := d.PutService(k, Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind}); err != nil {
+		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved}
+		if s.TunnelSrc != "" {
+			svc.TunnelSrc = netip.MustParseAddr(s.TunnelSrc)
+		}
+		if err := d.PutService(k, svc); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -113,6 +152,30 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			tb.Fatal(err)
 		}
 		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), MAC: mac, SrcMAC: src, Ifindex: r.Ifindex}); err != nil {
+			tb.Fatal(err)
+		}
+		if r.Removed {
+			if err := d.RemoveReal(r.ID); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+	now := MonotonicNow()
+	for _, c := range f.Conns {
+		key, err := flowKey(Flow{Src: netip.MustParseAddrPort(c.Src), Dst: netip.MustParseAddrPort(c.Dst), Proto: protoNumbers[c.Proto]})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var r bpf.XlbReal
+		if err := d.reals.Lookup(c.RealID, &r); err != nil {
+			tb.Fatal(err)
+		}
+		if c.StaleGen {
+			r.Gen--
+		}
+		val := bpf.XlbConn{RealId: c.RealID, RealGen: r.Gen, State: uint8(connStateByName(tb, c.State)),
+			LastSeen: uint64(now - time.Duration(c.IdleS)*time.Second)}
+		if err := d.conns.Update(&key, &val, ebpf.UpdateNoExist); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -149,6 +212,7 @@ func TestGolden(t *testing.T) {
 				Reasons:         nonZero(t, d),
 				ServiceCounters: make(map[uint32]Counters),
 				RealCounters:    make(map[uint32]Counters),
+				ConnsAfter:      dumpConns(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -168,6 +232,7 @@ func TestGolden(t *testing.T) {
 			if *update {
 				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
+				f.ConnsAfter = got.ConnsAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -186,6 +251,9 @@ func TestGolden(t *testing.T) {
 			if diff := cmp.Diff(f.RealCounters, got.RealCounters, cmpEmptyMaps); diff != "" {
 				t.Errorf("real counters (-want +got):\n%s", diff)
 			}
+			if diff := cmp.Diff(f.ConnsAfter, got.ConnsAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("conns after the run (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -194,6 +262,30 @@ func TestGolden(t *testing.T) {
 var cmpEmptyMaps = cmp.FilterValues(func(a, b map[uint32]Counters) bool {
 	return len(a) == 0 && len(b) == 0
 }, cmp.Ignore())
+
+// dumpConns lists the connection table, sorted, without idle times (the
+// run's clock is not the fixture's).
+func dumpConns(tb testing.TB, d *Dataplane) []fixtureConn {
+	tb.Helper()
+	var (
+		k   bpf.XlbFlow
+		v   bpf.XlbConn
+		out []fixtureConn
+	)
+	protoNames := map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
+	it := d.conns.Iterate()
+	for it.Next(&k, &v) {
+		src := netip.AddrPortFrom(netip.AddrFrom16(k.Saddr).Unmap(), htons(k.Sport))
+		dst := netip.AddrPortFrom(netip.AddrFrom16(k.Daddr).Unmap(), htons(k.Dport))
+		out = append(out, fixtureConn{Src: src.String(), Dst: dst.String(), Proto: protoNames[k.Proto],
+			RealID: v.RealId, State: connStateNames[ConnState(v.State)]})
+	}
+	if err := it.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	slices.SortFunc(out, func(a, b fixtureConn) int { return strings.Compare(a.Src+a.Dst, b.Src+b.Dst) })
+	return out
+}
 
 func nonZero(tb testing.TB, d *Dataplane) map[string]uint64 {
 	tb.Helper()

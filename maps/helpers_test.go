@@ -1,7 +1,10 @@
 package maps
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+
+	"xlb/bpf"
 	"xlb/internal/testutil"
 )
 
@@ -89,4 +95,40 @@ func (f *hexFrame) UnmarshalJSON(b []byte) error {
 	}
 	*f = raw
 	return nil
+}
+
+// sportOffset is where the TCP/UDP source port sits in an untagged IPv4
+// frame without options: Ethernet (14) + IPv4 (20).
+const sportOffset = 34
+
+// withSport returns a copy of an untagged, option-less IPv4 TCP/UDP frame
+// with source port p: another flow. The L4 checksum is left stale; the
+// program does not check it.
+func withSport(frame []byte, p uint16) []byte {
+	out := bytes.Clone(frame)
+	binary.BigEndian.PutUint16(out[sportOffset:], p)
+	return out
+}
+
+// clearConns empties the connection table, so the next packets are new
+// flows again.
+func clearConns(tb testing.TB, d *Dataplane) {
+	tb.Helper()
+	var (
+		k    bpf.XlbFlow
+		v    bpf.XlbConn
+		keys []bpf.XlbFlow
+	)
+	it := d.conns.Iterate()
+	for it.Next(&k, &v) {
+		keys = append(keys, k)
+	}
+	if err := it.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := d.conns.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			tb.Fatal(err)
+		}
+	}
 }

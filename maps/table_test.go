@@ -95,6 +95,7 @@ func TestFlowSpread(t *testing.T) {
 			if err := d.SwapTable(1, slots); err != nil {
 				t.Fatal(err)
 			}
+			clearConns(t, d) // the flows are new for each layout
 			counts := make([]int, reals+1)
 			same, prev := 0, -1
 			for p := range flows {

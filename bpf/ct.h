@@ -1,0 +1,63 @@
+/* ct.h: connection tracking for DR and TUN. A flow's entry in conns holds
+ * its real (id and generation), a light TCP state and when it was last
+ * seen; timeouts per state follow IPVS (ipvsadm --set tcp tcpfin udp, and
+ * IPVS's syn_recv). */
+#ifndef XLB_CT_H
+#define XLB_CT_H
+
+#include <linux/types.h>
+#include "consts.h"
+#include "structs.h"
+
+/* Timeouts, set by Go at load time (maps.Options; const volatile globals
+ * live in .rodata, which the loader fills before the verifier sees the
+ * program, so each reads as a constant): no map lookup per packet. Changing
+ * one means reloading the program. */
+volatile const __u64 conn_timeout_syn_ns = 60 * NSEC_PER_SEC;     /* IPVS syn_recv */
+volatile const __u64 conn_timeout_tcp_ns = 900 * NSEC_PER_SEC;    /* IPVS tcp (established) */
+volatile const __u64 conn_timeout_tcpfin_ns = 120 * NSEC_PER_SEC; /* IPVS tcpfin */
+volatile const __u64 conn_timeout_udp_ns = 300 * NSEC_PER_SEC;    /* IPVS udp */
+
+/* conn_timeout is how long a flow in state may stay idle. Inlined: tiny. */
+static __always_inline __u64 conn_timeout(__u8 state)
+{
+	switch (state) {
+	case CONN_SYN:
+		return conn_timeout_syn_ns;
+	case CONN_ESTABLISHED:
+		return conn_timeout_tcp_ns;
+	case CONN_CLOSING:
+		return conn_timeout_tcpfin_ns;
+	default:
+		return conn_timeout_udp_ns;
+	}
+}
+
+/* conn_next_state is a flow's state after a packet from the client with
+ * TCP flags; old is 0 for a new flow. DR and TUN never see the server's
+ * half, so this is IPVS's input-only view: FIN or RST closes; after that
+ * only a new SYN reopens (a new connection on the same 5-tuple); an ACK
+ * establishes; a SYN opens a new flow and leaves a known one as it is.
+ * Inlined: once per VIP packet. */
+static __always_inline __u8 conn_next_state(__u8 old, __u8 proto, __u8 flags)
+{
+	if (proto != IPPROTO_TCP_NUM)
+		return CONN_UDP;
+	if (flags & (TCPF_FIN_BIT | TCPF_RST_BIT))
+		return CONN_CLOSING;
+	if (old == CONN_CLOSING)
+		return (flags & (TCPF_SYN_BIT | TCPF_ACK_BIT)) == TCPF_SYN_BIT ? CONN_SYN : CONN_CLOSING;
+	if (flags & TCPF_ACK_BIT)
+		return CONN_ESTABLISHED;
+	if (old)
+		return old;
+	return (flags & TCPF_SYN_BIT) ? CONN_SYN : CONN_ESTABLISHED;
+}
+
+/* real_usable says whether r may take packets: present and not removed. */
+static __always_inline bool real_usable(const struct real *r)
+{
+	return r->ifindex != 0 && !(r->flags & REAL_F_REMOVED);
+}
+
+#endif

@@ -1,0 +1,173 @@
+package maps
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// TestConntrack follows one flow through the connection table as the
+// control plane changes its real: LookupConn sees what the program wrote,
+// a MAC move keeps the flow, a new address under the same id moves it.
+func TestConntrack(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
+	fx := loadFixtures(t)["tcp_vip_tx"]
+	fx.fill(t, d)
+	flow := Flow{Src: netip.MustParseAddrPort("198.18.1.10:40000"), Dst: netip.MustParseAddrPort("198.18.0.100:80"), Proto: unix.IPPROTO_TCP}
+
+	if _, ok, err := d.LookupConn(flow); err != nil || ok {
+		t.Fatalf("before the first packet: LookupConn = _, %v, %v; want no entry", ok, err)
+	}
+	send := func() (realLast byte) {
+		t.Helper()
+		v, out := run(t, d.Program(), fx.In)
+		if verdictName(v) != "XDP_TX" {
+			t.Fatalf("verdict %s, want XDP_TX", verdictName(v))
+		}
+		return out[ethAddrLen-1]
+	}
+	if got := send(); got != 1 {
+		t.Fatalf("first packet went to real %d, want 1 (the golden choice)", got)
+	}
+	before := MonotonicNow()
+	c, ok, err := d.LookupConn(flow)
+	if err != nil || !ok {
+		t.Fatalf("after the first packet: LookupConn = _, %v, %v; want an entry", ok, err)
+	}
+	if diff := cmp.Diff(Conn{RealID: 1, RealGen: 1, State: ConnSYN}, c, cmp.FilterPath(func(p cmp.Path) bool {
+		return p.Last().String() == ".LastSeen"
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("conn (-want +got):\n%s", diff)
+	}
+	if idle := before - c.LastSeen; idle < 0 || idle > time.Second {
+		t.Errorf("last seen %s before now, want within a second", idle)
+	}
+
+	// A MAC move of real 1 (same address) keeps the flow and generation.
+	r1 := Real{Addr: netip.MustParseAddr("198.18.0.11"), MAC: net.HardwareAddr{0x02, 0, 0, 0, 0x01, 0x11}, SrcMAC: nodeMAC, Ifindex: loIfindex}
+	if err := d.PutReal(1, r1); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(); got != 0x11 {
+		t.Errorf("after a MAC move the flow went to %#x, want the moved real (0x11)", got)
+	}
+	// Real id 1 now names another server: the flow is rescheduled (the
+	// table still says 1, so it lands there, but on the new generation).
+	r1.Addr = netip.MustParseAddr("198.18.0.21")
+	if err := d.PutReal(1, r1); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	if c, _, _ := d.LookupConn(flow); c.RealGen != 2 {
+		t.Errorf("after the id's address changed: conn generation %d, want 2", c.RealGen)
+	}
+	// Deleting and re-adding keeps counting generations.
+	if err := d.DeleteReal(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutReal(1, r1); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	if c, _, _ := d.LookupConn(flow); c.RealGen != 3 {
+		t.Errorf("after delete and put: conn generation %d, want 3", c.RealGen)
+	}
+	want := map[string]uint64{"ct_miss": 1, "ct_hit": 1, "ct_real_gone": 2, "tx": 4}
+	if diff := cmp.Diff(want, nonZero(t, d)); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+
+	if _, _, err := d.LookupConn(Flow{Src: flow.Src, Dst: netip.MustParseAddrPort("[2001:db8::1]:80"), Proto: unix.IPPROTO_TCP}); err == nil {
+		t.Error("LookupConn of a mixed-family flow: no error")
+	}
+}
+
+// TestConnTimeouts checks that Options' timeouts reach the program: a
+// one-second udp timeout expires a flow idle for two seconds, and the
+// default (300 s) does not.
+func TestConnTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		udp     time.Duration
+		wantWhy string
+	}{
+		{"udp 1s", time.Second, "ct_expired"},
+		{"udp default", 0, "ct_hit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openTest(t, Options{MaxServices: 4, MaxReals: 4, UDPTimeout: tc.udp})
+			fx := loadFixtures(t)["udp_vip_tx"]
+			fx.fill(t, d)
+			flow := Flow{Src: netip.MustParseAddrPort("198.18.1.10:50000"), Dst: netip.MustParseAddrPort("198.18.0.100:53"), Proto: unix.IPPROTO_UDP}
+			key, err := flowKey(flow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			val := struct {
+				RealID  uint32
+				RealGen uint16
+				State   uint8
+				Flags   uint8
+				Last    uint64
+			}{RealID: 1, RealGen: 1, State: uint8(ConnUDP), Last: uint64(MonotonicNow() - 2*time.Second)}
+			if err := d.conns.Update(&key, &val, ebpf.UpdateAny); err != nil {
+				t.Fatal(err)
+			}
+			run(t, d.Program(), fx.In)
+			got := nonZero(t, d)
+			if got[tc.wantWhy] != 1 {
+				t.Errorf("reasons %v, want %s", got, tc.wantWhy)
+			}
+		})
+	}
+}
+
+// TestConnMemory reports what the connection table costs the kernel per
+// million flows, as loaded (LRU hash, per-CPU LRU lists, 40-byte key with
+// 16-byte addresses), beside two alternatives measured the same way: an
+// IPv4-only compact key (16 bytes) and an LRU per-CPU-value hash. It fails
+// if the table as loaded takes more than 128 MiB per million flows.
+func TestConnMemory(t *testing.T) {
+	const entries = 1 << 20
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: entries})
+	info, err := d.conns.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, ok := info.Memlock()
+	if !ok {
+		t.Fatal("kernel reports no memlock for conns")
+	}
+	perFlow := float64(loaded) / entries
+	t.Logf("conns as loaded (%s, flags %#x, key %d B, value %d B): %.1f MiB per 1M flows, %.0f B/flow",
+		info.Type, info.Flags, info.KeySize, info.ValueSize, float64(loaded)/(1<<20), perFlow)
+	if limit := uint64(128 << 20); loaded > limit {
+		t.Errorf("conns takes %d bytes for %d flows, want <= %d", loaded, entries, limit)
+	}
+	for _, alt := range []struct {
+		name    string
+		typ     ebpf.MapType
+		flags   uint32
+		keySize uint32
+	}{
+		{"v4-only compact key", ebpf.LRUHash, unix.BPF_F_NO_COMMON_LRU, 16},
+		{"LRU per-CPU values", ebpf.LRUCPUHash, 0, info.KeySize},
+	} {
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: alt.typ, Flags: alt.flags, KeySize: alt.keySize, ValueSize: info.ValueSize, MaxEntries: entries})
+		if err != nil {
+			t.Fatalf("%s: %v", alt.name, err)
+		}
+		ai, err := m.Info()
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, _ := ai.Memlock()
+		t.Logf("alternative %s (key %d B): %.1f MiB per 1M flows", alt.name, alt.keySize, float64(mem)/(1<<20))
+	}
+}
