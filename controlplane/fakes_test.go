@@ -36,7 +36,7 @@ func (f *fakeDataplane) log(format string, args ...any) {
 }
 
 func (f *fakeDataplane) PutService(k maps.ServiceKey, s maps.Service) error {
-	f.log("put service %s:%d/%d id=%d", k.Addr, k.Port, k.Proto, s.ID)
+	f.log("put service %s:%d/%d id=%d kind=%d src=%s", k.Addr, k.Port, k.Proto, s.ID, s.Kind, s.TunnelSrc)
 	f.services[k] = s
 	return nil
 }
@@ -113,6 +113,7 @@ func (f *fakeDataplane) share(serviceID uint32) map[uint32]float64 {
 // unresolved. Forget records what it was told.
 type fakeNeighbours struct {
 	hops      map[netip.Addr]neigh.Hop
+	routed    map[netip.Addr]neigh.Hop
 	forgotten []netip.Addr
 }
 
@@ -122,6 +123,15 @@ func (f *fakeNeighbours) Lookup(a netip.Addr) (neigh.Hop, error) {
 		return neigh.Hop{}, fmt.Errorf("%s: %w", a, neigh.ErrUnresolved)
 	}
 	return h, nil
+}
+
+// LookupRouted answers from routed when it has the address (a real
+// behind a gateway), else as Lookup.
+func (f *fakeNeighbours) LookupRouted(a netip.Addr) (neigh.Hop, error) {
+	if h, ok := f.routed[a]; ok {
+		return h, nil
+	}
+	return f.Lookup(a)
 }
 
 func (f *fakeNeighbours) Forget(a netip.Addr) error {

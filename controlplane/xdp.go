@@ -33,7 +33,10 @@ type Dataplane interface {
 // Neighbours tells how to reach a real server on a connected segment.
 // *neigh.Table implements it.
 type Neighbours interface {
+	// Lookup finds a directly connected real (DR).
 	Lookup(addr netip.Addr) (neigh.Hop, error)
+	// LookupRouted finds the next hop towards a real, perhaps a gateway (TUN).
+	LookupRouted(addr netip.Addr) (neigh.Hop, error)
 	// Forget stops following addr, once no service has it as a real.
 	Forget(addr netip.Addr) error
 }
@@ -57,9 +60,11 @@ type XDP struct {
 // xdpService is what XDP wrote for one service.
 type xdpService struct {
 	id          uint32
+	kind        maps.Kind
 	unsupported string // non-empty: not programmed, and why
 	scheduler   string
-	tableInputs string // the Maglev inputs the installed table was built from
+	tableInputs string       // the Maglev inputs the installed table was built from
+	entry       maps.Service // the services map entry as written; ID 0 until then
 	reals       map[netip.AddrPort]*xdpReal
 }
 
@@ -92,21 +97,26 @@ func NewXDP(dp Dataplane, nb Neighbours, tableSize uint32, logger *slog.Logger) 
 	}, nil
 }
 
+// mapsKind is the data plane's forwarding kind for an lb_kind, and whether
+// the XDP data plane has it.
+func mapsKind(lbKind string) (maps.Kind, bool) {
+	switch strings.ToUpper(lbKind) {
+	case "DR":
+		return maps.KindDR, true
+	case "TUN":
+		return maps.KindTUN, true
+	}
+	return 0, false
+}
+
 // unsupportedReason says why the XDP data plane cannot serve svc yet, or ""
 // when it can.
 func unsupportedReason(svc Service) string {
-	switch {
-	case !svc.Key.VIP.Is4():
-		return "IPv6 virtual services are not served by the XDP data plane yet"
-	case svc.Key.Port == 0:
+	if svc.Key.Port == 0 {
 		return "all-ports virtual services (port 0) are not served by the XDP data plane yet"
-	case !strings.EqualFold(svc.Kind, "DR"):
-		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane yet (only DR)", svc.Kind)
 	}
-	for _, r := range svc.Reals {
-		if !r.Addr.Addr().Is4() {
-			return fmt.Sprintf("real_server %s: IPv6 reals are not served yet", r.Addr)
-		}
+	if _, ok := mapsKind(svc.Kind); !ok {
+		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane yet (DR and TUN are)", svc.Kind)
 	}
 	return ""
 }
@@ -185,6 +195,7 @@ func (x *XDP) applyService(svc Service) error {
 		cur = &xdpService{id: id, reals: map[netip.AddrPort]*xdpReal{}}
 		x.services[svc.Key] = cur
 	}
+	cur.kind, _ = mapsKind(svc.Kind)
 	if cur.scheduler != svc.Scheduler {
 		if !strings.EqualFold(svc.Scheduler, "mh") {
 			x.log.Warn("scheduler served by weighted Maglev until the other LVS schedulers land",
@@ -248,7 +259,13 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 	cur.weight = r.Weight
 
 	x.followed[r.Addr.Addr()] = true
-	hop, err := x.nb.Lookup(r.Addr.Addr())
+	lookup := x.nb.Lookup
+	if svc.kind == maps.KindTUN {
+		// A tunnelled real may sit behind a router: the frame goes to the
+		// next hop's MAC, and the route's source is the outer source.
+		lookup = x.nb.LookupRouted
+	}
+	hop, err := lookup(r.Addr.Addr())
 	if err != nil {
 		// Keep the last written hop: a MAC we knew is better than none
 		// while the kernel re-resolves it.
@@ -283,7 +300,25 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 }
 
 func sameHop(a, b neigh.Hop) bool {
-	return a.Ifindex == b.Ifindex && slices.Equal(a.DstMAC, b.DstMAC) && slices.Equal(a.SrcMAC, b.SrcMAC)
+	return a.Ifindex == b.Ifindex && slices.Equal(a.DstMAC, b.DstMAC) && slices.Equal(a.SrcMAC, b.SrcMAC) &&
+		a.Src == b.Src
+}
+
+// tunnelSource picks a TUN service's outer source address: the source the
+// kernel's route gives towards its first active real (by address), so
+// replies to ICMP errors about the tunnel come back to this host.
+func tunnelSource(svc *xdpService) netip.Addr {
+	addrs := make([]netip.AddrPort, 0, len(svc.reals))
+	for a, r := range svc.reals {
+		if r.state == RealActive && r.hop.Src.IsValid() {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}
+	}
+	slices.SortFunc(addrs, netip.AddrPort.Compare)
+	return svc.reals[addrs[0]].hop.Src
 }
 
 // installTable builds the service's Maglev table from its active reals and
@@ -301,31 +336,41 @@ func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 	for _, b := range backends {
 		fmt.Fprintf(&inputs, "%d=%s*%d;", b.ID, b.Key, b.Weight)
 	}
-	firstTime := svc.tableInputs == ""
-	if inputs.String() == svc.tableInputs && !firstTime {
-		return nil
-	}
-	slots, err := maglev.Build(backends, x.tableSize)
-	if err != nil {
-		return fmt.Errorf("build maglev table: %w", err)
-	}
-	if err := x.dp.SwapTable(svc.id, slots); err != nil {
-		return fmt.Errorf("install maglev table: %w", err)
-	}
-	if firstTime {
-		// The service entry goes in after its table, so the first packet
-		// that matches it finds a table.
-		err := x.dp.PutService(toMapsKey(k), maps.Service{ID: svc.id, TableSize: x.tableSize, Kind: maps.KindDR})
+	if inputs.String() != svc.tableInputs || svc.tableInputs == "" {
+		slots, err := maglev.Build(backends, x.tableSize)
 		if err != nil {
-			return fmt.Errorf("put service: %w", err)
+			return fmt.Errorf("build maglev table: %w", err)
+		}
+		if err := x.dp.SwapTable(svc.id, slots); err != nil {
+			return fmt.Errorf("install maglev table: %w", err)
+		}
+		svc.tableInputs = inputs.String()
+		if svc.tableInputs == "" {
+			// An empty table is still installed; mark it so it isn't rebuilt.
+			svc.tableInputs = "-"
+		}
+		x.log.Info("service table installed", "service", k.String(), "reals", len(backends))
+	}
+
+	// The service entry goes in after its table, so the first packet that
+	// matches it finds a table; it is rewritten when its kind or tunnel
+	// source changes.
+	entry := maps.Service{ID: svc.id, TableSize: x.tableSize, Kind: svc.kind}
+	if svc.kind == maps.KindTUN {
+		entry.TunnelSrc = tunnelSource(svc)
+		if !entry.TunnelSrc.IsValid() {
+			// No real resolved yet: without an outer source nothing can be
+			// sent, and a missing entry lets the packets pass untouched.
+			return nil
 		}
 	}
-	svc.tableInputs = inputs.String()
-	if svc.tableInputs == "" {
-		// An empty table is still installed; mark it so it isn't rebuilt.
-		svc.tableInputs = "-"
+	if entry == svc.entry {
+		return nil
 	}
-	x.log.Info("service table installed", "service", k.String(), "reals", len(backends))
+	if err := x.dp.PutService(toMapsKey(k), entry); err != nil {
+		return fmt.Errorf("put service: %w", err)
+	}
+	svc.entry = entry
 	return nil
 }
 
@@ -337,8 +382,10 @@ func (x *XDP) removeService(k ServiceKey) error {
 	}
 	// The service entry goes first: from then on its packets pass
 	// untouched and nothing reads the table or the reals.
-	if err := x.dp.DeleteService(toMapsKey(k)); err != nil {
-		return err
+	if svc.entry.ID != 0 {
+		if err := x.dp.DeleteService(toMapsKey(k)); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	if err := x.dp.DeleteTable(svc.id); err != nil {

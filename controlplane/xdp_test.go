@@ -63,7 +63,7 @@ func TestXDPFirstApplyOrder(t *testing.T) {
 		"clear real counters 3",
 		"put real 3 198.18.0.13 aa:00:00:00:00:13",
 		"swap table 1",
-		"put service 198.18.0.100:80/6 id=1",
+		"put service 198.18.0.100:80/6 id=1 kind=1 src=invalid IP",
 	}
 	if diff := cmp.Diff(want, ops); diff != "" {
 		t.Errorf("writes (-want +got):\n%s", diff)
@@ -196,11 +196,11 @@ virtual_server 198.18.0.100 80 {
     protocol TCP
     real_server 198.18.0.11 80 { weight 1 }
 }
-virtual_server 2001:db8::100 80 {
+virtual_server 198.18.0.101 0 {
     lb_kind DR
     lb_algo rr
     protocol TCP
-    real_server 2001:db8::11 80 { weight 1 }
+    real_server 198.18.0.11 0 { weight 1 }
 }
 `
 	f := newXDPFixture(t, conf)
@@ -208,10 +208,13 @@ virtual_server 2001:db8::100 80 {
 		t.Errorf("unsupported services wrote %q, want nothing", ops)
 	}
 	_, obs := f.rec.Snapshot()
-	for _, k := range []string{"198.18.0.100:80/tcp", "[2001:db8::100]:80/tcp"} {
+	for k, want := range map[string]string{
+		"198.18.0.100:80/tcp": "lb_kind NAT",
+		"198.18.0.101:0/tcp":  "port 0",
+	} {
 		o := obs[MustParseServiceKey(k)]
-		if o.Status != "unsupported" || o.Reason == "" {
-			t.Errorf("service %s observed as %q (%q), want unsupported with a reason", k, o.Status, o.Reason)
+		if o.Status != "unsupported" || !strings.Contains(o.Reason, want) {
+			t.Errorf("service %s observed as %q (%q), want unsupported naming %q", k, o.Status, o.Reason, want)
 		}
 	}
 
@@ -221,6 +224,107 @@ virtual_server 2001:db8::100 80 {
 	}
 	if len(f.dp.services) != 1 {
 		t.Errorf("after lb_kind NAT → DR, %d services written, want 1", len(f.dp.services))
+	}
+}
+
+func TestXDPIPv6DR(t *testing.T) {
+	conf := `
+virtual_server 2001:db8::100 80 {
+    lb_kind DR
+    lb_algo mh
+    protocol TCP
+    real_server 2001:db8::11 80 { weight 1 }
+}
+`
+	f := newXDPFixture(t, conf)
+	f.nb.hops[netip.MustParseAddr("2001:db8::11")] = hop("aa:00:00:00:06:11")
+	want := []string{
+		"clear service counters 1",
+		"clear real counters 1",
+		"put real 1 2001:db8::11 aa:00:00:00:06:11",
+		"swap table 1",
+		"put service 2001:db8::100:80/6 id=1 kind=1 src=invalid IP",
+	}
+	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
+		t.Errorf("IPv6 DR writes (-want +got):\n%s", diff)
+	}
+}
+
+func TestXDPTunnel(t *testing.T) {
+	conf := `
+virtual_server 198.18.0.100 80 {
+    lb_kind TUN
+    lb_algo wrr
+    protocol TCP
+    real_server 198.18.0.11 80 { weight 1 }
+    real_server 198.19.0.7 80 { weight 1 }
+}
+`
+	f := newXDPFixture(t, conf)
+	// One real on the segment, one behind a router: both get the route's
+	// source; the routed one's frames go to the router's MAC.
+	direct := hop("aa:00:00:00:00:11")
+	direct.Src = netip.MustParseAddr("198.18.0.2")
+	routed := hop("aa:00:00:00:00:fe")
+	routed.Src = netip.MustParseAddr("198.18.0.2")
+	routed.Gateway = netip.MustParseAddr("198.18.0.254")
+	f.nb.routed = map[netip.Addr]neigh.Hop{
+		netip.MustParseAddr("198.18.0.11"): direct,
+		netip.MustParseAddr("198.19.0.7"):  routed,
+	}
+	want := []string{
+		"clear service counters 1",
+		"clear real counters 1",
+		"put real 1 198.18.0.11 aa:00:00:00:00:11",
+		"clear real counters 2",
+		"put real 2 198.19.0.7 aa:00:00:00:00:fe",
+		"swap table 1",
+		"put service 198.18.0.100:80/6 id=1 kind=3 src=198.18.0.2",
+	}
+	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
+		t.Errorf("TUN writes (-want +got):\n%s", diff)
+	}
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 0.5, 2: 0.5})
+
+	// A new route source is a new service entry, nothing else.
+	for a, h := range f.nb.routed {
+		h.Src = netip.MustParseAddr("198.18.0.3")
+		f.nb.routed[a] = h
+	}
+	want = []string{
+		"put real 1 198.18.0.11 aa:00:00:00:00:11",
+		"put real 2 198.19.0.7 aa:00:00:00:00:fe",
+		"put service 198.18.0.100:80/6 id=1 kind=3 src=198.18.0.3",
+	}
+	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
+		t.Errorf("TUN source change writes (-want +got):\n%s", diff)
+	}
+}
+
+func TestXDPTunnelWaitsForASource(t *testing.T) {
+	conf := `
+virtual_server 198.18.0.100 80 {
+    lb_kind TUN
+    lb_algo wrr
+    protocol TCP
+    real_server 198.19.0.7 80 { weight 1 }
+}
+`
+	f := newXDPFixture(t, conf)
+	ops := f.reconcile(t)
+	for _, op := range ops {
+		if strings.HasPrefix(op, "put service") {
+			t.Errorf("a TUN service with no resolved real was written (%q): it has no outer source", op)
+		}
+	}
+	// Removing it touches no services entry that was never written.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, "")); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range f.dp.takeOps() {
+		if strings.HasPrefix(op, "delete service") {
+			t.Errorf("removal deleted a services entry that was never written: %q", op)
+		}
 	}
 }
 
