@@ -28,9 +28,17 @@ const (
 
 var service = netip.AddrPortFrom(lab.VIP, 80).String() + "/tcp"
 
-// startLab builds a lab with servers running and xlbd ready. Cleanup tears
-// it all down; on failure the xlbd log tail is in the test output.
+// startLab builds a DR lab with servers running and xlbd ready with the
+// demo's configuration. Cleanup tears it all down; on failure the xlbd log
+// tail is in the test output.
 func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
+	t.Helper()
+	return startLabWith(t, ctx, lab.DR, demoConfig)
+}
+
+// startLabWith is startLab with the reals prepared for mode and xlbd
+// reading config.
+func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
@@ -45,6 +53,8 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 		Name:   testutil.UniqueName("xlbt-"),
 		Dir:    dir,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Mode:   mode,
+		XLBCtl: bin.xlbctl,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +67,7 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 	if err := l.StartServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
 	}
-	d, err := l.StartDaemon(ctx, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl, Config: demoConfig})
+	d, err := l.StartDaemon(ctx, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl, Config: config})
 	if err != nil {
 		t.Fatal(err) // the error carries the log tail
 	}
@@ -83,21 +93,39 @@ func (w testWriter) Write(b []byte) (int, error) {
 // client's own address and port.
 func measure(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon) lab.Report {
 	t.Helper()
+	return measureVIP(t, ctx, l, d, lab.VIP, lab.ClientAddr)
+}
+
+// measureVIP is measure for the HTTP service on vip port 80, whose reals
+// must all see the client as from.
+func measureVIP(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon, vip, from netip.Addr) lab.Report {
+	t.Helper()
+	return measureWith(t, ctx, l, d, vip, from, func() (lab.Report, error) {
+		return l.Measure(ctx, bin.xlblab, lab.ClientOptions{
+			URL: "http://" + netip.AddrPortFrom(vip, 80).String() + "/", Count: connections, Timeout: 40 * time.Second,
+		})
+	})
+}
+
+// measureWith checks the report that round returns against the weights
+// xlbd reports now for the service on vip port 80: every one of the
+// connections answered, every |z| ≤ maxZ, and every real saw the client
+// as from, port unchanged.
+func measureWith(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon, vip, from netip.Addr, round func() (lab.Report, error)) lab.Report {
+	t.Helper()
 	svcs, err := d.Services(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, ok := lab.FindService(svcs, lab.VIP, 80)
+	svc, ok := lab.FindService(svcs, vip, 80)
 	if !ok {
-		t.Fatalf("xlbctl services lists no %s: %+v", service, svcs)
+		t.Fatalf("xlbctl services lists no %s port 80: %+v", vip, svcs)
 	}
 	weights, names, err := l.Weights(svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := l.Measure(ctx, bin.xlblab, lab.ClientOptions{
-		URL: "http://" + lab.VIP.String() + "/", Count: connections, Timeout: 40 * time.Second,
-	})
+	rep, err := round()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +135,7 @@ func measure(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon) lab.R
 	rows := lab.Compare(weights, names, rep.Counts())
 	var table strings.Builder
 	lab.WriteTable(&table, rows)
-	t.Logf("lab %s, %d ms:\n%s", l.Name, rep.ElapsedMS, table.String())
+	t.Logf("lab %s, %s, %d ms:\n%s", l.Name, rep.URL, rep.ElapsedMS, table.String())
 	for _, r := range rows {
 		if math.Abs(r.Z) > maxZ {
 			t.Errorf("%s: %d connections, want about %.0f (weight %d): z %+.2f beyond ±%.0f",
@@ -115,8 +143,8 @@ func measure(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon) lab.R
 		}
 	}
 	for name, s := range rep.Servers {
-		if !slices.Equal(s.Peers, []netip.Addr{lab.ClientAddr}) || s.Translated != 0 {
-			t.Errorf("%s saw clients %v (%d with another port), want only %s unchanged", name, s.Peers, s.Translated, lab.ClientAddr)
+		if !slices.Equal(s.Peers, []netip.Addr{from}) || s.Translated != 0 {
+			t.Errorf("%s saw clients %v (%d with another port), want only %s unchanged", name, s.Peers, s.Translated, from)
 		}
 	}
 	return rep

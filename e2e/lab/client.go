@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"xlb/internal/nsrun"
 )
 
 // ClientOptions configure RunClient.
@@ -224,4 +227,50 @@ func (l *Lab) Measure(ctx context.Context, xlblab string, opts ClientOptions) (R
 		return rep, fmt.Errorf("client: %w: %s", runErr, strings.TrimSpace(errb.String()))
 	}
 	return rep, nil
+}
+
+// Post sends one POST request with a body of size bytes from inside node n
+// to addr on a new connection and returns the name of the server that
+// answered and the client address it saw. The server replies only once
+// it has read the whole body, so a reply proves that full-sized segments
+// (MSS-sized, as large as n's MTU allows) made it through.
+func Post(n Node, addr netip.AddrPort, size int, timeout time.Duration) (name string, peer netip.AddrPort, err error) {
+	if size < 0 || size > maxBody {
+		return "", peer, fmt.Errorf("size: want 0..%d, got %d", maxBody, size)
+	}
+	err = nsrun.DoNamed(n.NS, func() error {
+		// The socket is made here, in n's namespace; http.Transport
+		// would dial from another goroutine, on another thread.
+		c, err := net.DialTimeout("tcp", addr.String(), timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+			return err
+		}
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr.String()+"/", bytes.NewReader(make([]byte, size)))
+		if err != nil {
+			return err
+		}
+		req.Close = true
+		if err := req.Write(c); err != nil {
+			return fmt.Errorf("send request: %w", err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), req)
+		if err != nil {
+			return fmt.Errorf("read reply: %w", err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		if err != nil {
+			return fmt.Errorf("read reply: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s: %s", resp.Status, body)
+		}
+		name, peer, err = ParseReply(string(body))
+		return err
+	})
+	return name, peer, err
 }

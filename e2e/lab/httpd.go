@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,6 +37,9 @@ func ParseReply(body string) (name string, peer netip.AddrPort, err error) {
 	return name, peer, nil
 }
 
+// maxBody bounds what a server reads of one request's body.
+const maxBody = 1 << 20
+
 // Serve answers HTTP requests on ln with FormatReply(name, client)
 // until ctx ends, then shuts down gracefully. Keep-alive is off: every
 // request the lab counts is a connection the balancer placed.
@@ -45,6 +49,12 @@ func Serve(ctx context.Context, name string, ln net.Listener, log *slog.Logger) 
 	}
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Read the whole body first: a reply then proves that every
+			// segment of a large request arrived (Post).
+			if _, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxBody)); err != nil {
+				http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
 			peer, err := netip.ParseAddrPort(r.RemoteAddr)
 			if err != nil {
 				http.Error(w, "bad peer address", http.StatusInternalServerError)
@@ -75,21 +85,24 @@ func Serve(ctx context.Context, name string, ln net.Listener, log *slog.Logger) 
 	return err
 }
 
-// StartServers starts `xlblab serve` on port 80 in every real, named after
-// the real, and returns once each accepts connections from the client
-// (bounded to 10 s each).
+// StartServers starts `xlblab serve --udp` on port 80 (TCP for HTTP and
+// UDP) in every real, named after the real, and returns once each accepts connections from the client on
+// its IPv4 and its IPv6 address (bounded to 10 s each): ":80" is one
+// socket for both families.
 func (l *Lab) StartServers(ctx context.Context, xlblab string) error {
 	procs := make([]*Proc, len(l.Reals))
 	for i, r := range l.Reals {
-		p, err := l.Start(r.Role, "ip", "netns", "exec", r.NS, xlblab, "serve", "--name", r.Role, "--listen", ":80")
+		p, err := l.Start(r.Role, "ip", "netns", "exec", r.NS, xlblab, "serve", "--name", r.Role, "--listen", ":80", "--udp")
 		if err != nil {
 			return err
 		}
 		procs[i] = p
 	}
 	for i, r := range l.Reals {
-		if err := l.waitListening(ctx, procs[i], netip.AddrPortFrom(r.Addr, 80)); err != nil {
-			return err
+		for _, a := range []netip.Addr{r.Addr, r.Addr6} {
+			if err := l.waitListening(ctx, procs[i], netip.AddrPortFrom(a, 80)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +31,25 @@ var (
 	ClientAddr = netip.MustParseAddr("198.18.0.10")
 	LBAddr     = netip.MustParseAddr("198.18.0.2")
 	VIP        = netip.MustParseAddr("198.18.0.100")
+
+	// The same segment's IPv6 addresses, from the documentation prefix
+	// (RFC 3849), added with nodad: nothing else is on the segment.
+	Subnet6     = netip.MustParsePrefix("2001:db8::/64")
+	ClientAddr6 = netip.MustParseAddr("2001:db8::10")
+	LBAddr6     = netip.MustParseAddr("2001:db8::2")
+	VIP6        = netip.MustParseAddr("2001:db8::100")
 )
+
+// pathMTU is the MTU of the load balancer's and the reals' eth0 and of
+// their bridge ports; the client keeps 1500. In TUN mode xlb's XDP program
+// pushes a 20-byte (IPv4) or 40-byte (IPv6) outer header on the client's
+// frames and sets DF, so a full-sized 1500-byte request from the client
+// must fit 1540 bytes on the way from lb to the real. Raising the MTU of
+// that path is what operators of IPIP do too; clamping the client's MSS
+// instead would change what the client sends and test less. Replies go
+// from the real straight to the client within the client's MSS, which it
+// announced for its own 1500.
+const pathMTU = 1600
 
 // RealAddr returns the address of real server i, counted from 1:
 // 198.18.0.11, 198.18.0.12, ...
@@ -37,13 +57,44 @@ func RealAddr(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{198, 18, 0, byte(10 + i)})
 }
 
+// RealAddr6 returns the IPv6 address of real server i, counted from 1:
+// 2001:db8::11, 2001:db8::12, ... (the same digits as RealAddr's, in hex).
+func RealAddr6(i int) netip.Addr {
+	a := Subnet6.Addr().As16()
+	a[15] = byte(0x10 + i)
+	return netip.AddrFrom16(a)
+}
+
+// Mode is how the reals are prepared to take the load balancer's traffic.
+type Mode int
+
+const (
+	// DR is direct routing (LVS-DR): the VIPs on lo and the ARP sysctls,
+	// set by the lab itself as lvs_real.sh does.
+	DR Mode = iota
+	// TUN is xlb's tunnel mode: `xlbctl realserver up --tunnel` in each
+	// real puts the VIPs on lo and attaches the BPF decapsulator to eth0.
+	TUN
+)
+
+func (m Mode) String() string {
+	switch m {
+	case DR:
+		return "DR"
+	case TUN:
+		return "TUN"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
 // Node is one host of the lab: a network namespace whose eth0 is a port of
 // the lab's bridge.
 type Node struct {
-	Role string           // "client", "lb", "r1", ...; also its bridge port's name
-	NS   string           // network namespace name, under /run/netns
-	Addr netip.Addr       // eth0's address, in Subnet
-	MAC  net.HardwareAddr // eth0's MAC, derived from Addr so that dumps read easily
+	Role  string           // "client", "lb", "r1", ...; also its bridge port's name
+	NS    string           // network namespace name, under /run/netns
+	Addr  netip.Addr       // eth0's address, in Subnet
+	Addr6 netip.Addr       // eth0's IPv6 address, in Subnet6
+	MAC   net.HardwareAddr // eth0's MAC, derived from Addr so that dumps read easily
 }
 
 // Path returns the namespace's bind mount, for nsenter --net=.
@@ -62,6 +113,10 @@ type Options struct {
 	Dir string
 	// Logger gets one line per step; nil discards.
 	Logger *slog.Logger
+	// Mode prepares the reals for DR (the zero value) or TUN.
+	Mode Mode
+	// XLBCtl is the xlbctl binary; TUN mode runs `xlbctl realserver` with it.
+	XLBCtl string
 }
 
 // Lab is a running lab. Build it with New and always Close it.
@@ -72,14 +127,17 @@ type Lab struct {
 	Client Node
 	LB     Node
 	Reals  []Node
+	Mode   Mode
 
 	log    *slog.Logger
+	xlbctl string
 	ownDir bool
 
 	mu         sync.Mutex
 	namespaces []string // in creation order; the switch first
 	procs      []*Proc
 	pins       []string // bpffs directories daemons were given
+	tunReals   []TunReal
 	daemon     *Daemon
 	xdp        link.Link
 	prog       *ebpf.Program
@@ -112,7 +170,19 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	l := &Lab{Name: opts.Name, Dir: opts.Dir, log: opts.Logger.With("lab", opts.Name)}
+	switch opts.Mode {
+	case DR:
+	case TUN:
+		if opts.XLBCtl == "" {
+			return nil, errors.New("TUN mode needs the xlbctl binary")
+		}
+		if opts.XLBCtl, err = filepath.Abs(opts.XLBCtl); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("mode: unknown %v", opts.Mode)
+	}
+	l := &Lab{Name: opts.Name, Dir: opts.Dir, Mode: opts.Mode, xlbctl: opts.XLBCtl, log: opts.Logger.With("lab", opts.Name)}
 	if l.Dir == "" {
 		if l.Dir, err = os.MkdirTemp("", opts.Name+"-"); err != nil {
 			return nil, fmt.Errorf("make lab directory: %w", err)
@@ -140,53 +210,74 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		return nil, err
 	}
 
-	if l.Client, err = l.addNode(ctx, "client", ClientAddr); err != nil {
+	if l.Client, err = l.addNode(ctx, "client", ClientAddr, ClientAddr6, 0); err != nil {
 		return nil, err
 	}
-	if l.LB, err = l.addNode(ctx, "lb", LBAddr); err != nil {
+	if l.LB, err = l.addNode(ctx, "lb", LBAddr, LBAddr6, pathMTU); err != nil {
 		return nil, err
 	}
-	// The load balancer owns the VIP on the segment: it answers ARP for it,
-	// so clients send VIP traffic to it and XDP sees that traffic first.
+	// The load balancer owns the VIPs on the segment: it answers ARP and
+	// neighbour solicitations for them, so clients send VIP traffic to it
+	// and XDP sees that traffic first.
 	if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP.String()+"/32", "dev", "eth0"); err != nil {
 		return nil, err
 	}
+	if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP6.String()+"/128", "dev", "eth0", "nodad"); err != nil {
+		return nil, err
+	}
 	for i := 1; i <= opts.Reals; i++ {
-		r, err := l.addNode(ctx, fmt.Sprintf("r%d", i), RealAddr(i))
+		r, err := l.addNode(ctx, fmt.Sprintf("r%d", i), RealAddr(i), RealAddr6(i), pathMTU)
 		if err != nil {
 			return nil, err
 		}
-		if err := l.makeDRReal(ctx, r); err != nil {
+		l.Reals = append(l.Reals, r)
+		if opts.Mode == TUN {
+			err = l.makeTunReal(ctx, r)
+		} else {
+			err = l.makeDRReal(ctx, r)
+		}
+		if err != nil {
 			return nil, err
 		}
-		l.Reals = append(l.Reals, r)
 	}
 	if err := l.attachPassAll(); err != nil {
 		return nil, err
 	}
-	l.log.Info("lab ready", "nodes", 2+len(l.Reals), "dir", l.Dir)
+	l.log.Info("lab ready", "nodes", 2+len(l.Reals), "mode", l.Mode, "dir", l.Dir)
 	return l, nil
 }
 
 // addNode makes a namespace for role with eth0 as the peer of a bridge
-// port named role, addressed with addr/24.
-func (l *Lab) addNode(ctx context.Context, role string, addr netip.Addr) (Node, error) {
-	n := Node{Role: role, NS: l.Name + "-" + role, Addr: addr, MAC: macFor(addr)}
-	l.log.Info("create node", "role", role, "netns", n.NS, "addr", addr, "mac", n.MAC.String())
+// port named role, addressed with addr/24 and addr6/64; mtu, unless 0,
+// is set on both ends of the veth.
+func (l *Lab) addNode(ctx context.Context, role string, addr, addr6 netip.Addr, mtu int) (Node, error) {
+	n := Node{Role: role, NS: l.Name + "-" + role, Addr: addr, Addr6: addr6, MAC: macFor(addr)}
+	l.log.Info("create node", "role", role, "netns", n.NS, "addr", addr, "addr6", addr6, "mac", n.MAC.String())
 	if err := l.addNS(ctx, n.NS); err != nil {
 		return Node{}, err
 	}
 	pfx := netip.PrefixFrom(addr, Subnet.Bits()).String()
+	pfx6 := netip.PrefixFrom(addr6, Subnet6.Bits()).String()
 	steps := [][]string{
 		{"ip", "-n", l.Switch, "link", "add", role, "type", "veth",
 			"peer", "name", "eth0", "address", n.MAC.String(), "netns", n.NS},
+	}
+	if mtu > 0 {
+		steps = append(steps,
+			[]string{"ip", "-n", l.Switch, "link", "set", role, "mtu", strconv.Itoa(mtu)},
+			[]string{"ip", "-n", n.NS, "link", "set", "eth0", "mtu", strconv.Itoa(mtu)})
+	}
+	steps = append(steps, [][]string{
 		{"ip", "-n", l.Switch, "link", "set", role, "master", "br0", "up"},
 		{"ip", "-n", n.NS, "addr", "add", pfx, "dev", "eth0"},
+		// Nothing else on the segment holds these addresses, and DAD would
+		// keep them tentative (unusable) for a second or more.
+		{"ip", "-n", n.NS, "addr", "add", pfx6, "dev", "eth0", "nodad"},
 		{"ip", "-n", n.NS, "link", "set", "eth0", "up"},
 		// LAB-NOTES: a veth sender leaves checksums partial, and frames
 		// that XDP forwards are never completed; real wires carry full ones.
 		{"ip", "netns", "exec", n.NS, "ethtool", "-K", "eth0", "tx", "off"},
-	}
+	}...)
 	for _, s := range steps {
 		if err := run(ctx, s[0], s[1:]...); err != nil {
 			return Node{}, err
@@ -196,13 +287,18 @@ func (l *Lab) addNode(ctx context.Context, role string, addr netip.Addr) (Node, 
 }
 
 // makeDRReal prepares a real for direct routing as LVS-DR needs (the seed
-// course's lvs_real.sh): the VIP on lo so the real accepts frames for it,
-// arp_ignore=1 so it does not answer ARP for the VIP (the load balancer
-// must), and arp_announce=2 so its own ARP requests carry eth0's address,
-// never the VIP.
+// course's lvs_real.sh): the VIPs on lo so the real accepts frames for
+// them, arp_ignore=1 so it does not answer ARP for the VIP (the load
+// balancer must), and arp_announce=2 so its own ARP requests carry eth0's
+// address, never the VIP. IPv6 needs no sysctl: Linux answers a neighbour
+// solicitation only for an address of the interface it arrived on, never
+// for one on lo (TestLabIPv6 checks it).
 func (l *Lab) makeDRReal(ctx context.Context, r Node) error {
-	l.log.Info("prepare real for direct routing", "role", r.Role, "vip", VIP)
+	l.log.Info("prepare real for direct routing", "role", r.Role, "vip", VIP, "vip6", VIP6)
 	if err := run(ctx, "ip", "-n", r.NS, "addr", "add", VIP.String()+"/32", "dev", "lo"); err != nil {
+		return err
+	}
+	if err := run(ctx, "ip", "-n", r.NS, "addr", "add", VIP6.String()+"/128", "dev", "lo", "nodad"); err != nil {
 		return err
 	}
 	return run(ctx, "ip", "netns", "exec", r.NS, "sysctl", "-q", "-w",
@@ -256,10 +352,11 @@ func (l *Lab) addNS(ctx context.Context, name string) error {
 	return run(ctx, "ip", "-n", name, "link", "set", "lo", "up")
 }
 
-// Real returns the real whose address is addr.
+// Real returns the real whose IPv4 or IPv6 address is addr.
 func (l *Lab) Real(addr netip.Addr) (Node, bool) {
+	addr = addr.Unmap()
 	for _, r := range l.Reals {
-		if r.Addr == addr {
+		if r.Addr == addr || r.Addr6 == addr {
 			return r, true
 		}
 	}
@@ -286,7 +383,7 @@ func (l *Lab) Close() error {
 		return nil
 	}
 	l.closed = true
-	procs, namespaces, pins := l.procs, l.namespaces, l.pins
+	procs, namespaces, pins, tunReals := l.procs, l.namespaces, l.pins, l.tunReals
 	xdp, prog := l.xdp, l.prog
 	l.mu.Unlock()
 
@@ -302,6 +399,14 @@ func (l *Lab) Close() error {
 		default:
 		}
 		if err := p.Stop(stopGrace); err != nil && !p.stopExpected(err) {
+			errs = append(errs, err)
+		}
+	}
+	// The decapsulators go while their namespaces still exist, so down
+	// can detach them and restore what up changed; their pins go even if
+	// down failed.
+	for _, tr := range tunReals {
+		if err := l.tunDown(tr); err != nil {
 			errs = append(errs, err)
 		}
 	}

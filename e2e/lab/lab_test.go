@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -238,4 +239,149 @@ func arpAnswers(node Node, target netip.Addr) ([]string, error) {
 		}
 	})
 	return macs, err
+}
+
+// TestLabIPv6 checks the IPv6 half of the segment before any daemon runs:
+// the servers answer HTTP and UDP on the reals' IPv6 addresses and see the
+// client's, and only lb answers for VIP6. A real holds VIP6 on lo, and
+// Linux answers a neighbour solicitation only for addresses of the
+// interface it came in on, so the reals need no sysctl. Two ways to ask
+// are checked: the multicast solicitation of plain resolution (it goes to
+// VIP6's solicited-node group, which the reals join on lo only) and a
+// unicast one to r1's MAC, which the client's neighbour cache sends when
+// it probes an entry pointing there (RFC 4861 7.3.3): r1 receives it and
+// still sends no advertisement.
+func TestLabIPv6(t *testing.T) {
+	l := newLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := l.StartServers(ctx, xlblab); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range l.Reals {
+		url := "http://" + netip.AddrPortFrom(r.Addr6, 80).String() + "/"
+		rep, err := l.Measure(ctx, xlblab, ClientOptions{URL: url, Count: 5, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatalf("client to %s: %v", url, err)
+		}
+		want := map[string]*Seen{r.Role: {Count: 5, Peers: []netip.Addr{ClientAddr6}}}
+		if diff := cmp.Diff(want, rep.Servers, cmpopts.EquateComparable(netip.Addr{})); diff != "" || rep.Errors != 0 {
+			t.Errorf("client to %s (errors %d, first %q): servers -want +got:\n%s", url, rep.Errors, rep.FirstError, diff)
+		}
+		for _, a := range []netip.Addr{r.Addr, r.Addr6} {
+			rep, err = UDPRound(l.Client, netip.AddrPortFrom(a, 80), 5, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := ClientAddr
+			if a.Is6() {
+				client = ClientAddr6
+			}
+			want := map[string]*Seen{r.Role: {Count: 5, Peers: []netip.Addr{client}}}
+			if diff := cmp.Diff(want, rep.Servers, cmpopts.EquateComparable(netip.Addr{})); diff != "" || rep.Errors != 0 {
+				t.Errorf("udp to %s (errors %d, first %q): servers -want +got:\n%s", a, rep.Errors, rep.FirstError, diff)
+			}
+		}
+	}
+
+	before := make(map[string]int, len(l.Reals))
+	for _, r := range l.Reals {
+		n, err := sentAdverts(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[r.Role] = n
+	}
+	// lb has VIP6 and nothing on port 80: refused there. A real that had
+	// answered for VIP6 would have accepted.
+	err := Dial(l.Client, netip.AddrPortFrom(VIP6, 80), 3*time.Second)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial VIP6 from client: got %v, want connection refused by lb", err)
+	}
+	var vipMAC string
+	if err := nsrun.DoNamed(l.Client.NS, func() error {
+		neighs, err := netlink.NeighList(0, netlink.FAMILY_V6)
+		for _, n := range neighs {
+			if n.IP.String() == VIP6.String() {
+				vipMAC = n.HardwareAddr.String()
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if vipMAC != l.LB.MAC.String() {
+		t.Errorf("client resolved VIP6 to %q, want lb's %s", vipMAC, l.LB.MAC)
+	}
+	for _, r := range l.Reals {
+		after, err := sentAdverts(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after != before[r.Role] {
+			t.Errorf("%s sent %d neighbour advertisements while the client resolved VIP6", r.Role, after-before[r.Role])
+		}
+	}
+
+	// Point the client's entry for VIP6 at r1 as stale, use it, and let
+	// the cache probe it at once with unicast solicitations 100 ms apart.
+	r1 := l.Reals[0]
+	for _, c := range [][]string{
+		{"ip", "netns", "exec", l.Client.NS, "sysctl", "-q", "-w",
+			"net.ipv6.neigh.eth0.delay_first_probe_time=0", "net.ipv6.neigh.eth0.retrans_time_ms=100"},
+		{"ip", "-n", l.Client.NS, "neigh", "replace", VIP6.String(), "lladdr", r1.MAC.String(), "dev", "eth0", "nud", "stale"},
+	} {
+		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
+	solicits, err := snmp6(r1, "Icmp6InNeighborSolicits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adverts, err := sentAdverts(r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// r1 holds VIP6 on lo and listens: the stale entry carries this
+	// datagram to r1, and the probes follow. UDP, because TCP's progress
+	// would confirm the entry and spare the probes.
+	if rep, err := UDPRound(l.Client, netip.AddrPortFrom(VIP6, 80), 1, 2*time.Second); err != nil || rep.Counts()[r1.Role] != 1 {
+		t.Fatalf("udp to VIP6 through the entry pointing at r1: %v %+v", err, rep)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	got := solicits
+	for got < solicits+3 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if got, err = snmp6(r1, "Icmp6InNeighborSolicits"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got == solicits {
+		t.Fatalf("r1 received no unicast solicitation for VIP6 within 3 s; the check would prove nothing")
+	}
+	if after, err := sentAdverts(r1); err != nil {
+		t.Fatal(err)
+	} else if after != adverts {
+		t.Errorf("r1 answered %d of %d unicast solicitations for VIP6, which it holds on lo only", after-adverts, got-solicits)
+	}
+}
+
+// sentAdverts returns how many neighbour advertisements node n has sent.
+func sentAdverts(n Node) (int, error) { return snmp6(n, "Icmp6OutNeighborAdvertisements") }
+
+// snmp6 returns counter name of node n from /proc/net/snmp6, which shows
+// the namespace of the process reading it.
+func snmp6(n Node, name string) (int, error) {
+	out, err := exec.Command("ip", "netns", "exec", n.NS, "cat", "/proc/net/snmp6").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("read snmp6 of %s: %v: %s", n.Role, err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == name {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, fmt.Errorf("snmp6 of %s: no %s", n.Role, name)
 }
