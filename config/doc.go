@@ -1,28 +1,37 @@
-// Package config reads the keepalived.conf operators already run and decodes the part xlb
-// acts on into a typed model: Parse and Load return a Config, warnings for what xlb skips,
-// and every error at once as an ErrorList whose entries read "FILE:LINE:COL: message".
+// Package config reads the keepalived.conf operators already run into a typed model: Parse
+// and Load (and their WithOptions forms) return a Config, warnings for what xlb skips or
+// does not act on, and every error at once as an ErrorList whose entries read
+// "FILE:LINE:COL: message".
 //
 // # Design
 //
-// Reading happens in three stages, so that growing to keepalived's whole grammar adds
+// Reading happens in four stages, so that growing to keepalived's whole grammar adds
 // table rows, not parsers:
 //
-//  1. lex (lex.go) turns bytes into words, quoted strings, braces and line ends, with the
-//     position of each, following keepalived's lexical rules (comments with # and !, braces
-//     split from words, quotes).
-//  2. parseTree (tree.go) builds a generic tree of statements, each a keyword, its
+//  1. The reader (preprocess.go) does keepalived's line rewriting (lib/parser.c read_line):
+//     include files (globs, relative to the including file), @ID and @^ID lines selected by
+//     Options.ConfigID, $NAME macros (multi-line too, and the built-ins), ~SEQ and ~LST. Each
+//     finished line is lexed where it stands, so every token keeps its file, line, column
+//     and the include chain (Pos.From).
+//  2. lex (lex.go) turns a line into words, quoted strings and braces, following
+//     keepalived's lexical rules (comments with # and !, braces split from words, quotes).
+//  3. parseTree (tree.go) builds a generic tree of statements, each a keyword, its
 //     arguments and an optional block, knowing no keyword. Brace mistakes are found here.
-//  3. A schema per block (schema.go) walks the tree. Each word falls in one of three
-//     kinds: modelled (a field function decodes it into the model), known to keepalived
-//     but not modelled (a warning, and the word with its block is skipped), or unknown to
-//     keepalived (an error suggesting the nearest word of that block). Blocks that are
-//     skipped are still checked against the registry, so a typo inside a vrrp_instance or
-//     an HTTP_GET is reported even though xlb does not act on it yet.
+//  4. A schema per block walks the tree. Each word falls in one of three kinds: modelled
+//     (a field function decodes and checks it into the model; fields.go holds the shared
+//     ones), known to keepalived but not modelled (a warning, and the word with its block
+//     is skipped), or unknown to keepalived (an error suggesting the nearest word of that
+//     block). Skipped blocks are still checked against the registry, so a typo inside a
+//     skipped block is reported too. Once the tree is decoded, finishServers expands
+//     virtual_server groups and finds duplicate services, and crossCheck (xref.go) checks
+//     references between blocks (track_script, sync group members, VRIDs).
 //
 // The registry (keywords.go) lists every keyword keepalived accepts, block by block, as
-// data. Include files, @conditional lines, $MACROS and ~SEQ are recognised and refused
-// with an error until they are expanded (directive.go); that expansion will sit between
-// the lexer and the tree.
+// data. The model (model.go, model_vrrp.go) covers global_defs, the static_* blocks, VRRP,
+// virtual servers and groups, real servers and the HTTP_GET, SSL_GET, TCP_CHECK, SMTP_CHECK
+// and MISC_CHECK checkers. xlb acts on the virtual servers; notacted.go lists what it parses
+// and does not act on yet, each drawing a warning where it is written. Dump writes the model
+// as JSON for `xlbd -t --dump` (schema in docs/config.md).
 //
 // Defaults and checks follow keepalived's (check/check_data.c), since the same file must
 // mean the same services: no protocol means UDP (with a warning, as keepalived gives),
@@ -36,10 +45,12 @@
 // A keyword keepalived added: put the word in its block's list in keywords.go (or a new
 // newBlock for a new keyword block). It is then accepted with a "not supported" warning.
 //
-// Modelling a keyword: add the field to the model (model.go), write a field function
-// (see virtual_server.go: take the value with value(), check it, report with d.errorf
-// naming the item and the value, set the draft), and add the row to the block's schema
-// fields map. TestSchemasKnownToKeepalived fails if the word is missing from the
-// registry. Modelling a new block: a draft type, a schema[draft] with the registry block,
-// and a field function in the parent that decodes the block with schema.decode.
+// Modelling a keyword: add the field to the model with its json tag (keepalived's word),
+// add a row to the block's schema fields map (a shared field function from fields.go, or
+// one of its own: take the value with value(), check it, report with d.errorf naming the
+// item and the value), and a row to notActedOn until something acts on it. Then run
+// go test ./config -update to refresh the dumps in testdata/config and the keyword list in
+// docs/config.md, and review the diff. TestSchemasKnownToKeepalived fails if the word is
+// missing from the registry. Modelling a new block: a schema with the registry block, and
+// a field function in the parent that decodes the block with schema.decode.
 package config

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"testing/fstest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -16,6 +18,8 @@ func addSeeds(f *testing.F) {
 	if err != nil || len(files) == 0 {
 		f.Fatalf("no seed files in ../testdata/config: %v", err)
 	}
+	more, _ := filepath.Glob("../testdata/config/*/*.conf")
+	files = append(files, more...)
 	for _, name := range files {
 		src, err := os.ReadFile(name)
 		if err != nil {
@@ -28,6 +32,8 @@ func addSeeds(f *testing.F) {
 		"virtual_server 198.18.0.1 80{protocol TCP\nreal_server 198.18.1.1 80{}}",
 		"x \"unterminated\n\\",
 		"include a\n@x y\n$A=1\n~SEQ(i,1,2) z {",
+		"include inc/*.conf\ninclude /abs.conf\ninclude loop.conf\n$M=a \\\n b\n$M\n~SEQx(i, 3) v$i ${_ENV X} ${_RANDOM 1 2}\n@lb1 global_defs { router_id $_INSTANCE }\n",
+		"$A=$A$A\n$A\n~SEQ(i,1,1,3) ~SEQ(j,1,1,4096) $i$j\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -67,13 +73,27 @@ func FuzzLex(f *testing.F) {
 	})
 }
 
+// fuzzFiles are the files include lines reach while fuzzing, instead of the host's.
+var fuzzFiles = fstest.MapFS{
+	"inc/a.conf": {Data: []byte("virtual_server 198.18.0.1 80 {\n protocol TCP\n real_server 198.18.1.1 80 { }\n}\n")},
+	"inc/b.conf": {Data: []byte("vrrp_instance V {\n virtual_router_id 1\n}\n")},
+	"abs.conf":   {Data: []byte("$X=1\n")},
+	"loop.conf":  {Data: []byte("include loop.conf\n")},
+}
+
 // FuzzParse checks that parsing never panics and keeps its contract: errors and warnings
-// sorted with real positions, and a Config only without errors, holding only complete
-// virtual servers.
+// sorted with real positions, a Config only without errors, holding only complete
+// virtual servers, and a Config that dumps to JSON.
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
+	opts := Options{ConfigID: "lb1", Env: func(string) string { return "env" }, fsys: fuzzFiles, maxLines: 1 << 12}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		cfg, warns, err := Parse("f", src)
+		cfg, warns, err := ParseWithOptions("f", src, opts)
+		for _, d := range warns {
+			if d.Pos.Line < 1 || d.Pos.Col < 1 || d.Msg == "" {
+				t.Errorf("warning without position or text: %#v", d)
+			}
+		}
 		sorted := func(ds []Diagnostic) bool {
 			return slices.IsSortedFunc(ds, func(a, b Diagnostic) int { return comparePos(a.Pos, b.Pos) })
 		}
@@ -104,6 +124,15 @@ func FuzzParse(f *testing.F) {
 					t.Errorf("%s: bad real server %+v", vs.Key(), rs)
 				}
 			}
+		}
+		for _, i := range cfg.Instances {
+			if i.VRID < 1 || i.VRID > 255 || i.Priority < 1 || i.Priority > 255 {
+				t.Errorf("instance %s out of range: %+v", i.Name, i)
+			}
+		}
+		b, err := Dump(cfg)
+		if err != nil || !json.Valid(b) {
+			t.Errorf("Dump = %q, %v; want JSON", b, err)
 		}
 	})
 }

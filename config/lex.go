@@ -63,15 +63,21 @@ func endsWord(c byte) bool {
 // Errors (an unterminated string) are returned as diagnostics; lexing goes on so that the
 // caller can report every mistake at once.
 func lex(file string, src []byte) ([]token, []Diagnostic) {
+	return lexAppend(nil, string(src), Pos{File: file, Line: 1, Col: 1})
+}
+
+// lexAppend lexes src as lex does, appending the tokens to toks. at is where src starts:
+// its Line and File for every token, its Col added on src's first line, its From kept.
+// Words without escapes share src's memory, so a line costs one allocation, not one per
+// word.
+func lexAppend(toks []token, src string, at Pos) ([]token, []Diagnostic) {
 	var (
-		toks      []token
 		errs      []Diagnostic
-		line      = 1
-		lineStart = 0 // offset of the first byte of the current line
+		line      = at.Line
+		lineStart = 1 - at.Col // so that the first line's columns start at at.Col
 		lineToks  = false
-		word      strings.Builder
 	)
-	pos := func(i int) Pos { return Pos{File: file, Line: line, Col: i - lineStart + 1} }
+	pos := func(i int) Pos { return Pos{File: at.File, Line: line, Col: i - lineStart + 1, From: at.From} }
 	emit := func(k tokenKind, text string, p Pos) {
 		toks = append(toks, token{Kind: k, Text: text, Pos: p})
 		lineToks = true
@@ -109,7 +115,7 @@ func lex(file string, src []byte) ([]token, []Diagnostic) {
 			for end < len(src) && src[end] != '"' && src[end] != '\n' {
 				end++
 			}
-			emit(tokString, string(src[i+1:end]), start)
+			emit(tokString, src[i+1:end], start)
 			if end < len(src) && src[end] == '"' {
 				i = end + 1
 				break
@@ -119,25 +125,32 @@ func lex(file string, src []byte) ([]token, []Diagnostic) {
 			errs = append(errs, Diagnostic{Pos: start, Msg: "quoted string has no closing '\"' on its line"})
 			i = end
 		default:
-			start := pos(i)
-			word.Reset()
+			start, first := pos(i), i
+			var word []byte // nil while the word is src[first:i]; set at the first escape
 			for i < len(src) && !endsWord(src[i]) {
 				if src[i] == '\\' && i+1 < len(src) {
 					switch src[i+1] {
 					case '\\':
-						word.WriteString(`\\`)
+						word = append(word, src[first:i]...)
+						word = append(word, `\\`...)
 						i += 2
+						first = i
 						continue
 					case '#', '!':
-						word.WriteByte(src[i+1])
+						word = append(word, src[first:i]...)
+						word = append(word, src[i+1])
 						i += 2
+						first = i
 						continue
 					}
 				}
-				word.WriteByte(src[i])
 				i++
 			}
-			emit(tokWord, word.String(), start)
+			if word == nil {
+				emit(tokWord, src[first:i], start)
+				break
+			}
+			emit(tokWord, string(append(word, src[first:i]...)), start)
 		}
 	}
 	endLine(len(src))

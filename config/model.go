@@ -5,13 +5,32 @@ import (
 	"time"
 )
 
-// Config is the part of a keepalived.conf that xlb acts on.
+// Config is a keepalived.conf decoded. xlb acts on VirtualServers; the rest is parsed,
+// checked and kept for the VRRP and health-check components (Parse warns, naming each
+// block xlb does not act on yet). The json tags are the schema of `xlbd -t --dump`,
+// documented in docs/config.md: keepalived's words, positions left out so that two dumps
+// diff by meaning.
 type Config struct {
-	VirtualServers []VirtualServer // in file order
+	Global          GlobalDefs    `json:"global_defs"`
+	StaticAddresses []VirtualIP   `json:"static_ipaddress,omitempty"`
+	StaticRoutes    []Route       `json:"static_routes,omitempty"`
+	StaticRules     []Rule        `json:"static_rules,omitempty"`
+	Scripts         []Script      `json:"vrrp_script,omitempty"`
+	TrackFiles      []TrackFile   `json:"vrrp_track_file,omitempty"`
+	SyncGroups      []SyncGroup   `json:"vrrp_sync_group,omitempty"`
+	Instances       []Instance    `json:"vrrp_instance,omitempty"`
+	ServerGroups    []ServerGroup `json:"virtual_server_group,omitempty"`
+	// VirtualServers are the services xlb balances, in file order. A "virtual_server group
+	// NAME" appears once per address of the group, with Group set.
+	VirtualServers []VirtualServer `json:"virtual_server"`
+	// FwmarkServers are "virtual_server fwmark N" (and the fwmark entries of groups): the
+	// XDP data plane cannot see firewall marks, so they are parsed and not served.
+	FwmarkServers []VirtualServer `json:"virtual_server_fwmark,omitempty"`
 }
 
 // Protocol is a virtual server's transport protocol (keepalived's "protocol"). The zero
-// value means unset; Parse always sets it. Without a "protocol" line keepalived (and so
+// value means unset; Parse sets it on every entry of Config.VirtualServers (fwmark
+// services have none). Without a "protocol" line keepalived (and so
 // Parse, with a warning) picks UDP, because IPVS reads protocol 0 as UDP.
 type Protocol string
 
@@ -65,22 +84,52 @@ const (
 
 // VirtualServer is one "virtual_server IP PORT { ... }" block.
 type VirtualServer struct {
-	Pos       Pos        // of the virtual_server keyword
-	Addr      netip.Addr // IPv4 or IPv6, as written
-	Port      uint16     // 0 means all ports, as keepalived's "virtual_server IP 0"
-	Protocol  Protocol
-	Scheduler Scheduler
-	Kind      Kind
-	DelayLoop time.Duration // delay_loop: seconds between health checks, to the microsecond; default 60s
-	Reals     []RealServer  // in file order; never empty
+	Pos       Pos           `json:"-"`                  // of the virtual_server keyword
+	Addr      netip.Addr    `json:"address,omitzero"`   // IPv4 or IPv6, as written; invalid (left out) for fwmark
+	Port      uint16        `json:"port"`               // 0 means all ports, as keepalived's "virtual_server IP 0"
+	Fwmark    uint32        `json:"fwmark,omitempty"`   // "virtual_server fwmark N" (FwmarkServers only)
+	Group     string        `json:"group,omitempty"`    // the virtual_server_group this entry came from
+	Protocol  Protocol      `json:"protocol,omitempty"` // empty for fwmark services, which IPVS keys by mark alone
+	Scheduler Scheduler     `json:"lb_algo"`
+	Kind      Kind          `json:"lb_kind"`
+	DelayLoop time.Duration `json:"delay_loop"` // delay_loop: seconds between health checks, to the microsecond; default 60s
+
+	// Parsed, not acted on yet (the parser warns).
+	PersistenceTimeout     time.Duration `json:"persistence_timeout,omitempty"`     // 0: no persistence
+	PersistenceGranularity int           `json:"persistence_granularity,omitempty"` // prefix length a client is grouped by; 0: unset (a host)
+	HASuspend              bool          `json:"ha_suspend,omitempty"`
+	OPS                    bool          `json:"ops,omitempty"`   // one-packet scheduling (UDP)
+	Alpha                  bool          `json:"alpha,omitempty"` // reals start down until their first check passes
+	Omega                  bool          `json:"omega,omitempty"` // run quorum_down when the service goes away
+	Quorum                 int           `json:"quorum"`          // default 1
+	Hysteresis             int           `json:"hysteresis,omitempty"`
+	QuorumUp               string        `json:"quorum_up,omitempty"`   // script
+	QuorumDown             string        `json:"quorum_down,omitempty"` // script
+	SorryServer            *SorryServer  `json:"sorry_server,omitempty"`
+	SorryServerInhibit     bool          `json:"sorry_server_inhibit,omitempty"`
+	VirtualHost            string        `json:"virtualhost,omitempty"`
+
+	Reals []RealServer `json:"real_server"` // in file order; never empty
+}
+
+// SorryServer is where a virtual server sends clients when no real server is up.
+type SorryServer struct {
+	Addr netip.Addr `json:"address"`
+	Port uint16     `json:"port"`
 }
 
 // RealServer is one "real_server IP PORT { ... }" block inside a virtual server.
 type RealServer struct {
-	Pos    Pos // of the real_server keyword
-	Addr   netip.Addr
-	Port   uint16 // the virtual server's port when not written, and always under DR and TUN
-	Weight int    // weight, 0..2147483647; default the virtual server's "weight", itself default 1
+	Pos    Pos        `json:"-"` // of the real_server keyword
+	Addr   netip.Addr `json:"address"`
+	Port   uint16     `json:"port"`   // the virtual server's port when not written, and always under DR and TUN
+	Weight int        `json:"weight"` // weight, 0..2147483647; default the virtual server's "weight", itself default 1
+
+	// Parsed, not acted on yet (the parser warns).
+	InhibitOnFailure bool      `json:"inhibit_on_failure,omitempty"` // weight 0 instead of removal when down
+	NotifyUp         string    `json:"notify_up,omitempty"`
+	NotifyDown       string    `json:"notify_down,omitempty"`
+	Checkers         []Checker `json:"checkers,omitempty"`
 }
 
 // Key names vs in messages: "198.18.0.100:80/tcp", "[2001:db8::1]:443/udp".

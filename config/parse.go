@@ -7,14 +7,23 @@ import (
 
 // configDraft is the configuration being decoded.
 type configDraft struct {
-	cfg  Config
-	seen map[serviceKey]Pos // virtual servers so far, to find duplicates
+	cfg     Config
+	servers []*vsDraft // virtual servers without errors, in file order
 }
 
 var topLevelSchema = &schema[configDraft]{
 	words: topLevelWords,
 	fields: map[string]field[configDraft]{
-		"virtual_server": decodeVirtualServer,
+		"global_defs":          decodeGlobalDefs,
+		"static_ipaddress":     decodeStaticAddresses,
+		"static_routes":        decodeStaticRoutes,
+		"static_rules":         decodeStaticRules,
+		"vrrp_script":          decodeScript,
+		"vrrp_track_file":      decodeTrackFile,
+		"vrrp_sync_group":      decodeSyncGroup,
+		"vrrp_instance":        decodeInstance,
+		"virtual_server_group": decodeServerGroup,
+		"virtual_server":       decodeVirtualServer,
 	},
 }
 
@@ -23,25 +32,44 @@ var topLevelSchema = &schema[configDraft]{
 // returns an ErrorList. Warnings (words xlb does not act on yet) come with or without an
 // error.
 func Load(path string) (*Config, []Diagnostic, error) {
+	return LoadWithOptions(path, Options{})
+}
+
+// LoadWithOptions is Load with the options keepalived takes on its command line, such as
+// the configuration id that selects @ID lines.
+func LoadWithOptions(path string, opts Options) (*Config, []Diagnostic, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(path, src)
+	return ParseWithOptions(path, src, opts)
 }
 
 // Parse parses keepalived.conf text; name is the file name used in messages. It returns
 // every error as an ErrorList and no Config when there is any, so that a caller never acts
 // on half a file.
+// Include lines name files relative to the directory of name.
 func Parse(name string, src []byte) (*Config, []Diagnostic, error) {
-	toks, lexErrs := lex(name, src)
-	nodes, treeErrs := parseTree(toks)
+	return ParseWithOptions(name, src, Options{})
+}
+
+// ParseWithOptions is Parse with options, as LoadWithOptions.
+func ParseWithOptions(name string, src []byte, opts Options) (*Config, []Diagnostic, error) {
 	d := &decoder{}
-	d.errs = append(append(d.errs, lexErrs...), treeErrs...)
-	draft := &configDraft{seen: make(map[serviceKey]Pos)}
+	r := newReader(d, opts)
+	// About one token per 6 bytes in keepalived.conf files; growing less often saves
+	// copying a large configuration's tokens.
+	r.out = make([]token, 0, len(src)/6)
+	r.file(name, src, nil)
+	nodes, treeErrs := parseTree(r.out)
+	for _, e := range treeErrs {
+		d.errorf(e.Pos, "%s", e.Msg)
+	}
+	draft := &configDraft{}
 	topLevelSchema.decode(d, "top level", nodes, draft)
-	sortDiagnostics(d.errs)
-	sortDiagnostics(d.warns)
+	finishServers(d, draft)
+	crossCheck(d, &draft.cfg)
+	d.finish()
 	if len(d.errs) > 0 {
 		return nil, d.warns, ErrorList(d.errs)
 	}

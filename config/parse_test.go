@@ -58,7 +58,7 @@ func TestParseDiagnostics(t *testing.T) {
 		{
 			name:     "case mistake suggests the keyword",
 			src:      "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n  http_get {\n  }\n }\n}\n",
-			wantErrs: []string{`k.conf:4:3: unknown keyword "http_get" in real_server 198.18.1.1 80; did you mean HTTP_GET?`},
+			wantErrs: []string{`k.conf:4:3: unknown keyword "http_get" in virtual_server 198.18.0.100 80: real_server 198.18.1.1 80; did you mean HTTP_GET?`},
 		},
 		{
 			name:     "far word gets no suggestion",
@@ -66,35 +66,36 @@ func TestParseDiagnostics(t *testing.T) {
 			wantErrs: []string{`k.conf:1:1: unknown keyword "frobnicate" in top level`},
 		},
 		{
-			name: "known but unmodelled blocks warn and are skipped",
-			src:  "global_defs {\n router_id LB1\n notification_email {\n  a@b\n }\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_ipaddress { 198.18.0.100/24 }\n}\n",
+			name: "blocks xlb does not act on warn, unmodelled keywords too",
+			src:  "global_defs {\n router_id LB1\n notification_email {\n  a@b\n }\n vrrp_iptables\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_router_id 9\n virtual_ipaddress { 198.18.0.100/24 }\n}\n",
 			wantWarns: []string{
-				`k.conf:1:1: keyword "global_defs" in top level is not supported by xlb yet; ignored`,
-				`k.conf:7:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings)`,
+				`k.conf:6:2: keyword "vrrp_iptables" in global_defs is not supported by xlb yet; ignored`,
+				`k.conf:8:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
 		{
 			name: "words inside skipped blocks are still checked",
-			src:  "global_defs {\n routr_id LB1\n}\nvrrp_instance VI_1 {\n authentication {\n  auth_typ PASS\n }\n}\n",
+			src:  "global_defs {\n routr_id LB1\n}\nvrrp_instance VI_1 {\n virtual_router_id 1\n authentication {\n  auth_typ PASS\n }\n}\n",
 			wantErrs: []string{
 				`k.conf:2:2: unknown keyword "routr_id" in global_defs; did you mean router_id?`,
-				`k.conf:6:3: unknown keyword "auth_typ" in authentication; did you mean auth_type?`,
+				`k.conf:7:3: unknown keyword "auth_typ" in vrrp_instance VI_1: authentication; did you mean auth_type?`,
 			},
 			wantWarns: []string{
-				`k.conf:1:1: keyword "global_defs" in top level is not supported by xlb yet; ignored`,
-				`k.conf:4:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings)`,
+				`k.conf:4:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
 		{
 			name: "checkers warn, their words are checked",
 			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 80 {\n  HTTP_GET {\n   url {\n    path /\n    stauts_code 200\n   }\n   tls_compliant\n  }\n  TCP_CHECK { connect_timeout 3 }\n }\n}\n",
 			wantErrs: []string{
-				`k.conf:7:5: unknown keyword "stauts_code" in url; did you mean status_code?`,
-				`k.conf:9:4: unknown keyword "tls_compliant" in HTTP_GET`,
+				`k.conf:7:5: unknown keyword "stauts_code" in virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: HTTP_GET: url; did you mean status_code?`,
+				`k.conf:9:4: unknown keyword "tls_compliant" in virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: HTTP_GET`,
 			},
 			wantWarns: []string{
-				`k.conf:4:3: keyword "HTTP_GET" in real_server 198.18.1.1 80 is not supported by xlb yet; ignored`,
-				`k.conf:11:3: keyword "TCP_CHECK" in real_server 198.18.1.1 80 is not supported by xlb yet; ignored`,
+				`k.conf:4:3: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: HTTP_GET: parsed, but xlb does not act on it yet (health checks)`,
+				`k.conf:11:3: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: TCP_CHECK: parsed, but xlb does not act on it yet (health checks)`,
 			},
 		},
 		{
@@ -104,7 +105,7 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:4:2: unknown keyword "lb_alog" in virtual_server 198.18.0.100 80; did you mean lb_algo?`,
 			},
 			wantWarns: []string{
-				`k.conf:3:2: keyword "persistence_timeout" in virtual_server 198.18.0.100 80 is not supported by xlb yet; ignored`,
+				`k.conf:3:2: virtual_server 198.18.0.100 80: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
 			},
 		},
 		{
@@ -127,6 +128,10 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:8:10: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: weight "2147483648": want 0..2147483647`,
 				`k.conf:12:11: virtual_server 198.18.0.101 80: protocol "icmp": want TCP or UDP`,
 				`k.conf:13:13: virtual_server 198.18.0.101 80: delay_loop "-1": want seconds, at least 0.000001, at most 6 decimal places`,
+			},
+			wantWarns: []string{
+				`k.conf:5:2: virtual_server 198.18.0.100 80: delay_loop: parsed, but xlb does not act on it yet (health checks)`,
+				`k.conf:13:2: virtual_server 198.18.0.101 80: delay_loop: parsed, but xlb does not act on it yet (health checks)`,
 			},
 		},
 		{
@@ -185,29 +190,50 @@ func TestParseDiagnostics(t *testing.T) {
 		},
 		{
 			name: "fwmark and group virtual servers",
-			src:  "virtual_server fwmark 7 {\n lb_algo sh\n lb_algox sh\n}\nvirtual_server group G {\n}\nvirtual_server_group G {\n 198.18.0.1 80\n}\n",
+			src: "virtual_server fwmark 7 {\n lb_algo sh\n lb_algox sh\n}\nvirtual_server group G {\n protocol TCP\n}\nvirtual_server_group G {\n 198.18.0.1 80\n}\n" +
+				"virtual_server fwmark 8 {\n protocol TCP\n real_server 198.18.1.1 80 {\n }\n}\nvirtual_server group H {\n protocol TCP\n real_server 198.18.1.1 80 {\n }\n}\n",
 			wantErrs: []string{
 				`k.conf:3:2: unknown keyword "lb_algox" in virtual_server fwmark 7; did you mean lb_algo?`,
+				`k.conf:16:1: virtual_server group H: no virtual_server_group H; did you mean G?`,
 			},
 			wantWarns: []string{
-				`k.conf:1:1: virtual_server fwmark 7: fwmark virtual servers are not supported by xlb yet; ignored`,
-				`k.conf:5:1: virtual_server group G: group virtual servers are not supported by xlb yet; ignored`,
-				`k.conf:7:1: keyword "virtual_server_group" in top level is not supported by xlb yet; ignored`,
+				`k.conf:5:1: virtual_server group G: no real_server; ignored`,
+				`k.conf:11:1: virtual_server fwmark 8: protocol is ignored for a fwmark service, as in keepalived`,
+				`k.conf:11:1: virtual_server fwmark 8: the XDP data plane cannot see firewall marks, so this service will not be served; it needs the IPVS backend`,
 			},
 		},
 		{
-			name: "preprocessor lines are refused",
-			src:  "include /etc/keepalived/conf.d/*.conf\n$IF=eth0\n@lb1 global_defs {\n}\nvrrp_instance V {\n includew other.conf\n ~SEQ(i,1,3) x\n virtual_ipaddress {\n  include ips.conf\n }\n}\n",
+			name: "old syntax and keepalived's own warnings",
+			src: "vrrp_sync_group SG {\n VI_1\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_router_id 1\n lvs_sync_daemon_interface eth1\n" +
+				" authentication {\n  auth_type AH\n  auth_pass 123456789\n }\n unicast_peer {\n  198.18.0.2 min_ttl 1\n }\n enable_traps\n}\n",
+			wantErrs: []string{`k.conf:15:2: unknown keyword "enable_traps" in vrrp_instance VI_1`},
+			wantWarns: []string{
+				`k.conf:1:1: vrrp_sync_group SG: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:2:2: vrrp_sync_group SG: "VI_1" on a line of its own is old syntax for a member; write group { VI_1 }`,
+				`k.conf:4:1: vrrp_instance VI_1: auth_type AH with state MASTER: keepalived starts such an instance as BACKUP`,
+				`k.conf:4:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:7:2: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated (keepalived too); write lvs_sync_daemon eth1 VI_1 in global_defs`,
+				`k.conf:10:13: vrrp_instance VI_1: authentication: auth_pass is longer than 8 bytes; VRRP sends only "12345678"`,
+				`k.conf:13:14: vrrp_instance VI_1: unicast_peer 198.18.0.2: min_ttl 1 is not supported by xlb yet; ignored`,
+			},
+		},
+		{
+			name: "flags, values and cross-references",
+			src: "vrrp_script s {\n script x\n init_fail maybe\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 5\n track_script {\n  s weight 300\n  t\n }\n}\n" +
+				"vrrp_instance A {\n virtual_router_id 6\n nopreempt false\n}\nvrrp_sync_group G {\n group { A }\n}\nvrrp_sync_group H {\n group { A }\n}\n",
 			wantErrs: []string{
-				`k.conf:1:1: include: include files are not supported by xlb yet`,
-				`k.conf:2:1: $IF=eth0: macros ($NAME) are not supported by xlb yet`,
-				`k.conf:3:1: @lb1: conditional lines (@ID) are not supported by xlb yet`,
-				`k.conf:6:2: includew: include files are not supported by xlb yet`,
-				`k.conf:7:2: ~SEQ(i,1,3): ~SEQ and ~LST expansion are not supported by xlb yet`,
-				`k.conf:9:3: include: include files are not supported by xlb yet`,
+				`k.conf:3:12: vrrp_script s: init_fail "maybe": want no value, or true or false`,
+				`k.conf:9:12: vrrp_instance A: track_script s: weight "300": want -254..254`,
+				`k.conf:10:3: vrrp_instance A: track_script: t: no vrrp_script t; did you mean s?`,
+				`k.conf:13:1: vrrp_instance A: defined twice, first at k.conf:5:1`,
+				`k.conf:20:1: vrrp_sync_group H: vrrp_instance A is already in vrrp_sync_group G`,
 			},
 			wantWarns: []string{
-				`k.conf:5:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
+				`k.conf:1:1: vrrp_script s: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:5:1: vrrp_instance A: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:13:1: vrrp_instance A: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:17:1: vrrp_sync_group G: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:20:1: vrrp_sync_group H: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
 		{
@@ -246,7 +272,7 @@ func TestParseModel(t *testing.T) {
 			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n real_server 198.18.1.1 {\n }\n}\n",
 			want: []VirtualServer{{
 				Pos: p(1, 1), Addr: netip.MustParseAddr("198.18.0.100"), Port: 80,
-				Protocol: ProtocolTCP, Scheduler: SchedulerWLC, Kind: KindNAT, DelayLoop: 60 * time.Second,
+				Protocol: ProtocolTCP, Scheduler: SchedulerWLC, Kind: KindNAT, DelayLoop: 60 * time.Second, Quorum: 1,
 				Reals: []RealServer{{Pos: p(3, 2), Addr: netip.MustParseAddr("198.18.1.1"), Port: 80, Weight: 1}},
 			}},
 		},
@@ -257,7 +283,7 @@ func TestParseModel(t *testing.T) {
 				" real_server 2001:db8:1::1 53 {\n  weight 0\n }\n real_server 198.18.1.2 53 {\n }\n}\n",
 			want: []VirtualServer{{
 				Pos: p(1, 1), Addr: netip.MustParseAddr("2001:db8::100"), Port: 0,
-				Protocol: ProtocolUDP, Scheduler: SchedulerMH, Kind: KindTUN, DelayLoop: 250 * time.Millisecond,
+				Protocol: ProtocolUDP, Scheduler: SchedulerMH, Kind: KindTUN, DelayLoop: 250 * time.Millisecond, Quorum: 1,
 				Reals: []RealServer{
 					{Pos: p(7, 2), Addr: netip.MustParseAddr("2001:db8:1::1"), Port: 0, Weight: 0},
 					{Pos: p(10, 2), Addr: netip.MustParseAddr("198.18.1.2"), Port: 0, Weight: 7},
@@ -269,7 +295,7 @@ func TestParseModel(t *testing.T) {
 			src:  "virtual_server 198.18.0.1 443 {\n lb_algo rr\n lb_algo sh\n delay_loop 1.000001\n protocol TCP\n real_server 198.18.1.1 443 {\n }\n}\n",
 			want: []VirtualServer{{
 				Pos: p(1, 1), Addr: netip.MustParseAddr("198.18.0.1"), Port: 443,
-				Protocol: ProtocolTCP, Scheduler: SchedulerSH, Kind: KindNAT, DelayLoop: time.Second + time.Microsecond,
+				Protocol: ProtocolTCP, Scheduler: SchedulerSH, Kind: KindNAT, DelayLoop: time.Second + time.Microsecond, Quorum: 1,
 				Reals: []RealServer{{Pos: p(6, 2), Addr: netip.MustParseAddr("198.18.1.1"), Port: 443, Weight: 1}},
 			}},
 		},
@@ -312,7 +338,7 @@ func TestLoadGolden(t *testing.T) {
 	}
 	p := func(line, col int) Pos { return Pos{File: file, Line: line, Col: col} }
 	a := netip.MustParseAddr
-	want := &Config{VirtualServers: []VirtualServer{
+	want := []VirtualServer{
 		{
 			Pos: p(53, 1), Addr: a("198.18.0.100"), Port: 80, Protocol: ProtocolTCP,
 			Scheduler: SchedulerWRR, Kind: KindDR, DelayLoop: 6 * time.Second,
@@ -340,23 +366,31 @@ func TestLoadGolden(t *testing.T) {
 			Scheduler: SchedulerWLC, Kind: KindNAT, DelayLoop: 60 * time.Second,
 			Reals: []RealServer{{Pos: p(120, 5), Addr: a("198.18.1.41"), Port: 0, Weight: 2}},
 		},
-	}}
-	if diff := cmp.Diff(want, cfg, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
-		t.Errorf("Config (-want +got):\n%s", diff)
+	}
+	// The fields the data plane uses, with positions; TestDumpGolden covers the rest.
+	contract := cmp.Options{
+		cmpopts.EquateComparable(netip.Addr{}),
+		cmpopts.IgnoreFields(VirtualServer{}, "PersistenceTimeout", "Quorum", "SorryServer"),
+		cmpopts.IgnoreFields(RealServer{}, "Checkers", "InhibitOnFailure", "NotifyUp", "NotifyDown"),
+	}
+	if diff := cmp.Diff(want, cfg.VirtualServers, contract); diff != "" {
+		t.Errorf("VirtualServers (-want +got):\n%s", diff)
 	}
 	wantWarns := []string{
-		file + `:5:1: keyword "global_defs" in top level is not supported by xlb yet; ignored`,
-		file + `:19:1: keyword "vrrp_script" in top level is not supported by xlb yet; ignored`,
-		file + `:27:1: keyword "vrrp_instance" in top level is not supported by xlb yet; ignored`,
-		file + `:57:5: keyword "persistence_timeout" in virtual_server 198.18.0.100 80 is not supported by xlb yet; ignored`,
-		file + `:62:9: keyword "HTTP_GET" in real_server 198.18.1.11 80 is not supported by xlb yet; ignored`,
-		file + `:74:9: keyword "TCP_CHECK" in real_server 198.18.1.12 80 is not supported by xlb yet; ignored`,
-		file + `:81:9: keyword "TCP_CHECK" in real_server 198.18.1.13 80 is not supported by xlb yet; ignored`,
-		file + `:93:9: keyword "MISC_CHECK" in real_server 198.18.1.21 5353 is not supported by xlb yet; ignored`,
-		file + `:109:9: keyword "SSL_GET" in real_server 2001:db8:1::31 443 is not supported by xlb yet; ignored`,
+		file + `:5:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings)`,
+		file + `:19:1: vrrp_script chk_xlb: parsed, but xlb does not act on it yet (VRRP)`,
+		file + `:27:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
+		file + `:54:5: virtual_server 198.18.0.100 80: delay_loop: parsed, but xlb does not act on it yet (health checks)`,
+		file + `:57:5: virtual_server 198.18.0.100 80: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
+		file + `:62:9: virtual_server 198.18.0.100 80: real_server 198.18.1.11 80: HTTP_GET: parsed, but xlb does not act on it yet (health checks)`,
+		file + `:74:9: virtual_server 198.18.0.100 80: real_server 198.18.1.12 80: TCP_CHECK: parsed, but xlb does not act on it yet (health checks)`,
+		file + `:81:9: virtual_server 198.18.0.100 80: real_server 198.18.1.13 80: TCP_CHECK: parsed, but xlb does not act on it yet (health checks)`,
+		file + `:86:5: virtual_server 198.18.0.101 53: delay_loop: parsed, but xlb does not act on it yet (health checks)`,
+		file + `:93:9: virtual_server 198.18.0.101 53: real_server 198.18.1.21 5353: MISC_CHECK: parsed, but xlb does not act on it yet (health checks)`,
+		file + `:109:9: virtual_server 2001:db8::100 443: real_server 2001:db8:1::31 443: SSL_GET: parsed, but xlb does not act on it yet (health checks)`,
 		file + `:118:1: virtual_server 198.18.0.102 0: no protocol line; using UDP, keepalived's default`,
-		file + `:119:5: keyword "persistence_timeout" in virtual_server 198.18.0.102 0 is not supported by xlb yet; ignored`,
-		file + `:125:1: virtual_server fwmark 7: fwmark virtual servers are not supported by xlb yet; ignored`,
+		file + `:119:5: virtual_server 198.18.0.102 0: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
+		file + `:125:1: virtual_server fwmark 7: the XDP data plane cannot see firewall marks, so this service will not be served; it needs the IPVS backend`,
 	}
 	if diff := cmp.Diff(wantWarns, strs(warns)); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)

@@ -9,14 +9,43 @@ import (
 type decoder struct {
 	errs  []Diagnostic
 	warns []Diagnostic
+	where string // the block being decoded, as messages name it
+	// dropped counts the diagnostics past maxDiagnostics, which are not kept.
+	droppedErrs, droppedWarns int
 }
 
+// maxDiagnostics bounds the errors (and, apart, the warnings) kept: past it, the file is
+// likely not a keepalived.conf at all, and the count says enough.
+const maxDiagnostics = 1000
+
 func (d *decoder) errorf(pos Pos, format string, args ...any) {
+	if len(d.errs) >= maxDiagnostics {
+		d.droppedErrs++
+		return
+	}
 	d.errs = append(d.errs, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (d *decoder) warnf(pos Pos, format string, args ...any) {
+	if len(d.warns) >= maxDiagnostics {
+		d.droppedWarns++
+		return
+	}
 	d.warns = append(d.warns, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// finish sorts the diagnostics and, when some were dropped, says how many at the end.
+func (d *decoder) finish() {
+	sortDiagnostics(d.errs)
+	sortDiagnostics(d.warns)
+	more := func(ds []Diagnostic, n int, what string) []Diagnostic {
+		if n == 0 || len(ds) == 0 {
+			return ds
+		}
+		return append(ds, Diagnostic{Pos: ds[len(ds)-1].Pos, Msg: fmt.Sprintf("and %d more %s, not shown", n, what)})
+	}
+	d.errs = more(d.errs, d.droppedErrs, "errors")
+	d.warns = more(d.warns, d.droppedWarns, "warnings")
 }
 
 // field decodes one modelled keyword's statement into the value being built for its block.
@@ -27,19 +56,35 @@ type field[T any] func(d *decoder, n *node, into *T)
 type schema[T any] struct {
 	words  *block
 	fields map[string]field[T]
+	// other, when set, is offered the words the block does not know before they are
+	// reported; it returns whether it took the word (old syntax, keepalived's bare lines).
+	other func(d *decoder, n *node, into *T) bool
 }
 
 // decode walks the statements of a block: a modelled keyword is decoded, a keyword only
 // keepalived knows draws a warning and is skipped with its block (whose words are still
 // checked), anything else is an error. where names the block in messages.
 func (s *schema[T]) decode(d *decoder, where string, nodes []*node, into *T) {
+	saved := d.where
+	defer func() { d.where = saved }()
 	for _, n := range nodes {
-		if d.directive(n) {
-			continue
-		}
+		d.where = where
 		kw := n.Key.Text
 		if f, ok := s.fields[kw]; ok {
 			f(d, n, into)
+			if note, ok := notActedOn[s.words.name+"/"+kw]; ok {
+				subject := kw
+				if n.Block != nil {
+					subject = n.String()
+				}
+				if where != topLevelWords.name {
+					subject = where + ": " + subject
+				}
+				d.warnf(n.Key.Pos, "%s: parsed, but xlb does not act on it yet (%s)", subject, note)
+			}
+			continue
+		}
+		if s.other != nil && s.other(d, n, into) {
 			continue
 		}
 		if s.words.knows(kw) {
@@ -54,13 +99,10 @@ func (s *schema[T]) decode(d *decoder, where string, nodes []*node, into *T) {
 // check reports the words keepalived would reject inside n's block, which xlb skips; b is
 // the registry block n opens, nil for a block of values.
 func (d *decoder) check(b *block, n *node) {
-	if n.Block == nil {
+	if n.Block == nil || b == nil {
 		return
 	}
 	for _, c := range n.Block.Nodes {
-		if d.directive(c) || b == nil {
-			continue
-		}
 		if b.knows(c.Key.Text) {
 			d.check(b.words[c.Key.Text], c)
 			continue
@@ -71,6 +113,10 @@ func (d *decoder) check(b *block, n *node) {
 
 // unknown reports n's keyword as unknown in b, suggesting the nearest word b knows.
 func (d *decoder) unknown(b *block, where string, n *node) {
+	if len(d.errs) >= maxDiagnostics {
+		d.droppedErrs++ // and spare the suggestion's cost
+		return
+	}
 	kw := n.Key.Text
 	if s, ok := suggest(b, kw); ok {
 		d.errorf(n.Key.Pos, "unknown keyword %q in %s; did you mean %s?", kw, where, s)

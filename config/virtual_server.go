@@ -1,8 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,13 +26,20 @@ type vsDraft struct {
 	name   string // "virtual_server 198.18.0.100 80", as written, for messages
 	weight int    // the virtual server's "weight": the default of its reals
 	reals  []rsDraft
+	bad    bool // had errors: only its address is used, to find duplicates
+	// checks holds the checker settings written in the virtual server, defaults of its
+	// reals' checkers (keepalived 2.x); inhibit the reals' inhibit_on_failure default.
+	checks  Checker
+	inhibit bool
 }
 
 // rsDraft is a real server being decoded.
 type rsDraft struct {
-	rs        RealServer
-	name      string // "virtual_server ...: real_server 198.18.0.1 80"
-	weightSet bool
+	rs         RealServer
+	name       string // "virtual_server ...: real_server 198.18.0.1 80"
+	weightSet  bool
+	inhibitSet bool
+	checks     Checker // checker settings written in the real server: defaults of its checkers
 }
 
 var virtualServerSchema = &schema[vsDraft]{
@@ -44,6 +53,27 @@ var virtualServerSchema = &schema[vsDraft]{
 		"protocol":    decodeProtocol,
 		"weight":      decodeDefaultWeight,
 		"real_server": decodeRealServer,
+
+		"persistence_timeout":     decodePersistenceTimeout,
+		"persistence_granularity": decodePersistenceGranularity,
+		"ha_suspend":              flagField(func(v *vsDraft) *bool { return &v.vs.HASuspend }),
+		"ops":                     flagField(func(v *vsDraft) *bool { return &v.vs.OPS }),
+		"alpha":                   flagField(func(v *vsDraft) *bool { return &v.vs.Alpha }),
+		"omega":                   flagField(func(v *vsDraft) *bool { return &v.vs.Omega }),
+		"quorum":                  intField(func(v *vsDraft) *int { return &v.vs.Quorum }, 1, maxWeight),
+		"hysteresis":              intField(func(v *vsDraft) *int { return &v.vs.Hysteresis }, 0, maxWeight),
+		"quorum_up":               commandField(func(v *vsDraft) *string { return &v.vs.QuorumUp }),
+		"quorum_down":             commandField(func(v *vsDraft) *string { return &v.vs.QuorumDown }),
+		"sorry_server":            decodeSorryServer,
+		"sorry_server_inhibit":    flagField(func(v *vsDraft) *bool { return &v.vs.SorryServerInhibit }),
+		"virtualhost":             stringField(func(v *vsDraft) *string { return &v.vs.VirtualHost }),
+
+		// Defaults of the checkers of every real (keepalived 2.x).
+		"connect_timeout":    secondsField(func(v *vsDraft) *time.Duration { return &v.checks.ConnectTimeout }, false),
+		"retry":              intField(func(v *vsDraft) *int { return &v.checks.Retry }, 0, 1<<30),
+		"delay_before_retry": secondsField(func(v *vsDraft) *time.Duration { return &v.checks.DelayBeforeRetry }, true),
+		"warmup":             secondsField(func(v *vsDraft) *time.Duration { return &v.checks.Warmup }, true),
+		"inhibit_on_failure": flagField(func(v *vsDraft) *bool { return &v.inhibit }),
 	},
 }
 
@@ -51,21 +81,36 @@ var realServerSchema = &schema[rsDraft]{
 	words: realServerWords,
 	fields: map[string]field[rsDraft]{
 		"weight": decodeWeight,
+		"inhibit_on_failure": func(d *decoder, n *node, r *rsDraft) {
+			flagField(func(r *rsDraft) *bool { return &r.rs.InhibitOnFailure })(d, n, r)
+			r.inhibitSet = true
+		},
+		// Defaults of this real's checkers (keepalived 2.x).
+		"connect_timeout":    secondsField(func(r *rsDraft) *time.Duration { return &r.checks.ConnectTimeout }, false),
+		"retry":              intField(func(r *rsDraft) *int { return &r.checks.Retry }, 0, 1<<30),
+		"delay_before_retry": secondsField(func(r *rsDraft) *time.Duration { return &r.checks.DelayBeforeRetry }, true),
+		"warmup":             secondsField(func(r *rsDraft) *time.Duration { return &r.checks.Warmup }, true),
+		"delay_loop":         secondsField(func(r *rsDraft) *time.Duration { return &r.checks.DelayLoop }, false),
+		"alpha":              flagField(func(r *rsDraft) *bool { return &r.checks.Alpha }),
+		"virtualhost":        stringField(func(r *rsDraft) *string { return &r.checks.VirtualHost }),
+		"notify_up":          commandField(func(r *rsDraft) *string { return &r.rs.NotifyUp }),
+		"notify_down":        commandField(func(r *rsDraft) *string { return &r.rs.NotifyDown }),
+		"HTTP_GET":           checkerField(CheckHTTP),
+		"SSL_GET":            checkerField(CheckSSL),
+		"TCP_CHECK":          checkerField(CheckTCP),
+		"SMTP_CHECK":         checkerField(CheckSMTP),
+		"MISC_CHECK":         checkerField(CheckMisc),
 	},
 }
 
-// decodeVirtualServer decodes "virtual_server IP [PORT] { ... }" and adds it to cfg. A
-// virtual server with errors is left out but its block is still decoded, so that one
+// decodeVirtualServer decodes "virtual_server IP [PORT] { ... }" (or "fwmark N", "group
+// NAME") into a draft that finishServers turns into services once every group is known.
+// A virtual server with errors is left out but its block is still decoded, so that one
 // reload reports every mistake.
 func decodeVirtualServer(d *decoder, n *node, cfg *configDraft) {
 	name := n.String()
 	if len(n.Args) == 0 {
 		d.errorf(n.Key.Pos, "virtual_server: want an address and port, \"fwmark N\" or \"group NAME\"")
-		d.check(virtualServerWords, n)
-		return
-	}
-	if a := n.Args[0].Text; a == "fwmark" || a == "group" {
-		d.warnf(n.Key.Pos, "%s: %s virtual servers are not supported by xlb yet; ignored", name, a)
 		d.check(virtualServerWords, n)
 		return
 	}
@@ -75,14 +120,40 @@ func decodeVirtualServer(d *decoder, n *node, cfg *configDraft) {
 		Scheduler: defaultScheduler,
 		Kind:      defaultKind,
 		DelayLoop: defaultDelayLoop,
+		Quorum:    1,
 	}}
-	v.vs.Addr, v.vs.Port = decodeAddrPort(d, name, n)
+	switch n.Args[0].Text {
+	case "fwmark":
+		m, ok := uint64(0), len(n.Args) == 2
+		if ok {
+			m, ok = parseUint(n.Args[1].Text, math.MaxUint32)
+		}
+		if !ok || m == 0 {
+			d.errorf(n.Key.Pos, "%s: want fwmark N, N in 1..%d", name, uint32(math.MaxUint32))
+		}
+		v.vs.Fwmark = uint32(m)
+	case "group":
+		if len(n.Args) != 2 {
+			d.errorf(n.Key.Pos, "%s: want group NAME", name)
+		} else {
+			v.vs.Group = n.Args[1].Text
+		}
+	default:
+		v.vs.Addr, v.vs.Port = decodeAddrPort(d, name, n)
+	}
 	if n.Block == nil {
 		d.errorf(n.Key.Pos, "%s: want a { block } of real_server and options", name)
 		return
 	}
 	virtualServerSchema.decode(d, name, n.Block.Nodes, v)
-	if v.vs.Protocol == "" {
+	switch {
+	case v.vs.Fwmark != 0:
+		// IPVS keys a fwmark service by the mark alone; keepalived says the same.
+		if v.vs.Protocol != "" {
+			d.warnf(n.Key.Pos, "%s: protocol is ignored for a fwmark service, as in keepalived", name)
+		}
+		v.vs.Protocol = ""
+	case v.vs.Protocol == "":
 		if len(d.errs) == nerr {
 			d.warnf(n.Key.Pos, "%s: no protocol line; using UDP, keepalived's default", name)
 		}
@@ -90,38 +161,144 @@ func decodeVirtualServer(d *decoder, n *node, cfg *configDraft) {
 		// would turn the same file into different services.
 		v.vs.Protocol = ProtocolUDP
 	}
-	if v.vs.Addr.IsValid() {
-		k := serviceKey{v.vs.Addr.Unmap(), v.vs.Port, v.vs.Protocol}
-		if first, dup := cfg.seen[k]; dup {
-			d.errorf(n.Key.Pos, "%s: duplicate of %s at %s", name, v.vs.Key(), first)
-		} else {
-			cfg.seen[k] = n.Key.Pos
+	// A virtual server with errors still takes its address, so that a duplicate of it is
+	// reported in the same run.
+	v.bad = len(d.errs) > nerr
+	cfg.servers = append(cfg.servers, v)
+}
+
+// finishServers turns the virtual server drafts into services in file order: a group
+// is expanded into one service per address, fwmark services go to FwmarkServers, and
+// duplicates and virtual servers without reals are reported.
+func finishServers(d *decoder, cfg *configDraft) {
+	groups := make(map[string]*ServerGroup, len(cfg.cfg.ServerGroups))
+	for i := range cfg.cfg.ServerGroups {
+		g := &cfg.cfg.ServerGroups[i]
+		if first, dup := groups[g.Name]; dup {
+			d.errorf(g.Pos, "virtual_server_group %s: defined twice, first at %s", g.Name, first.Pos)
+			continue
+		}
+		groups[g.Name] = g
+	}
+	seen := make(map[serviceKey]Pos)
+	add := func(v *vsDraft, addr netip.Addr, port uint16, warn bool) {
+		if !addr.IsValid() {
+			return
+		}
+		k := serviceKey{addr.Unmap(), port, v.vs.Protocol}
+		if first, dup := seen[k]; dup {
+			key := VirtualServer{Addr: addr, Port: port, Protocol: v.vs.Protocol}.Key()
+			d.errorf(v.vs.Pos, "%s: duplicate of %s at %s", v.name, key, first)
+			return
+		}
+		seen[k] = v.vs.Pos
+		if v.bad {
+			return
+		}
+		if len(v.reals) == 0 {
+			if warn {
+				// keepalived drops such a virtual server too ("has no real servers - ignoring").
+				d.warnf(v.vs.Pos, "%s: no real_server; ignored", v.name)
+			}
+			return
+		}
+		cfg.cfg.VirtualServers = append(cfg.cfg.VirtualServers, v.resolve(d, addr, port, warn))
+	}
+	for _, v := range cfg.servers {
+		switch {
+		case v.bad && v.vs.Addr.IsValid():
+			add(v, v.vs.Addr, v.vs.Port, false)
+		case v.bad:
+		case v.vs.Fwmark != 0:
+			d.warnf(v.vs.Pos, "%s: the XDP data plane cannot see firewall marks, so this service will not be served; it needs the IPVS backend", v.name)
+			if len(v.reals) > 0 {
+				cfg.cfg.FwmarkServers = append(cfg.cfg.FwmarkServers, v.resolve(d, netip.Addr{}, 0, true))
+			}
+		case v.vs.Group != "":
+			g, ok := groups[v.vs.Group]
+			if !ok {
+				if s, ok := suggestName(groups, v.vs.Group); ok {
+					d.errorf(v.vs.Pos, "%s: no virtual_server_group %s; did you mean %s?", v.name, v.vs.Group, s)
+				} else {
+					d.errorf(v.vs.Pos, "%s: no virtual_server_group %s", v.name, v.vs.Group)
+				}
+				continue
+			}
+			for i, e := range g.Addrs {
+				add(v, e.Addr, e.Port, i == 0)
+			}
+			if len(g.Fwmarks) > 0 {
+				d.warnf(v.vs.Pos, "%s: the fwmark entries of virtual_server_group %s will not be served: the XDP data plane cannot see firewall marks; they need the IPVS backend", v.name, g.Name)
+			}
+			for _, m := range g.Fwmarks {
+				vs := v.resolve(d, netip.Addr{}, 0, false)
+				vs.Fwmark, vs.Protocol = m, ""
+				if len(vs.Reals) > 0 {
+					cfg.cfg.FwmarkServers = append(cfg.cfg.FwmarkServers, vs)
+				}
+			}
+		default:
+			add(v, v.vs.Addr, v.vs.Port, true)
 		}
 	}
-	if len(d.errs) > nerr {
-		return
-	}
-	if len(v.reals) == 0 {
-		// keepalived drops such a virtual server too ("has no real servers - ignoring").
-		d.warnf(n.Key.Pos, "%s: no real_server; ignored", name)
-		return
-	}
+}
+
+// resolve makes the service of a draft at one address and port: reals get the virtual
+// server's weight when they set none, and its port when they set none or when only NAT
+// could change the port. warn reports the port fix (once for a group).
+func (v *vsDraft) resolve(d *decoder, addr netip.Addr, port uint16, warn bool) VirtualServer {
+	vs := v.vs
+	vs.Addr, vs.Port = addr, port
+	vs.Reals = make([]RealServer, 0, len(v.reals))
 	for _, r := range v.reals {
 		if !r.weightSet {
 			r.rs.Weight = v.weight
 		}
+		if !r.inhibitSet {
+			r.rs.InhibitOnFailure = v.inhibit
+		}
+		// Each service gets its own checkers: a group's services must not share them.
+		r.rs.Checkers = slices.Clone(r.rs.Checkers)
+		for i := range r.rs.Checkers {
+			inheritChecks(&r.rs.Checkers[i], &r.checks)
+			inheritChecks(&r.rs.Checkers[i], &v.checks)
+		}
 		switch {
 		case r.rs.Port == 0:
-			r.rs.Port = v.vs.Port
-		case v.vs.Kind != KindNAT && r.rs.Port != v.vs.Port:
+			r.rs.Port = port
+		case vs.Kind != KindNAT && vs.Fwmark == 0 && r.rs.Port != port:
 			// Only NAT rewrites the port; keepalived resets it likewise.
-			d.warnf(r.rs.Pos, "%s: port %d differs from the virtual server's with lb_kind %s; using %d",
-				r.name, r.rs.Port, v.vs.Kind, v.vs.Port)
-			r.rs.Port = v.vs.Port
+			if warn {
+				d.warnf(r.rs.Pos, "%s: port %d differs from the virtual server's with lb_kind %s; using %d",
+					r.name, r.rs.Port, vs.Kind, port)
+			}
+			r.rs.Port = port
 		}
-		v.vs.Reals = append(v.vs.Reals, r.rs)
+		vs.Reals = append(vs.Reals, r.rs)
 	}
-	cfg.cfg.VirtualServers = append(cfg.cfg.VirtualServers, v.vs)
+	return vs
+}
+
+// inheritChecks fills the settings c leaves unset from def, keepalived's order being the
+// checker, then its real server, then the virtual server. DelayLoop left unset means the
+// virtual server's delay_loop.
+func inheritChecks(c, def *Checker) {
+	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, def.ConnectTimeout)
+	c.Retry = cmp.Or(c.Retry, def.Retry)
+	c.DelayBeforeRetry = cmp.Or(c.DelayBeforeRetry, def.DelayBeforeRetry)
+	c.Warmup = cmp.Or(c.Warmup, def.Warmup)
+	c.DelayLoop = cmp.Or(c.DelayLoop, def.DelayLoop)
+	c.Alpha = c.Alpha || def.Alpha
+	c.VirtualHost = cmp.Or(c.VirtualHost, def.VirtualHost)
+}
+
+// suggestName returns the name in m closest to name, as suggest does for keywords.
+func suggestName[V any](m map[string]V, name string) (string, bool) {
+	b := &block{words: make(map[string]*block, len(m))}
+	for k := range m {
+		b.words[k] = nil
+	}
+	return suggest(b, name)
 }
 
 // serviceKey is what makes a virtual server unique: keepalived and IPVS key services by
@@ -171,7 +348,8 @@ func decodeRealServer(d *decoder, n *node, v *vsDraft) {
 		d.errorf(n.Key.Pos, "%s: want a { block }, even an empty one", name)
 		return
 	}
-	realServerSchema.decode(d, n.String(), n.Block.Nodes, r)
+	realServerSchema.decode(d, name, n.Block.Nodes, r)
+	d.where = v.name
 	for _, o := range v.reals {
 		if o.rs.Addr.IsValid() && o.rs.Addr.Unmap() == r.rs.Addr.Unmap() && o.rs.Port == r.rs.Port {
 			d.errorf(n.Key.Pos, "%s: duplicate real_server, first at %s", name, o.rs.Pos)
@@ -292,4 +470,72 @@ func decodeWeight(d *decoder, n *node, r *rsDraft) {
 		return
 	}
 	r.rs.Weight, r.weightSet = int(w), true
+}
+
+// decodePersistenceTimeout reads "persistence_timeout [SECONDS]"; alone it means 360s, as
+// in keepalived.
+func decodePersistenceTimeout(d *decoder, n *node, v *vsDraft) {
+	if len(n.Args) == 0 && n.Block == nil {
+		v.vs.PersistenceTimeout = 360 * time.Second
+		return
+	}
+	t, ok := value(d, v.name, n)
+	if !ok {
+		return
+	}
+	s, ok := parseUint(t.Text, math.MaxUint32)
+	if !ok || s == 0 {
+		d.errorf(t.Pos, "%s: persistence_timeout %q: want whole seconds, 1..%d", v.name, t.Text, uint32(math.MaxUint32))
+		return
+	}
+	v.vs.PersistenceTimeout = time.Duration(s) * time.Second
+}
+
+// decodePersistenceGranularity reads an IPv4 netmask ("255.255.255.0") or a prefix length
+// (IPv6: "64"), kept as the prefix length.
+func decodePersistenceGranularity(d *decoder, n *node, v *vsDraft) {
+	t, ok := value(d, v.name, n)
+	if !ok {
+		return
+	}
+	if bits, ok := parseUint(t.Text, 128); ok && bits > 0 {
+		v.vs.PersistenceGranularity = int(bits)
+		return
+	}
+	if m, ok := parseAddr(t.Text); ok && m.Is4() {
+		b := m.As4()
+		ones := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		if bits := onesPrefix(ones); bits > 0 {
+			v.vs.PersistenceGranularity = bits
+			return
+		}
+	}
+	d.errorf(t.Pos, "%s: persistence_granularity %q: want a netmask (255.255.255.0) or a prefix length 1..128", v.name, t.Text)
+}
+
+// onesPrefix returns the length of a contiguous netmask, 0 when m is not one.
+func onesPrefix(m uint32) int {
+	n := 0
+	for m&(1<<31) != 0 {
+		m <<= 1
+		n++
+	}
+	if m != 0 {
+		return 0
+	}
+	return n
+}
+
+// decodeSorryServer reads "sorry_server ADDR PORT".
+func decodeSorryServer(d *decoder, n *node, v *vsDraft) {
+	if !noBlock(d, n) {
+		return
+	}
+	if len(n.Args) == 0 {
+		d.errorf(n.Key.Pos, "%s: sorry_server: want ADDRESS [PORT]", v.name)
+		return
+	}
+	s := &SorryServer{}
+	s.Addr, s.Port = decodeAddrPort(d, v.name+": sorry_server", n)
+	v.vs.SorryServer = s
 }

@@ -21,7 +21,7 @@ import (
 // run is the daemon: it returns when ctx ends (SIGTERM, SIGINT) after
 // detaching the program and removing its pins and socket.
 func run(ctx context.Context, s settings, log *slog.Logger) error {
-	cfg, err := loadConfigLogged(log, s.Config)
+	cfg, err := loadConfigLogged(log, s.Config, s.ConfigID)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	log.Info("xlbd ready", "socket", s.Socket, "config", s.Config)
 	g.Go(func() error { return controlplane.NewServer(rec, log).Serve(ctx, l) })
-	g.Go(func() error { return reconcileLoop(ctx, s.Config, rec, nb, log) })
+	g.Go(func() error { return reconcileLoop(ctx, s, rec, nb, log) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -119,7 +119,8 @@ func firstReconcile(ctx context.Context, rec *controlplane.Reconciler, backend *
 }
 
 // reconcileLoop reloads on SIGHUP and re-applies when a neighbour changes.
-func reconcileLoop(ctx context.Context, path string, rec *controlplane.Reconciler, nb *neigh.Table, log *slog.Logger) error {
+func reconcileLoop(ctx context.Context, s settings, rec *controlplane.Reconciler, nb *neigh.Table, log *slog.Logger) error {
+	path := s.Config
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -129,7 +130,7 @@ func reconcileLoop(ctx context.Context, path string, rec *controlplane.Reconcile
 			return nil
 		case <-hup:
 			log.Info("reloading configuration", "config", path)
-			cfg, err := loadConfigLogged(log, path)
+			cfg, err := loadConfigLogged(log, path, s.ConfigID)
 			if err != nil {
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path)
 				continue
@@ -149,16 +150,16 @@ func reconcileLoop(ctx context.Context, path string, rec *controlplane.Reconcile
 
 // loadConfigLogged reads the configuration, logging each diagnostic with
 // its FILE:LINE:COL.
-func loadConfigLogged(log *slog.Logger, path string) (*config.Config, error) {
-	cfg, warnings, err := config.Load(path)
+func loadConfigLogged(log *slog.Logger, path, configID string) (*config.Config, error) {
+	cfg, warnings, err := config.LoadWithOptions(path, config.Options{ConfigID: configID})
 	for _, d := range warnings {
-		log.Warn(d.Msg, "at", d.Pos.String())
+		log.Warn(d.Msg, "at", d.Pos.String()+d.Pos.Includes())
 	}
 	if err != nil {
 		var list config.ErrorList
 		if errors.As(err, &list) {
 			for _, d := range list {
-				log.Error(d.Msg, "at", d.Pos.String())
+				log.Error(d.Msg, "at", d.Pos.String()+d.Pos.Includes())
 			}
 			return nil, fmt.Errorf("%s: %d errors in configuration", path, len(list))
 		}

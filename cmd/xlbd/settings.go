@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,14 +16,23 @@ import (
 	"xlb/controlplane/maglev"
 )
 
-// settings are the daemon's own settings (not keepalived.conf): flags first,
-// then XLB_* environment variables, then defaults.
+// defaultSettingsFile is read when it exists; --settings (or XLB_SETTINGS) names
+// another file, which must exist. Tests point it elsewhere.
+var defaultSettingsFile = "/etc/xlb/xlbd.yaml"
+
+// settings are the daemon's own settings (not keepalived.conf). Each comes from,
+// first to last: a flag, an XLB_* environment variable, the YAML settings file,
+// the default.
 type settings struct {
 	Config         string
+	ConfigID       string // selects keepalived's @ID lines; empty: the host name
 	Interfaces     []string
 	BPFFS          string
 	Socket         string
 	CheckOnly      bool
+	Dump           bool // with CheckOnly: print the configuration as JSON
+	PrintSettings  bool
+	SettingsFile   string // the YAML file read, empty when none
 	LogLevel       string
 	MaglevSize     uint32
 	MaxServices    uint32
@@ -27,12 +40,25 @@ type settings struct {
 	ResolveTimeout time.Duration
 }
 
+// fileKeys are the keys a settings file may hold: the long flag names, which
+// are also the environment names (XLB_ + upper case, "-" as "_"). Actions
+// (config-test, dump, print-settings) and the file's own name are flags only.
+var fileKeys = []string{
+	"config", "config-id", "interface", "bpffs", "socket", "log-level",
+	"maglev-size", "max-services", "max-reals", "resolve-timeout",
+}
+
 func newRootCommand() *cobra.Command { return newCommand(dispatch) }
 
-// dispatch runs what the settings ask for: a config check or the daemon.
+// dispatch runs what the settings ask for: print the settings, a config check
+// or the daemon.
 func dispatch(cmd *cobra.Command, s settings) error {
-	if s.CheckOnly {
-		return checkConfig(cmd.ErrOrStderr(), s.Config)
+	switch {
+	case s.PrintSettings:
+		_, err := fmt.Fprint(cmd.OutOrStdout(), settingsYAML(s))
+		return err
+	case s.CheckOnly:
+		return checkConfig(cmd.OutOrStdout(), cmd.ErrOrStderr(), s)
 	}
 	logger, err := newLogger(s.LogLevel)
 	if err != nil {
@@ -42,7 +68,7 @@ func dispatch(cmd *cobra.Command, s settings) error {
 }
 
 // newCommand builds xlbd's command line; act receives the settings read
-// from flags and environment (tests pass their own act).
+// from flags, environment and settings file (tests pass their own act).
 func newCommand(act func(*cobra.Command, settings) error) *cobra.Command {
 	v := viper.New()
 	v.SetEnvPrefix("XLB")
@@ -56,16 +82,23 @@ func newCommand(act func(*cobra.Command, settings) error) *cobra.Command {
 attaches it to each interface given with -i and keeps its maps equal to the
 configuration and to runtime overrides made with xlbctl.
 
+  xlbd -t -f FILE [--config-id ID] [--dump]   check the configuration (exit 0 valid, 1 errors);
+                                              --dump prints it as JSON (docs/config.md)
+  xlbd --print-settings                       print the effective daemon settings as YAML
+
 Signals: SIGHUP reloads the configuration (a bad one keeps the old one
 serving); SIGTERM or SIGINT detaches the program, removes the pins and exits.
 
-Every flag can be set by environment: XLB_CONFIG, XLB_INTERFACES (comma
-list), XLB_BPFFS, XLB_SOCKET, XLB_LOG_LEVEL, XLB_MAGLEV_SIZE, …`,
+Daemon settings come from flags, then XLB_* environment variables (XLB_CONFIG,
+XLB_INTERFACES as a comma list, XLB_BPFFS, XLB_SOCKET, XLB_LOG_LEVEL,
+XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
+--settings FILE; keys are the long flag names), then the defaults.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := readSettings(v)
+			explicit := cmd.Flags().Changed("settings") || os.Getenv("XLB_SETTINGS") != ""
+			s, err := readSettings(v, explicit)
 			if err != nil {
 				return err
 			}
@@ -74,10 +107,14 @@ list), XLB_BPFFS, XLB_SOCKET, XLB_LOG_LEVEL, XLB_MAGLEV_SIZE, …`,
 	}
 	f := cmd.Flags()
 	f.StringP("config", "f", "/etc/keepalived/keepalived.conf", "keepalived.conf to read")
+	f.String("config-id", "", "configuration id selecting @ID lines, as keepalived's -i (default the host name)")
 	f.StringSliceP("interface", "i", nil, "interface to attach the XDP program to (repeat or comma list)")
 	f.String("bpffs", "/sys/fs/bpf/xlb", "bpffs directory for xlb's pinned maps")
 	f.String("socket", api.DefaultSocket, "unix socket of the API")
 	f.BoolP("config-test", "t", false, "check the configuration and exit: 0 valid, 1 errors")
+	f.Bool("dump", false, "with -t: print the normalized configuration as JSON on stdout")
+	f.String("settings", defaultSettingsFile, "YAML file of daemon settings (keys: long flag names)")
+	f.Bool("print-settings", false, "print the effective daemon settings as YAML and exit")
 	f.String("log-level", "info", "debug, info, warn or error")
 	f.Uint32("maglev-size", maglev.DefaultSize, "slots of each service's Maglev table (a prime)")
 	f.Uint32("max-services", 256, "capacity of the services map")
@@ -96,12 +133,57 @@ list), XLB_BPFFS, XLB_SOCKET, XLB_LOG_LEVEL, XLB_MAGLEV_SIZE, …`,
 	return cmd
 }
 
-func readSettings(v *viper.Viper) (settings, error) {
+// readSettingsFile reads the YAML settings file into v. The default file may
+// be missing; a file the operator named must exist. Unknown keys are errors,
+// since a misspelt key would silently leave a default in place.
+func readSettingsFile(v *viper.Viper, explicit bool) (string, error) {
+	path := v.GetString("settings")
+	if path == "" {
+		return "", nil
+	}
+	file := viper.New()
+	file.SetConfigFile(path)
+	file.SetConfigType("yaml")
+	if err := file.ReadInConfig(); err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return "", fmt.Errorf("settings %s: %w", path, err)
+	}
+	m := file.AllSettings()
+	// A settings file may say "interfaces", as the environment does.
+	if list, ok := m["interfaces"]; ok {
+		if _, both := m["interface"]; both {
+			return "", fmt.Errorf("settings %s: both interface and interfaces", path)
+		}
+		delete(m, "interfaces")
+		m["interface"] = list
+	}
+	for k := range m {
+		if !slices.Contains(fileKeys, k) {
+			return "", fmt.Errorf("settings %s: unknown key %q (want one of %s)", path, k, strings.Join(fileKeys, ", "))
+		}
+	}
+	if err := v.MergeConfigMap(m); err != nil {
+		return "", fmt.Errorf("settings %s: %w", path, err)
+	}
+	return path, nil
+}
+
+func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
+	file, err := readSettingsFile(v, explicitFile)
+	if err != nil {
+		return settings{}, err
+	}
 	s := settings{
 		Config:         v.GetString("config"),
+		ConfigID:       v.GetString("config-id"),
 		BPFFS:          v.GetString("bpffs"),
 		Socket:         v.GetString("socket"),
 		CheckOnly:      v.GetBool("config-test"),
+		Dump:           v.GetBool("dump"),
+		PrintSettings:  v.GetBool("print-settings"),
+		SettingsFile:   file,
 		LogLevel:       v.GetString("log-level"),
 		MaglevSize:     v.GetUint32("maglev-size"),
 		MaxServices:    v.GetUint32("max-services"),
@@ -116,7 +198,10 @@ func readSettings(v *viper.Viper) (settings, error) {
 			}
 		}
 	}
-	if s.CheckOnly {
+	if s.Dump && !s.CheckOnly {
+		return s, fmt.Errorf("--dump goes with -t")
+	}
+	if s.CheckOnly || s.PrintSettings {
 		return s, nil
 	}
 	if len(s.Interfaces) == 0 {
@@ -127,3 +212,34 @@ func readSettings(v *viper.Viper) (settings, error) {
 	}
 	return s, nil
 }
+
+// settingsYAML writes the daemon settings as a YAML settings file would hold
+// them, so that the output can be saved as one.
+func settingsYAML(s settings) string {
+	var b strings.Builder
+	if s.SettingsFile != "" {
+		fmt.Fprintf(&b, "# read from %s\n", s.SettingsFile)
+	}
+	fmt.Fprintf(&b, "config: %s\n", yamlString(s.Config))
+	fmt.Fprintf(&b, "config-id: %s\n", yamlString(s.ConfigID))
+	b.WriteString("interface:")
+	if len(s.Interfaces) == 0 {
+		b.WriteString(" []")
+	}
+	b.WriteString("\n")
+	for _, i := range s.Interfaces {
+		fmt.Fprintf(&b, "  - %s\n", yamlString(i))
+	}
+	fmt.Fprintf(&b, "bpffs: %s\n", yamlString(s.BPFFS))
+	fmt.Fprintf(&b, "socket: %s\n", yamlString(s.Socket))
+	fmt.Fprintf(&b, "log-level: %s\n", yamlString(s.LogLevel))
+	fmt.Fprintf(&b, "maglev-size: %d\n", s.MaglevSize)
+	fmt.Fprintf(&b, "max-services: %d\n", s.MaxServices)
+	fmt.Fprintf(&b, "max-reals: %d\n", s.MaxReals)
+	fmt.Fprintf(&b, "resolve-timeout: %s\n", s.ResolveTimeout)
+	return b.String()
+}
+
+// yamlString quotes s as a YAML double-quoted scalar, which reads back as s
+// whatever it holds (JSON string escapes are valid there).
+func yamlString(s string) string { return fmt.Sprintf("%q", s) }
