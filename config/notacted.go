@@ -5,7 +5,7 @@ package config
 // operator switching from keepalived is never surprised by a setting silently doing
 // nothing. Delete a row in the change that makes xlb act on the keyword.
 var notActedOn = map[string]string{
-	"top level/global_defs":                  "notification and global VRRP settings",
+	"top level/global_defs":                  "notification and global VRRP settings; lvs_timeouts is applied",
 	"top level/static_ipaddress":             "static addresses are left to the system",
 	"top level/static_routes":                "static routes are left to the system",
 	"top level/static_rules":                 "static rules are left to the system",

@@ -69,7 +69,7 @@ func TestParseDiagnostics(t *testing.T) {
 			name: "blocks xlb does not act on warn, unmodelled keywords too",
 			src:  "global_defs {\n router_id LB1\n notification_email {\n  a@b\n }\n vrrp_iptables\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_router_id 9\n virtual_ipaddress { 198.18.0.100/24 }\n}\n",
 			wantWarns: []string{
-				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings)`,
+				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
 				`k.conf:6:2: keyword "vrrp_iptables" in global_defs is not supported by xlb yet; ignored`,
 				`k.conf:8:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
@@ -82,7 +82,7 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:7:3: unknown keyword "auth_typ" in vrrp_instance VI_1: authentication; did you mean auth_type?`,
 			},
 			wantWarns: []string{
-				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings)`,
+				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
 				`k.conf:4:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
@@ -377,7 +377,7 @@ func TestLoadGolden(t *testing.T) {
 		t.Errorf("VirtualServers (-want +got):\n%s", diff)
 	}
 	wantWarns := []string{
-		file + `:5:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings)`,
+		file + `:5:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
 		file + `:19:1: vrrp_script chk_xlb: parsed, but xlb does not act on it yet (VRRP)`,
 		file + `:27:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 		file + `:54:5: virtual_server 198.18.0.100 80: delay_loop: parsed, but xlb does not act on it yet (health checks)`,

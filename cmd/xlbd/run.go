@@ -26,11 +26,18 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 
+	// keepalived's lvs_timeouts set IPVS's timeouts; here they are the
+	// connection table's, fixed at load (zero: IPVS's defaults).
+	timeouts := cfg.Global.LVSTimeouts
 	dp, err := maps.Open(maps.Options{
-		PinDir:      s.BPFFS,
-		MaxServices: s.MaxServices,
-		MaxReals:    s.MaxReals,
-		Logger:      log,
+		PinDir:        s.BPFFS,
+		MaxServices:   s.MaxServices,
+		MaxReals:      s.MaxReals,
+		ConnTableSize: s.ConnTableSize,
+		TCPTimeout:    timeouts.TCP,
+		TCPFinTimeout: timeouts.TCPFin,
+		UDPTimeout:    timeouts.UDP,
+		Logger:        log,
 	})
 	if err != nil {
 		return err
@@ -74,7 +81,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	log.Info("xlbd ready", "socket", s.Socket, "config", s.Config)
 	g.Go(func() error { return controlplane.NewServer(rec, log).Serve(ctx, l) })
-	g.Go(func() error { return reconcileLoop(ctx, s, rec, nb, log) })
+	g.Go(func() error { return reconcileLoop(ctx, s, timeouts, rec, nb, log) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -119,7 +126,8 @@ func firstReconcile(ctx context.Context, rec *controlplane.Reconciler, backend *
 }
 
 // reconcileLoop reloads on SIGHUP and re-applies when a neighbour changes.
-func reconcileLoop(ctx context.Context, s settings, rec *controlplane.Reconciler, nb *neigh.Table, log *slog.Logger) error {
+func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts, rec *controlplane.Reconciler,
+	nb *neigh.Table, log *slog.Logger) error {
 	path := s.Config
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -134,6 +142,10 @@ func reconcileLoop(ctx context.Context, s settings, rec *controlplane.Reconciler
 			if err != nil {
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path)
 				continue
+			}
+			if cfg.Global.LVSTimeouts != timeouts {
+				log.Warn("lvs_timeouts changed: the connection table keeps the old ones until xlbd restarts",
+					"config", path)
 			}
 			if err := rec.SetConfig(ctx, cfg); err != nil {
 				log.Error("reload applied with errors", "err", err)

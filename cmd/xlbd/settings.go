@@ -37,6 +37,7 @@ type settings struct {
 	MaglevSize     uint32
 	MaxServices    uint32
 	MaxReals       uint32
+	ConnTableSize  uint32 // IPv4 flows the connection table holds; IPv6 gets a quarter
 	ResolveTimeout time.Duration
 }
 
@@ -45,7 +46,7 @@ type settings struct {
 // (config-test, dump, print-settings) and the file's own name are flags only.
 var fileKeys = []string{
 	"config", "config-id", "interface", "bpffs", "socket", "log-level",
-	"maglev-size", "max-services", "max-reals", "resolve-timeout",
+	"maglev-size", "max-services", "max-reals", "conn-table-size", "resolve-timeout",
 }
 
 func newRootCommand() *cobra.Command { return newCommand(dispatch) }
@@ -119,6 +120,7 @@ XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
 	f.Uint32("maglev-size", maglev.DefaultSize, "slots of each service's Maglev table (a prime)")
 	f.Uint32("max-services", 256, "capacity of the services map")
 	f.Uint32("max-reals", 4096, "capacity of the reals map")
+	f.Uint32("conn-table-size", 1<<20, "IPv4 flows the connection table holds (IPv6: a quarter); preallocated")
 	f.Duration("resolve-timeout", 3*time.Second, "how long start-up waits for real servers' MACs")
 	// Environment names follow the flag names, except where the issue's
 	// documented names differ (XLB_INTERFACES for -i).
@@ -188,6 +190,7 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 		MaglevSize:     v.GetUint32("maglev-size"),
 		MaxServices:    v.GetUint32("max-services"),
 		MaxReals:       v.GetUint32("max-reals"),
+		ConnTableSize:  v.GetUint32("conn-table-size"),
 		ResolveTimeout: v.GetDuration("resolve-timeout"),
 	}
 	// The environment gives a comma list as one string; flags may too.
@@ -236,6 +239,7 @@ func settingsYAML(s settings) string {
 	fmt.Fprintf(&b, "maglev-size: %d\n", s.MaglevSize)
 	fmt.Fprintf(&b, "max-services: %d\n", s.MaxServices)
 	fmt.Fprintf(&b, "max-reals: %d\n", s.MaxReals)
+	fmt.Fprintf(&b, "conn-table-size: %d\n", s.ConnTableSize)
 	fmt.Fprintf(&b, "resolve-timeout: %s\n", s.ResolveTimeout)
 	return b.String()
 }
