@@ -51,13 +51,15 @@
 #define V4_MAPPED_WORDS 4       /* 32-bit words in the 16-byte address */
 #define VIP_KEY_WORDS 5         /* 32-bit words in struct vip_key */
 #define FLOW_WORDS 10           /* 32-bit words in struct flow */
+#define FLOW4_WORDS 4           /* 32-bit words in struct flow4 */
 
 /* Map sizes. Go overrides max_entries at load time (maps.Options); these are
  * the defaults. Ids are 1-based, index 0 is never used so a zero value in a
  * table slot means "no real". */
 #define MAX_SERVICES 257        /* entries: 256 service ids + unused 0 */
 #define MAX_REALS 4097          /* entries: 4096 real ids + unused 0 */
-#define MAX_CONNS 1048576       /* entries in the connection table */
+#define MAX_CONNS 1048576       /* entries in the IPv4 connection table */
+#define MAX_CONNS6 262144       /* entries in the IPv6 connection table */
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
 
 /* Maglev tables store two slots per array entry (struct maglev_bucket): the
@@ -105,7 +107,15 @@ enum conn_state {
 /* reason indexes the per-CPU reasons array. The verdict reasons (up to
  * REASON_REDIRECT) count each packet once, by the path that decided its
  * verdict; the conntrack events after them count what the connection table
- * did for a VIP packet (one of hit, miss, expired, real_gone per lookup). */
+ * did for a VIP packet (one of hit, miss, expired, real_gone per lookup).
+ *
+ * Invariant: a packet that reaches the connection table gets one event and
+ * then one of TX, REDIRECT, DROP_NO_REAL, DROP_REAL_REMOVED, DROP_TUNNEL;
+ * no other packet gets one of those five. Hits are therefore not counted
+ * (their entry stays zero, one counter update less per established packet):
+ * maps.Reasons derives them as those five less miss, expired and real_gone.
+ * A new path that forwards without the table must keep this true (or count
+ * hits again). */
 enum reason {
 	REASON_PASS_NOT_IP = 0,    /* neither IPv4 nor IPv6: ARP, other EtherTypes */
 	REASON_PASS_NOT_VIP,       /* TCP/UDP whose (daddr, dport, proto) is no service */
@@ -120,7 +130,7 @@ enum reason {
 	REASON_DROP_TUNNEL,        /* TUN: no room for the outer header, or tunnel source and real of different families */
 	REASON_TX,                 /* forwarded back out of the ingress interface */
 	REASON_REDIRECT,           /* forwarded out of another interface */
-	REASON_CT_HIT,             /* event: tracked flow, its real kept */
+	REASON_CT_HIT,             /* event: tracked flow, its real kept; derived in Go, never counted here */
 	REASON_CT_MISS,            /* event: new flow, scheduled and tracked */
 	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, rescheduled */
 	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */

@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #include "consts.h"
 #include "structs.h"
+#include "maps.h"
 
 /* Timeouts, set by Go at load time (maps.Options; const volatile globals
  * live in .rodata, which the loader fills before the verifier sees the
@@ -17,6 +18,28 @@ volatile const __u64 conn_timeout_syn_ns = 60 * NSEC_PER_SEC;     /* IPVS syn_re
 volatile const __u64 conn_timeout_tcp_ns = 900 * NSEC_PER_SEC;    /* IPVS tcp (established) */
 volatile const __u64 conn_timeout_tcpfin_ns = 120 * NSEC_PER_SEC; /* IPVS tcpfin */
 volatile const __u64 conn_timeout_udp_ns = 300 * NSEC_PER_SEC;    /* IPVS udp */
+
+/* ct_now returns the connection table's clock, CLOCK_MONOTONIC_COARSE in
+ * ns (what Go's maps.MonotonicNow reads), without a helper call on most
+ * packets: bpf_jiffies64 is inlined into one load, and the coarse clock,
+ * which only moves on a tick too, is read once per jiffy and CPU and kept
+ * in the per-CPU clock map. The value may lag by one tick (jiffies moves
+ * just before the coarse clock), far below CONN_TOUCH_NS. Inlined: once
+ * per VIP packet. */
+static __always_inline __u64 ct_now(void)
+{
+	__u32 zero = 0;
+	struct clock_cache *cc = bpf_map_lookup_elem(&clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!cc)
+		return bpf_ktime_get_coarse_ns();
+	if (cc->jiffies != j) {
+		cc->jiffies = j;
+		cc->now = bpf_ktime_get_coarse_ns();
+	}
+	return cc->now;
+}
 
 /* conn_timeout is how long a flow in state may stay idle. Inlined: tiny. */
 static __always_inline __u64 conn_timeout(__u8 state)

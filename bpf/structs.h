@@ -7,8 +7,9 @@
 #include <linux/types.h>
 #include "consts.h"
 
-/* vip_key identifies a service: the services map key. Zero it before
- * filling so the padding hashes the same as Go's. */
+/* vip_key identifies an IPv6 service: the services map key (IPv4
+ * services are in services4, struct vip4_key). Every byte is written
+ * (fill_vip_key), so the padding hashes the same as Go's. */
 struct vip_key {
 	__u8 addr[16];
 	__be16 port;
@@ -16,7 +17,17 @@ struct vip_key {
 	__u8 pad;
 };
 
-/* service is the services map value. */
+/* vip4_key identifies an IPv4 service: the services4 map key. Two words
+ * where struct vip_key takes five: the kernel hashes and compares the key
+ * on every IPv4 packet, VIP or not. */
+struct vip4_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+/* service is the services and services4 map value. */
 struct service {
 	__u32 id;             /* index into maglev_tables and service_stats, 1-based */
 	__u32 table_size;     /* slots in this service's Maglev table (prime) */
@@ -45,9 +56,11 @@ struct maglev_bucket {
 	__u32 real_id[MAGLEV_SLOTS_PER_BUCKET]; /* 0: no real */
 };
 
-/* flow is a packet's 5-tuple as on the wire (ports in network order), the
- * conns key. IPv4 addresses are v4-mapped. Aligned to 4 so the program
- * reads and writes it in whole words (see fill_vip_key for why). */
+/* flow is a packet's 5-tuple as on the wire (ports in network order), as
+ * the parser fills it for either family, and the conns6 key. For IPv4 the
+ * parser writes only the addresses' last words: the v4-mapped prefixes are
+ * never read (fill_vip4_key, fill_flow4, flow_hash). Aligned to 4 so the
+ * program reads and writes it in whole words (see fill_vip_key for why). */
 struct flow {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -57,7 +70,20 @@ struct flow {
 	__u8 pad[3];
 } __attribute__((aligned(4)));
 
-/* conn is a tracked flow: the conns value. */
+/* flow4 is an IPv4 flow, the conns4 key: the 5-tuple in 16 bytes where
+ * struct flow takes 40 (the v4-mapped prefixes say nothing). Smaller keys
+ * hash faster and take 24 bytes less per entry (maps.TestConnMemory). Four
+ * whole words, written as such (fill_flow4). */
+struct flow4 {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+} __attribute__((aligned(4)));
+
+/* conn is a tracked flow: the conns4 and conns6 value. */
 struct conn {
 	__u32 real_id;   /* the real the flow goes to */
 	__u16 real_gen;  /* real.gen when the flow was scheduled */

@@ -2,11 +2,12 @@
 
 // SPDX-License-Identifier: GPL-2.0
 /* xlb.c: the XDP entry point. It only wires the headers:
- * parse (parse.h) -> services lookup -> connection table (ct.h) -> on a
- * new, expired or orphaned flow the Maglev slot (hash.h) -> real -> rewrite
- * MACs (DR) or push an outer header (TUN, encap.h) -> XDP_TX or redirect.
- * Every verdict bumps one verdict reason, every conntrack lookup one event
- * (enum reason). */
+ * parse (parse.h) -> services lookup (services4 or services, by family) ->
+ * connection table (ct.h; conns4 or conns6, by family) -> on a new, expired
+ * or orphaned flow the Maglev slot (hash.h) -> real -> rewrite MACs (DR) or
+ * push an outer header (TUN, encap.h) -> XDP_TX or redirect. Every verdict
+ * bumps one verdict reason, every conntrack lookup but a hit one event
+ * (enum reason; hits are derived in Go). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "consts.h"
@@ -88,9 +89,18 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
 static __always_inline struct real *pick_real(const struct service *svc, struct packet *p,
 					      __u32 *real_id, enum reason *why)
 {
-	__u64 now = bpf_ktime_get_coarse_ns();
-	struct conn *c = bpf_map_lookup_elem(&conns, &p->flow);
+	__u64 now = ct_now();
+	struct flow4 k4;
+	struct conn *c;
 	struct real *r;
+
+	/* One call site per map, so the verifier inlines each lookup. */
+	if (p->is_v6) {
+		c = bpf_map_lookup_elem(&conns6, &p->flow);
+	} else {
+		fill_flow4(&k4, &p->flow);
+		c = bpf_map_lookup_elem(&conns4, &k4);
+	}
 
 	if (c) {
 		if (now - c->last_seen > conn_timeout(c->state)) {
@@ -99,7 +109,8 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 			__u32 id = c->real_id;
 			r = bpf_map_lookup_elem(&reals, &id);
 			if (r && real_usable(r) && r->gen == c->real_gen) {
-				count_reason(REASON_CT_HIT);
+				/* No count: a hit is what is left of the lookups
+				 * (REASON_CT_HIT in consts.h). */
 				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
 				/* Write only what changed, and last_seen at most once
 				 * per CONN_TOUCH_NS: most packets write nothing. */
@@ -131,10 +142,16 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 		.state = conn_next_state(0, p->flow.proto, p->tcp_flags),
 		.last_seen = now,
 	};
-	if (c)
+	if (c) {
 		*c = fresh; /* in place: no second hash lookup */
-	else
-		bpf_map_update_elem(&conns, &p->flow, &fresh, BPF_ANY);
+	} else if (p->is_v6) {
+		bpf_map_update_elem(&conns6, &p->flow, &fresh, BPF_ANY);
+	} else {
+		bpf_map_update_elem(&conns4, &k4, &fresh, BPF_ANY);
+		/* Keeps clang from merging the two updates into one call with
+		 * either map, which the verifier would then make indirect. */
+		asm volatile("" ::: "memory");
+	}
 	return r;
 }
 
@@ -151,9 +168,17 @@ int xlb_xdp(struct xdp_md *ctx)
 		return why == REASON_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
 	}
 
-	struct vip_key key;
-	fill_vip_key(&key, &p.flow);
-	struct service *svc = bpf_map_lookup_elem(&services, &key);
+	/* One call site per map, so the verifier inlines each lookup. */
+	struct service *svc;
+	if (p.is_v6) {
+		struct vip_key key;
+		fill_vip_key(&key, &p.flow);
+		svc = bpf_map_lookup_elem(&services, &key);
+	} else {
+		struct vip4_key key4;
+		fill_vip4_key(&key4, &p.flow);
+		svc = bpf_map_lookup_elem(&services4, &key4);
+	}
 	if (!svc) {
 		count_reason(REASON_PASS_NOT_VIP);
 		return XDP_PASS;

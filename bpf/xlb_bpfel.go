@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type XlbClockCache struct {
+	_       structs.HostLayout
+	Jiffies uint64
+	Now     uint64
+}
+
 type XlbConn struct {
 	_        structs.HostLayout
 	RealId   uint32
@@ -41,6 +47,16 @@ type XlbFlow struct {
 	_     structs.HostLayout
 	Saddr [16]uint8
 	Daddr [16]uint8
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
+type XlbFlow4 struct {
+	_     structs.HostLayout
+	Saddr uint32
+	Daddr uint32
 	Sport uint16
 	Dport uint16
 	Proto uint8
@@ -119,6 +135,14 @@ const (
 	XlbServiceFlagSERVICE_F_DROP_REMOVED XlbServiceFlag = 1
 )
 
+type XlbVip4Key struct {
+	_     structs.HostLayout
+	Addr  uint32
+	Port  uint16
+	Proto uint8
+	Pad   uint8
+}
+
 type XlbVipKey struct {
 	_     structs.HostLayout
 	Addr  [16]uint8
@@ -131,13 +155,16 @@ type XlbVipKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XlbMapConns               = "conns"
+	XlbMapClock               = "clock"
+	XlbMapConns4              = "conns4"
+	XlbMapConns6              = "conns6"
 	XlbMapMaglevTables        = "maglev_tables"
 	XlbMapRealStats           = "real_stats"
 	XlbMapReals               = "reals"
 	XlbMapReasons             = "reasons"
 	XlbMapServiceStats        = "service_stats"
 	XlbMapServices            = "services"
+	XlbMapServices4           = "services4"
 	XlbProgXlbXdp             = "xlb_xdp"
 	XlbVarConnTimeoutSynNs    = "conn_timeout_syn_ns"
 	XlbVarConnTimeoutTcpNs    = "conn_timeout_tcp_ns"
@@ -194,13 +221,16 @@ type XlbProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbMapSpecs struct {
-	Conns        *ebpf.MapSpec `ebpf:"conns"`
+	Clock        *ebpf.MapSpec `ebpf:"clock"`
+	Conns4       *ebpf.MapSpec `ebpf:"conns4"`
+	Conns6       *ebpf.MapSpec `ebpf:"conns6"`
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
 	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
 	Reals        *ebpf.MapSpec `ebpf:"reals"`
 	Reasons      *ebpf.MapSpec `ebpf:"reasons"`
 	ServiceStats *ebpf.MapSpec `ebpf:"service_stats"`
 	Services     *ebpf.MapSpec `ebpf:"services"`
+	Services4    *ebpf.MapSpec `ebpf:"services4"`
 }
 
 // XlbVariableSpecs contains global variables before they are loaded into the kernel.
@@ -233,24 +263,30 @@ func (o *XlbObjects) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbMaps struct {
-	Conns        *ebpf.Map `ebpf:"conns"`
+	Clock        *ebpf.Map `ebpf:"clock"`
+	Conns4       *ebpf.Map `ebpf:"conns4"`
+	Conns6       *ebpf.Map `ebpf:"conns6"`
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
 	RealStats    *ebpf.Map `ebpf:"real_stats"`
 	Reals        *ebpf.Map `ebpf:"reals"`
 	Reasons      *ebpf.Map `ebpf:"reasons"`
 	ServiceStats *ebpf.Map `ebpf:"service_stats"`
 	Services     *ebpf.Map `ebpf:"services"`
+	Services4    *ebpf.Map `ebpf:"services4"`
 }
 
 func (m *XlbMaps) Close() error {
 	return _XlbClose(
-		m.Conns,
+		m.Clock,
+		m.Conns4,
+		m.Conns6,
 		m.MaglevTables,
 		m.RealStats,
 		m.Reals,
 		m.Reasons,
 		m.ServiceStats,
 		m.Services,
+		m.Services4,
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -38,12 +39,16 @@ const singleRuns = 4096
 // TUN runs repeat=1 calls and subtracts the overhead of a drop program
 // called the same way (also not attached), as does the first packet of a
 // flow, where every call gets a frame of a new 5-tuple (a new source
-// address and port per call, cycling through 2^20 flows: conntrack misses
-// and inserts into an LRU table of the default size, evicting once full).
-// refdr is measured the same way in those cases: repeat=1 calls run with
-// caches cold from the syscall, which adds far more to a program that
-// reads maps than to the drop program (dr_v4_established_single shows it
-// against dr_v4_established), so only ratios within one method compare.
+// address and port per call: conntrack misses and inserts; a run covers a
+// few ten thousand flows, so the table stays far from full, see
+// BenchmarkConnMapType for a full one). refdr is measured the same way in
+// those cases: repeat=1 calls run with caches cold from the syscall, which
+// adds far more to a program that reads maps than to the drop program
+// (dr_v4_established_single shows it against dr_v4_established), so only
+// ratios within one method compare. dr_v4_first_packet_warm runs new flows
+// in batches instead (newFlowProgram, both programs behind it): code and
+// small maps warm, the table full after the first few calls and every
+// insert evicting.
 func BenchmarkProgram(b *testing.B) {
 	fx := loadFixtures(b)
 	ref := loadReferences(b)
@@ -62,14 +67,22 @@ func BenchmarkProgram(b *testing.B) {
 		{"dr_v4_established_single", fx["ct_hit"].In, fx["ct_hit"].In, "XDP_TX", true, false},
 		{"tun_v4_established", withDport(fx["ct_hit"].In, 8080), fx["ct_hit"].In, "XDP_TX", true, false},
 		{"dr_v4_first_packet", fx["tcp_vip_tx"].In, fx["tcp_vip_tx"].In, "XDP_TX", true, true},
+		{"dr_v4_first_packet_warm", fx["tcp_vip_tx"].In, fx["tcp_vip_tx"].In, "XDP_TX", false, true},
 		{"non_vip", fx["non_vip_port"].In, fx["non_vip_port"].In, "XDP_PASS", false, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var lb, rd, ms time.Duration
 			var n int
 			flow := uint32(0)
+			warm := bc.newFlow && !bc.single
+			var lbWarm, rdWarm *ebpf.Program
+			if warm {
+				lbWarm, rdWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr)
+			}
 			for b.Loop() {
 				switch {
+				case warm:
+					lb += kernelTime(b, lbWarm, bc.frame, bc.verdict)
 				case bc.newFlow:
 					lb += newFlowTime(b, d.Program(), ref.drop, bc.frame, &flow)
 				case bc.single:
@@ -81,7 +94,9 @@ func BenchmarkProgram(b *testing.B) {
 				if bc.verdict == "XDP_PASS" {
 					refVerdict = "XDP_PASS"
 				}
-				if bc.single || bc.newFlow {
+				if warm {
+					rd += kernelTime(b, rdWarm, bc.refIn, refVerdict)
+				} else if bc.single || bc.newFlow {
 					// Same method for the yardstick: repeat=1 calls run
 					// with cold caches, which costs every program that
 					// touches maps far more than the drop program.
@@ -134,9 +149,12 @@ func BenchmarkScale(b *testing.B) {
 }
 
 // BenchmarkConnMapType compares the first-packet cost (conntrack insert)
-// of the two LRU kinds for one-direction flows: per-CPU LRU lists in one
-// hash (BPF_F_NO_COMMON_LRU, as loaded) and per-CPU values
-// (BPF_MAP_TYPE_LRU_PERCPU_HASH).
+// of the LRU kinds for one-direction flows, with the IPv4 table full
+// (DefaultConnTableSize flows put in first, so every insert evicts): per-CPU
+// LRU lists in one hash (BPF_F_NO_COMMON_LRU), per-CPU values
+// (BPF_MAP_TYPE_LRU_PERCPU_HASH) and the common LRU (one list, per-CPU
+// free lists refilled 128 at a time), beside refdr measured the same way
+// (repeat=1 calls, see BenchmarkProgram).
 func BenchmarkConnMapType(b *testing.B) {
 	fx := loadFixtures(b)
 	ref := loadReferences(b)
@@ -149,19 +167,49 @@ func BenchmarkConnMapType(b *testing.B) {
 		{"lru_percpu_values", ebpf.LRUCPUHash, 0},
 		{"lru_common", ebpf.LRUHash, 0},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			d := benchDataplane(b, Options{connMapType: bc.typ, connFlags: bc.flags}, benchReals)
-			var lb time.Duration
-			var n int
-			flow := uint32(0)
-			for b.Loop() {
-				lb += newFlowTime(b, d.Program(), ref.drop, fx["tcp_vip_tx"].In, &flow)
-				n++
+		for _, full := range []bool{false, true} {
+			name := bc.name + "_empty"
+			if full {
+				name = bc.name + "_full"
 			}
-			per := float64(lb.Nanoseconds()) / float64(n)
-			b.ReportMetric(per, "ns/op")
-			b.ReportMetric(per, "ns/pkt")
-		})
+			b.Run(name, func(b *testing.B) {
+				d := benchDataplane(b, Options{connMapType: bc.typ, connFlags: bc.flags}, benchReals)
+				if full {
+					fillConns(b, d, DefaultConnTableSize)
+				}
+				// Cold: repeat=1 calls (newFlowTime). Warm (full table
+				// only: a batch inserts benchRepeat flows, so an empty
+				// table would not stay empty): batches behind
+				// newFlowProgram.
+				lbWarm, rdWarm := newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr)
+				in := fx["tcp_vip_tx"].In
+				var lb, rd, lw, rw time.Duration
+				var n int
+				flow := uint32(0)
+				for b.Loop() {
+					lb += newFlowTime(b, d.Program(), ref.drop, in, &flow)
+					rd += singleTime(b, ref.refdr, ref.drop, in, "XDP_TX")
+					if full {
+						lw += kernelTime(b, lbWarm, in, "XDP_TX")
+						rw += kernelTime(b, rdWarm, in, "XDP_TX")
+					}
+					n++
+				}
+				per := float64(lb.Nanoseconds()) / float64(n)
+				refdr := float64(rd.Nanoseconds()) / float64(n)
+				warm := float64(lw.Nanoseconds()) / float64(n)
+				refWarm := float64(rw.Nanoseconds()) / float64(n)
+				b.ReportMetric(per, "ns/op")
+				b.ReportMetric(per, "ns/pkt")
+				b.ReportMetric(refdr, "refdr_ns/pkt")
+				b.ReportMetric(per/refdr, "x_refdr")
+				if full {
+					b.ReportMetric(warm, "warm_ns/pkt")
+					b.ReportMetric(refWarm, "warm_refdr_ns/pkt")
+					b.ReportMetric(warm/refWarm, "warm_x_refdr")
+				}
+			})
+		}
 	}
 }
 
@@ -239,32 +287,68 @@ func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 	return d
 }
 
-// fillConns puts n flows that no benchmark frame matches into conns, in
-// batches.
+// fillConns puts n IPv4 flows that no benchmark frame matches into conns4,
+// in batches, an equal share from each CPU: an LRU takes a new entry from
+// the inserting CPU's free list, so a fill from one CPU would leave the
+// others' lists (BPF_F_NO_COMMON_LRU), or local free lists, empty.
 func fillConns(b *testing.B, d *Dataplane, n int) {
 	const batch = 8192
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := make([]bpf.XlbFlow, 0, batch)
+	keys := make([]bpf.XlbFlow4, 0, batch)
 	vals := make([]bpf.XlbConn, 0, batch)
 	now := uint64(MonotonicNow())
 	flush := func() {
-		if _, err := d.conns.BatchUpdate(keys, vals, nil); err != nil {
+		if len(keys) == 0 {
+			return
+		}
+		var err error
+		if d.conns4.Type() == ebpf.LRUCPUHash {
+			// Per-CPU values: one per possible CPU for each key.
+			all := make([]bpf.XlbConn, 0, len(vals)*d.ncpu)
+			for _, v := range vals {
+				for range d.ncpu {
+					all = append(all, v)
+				}
+			}
+			_, err = d.conns4.BatchUpdate(keys, all, nil)
+		} else {
+			_, err = d.conns4.BatchUpdate(keys, vals, nil)
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		keys, vals = keys[:0], vals[:0]
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		b.Fatal(err)
+	}
+	defer unix.SchedSetaffinity(0, &orig)
+	share := (n + d.ncpu - 1) / d.ncpu
 	for i := range n {
-		src := netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}) // not 198.18/15: no bench flow
-		key, _ := flowKey(Flow{Src: netip.AddrPortFrom(src, uint16(rng.Uint32())), Dst: netip.MustParseAddrPort("198.18.0.100:80"), Proto: unix.IPPROTO_TCP})
-		keys = append(keys, key)
+		if i%share == 0 {
+			flush()
+			var on unix.CPUSet
+			on.Set(i / share)
+			if err := unix.SchedSetaffinity(0, &on); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// 100.64.0.0/10 (not 198.18/15: no bench flow), random port.
+		src := netip.AddrFrom4([4]byte{100, 64 | byte(i>>16)&0x3f, byte(i >> 8), byte(i)})
+		_, key, err := d.flowKey(Flow{Src: netip.AddrPortFrom(src, uint16(rng.Uint32())), Dst: netip.MustParseAddrPort("198.18.0.100:80"), Proto: unix.IPPROTO_TCP})
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, *key.(*bpf.XlbFlow4))
 		vals = append(vals, bpf.XlbConn{RealId: uint32(i%benchReals) + 1, RealGen: 1, State: uint8(ConnEstablished), LastSeen: now})
 		if len(keys) == batch {
 			flush()
 		}
 	}
-	if len(keys) > 0 {
-		flush()
-	}
+	flush()
 }
 
 func reportRatios(b *testing.B, lb, rd, ms time.Duration, n int) {
@@ -375,4 +459,85 @@ func BenchmarkSwapTable(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// warmFlowBits sizes the 5-tuple space of the warm first-packet
+// benchmarks: 2^22 flows, four times the default table, so that a flow
+// comes back only long after the LRU evicted it.
+const warmFlowBits = 22
+
+// newFlowProgram returns a benchmark-only XDP program that gives the frame
+// a new 5-tuple and tail-calls target: the IPv4 source address becomes
+// 198.19.x.y and the source port 1024 + z from a counter it advances
+// (x.y its low 16 bits, z the next warmFlowBits-16). Run with repeat >
+// 1, the kernel re-runs it on its own output, so each run is a new flow
+// for target with its code and small maps warm, unlike repeat=1 calls
+// (newFlowTime). Its own cost (a counter update, two stores, the tail
+// call) is in the figure; refdr runs behind the same program.
+func newFlowProgram(b *testing.B, target *ebpf.Program) *ebpf.Program {
+	b.Helper()
+	counter, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { counter.Close() })
+	jump, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { jump.Close() })
+	if err := jump.Put(uint32(0), target); err != nil {
+		b.Fatal(err)
+	}
+	srcNet := uint32(198<<24 | 19<<16) // 198.19.0.0; a variable: as an int32 constant it overflows
+	const (
+		xdpData, xdpDataEnd = 0, 4 // offsets in struct xdp_md
+		need                = sportOffset + 2
+		mask                = 1<<warmFlowBits - 1
+	)
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		// counter++ (key 0).
+		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.LoadMapPtr(asm.R1, counter.FD()),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "abort"),
+		asm.LoadMem(asm.R7, asm.R0, 0, asm.Word),
+		asm.Add.Imm32(asm.R7, 1),
+		asm.StoreMem(asm.R0, 0, asm.R7, asm.Word),
+		asm.And.Imm32(asm.R7, mask),
+		// Bounds.
+		asm.LoadMem(asm.R2, asm.R6, xdpData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, xdpDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R4, asm.R2),
+		asm.Add.Imm(asm.R4, need),
+		asm.JGT.Reg(asm.R4, asm.R3, "abort"),
+		// Source address 198.19.x.y.
+		asm.Mov.Reg32(asm.R1, asm.R7),
+		asm.And.Imm32(asm.R1, 0xffff),
+		asm.Or.Imm32(asm.R1, int32(srcNet)),
+		asm.HostTo(asm.BE, asm.R1, asm.Word),
+		asm.StoreMem(asm.R2, ipv4SrcOffset, asm.R1, asm.Word),
+		// Source port 1024 + z.
+		asm.Mov.Reg32(asm.R1, asm.R7),
+		asm.RSh.Imm32(asm.R1, 16),
+		asm.Add.Imm32(asm.R1, 1024),
+		asm.HostTo(asm.BE, asm.R1, asm.Half),
+		asm.StoreMem(asm.R2, sportOffset, asm.R1, asm.Half),
+		// Tail call target; falling through means it is missing.
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.LoadMapPtr(asm.R2, jump.FD()),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnTailCall.Call(),
+		asm.Mov.Imm(asm.R0, 0 /* XDP_ABORTED */).WithSymbol("abort"),
+		asm.Return(),
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "bench_newflow", Type: ebpf.XDP, AttachType: ebpf.AttachXDP, License: "GPL", Instructions: insns})
+	if err != nil {
+		b.Fatalf("load program: %+v", err)
+	}
+	b.Cleanup(func() { prog.Close() })
+	return prog
 }

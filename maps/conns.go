@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -41,39 +42,63 @@ type Conn struct {
 	RealGen uint16 // the real's generation when the flow was scheduled (see PutReal)
 	State   ConnState
 	// LastSeen is when the program last refreshed the entry, on
-	// CLOCK_MONOTONIC (coarse; refreshed at most once a second).
+	// CLOCK_MONOTONIC_COARSE (refreshed at most once a second; the program
+	// reads the clock once per jiffy and CPU, so it may lag one tick).
 	LastSeen time.Duration
 }
 
-// flowKey converts f to the conns key, as the program builds it from a
-// packet: 16-byte addresses (IPv4 v4-mapped), ports in network order.
-func flowKey(f Flow) (bpf.XlbFlow, error) {
+// flowKey converts f to its key in the connection table of its family, as
+// the program builds it from a packet, and names that table: IPv4 flows go
+// to conns4 (*bpf.XlbFlow4: addresses as 4 bytes), IPv6 flows to conns6
+// (*bpf.XlbFlow: 16-byte addresses). Ports in network order.
+func (d *Dataplane) flowKey(f Flow) (*ebpf.Map, any, error) {
 	src, dst := f.Src.Addr().Unmap(), f.Dst.Addr().Unmap()
 	switch {
 	case !src.IsValid() || !dst.IsValid():
-		return bpf.XlbFlow{}, errors.New("addr: missing")
+		return nil, nil, errors.New("addr: missing")
 	case src.Is4() != dst.Is4():
-		return bpf.XlbFlow{}, errors.New("addr: source and destination of different families")
+		return nil, nil, errors.New("addr: source and destination of different families")
 	case f.Proto != unix.IPPROTO_TCP && f.Proto != unix.IPPROTO_UDP:
-		return bpf.XlbFlow{}, fmt.Errorf("proto: want tcp (6) or udp (17), got %d", f.Proto)
+		return nil, nil, fmt.Errorf("proto: want tcp (6) or udp (17), got %d", f.Proto)
 	}
-	return bpf.XlbFlow{
-		Saddr: src.As16(), Daddr: dst.As16(),
-		Sport: htons(f.Src.Port()), Dport: htons(f.Dst.Port()),
-		Proto: f.Proto,
-	}, nil
+	sport, dport := htons(f.Src.Port()), htons(f.Dst.Port())
+	if src.Is4() {
+		s4, d4 := src.As4(), dst.As4()
+		return d.conns4, &bpf.XlbFlow4{
+			Saddr: binary.NativeEndian.Uint32(s4[:]), Daddr: binary.NativeEndian.Uint32(d4[:]),
+			Sport: sport, Dport: dport, Proto: f.Proto,
+		}, nil
+	}
+	return d.conns6, &bpf.XlbFlow{Saddr: src.As16(), Daddr: dst.As16(), Sport: sport, Dport: dport, Proto: f.Proto}, nil
 }
 
-// LookupConn returns the connection table's entry for f, if any. An entry
-// may be expired (the program reschedules it on the flow's next packet);
-// compare LastSeen with MonotonicNow and the timeouts.
+// flowFromKey is flowKey's inverse, for either key type.
+func flowFromKey(key any) Flow {
+	switch k := key.(type) {
+	case *bpf.XlbFlow4:
+		var s, d [4]byte
+		binary.NativeEndian.PutUint32(s[:], k.Saddr)
+		binary.NativeEndian.PutUint32(d[:], k.Daddr)
+		return Flow{Src: netip.AddrPortFrom(netip.AddrFrom4(s), htons(k.Sport)),
+			Dst: netip.AddrPortFrom(netip.AddrFrom4(d), htons(k.Dport)), Proto: k.Proto}
+	case *bpf.XlbFlow:
+		return Flow{Src: netip.AddrPortFrom(netip.AddrFrom16(k.Saddr).Unmap(), htons(k.Sport)),
+			Dst: netip.AddrPortFrom(netip.AddrFrom16(k.Daddr).Unmap(), htons(k.Dport)), Proto: k.Proto}
+	}
+	panic(fmt.Sprintf("flowFromKey: %T is no conns key", key))
+}
+
+// LookupConn returns the connection table's entry for f, if any, from the
+// table of f's family. An entry may be expired (the program reschedules it
+// on the flow's next packet); compare LastSeen with MonotonicNow and the
+// timeouts.
 func (d *Dataplane) LookupConn(f Flow) (Conn, bool, error) {
-	key, err := flowKey(f)
+	m, key, err := d.flowKey(f)
 	if err != nil {
 		return Conn{}, false, fmt.Errorf("lookup conn %s: %w", f, err)
 	}
 	var c bpf.XlbConn
-	if err := d.conns.Lookup(&key, &c); err != nil {
+	if err := m.Lookup(key, &c); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return Conn{}, false, nil
 		}

@@ -32,6 +32,11 @@ const (
 	DefaultSYNTimeout    = 60 * time.Second
 )
 
+// connTable6Divisor sizes the IPv6 connection table when
+// Options.ConnTableSize6 is zero: ConnTableSize / connTable6Divisor. Most
+// traffic is still IPv4, and an IPv6 entry costs 24 bytes more.
+const connTable6Divisor = 4
+
 // maxConns bounds ConnTableSize: the table is preallocated (about 100 bytes
 // an entry), so 2^27 entries already take 13 GiB.
 const maxConns = 1 << 27
@@ -50,10 +55,15 @@ type Options struct {
 	PinDir      string // bpffs directory, e.g. /sys/fs/bpf/xlb; created if missing
 	MaxServices uint32 // highest service id; default DefaultMaxServices
 	MaxReals    uint32 // highest real id; default DefaultMaxReals
-	// ConnTableSize is how many flows the connection table holds (LRU,
-	// preallocated; each CPU gets an equal share, see bpf/maps.h); default
-	// DefaultConnTableSize.
+	// ConnTableSize is how many IPv4 flows the connection table holds
+	// (conns4: LRU, preallocated, see bpf/maps.h); default
+	// DefaultConnTableSize. IPv4 and IPv6 flows have tables of their own
+	// (an IPv4 key is 16 bytes, an IPv6 one 40): ConnTableSize6 sizes the
+	// IPv6 one (conns6), by default a quarter of ConnTableSize.
 	ConnTableSize uint32
+	// ConnTableSize6 is how many IPv6 flows the connection table holds;
+	// zero means ConnTableSize / 4 (at least 1).
+	ConnTableSize6 uint32
 	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
 	// established TCP (ipvsadm --set tcp), TCPFinTimeout after a FIN or
 	// RST (tcpfin), UDPTimeout (udp), SYNTimeout after a SYN only
@@ -77,13 +87,15 @@ type Dataplane struct {
 
 	coll         *ebpf.Collection
 	prog         *ebpf.Program
-	services     *ebpf.Map
+	services     *ebpf.Map // IPv6 VIPs
+	services4    *ebpf.Map // IPv4 VIPs
 	reals        *ebpf.Map
 	tables       *ebpf.Map
 	serviceStats *ebpf.Map
 	realStats    *ebpf.Map
 	reasons      *ebpf.Map
-	conns        *ebpf.Map
+	conns4       *ebpf.Map     // IPv4 flows
+	conns6       *ebpf.Map     // IPv6 flows
 	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
 	reasonNames  []string      // enum reason value -> name, from BTF
 	ncpu         int
@@ -114,6 +126,9 @@ func Open(opts Options) (*Dataplane, error) {
 	if opts.ConnTableSize == 0 {
 		opts.ConnTableSize = DefaultConnTableSize
 	}
+	if opts.ConnTableSize6 == 0 {
+		opts.ConnTableSize6 = max(opts.ConnTableSize/connTable6Divisor, 1)
+	}
 	for _, t := range []struct {
 		d   *time.Duration
 		def time.Duration
@@ -127,6 +142,9 @@ func Open(opts Options) (*Dataplane, error) {
 	}
 	if opts.ConnTableSize > maxConns {
 		return nil, fmt.Errorf("open data plane: conn table size: want 1..%d, got %d", maxConns, opts.ConnTableSize)
+	}
+	if opts.ConnTableSize6 > maxConns {
+		return nil, fmt.Errorf("open data plane: conn table size6: want 1..%d, got %d", maxConns, opts.ConnTableSize6)
 	}
 	if opts.MaxServices > maxIDs {
 		return nil, fmt.Errorf("open data plane: max services: want 1..%d, got %d", maxIDs, opts.MaxServices)
@@ -157,7 +175,7 @@ func Open(opts Options) (*Dataplane, error) {
 		return nil, fmt.Errorf("open data plane: %w", err)
 	}
 	log.Info("data plane loaded", "pin_dir", opts.PinDir,
-		"max_services", opts.MaxServices, "max_reals", opts.MaxReals, "conn_table_size", opts.ConnTableSize)
+		"max_services", opts.MaxServices, "max_reals", opts.MaxReals, "conn_table_size", opts.ConnTableSize, "conn_table_size6", opts.ConnTableSize6)
 	return d, nil
 }
 
@@ -224,6 +242,7 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	services, reals := opts.MaxServices+1, opts.MaxReals+1
 	for name, n := range map[string]uint32{
 		bpf.XlbMapServices:     opts.MaxServices,
+		bpf.XlbMapServices4:    opts.MaxServices,
 		bpf.XlbMapMaglevTables: services,
 		bpf.XlbMapServiceStats: services,
 		bpf.XlbMapReals:        reals,
@@ -231,10 +250,12 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	} {
 		spec.Maps[name].MaxEntries = n
 	}
-	conns := spec.Maps[bpf.XlbMapConns]
-	conns.MaxEntries = opts.ConnTableSize
-	if opts.connMapType != 0 {
-		conns.Type, conns.Flags = opts.connMapType, opts.connFlags
+	for name, n := range map[string]uint32{bpf.XlbMapConns4: opts.ConnTableSize, bpf.XlbMapConns6: opts.ConnTableSize6} {
+		conns := spec.Maps[name]
+		conns.MaxEntries = n
+		if opts.connMapType != 0 {
+			conns.Type, conns.Flags = opts.connMapType, opts.connFlags
+		}
 	}
 	for name, t := range map[string]time.Duration{
 		"conn_timeout_tcp_ns":    opts.TCPTimeout,
@@ -277,12 +298,14 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		coll:         coll,
 		prog:         coll.Programs[bpf.XlbProgXlbXdp],
 		services:     coll.Maps[bpf.XlbMapServices],
+		services4:    coll.Maps[bpf.XlbMapServices4],
 		reals:        coll.Maps[bpf.XlbMapReals],
 		tables:       coll.Maps[bpf.XlbMapMaglevTables],
 		serviceStats: coll.Maps[bpf.XlbMapServiceStats],
 		realStats:    coll.Maps[bpf.XlbMapRealStats],
 		reasons:      coll.Maps[bpf.XlbMapReasons],
-		conns:        coll.Maps[bpf.XlbMapConns],
+		conns4:       coll.Maps[bpf.XlbMapConns4],
+		conns6:       coll.Maps[bpf.XlbMapConns6],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,

@@ -338,11 +338,11 @@ func TestUnknownKindDropped(t *testing.T) {
 	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
 	f := loadFixtures(t)["tcp_vip_tx"]
 	f.fill(t, d)
-	key, err := vipKey(testVIP)
+	m, key, err := d.serviceKey(testVIP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.services.Update(&key, &bpf.XlbService{Id: 1, TableSize: 7, Kind: 9}, ebpf.UpdateAny); err != nil {
+	if err := m.Update(key, &bpf.XlbService{Id: 1, TableSize: 7, Kind: 9}, ebpf.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := run(t, d.Program(), f.In); v != 1 {
@@ -397,7 +397,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"conns", "maglev_tables", "real_stats", "reals", "reasons", "service_stats", "services"}
+	want := []string{"clock", "conns4", "conns6", "maglev_tables", "real_stats", "reals", "reasons", "service_stats", "services", "services4"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}
@@ -417,13 +417,13 @@ func TestPinning(t *testing.T) {
 	if err := d.SwapTable(1, []uint32{1, 0, 0, 0, 0, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("bpftool", "map", "dump", "pinned", filepath.Join(dir, "services")).CombinedOutput()
+	out, err := exec.Command("bpftool", "map", "dump", "pinned", filepath.Join(dir, "services4")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("bpftool: %v: %s", err, out)
 	}
 	for _, field := range []string{`"addr"`, `"port"`, `"proto"`, `"id"`, `"table_size"`, `"kind"`} {
 		if !strings.Contains(string(out), field) {
-			t.Errorf("bpftool dump of services lacks field %s:\n%s", field, out)
+			t.Errorf("bpftool dump of services4 lacks field %s:\n%s", field, out)
 		}
 	}
 	var innerID ebpf.MapID

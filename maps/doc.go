@@ -8,8 +8,9 @@
 // zeroed table drops rather than forwarding to a wrong real.
 //
 // Services and reals are IPv4 or IPv6, forwarded by direct routing (KindDR)
-// or IP tunnel (KindTUN). Flows are tracked in an LRU connection table
-// (Options.ConnTableSize, IPVS-like timeouts in Options): a tracked flow
+// or IP tunnel (KindTUN). Flows are tracked in LRU connection tables, one
+// per family (Options.ConnTableSize for IPv4, ConnTableSize6 for IPv6;
+// IPVS-like timeouts in Options): a tracked flow
 // keeps its real while that real exists, whatever the Maglev table says
 // (weight changes, quiescing); PutReal, RemoveReal and DeleteReal decide
 // when a real stops existing for its flows. LookupConn reads the table.

@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -89,9 +90,10 @@ type Counters struct {
 	Bytes   uint64 `json:"bytes"` // whole frames, Ethernet header included
 }
 
-// vipKey converts k to the C key. Addresses are 16 bytes, IPv4 v4-mapped,
-// and the port is in network order: the program copies it from the TCP/UDP
-// header.
+// vipKey converts k to the IPv6 services key: the address as 16 bytes
+// (IPv4 v4-mapped), the port in network order as the program copies it
+// from the TCP/UDP header. The program looks IPv4 VIPs up in services4
+// (serviceKey).
 func vipKey(k ServiceKey) (bpf.XlbVipKey, error) {
 	addr := k.Addr.Unmap()
 	switch {
@@ -105,6 +107,21 @@ func vipKey(k ServiceKey) (bpf.XlbVipKey, error) {
 		return bpf.XlbVipKey{}, fmt.Errorf("proto: want tcp (6) or udp (17), got %d", k.Proto)
 	}
 	return bpf.XlbVipKey{Addr: addr.As16(), Port: htons(k.Port), Proto: k.Proto}, nil
+}
+
+// serviceKey returns k's key in the services map of its family, and that
+// map: services4 (*bpf.XlbVip4Key) for an IPv4 VIP, services
+// (*bpf.XlbVipKey) for an IPv6 one.
+func (d *Dataplane) serviceKey(k ServiceKey) (*ebpf.Map, any, error) {
+	key, err := vipKey(k)
+	if err != nil {
+		return nil, nil, err
+	}
+	if addr := k.Addr.Unmap(); addr.Is4() {
+		a4 := addr.As4()
+		return d.services4, &bpf.XlbVip4Key{Addr: binary.NativeEndian.Uint32(a4[:]), Port: key.Port, Proto: key.Proto}, nil
+	}
+	return d.services, &key, nil
 }
 
 // htons returns the uint16 whose in-memory bytes are v in network order.
@@ -148,7 +165,7 @@ func isPrime(n uint32) bool {
 
 // PutService adds or replaces the service at k.
 func (d *Dataplane) PutService(k ServiceKey, s Service) error {
-	key, err := vipKey(k)
+	m, key, err := d.serviceKey(k)
 	if err == nil {
 		err = d.checkServiceID(s.ID)
 	}
@@ -169,7 +186,7 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 		if s.DropRemoved {
 			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_DROP_REMOVED)
 		}
-		err = d.services.Update(&key, &val, ebpf.UpdateAny)
+		err = m.Update(key, &val, ebpf.UpdateAny)
 	}
 	if err != nil {
 		return fmt.Errorf("put service %s: %w", k, err)
@@ -179,9 +196,9 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 
 // DeleteService removes the service at k; ErrNotFound if there is none.
 func (d *Dataplane) DeleteService(k ServiceKey) error {
-	key, err := vipKey(k)
+	m, key, err := d.serviceKey(k)
 	if err == nil {
-		err = d.services.Delete(&key)
+		err = m.Delete(key)
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			err = ErrNotFound
 		}
@@ -425,6 +442,9 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 // "redirect" (one per packet), and the conntrack events "ct_hit",
 // "ct_miss", "ct_expired", "ct_real_gone" (one per VIP packet that reached
 // the connection table). Every name is present.
+//
+// The program does not count hits (one counter update less per
+// established packet); "ct_hit" is derived here (hitCount).
 func (d *Dataplane) Reasons() (map[string]uint64, error) {
 	out := make(map[string]uint64, len(d.reasonNames))
 	for i, name := range d.reasonNames {
@@ -438,5 +458,29 @@ func (d *Dataplane) Reasons() (map[string]uint64, error) {
 		}
 		out[name] = n
 	}
+	out[d.reasonNames[bpf.XlbReasonREASON_CT_HIT]] += hitCount(out, d.reasonNames)
 	return out, nil
+}
+
+// hitCount derives the conntrack hits from the other counts. Every packet
+// that reaches the connection table gets exactly one event (hit, miss,
+// expired, real gone) and then exactly one of the verdicts tx, redirect,
+// drop_no_real, drop_real_removed, drop_tunnel, and no packet that misses
+// the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
+// hits are those verdicts less the other events. The counters are read
+// one at a time while traffic flows, so a read may be off by the packets
+// in flight; never below zero.
+func hitCount(counts map[string]uint64, names []string) uint64 {
+	var lookups, others uint64
+	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_TX, bpf.XlbReasonREASON_REDIRECT, bpf.XlbReasonREASON_DROP_NO_REAL,
+		bpf.XlbReasonREASON_DROP_REAL_REMOVED, bpf.XlbReasonREASON_DROP_TUNNEL} {
+		lookups += counts[names[r]]
+	}
+	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_CT_MISS, bpf.XlbReasonREASON_CT_EXPIRED, bpf.XlbReasonREASON_CT_REAL_GONE} {
+		others += counts[names[r]]
+	}
+	if others > lookups {
+		return 0
+	}
+	return lookups - others
 }

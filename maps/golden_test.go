@@ -162,10 +162,7 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 	}
 	now := MonotonicNow()
 	for _, c := range f.Conns {
-		key, err := flowKey(Flow{Src: netip.MustParseAddrPort(c.Src), Dst: netip.MustParseAddrPort(c.Dst), Proto: protoNumbers[c.Proto]})
-		if err != nil {
-			tb.Fatal(err)
-		}
+		flow := Flow{Src: netip.MustParseAddrPort(c.Src), Dst: netip.MustParseAddrPort(c.Dst), Proto: protoNumbers[c.Proto]}
 		var r bpf.XlbReal
 		if err := d.reals.Lookup(c.RealID, &r); err != nil {
 			tb.Fatal(err)
@@ -175,9 +172,7 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 		}
 		val := bpf.XlbConn{RealId: c.RealID, RealGen: r.Gen, State: uint8(connStateByName(tb, c.State)),
 			LastSeen: uint64(now - time.Duration(c.IdleS)*time.Second)}
-		if err := d.conns.Update(&key, &val, ebpf.UpdateNoExist); err != nil {
-			tb.Fatal(err)
-		}
+		putConn(tb, d, flow, val, ebpf.UpdateNoExist)
 	}
 	for _, t := range f.Tables {
 		if err := d.SwapTable(t.ServiceID, t.slots()); err != nil {
@@ -263,25 +258,16 @@ var cmpEmptyMaps = cmp.FilterValues(func(a, b map[uint32]Counters) bool {
 	return len(a) == 0 && len(b) == 0
 }, cmp.Ignore())
 
-// dumpConns lists the connection table, sorted, without idle times (the
+// dumpConns lists both connection tables, sorted, without idle times (the
 // run's clock is not the fixture's).
 func dumpConns(tb testing.TB, d *Dataplane) []fixtureConn {
 	tb.Helper()
-	var (
-		k   bpf.XlbFlow
-		v   bpf.XlbConn
-		out []fixtureConn
-	)
+	var out []fixtureConn
 	protoNames := map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
-	it := d.conns.Iterate()
-	for it.Next(&k, &v) {
-		src := netip.AddrPortFrom(netip.AddrFrom16(k.Saddr).Unmap(), htons(k.Sport))
-		dst := netip.AddrPortFrom(netip.AddrFrom16(k.Daddr).Unmap(), htons(k.Dport))
-		out = append(out, fixtureConn{Src: src.String(), Dst: dst.String(), Proto: protoNames[k.Proto],
-			RealID: v.RealId, State: connStateNames[ConnState(v.State)]})
-	}
-	if err := it.Err(); err != nil {
-		tb.Fatal(err)
+	for _, e := range dumpConnKeys(tb, d) {
+		f := flowFromKey(e.key)
+		out = append(out, fixtureConn{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
+			RealID: e.val.RealId, State: connStateNames[ConnState(e.val.State)]})
 	}
 	slices.SortFunc(out, func(a, b fixtureConn) int { return strings.Compare(a.Src+a.Dst, b.Src+b.Dst) })
 	return out

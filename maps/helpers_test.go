@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -110,25 +110,57 @@ func withSport(frame []byte, p uint16) []byte {
 	return out
 }
 
-// clearConns empties the connection table, so the next packets are new
+// clearConns empties both connection tables, so the next packets are new
 // flows again.
 func clearConns(tb testing.TB, d *Dataplane) {
 	tb.Helper()
-	var (
-		k    bpf.XlbFlow
-		v    bpf.XlbConn
-		keys []bpf.XlbFlow
-	)
-	it := d.conns.Iterate()
-	for it.Next(&k, &v) {
-		keys = append(keys, k)
-	}
-	if err := it.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	for _, k := range keys {
-		if err := d.conns.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	for _, c := range dumpConnKeys(tb, d) {
+		if err := c.table.Delete(c.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			tb.Fatal(err)
 		}
+	}
+}
+
+// connEntry is one entry of a connection table, with its table.
+type connEntry struct {
+	table *ebpf.Map
+	key   any // *bpf.XlbFlow4 or *bpf.XlbFlow
+	val   bpf.XlbConn
+}
+
+// dumpConnKeys lists the entries of conns4, then conns6.
+func dumpConnKeys(tb testing.TB, d *Dataplane) []connEntry {
+	tb.Helper()
+	var out []connEntry
+	for _, t := range []struct {
+		m      *ebpf.Map
+		newKey func() any
+	}{
+		{d.conns4, func() any { return new(bpf.XlbFlow4) }},
+		{d.conns6, func() any { return new(bpf.XlbFlow) }},
+	} {
+		it := t.m.Iterate()
+		k := t.newKey()
+		var v bpf.XlbConn
+		for it.Next(k, &v) {
+			out = append(out, connEntry{table: t.m, key: k, val: v})
+			k = t.newKey()
+		}
+		if err := it.Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return out
+}
+
+// putConn writes a connection table entry for f into its family's table.
+func putConn(tb testing.TB, d *Dataplane, f Flow, val bpf.XlbConn, flags ebpf.MapUpdateFlags) {
+	tb.Helper()
+	m, key, err := d.flowKey(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := m.Update(key, &val, flags); err != nil {
+		tb.Fatal(err)
 	}
 }
