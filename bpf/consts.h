@@ -132,7 +132,7 @@ enum reason {
 	REASON_REDIRECT,           /* forwarded out of another interface */
 	REASON_CT_HIT,             /* event: tracked flow, its real kept; derived in Go, never counted here */
 	REASON_CT_MISS,            /* event: new flow, scheduled and tracked */
-	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, rescheduled */
+	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, or its closed 5-tuple reopened by a SYN: rescheduled */
 	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */
 	REASON_MAX,
 };

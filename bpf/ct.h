@@ -77,6 +77,18 @@ static __always_inline __u8 conn_next_state(__u8 old, __u8 proto, __u8 flags)
 	return (flags & TCPF_SYN_BIT) ? CONN_SYN : CONN_ESTABLISHED;
 }
 
+/* conn_reopened says whether a packet with TCP flags opens a new
+ * connection on the 5-tuple of a closed one: a SYN without ACK after FIN or
+ * RST. Such a connection is scheduled afresh, as IPVS does with
+ * conn_reuse_mode 1, rather than sent to the old real: a client that
+ * reuses its port must not bring a drained (weight 0) real a new
+ * connection. Inlined: tiny. */
+static __always_inline bool conn_reopened(__u8 state, __u8 proto, __u8 flags)
+{
+	return proto == IPPROTO_TCP_NUM && state == CONN_CLOSING &&
+	       (flags & (TCPF_SYN_BIT | TCPF_ACK_BIT)) == TCPF_SYN_BIT;
+}
+
 /* real_usable says whether r may take packets: present and not removed. */
 static __always_inline bool real_usable(const struct real *r)
 {

@@ -103,7 +103,10 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	}
 
 	if (c) {
-		if (now - c->last_seen > conn_timeout(c->state)) {
+		/* An entry is over when idle past its timeout or when a new
+		 * connection reopens its closed 5-tuple: both count expired. */
+		if (now - c->last_seen > conn_timeout(c->state) ||
+		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
 			count_reason(REASON_CT_EXPIRED);
 		} else {
 			__u32 id = c->real_id;
