@@ -273,13 +273,14 @@ func TestDemoScenario(t *testing.T) {
 	})
 
 	t.Run("bpftool dump", func(t *testing.T) {
-		out, err := exec.CommandContext(ctx, "bpftool", "map", "dump", "pinned", filepath.Join(d.BPFFS, "services")).CombinedOutput()
+		// IPv4 VIPs live in services4 (8-byte keys), IPv6 ones in services.
+		out, err := exec.CommandContext(ctx, "bpftool", "map", "dump", "pinned", filepath.Join(d.BPFFS, "services4")).CombinedOutput()
 		if err != nil {
 			t.Fatalf("bpftool map dump: %v: %s", err, out)
 		}
-		for _, field := range []string{`"port"`, `"proto"`} {
+		for _, field := range []string{`"port"`, `"proto"`, `"table_size"`} {
 			if !strings.Contains(string(out), field) {
-				t.Errorf("bpftool dump of services lacks %s (BTF field names):\n%s", field, out)
+				t.Errorf("bpftool dump of services4 lacks %s (BTF field names):\n%s", field, out)
 			}
 		}
 	})

@@ -190,7 +190,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	if out := l.lb.MustRun(t, "ip", "link", "show", "eth0"); !strings.Contains(out, "xdp") {
 		t.Errorf("no XDP program on eth0:\n%s", out)
 	}
-	if out, err := exec.Command("bpftool", "map", "dump", "pinned", l.bpffs+"/services").CombinedOutput(); err != nil ||
+	if out, err := exec.Command("bpftool", "map", "dump", "pinned", l.bpffs+"/services4").CombinedOutput(); err != nil ||
 		!strings.Contains(string(out), `"table_size": 65537`) {
 		t.Errorf("bpftool dump of pinned services lacks named fields: %v\n%s", err, out)
 	}
