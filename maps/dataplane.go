@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xlb/bpf"
+	"xlb/internal/bpfutil"
 )
 
 // Defaults, used when an Options field is zero. The timeouts are IPVS's
@@ -40,10 +41,6 @@ const connTable6Divisor = 4
 // maxConns bounds ConnTableSize: the table is preallocated (about 100 bytes
 // an entry), so 2^27 entries already take 13 GiB.
 const maxConns = 1 << 27
-
-// bpffsRoot is where a bpf filesystem is mounted by convention; Open mounts
-// one there when PinDir lies under it and nothing is mounted yet.
-const bpffsRoot = "/sys/fs/bpf"
 
 // maxIDs bounds MaxServices and MaxReals: array maps of that many entries
 // are already far beyond what one node balances.
@@ -157,7 +154,7 @@ func Open(opts Options) (*Dataplane, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	if err := ensureBPFFS(opts.PinDir, log); err != nil {
+	if err := bpfutil.EnsurePinDir(opts.PinDir, log); err != nil {
 		return nil, fmt.Errorf("open data plane: %w", err)
 	}
 	lock, err := lockDir(opts.PinDir)
@@ -177,42 +174,6 @@ func Open(opts Options) (*Dataplane, error) {
 	log.Info("data plane loaded", "pin_dir", opts.PinDir,
 		"max_services", opts.MaxServices, "max_reals", opts.MaxReals, "conn_table_size", opts.ConnTableSize, "conn_table_size6", opts.ConnTableSize6)
 	return d, nil
-}
-
-// ensureBPFFS makes sure dir can hold pins: it creates dir, mounting bpffs
-// at /sys/fs/bpf first if dir lies under it and nothing is mounted there.
-func ensureBPFFS(dir string, log *slog.Logger) error {
-	if dir == bpffsRoot || strings.HasPrefix(dir, bpffsRoot+"/") {
-		onBPFFS, err := isBPFFS(bpffsRoot)
-		if err != nil {
-			return err
-		}
-		if !onBPFFS {
-			if err := unix.Mount("bpf", bpffsRoot, "bpf", 0, ""); err != nil {
-				return fmt.Errorf("mount bpffs on %s: %w", bpffsRoot, err)
-			}
-			log.Info("mounted bpffs", "path", bpffsRoot)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("pin dir: %w", err)
-	}
-	onBPFFS, err := isBPFFS(dir)
-	if err != nil {
-		return err
-	}
-	if !onBPFFS {
-		return fmt.Errorf("pin dir %s: not on a bpf filesystem (mount -t bpf bpf DIR)", dir)
-	}
-	return nil
-}
-
-func isBPFFS(path string) (bool, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return false, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	return st.Type == unix.BPF_FS_MAGIC, nil
 }
 
 // lockDir takes an exclusive flock on dir. The kernel drops it when the
@@ -314,25 +275,9 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 }
 
 // reasonNames reads enum reason from the program's BTF, so the names
-// follow the C without a Go copy: REASON_PASS_NOT_VIP -> "pass_not_vip".
+// come from the C source alone.
 func reasonNames(types *btf.Spec) ([]string, error) {
-	var enum *btf.Enum
-	if err := types.TypeByName("reason", &enum); err != nil {
-		return nil, fmt.Errorf("find enum reason in BTF: %w", err)
-	}
-	names := make([]string, bpf.XlbReasonREASON_MAX)
-	for _, v := range enum.Values {
-		if v.Value >= uint64(len(names)) {
-			continue // REASON_MAX
-		}
-		names[v.Value] = strings.ToLower(strings.TrimPrefix(v.Name, "REASON_"))
-	}
-	for i, n := range names {
-		if n == "" {
-			return nil, fmt.Errorf("enum reason: no name for value %d", i)
-		}
-	}
-	return names, nil
+	return bpfutil.EnumNames(types, "reason", "REASON_", int(bpf.XlbReasonREASON_MAX))
 }
 
 // pin pins every map by name under PinDir. A pin already there belongs to

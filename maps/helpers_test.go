@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"xlb/bpf"
+	"xlb/internal/bpfutil"
 	"xlb/internal/testutil"
 )
 
@@ -42,7 +43,7 @@ func openTest(tb testing.TB, opts Options) *Dataplane {
 // whatever is left of it when the test ends.
 func testPinDir(tb testing.TB) string {
 	tb.Helper()
-	dir := filepath.Join(bpffsRoot, testutil.UniqueName("xlbtest-"))
+	dir := filepath.Join(bpfutil.BPFFSRoot, testutil.UniqueName("xlbtest-"))
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }

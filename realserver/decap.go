@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -15,15 +14,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xlb/bpf/decap"
+	"xlb/internal/bpfutil"
 )
 
 // Pin names under PinDir: the XDP link, and each map by its C name.
 const linkPin = "link"
 
 var mapPins = []string{decap.DecapMapDecapDsts, decap.DecapMapVips, decap.DecapMapReasons}
-
-// bpffsRoot is where a bpf filesystem is mounted by convention.
-const bpffsRoot = "/sys/fs/bpf"
 
 // attachDecap makes sure the decapsulator is attached to iface and pinned
 // under pinDir, and sets its maps: decap_dsts to iface's addresses, vips
@@ -38,7 +35,7 @@ func attachDecap(pinDir, iface string, vips []netip.Addr, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("attach decap to %s: %w", iface, err)
 	}
-	if err := ensureBPFFS(pinDir, log); err != nil {
+	if err := bpfutil.EnsurePinDir(pinDir, log); err != nil {
 		return fmt.Errorf("attach decap to %s: %w", iface, err)
 	}
 
@@ -202,41 +199,4 @@ func detachDecap(pinDir string, log *slog.Logger) error {
 		return fmt.Errorf("detach decap: remove %s: %w", pinDir, err)
 	}
 	return nil
-}
-
-// ensureBPFFS makes sure dir can hold pins: it mounts bpffs at
-// /sys/fs/bpf when dir lies under it and nothing is mounted there (as in a
-// fresh container), then creates dir.
-func ensureBPFFS(dir string, log *slog.Logger) error {
-	if dir == bpffsRoot || strings.HasPrefix(dir, bpffsRoot+"/") {
-		on, err := isBPFFS(bpffsRoot)
-		if err != nil {
-			return err
-		}
-		if !on {
-			if err := unix.Mount("bpf", bpffsRoot, "bpf", 0, ""); err != nil {
-				return fmt.Errorf("mount bpffs on %s: %w", bpffsRoot, err)
-			}
-			log.Info("mounted bpffs", "path", bpffsRoot)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("pin dir: %w", err)
-	}
-	on, err := isBPFFS(dir)
-	if err != nil {
-		return err
-	}
-	if !on {
-		return fmt.Errorf("pin dir %s: not on a bpf filesystem (mount -t bpf bpf DIR)", dir)
-	}
-	return nil
-}
-
-func isBPFFS(path string) (bool, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return false, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	return st.Type == unix.BPF_FS_MAGIC, nil
 }

@@ -2,9 +2,8 @@ package decap
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/cilium/ebpf/btf"
+	"xlb/internal/bpfutil"
 )
 
 // ReasonNames returns the name of every DecapReason below REASON_MAX,
@@ -15,21 +14,5 @@ func ReasonNames() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load decap spec: %w", err)
 	}
-	var enum *btf.Enum
-	if err := spec.Types.TypeByName("reason", &enum); err != nil {
-		return nil, fmt.Errorf("find enum reason in BTF: %w", err)
-	}
-	names := make([]string, DecapReasonREASON_MAX)
-	for _, v := range enum.Values {
-		if v.Value >= uint64(len(names)) {
-			continue // REASON_MAX
-		}
-		names[v.Value] = strings.ToLower(strings.TrimPrefix(v.Name, "REASON_"))
-	}
-	for i, n := range names {
-		if n == "" {
-			return nil, fmt.Errorf("enum reason: no name for value %d", i)
-		}
-	}
-	return names, nil
+	return bpfutil.EnumNames(spec.Types, "reason", "REASON_", int(DecapReasonREASON_MAX))
 }
