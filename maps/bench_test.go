@@ -14,6 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xlb/bpf"
+
+	"xlb/internal/testutil"
 )
 
 // benchRepeat is how many times the kernel runs the program per
@@ -370,7 +372,7 @@ func kernelTime(b *testing.B, prog *ebpf.Program, frame []byte, verdict string) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	if got := verdictName(v); got != verdict {
+	if got := testutil.VerdictName(v); got != verdict {
 		b.Fatalf("verdict %s, want %s", got, verdict)
 	}
 	return per
@@ -386,7 +388,7 @@ func singleTime(b *testing.B, prog, drop *ebpf.Program, frame []byte, verdict st
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got := verdictName(v); got != verdict {
+		if got := testutil.VerdictName(v); got != verdict {
 			b.Fatalf("verdict %s, want %s", got, verdict)
 		}
 		_, o, err := drop.Benchmark(frame, 1, nil)
@@ -420,8 +422,8 @@ func newFlowTime(b *testing.B, prog, drop *ebpf.Program, frame []byte, flow *uin
 		if err != nil {
 			b.Fatal(err)
 		}
-		if verdictName(v) != "XDP_TX" {
-			b.Fatalf("verdict %s, want XDP_TX", verdictName(v))
+		if testutil.VerdictName(v) != "XDP_TX" {
+			b.Fatalf("verdict %s, want XDP_TX", testutil.VerdictName(v))
 		}
 		_, o, err := drop.Benchmark(in, 1, nil)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xlb/bpf"
+
+	"xlb/internal/testutil"
 )
 
 // TestConntrack follows one flow through the connection table as the
@@ -28,8 +30,8 @@ func TestConntrack(t *testing.T) {
 	send := func() (realLast byte) {
 		t.Helper()
 		v, out := run(t, d.Program(), fx.In)
-		if verdictName(v) != "XDP_TX" {
-			t.Fatalf("verdict %s, want XDP_TX", verdictName(v))
+		if testutil.VerdictName(v) != "XDP_TX" {
+			t.Fatalf("verdict %s, want XDP_TX", testutil.VerdictName(v))
 		}
 		return out[ethAddrLen-1]
 	}
@@ -106,8 +108,8 @@ func TestConntrackIPv6(t *testing.T) {
 	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
 	fx := loadFixtures(t)["ipv6_tcp_tx"]
 	fx.fill(t, d)
-	if v, _ := run(t, d.Program(), fx.In); verdictName(v) != "XDP_TX" {
-		t.Fatalf("verdict %s, want XDP_TX", verdictName(v))
+	if v, _ := run(t, d.Program(), fx.In); testutil.VerdictName(v) != "XDP_TX" {
+		t.Fatalf("verdict %s, want XDP_TX", testutil.VerdictName(v))
 	}
 	entries := dumpConnKeys(t, d)
 	if len(entries) != 1 || entries[0].table != d.conns6 {

@@ -177,7 +177,7 @@ func TestSwapTable(t *testing.T) {
 		sport++
 		v, out := run(t, d.Program(), withSport(in, sport))
 		if v != uint32(3) { // XDP_TX
-			t.Fatalf("verdict %s, want XDP_TX", verdictName(v))
+			t.Fatalf("verdict %s, want XDP_TX", testutil.VerdictName(v))
 		}
 		return net.HardwareAddr(out[:6]).String()
 	}
@@ -265,7 +265,7 @@ func TestSwapTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v, _ := run(t, d.Program(), withSport(in, sport+1)); v != 1 { // XDP_DROP
-		t.Errorf("after DeleteTable: verdict %s, want XDP_DROP", verdictName(v))
+		t.Errorf("after DeleteTable: verdict %s, want XDP_DROP", testutil.VerdictName(v))
 	}
 }
 
@@ -346,7 +346,7 @@ func TestUnknownKindDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v, _ := run(t, d.Program(), f.In); v != 1 {
-		t.Errorf("verdict %s, want XDP_DROP", verdictName(v))
+		t.Errorf("verdict %s, want XDP_DROP", testutil.VerdictName(v))
 	}
 	if diff := cmp.Diff(map[string]uint64{"drop_unknown_kind": 1}, nonZero(t, d)); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)

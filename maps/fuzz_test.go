@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"xlb/internal/testutil"
 )
 
 // maxFuzzFrame bounds fuzz inputs to an Ethernet MTU frame; the test run
@@ -81,10 +83,10 @@ func FuzzProgram(f *testing.F) {
 			return
 		}
 		verdict, out := run(t, d.Program(), in)
-		switch verdictName(verdict) {
+		switch testutil.VerdictName(verdict) {
 		case "XDP_PASS", "XDP_DROP":
 			if !bytes.Equal(in, out) {
-				t.Errorf("%s changed the frame:\nin  %x\nout %x", verdictName(verdict), in, out)
+				t.Errorf("%s changed the frame:\nin  %x\nout %x", testutil.VerdictName(verdict), in, out)
 			}
 		case "XDP_TX", "XDP_REDIRECT":
 			l2 := ethHeaderLen
@@ -107,7 +109,7 @@ func FuzzProgram(f *testing.F) {
 				t.Errorf("forwarded to %s, no real's MAC", dst)
 			}
 		default:
-			t.Errorf("verdict %s, want PASS, DROP, TX or REDIRECT", verdictName(verdict))
+			t.Errorf("verdict %s, want PASS, DROP, TX or REDIRECT", testutil.VerdictName(verdict))
 		}
 	})
 }

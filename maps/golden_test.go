@@ -19,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xlb/bpf"
+
+	"xlb/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected results in testdata/xdp")
@@ -28,15 +30,15 @@ const goldenDir = "../testdata/xdp"
 // fixture is one golden case: map contents and an input frame, then the
 // expected verdict, output frame and counters (rewritten by -update).
 type fixture struct {
-	Comment  string           `json:"comment"`
-	Services []fixtureService `json:"services,omitempty"`
-	Reals    []fixtureReal    `json:"reals,omitempty"`
-	Tables   []fixtureTable   `json:"tables,omitempty"`
-	Conns    []fixtureConn    `json:"conns,omitempty"` // tracked before the run
-	In       hexFrame         `json:"in"`
+	Comment  string            `json:"comment"`
+	Services []fixtureService  `json:"services,omitempty"`
+	Reals    []fixtureReal     `json:"reals,omitempty"`
+	Tables   []fixtureTable    `json:"tables,omitempty"`
+	Conns    []fixtureConn     `json:"conns,omitempty"` // tracked before the run
+	In       testutil.HexFrame `json:"in"`
 
 	Verdict         string              `json:"verdict"`
-	Out             hexFrame            `json:"out"`
+	Out             testutil.HexFrame   `json:"out"`
 	Reasons         map[string]uint64   `json:"reasons"` // non-zero counts only
 	ServiceCounters map[uint32]Counters `json:"service_counters,omitempty"`
 	RealCounters    map[uint32]Counters `json:"real_counters,omitempty"`
@@ -202,7 +204,7 @@ func TestGolden(t *testing.T) {
 
 			verdict, out := run(t, d.Program(), f.In)
 			got := fixture{
-				Verdict:         verdictName(verdict),
+				Verdict:         testutil.VerdictName(verdict),
 				Out:             out,
 				Reasons:         nonZero(t, d),
 				ServiceCounters: make(map[uint32]Counters),

@@ -3,13 +3,9 @@ package maps
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -57,46 +53,6 @@ type xdpMD struct {
 // loIfindex is the loopback's ifindex in every network namespace: test runs
 // name it as the ingress interface, so a real on ifindex 1 means XDP_TX.
 const loIfindex = 1
-
-// XDP verdicts (enum xdp_action).
-var verdictNames = []string{"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"}
-
-func verdictName(v uint32) string {
-	if int(v) < len(verdictNames) {
-		return verdictNames[v]
-	}
-	return fmt.Sprintf("verdict(%d)", v)
-}
-
-// hexFrame is a frame written in JSON as rows of 16 bytes in 2-byte groups,
-// like tcpdump -xx, so fixture diffs show where bytes changed.
-type hexFrame []byte
-
-func (f hexFrame) MarshalJSON() ([]byte, error) {
-	var rows []string
-	for off := 0; off < len(f); off += 16 {
-		row := f[off:min(off+16, len(f))]
-		var groups []string
-		for i := 0; i < len(row); i += 2 {
-			groups = append(groups, hex.EncodeToString(row[i:min(i+2, len(row))]))
-		}
-		rows = append(rows, strings.Join(groups, " "))
-	}
-	return json.Marshal(rows)
-}
-
-func (f *hexFrame) UnmarshalJSON(b []byte) error {
-	var rows []string
-	if err := json.Unmarshal(b, &rows); err != nil {
-		return err
-	}
-	raw, err := hex.DecodeString(strings.ReplaceAll(strings.Join(rows, ""), " ", ""))
-	if err != nil {
-		return fmt.Errorf("frame: %w", err)
-	}
-	*f = raw
-	return nil
-}
 
 // sportOffset is where the TCP/UDP source port sits in an untagged IPv4
 // frame without options: Ethernet (14) + IPv4 (20).

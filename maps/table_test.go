@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+
+	"xlb/internal/testutil"
 )
 
 // TestTableMemory checks that a full Maglev table costs the kernel 4 bytes
@@ -102,8 +104,8 @@ func TestFlowSpread(t *testing.T) {
 				copy(frame, in)
 				binary.BigEndian.PutUint16(frame[sportOffset:], uint16(basePort+p))
 				v, out := run(t, d.Program(), frame)
-				if verdictName(v) != "XDP_TX" {
-					t.Fatalf("source port %d: verdict %s, want XDP_TX", basePort+p, verdictName(v))
+				if testutil.VerdictName(v) != "XDP_TX" {
+					t.Fatalf("source port %d: verdict %s, want XDP_TX", basePort+p, testutil.VerdictName(v))
 				}
 				real := int(out[ethAddrLen-1])
 				if real < 1 || real > reals {

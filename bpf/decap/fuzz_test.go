@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	dt "xlb/bpf/decap/decaptest"
+
+	"xlb/internal/testutil"
 )
 
 // FuzzDecap feeds arbitrary frames through the program (seeded with the
@@ -40,13 +42,13 @@ func FuzzDecap(f *testing.F) {
 			return // BPF_PROG_TEST_RUN refuses frames shorter than Ethernet
 		}
 		verdict, out := run(t, objs.DecapXdp, bytes.Clone(in))
-		if v := verdictName(verdict); v != "XDP_PASS" && v != "XDP_DROP" {
+		if v := testutil.VerdictName(verdict); v != "XDP_PASS" && v != "XDP_DROP" {
 			t.Fatalf("verdict %s, want XDP_PASS or XDP_DROP", v)
 		}
 		if bytes.Equal(in, out) {
 			return
 		}
-		if verdictName(verdict) == "XDP_DROP" {
+		if testutil.VerdictName(verdict) == "XDP_DROP" {
 			t.Fatalf("dropped frame was changed:\n in %x\nout %x", in, out)
 		}
 		l2 := 14

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	dt "xlb/bpf/decap/decaptest"
+
+	"xlb/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -40,9 +42,9 @@ type golden struct {
 	Comment   string            `json:"comment"`
 	DecapDsts []netip.Addr      `json:"decap_dsts"`
 	VIPs      []netip.Addr      `json:"vips"`
-	In        hexFrame          `json:"in"`
+	In        testutil.HexFrame `json:"in"`
 	Verdict   string            `json:"verdict"`
-	Out       hexFrame          `json:"out"`
+	Out       testutil.HexFrame `json:"out"`
 	Reasons   map[string]uint64 `json:"reasons"`
 }
 
@@ -186,7 +188,7 @@ func TestGolden(t *testing.T) {
 				DecapDsts: goldenDsts,
 				VIPs:      goldenVIPs,
 				In:        tc.in,
-				Verdict:   verdictName(verdict),
+				Verdict:   testutil.VerdictName(verdict),
 				Out:       out,
 				Reasons:   reasonCounts(t, objs.Reasons),
 			}

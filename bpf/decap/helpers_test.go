@@ -1,11 +1,7 @@
 package decap
 
 import (
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"net/netip"
-	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -85,44 +81,4 @@ func clearReasons(tb testing.TB, m *ebpf.Map) {
 			tb.Fatal(err)
 		}
 	}
-}
-
-// XDP verdicts (enum xdp_action).
-var verdictNames = []string{"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"}
-
-func verdictName(v uint32) string {
-	if int(v) < len(verdictNames) {
-		return verdictNames[v]
-	}
-	return fmt.Sprintf("verdict(%d)", v)
-}
-
-// hexFrame is a frame written in JSON as rows of 16 bytes in 2-byte groups,
-// like tcpdump -xx, so fixture diffs show where bytes changed.
-type hexFrame []byte
-
-func (f hexFrame) MarshalJSON() ([]byte, error) {
-	rows := []string{}
-	for off := 0; off < len(f); off += 16 {
-		row := f[off:min(off+16, len(f))]
-		var groups []string
-		for i := 0; i < len(row); i += 2 {
-			groups = append(groups, hex.EncodeToString(row[i:min(i+2, len(row))]))
-		}
-		rows = append(rows, strings.Join(groups, " "))
-	}
-	return json.Marshal(rows)
-}
-
-func (f *hexFrame) UnmarshalJSON(b []byte) error {
-	var rows []string
-	if err := json.Unmarshal(b, &rows); err != nil {
-		return err
-	}
-	raw, err := hex.DecodeString(strings.ReplaceAll(strings.Join(rows, ""), " ", ""))
-	if err != nil {
-		return fmt.Errorf("frame: %w", err)
-	}
-	*f = raw
-	return nil
 }
