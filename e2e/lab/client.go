@@ -107,27 +107,7 @@ func RunClient(ctx context.Context, opts ClientOptions) (Report, error) {
 	record := func(name string, peer, local netip.AddrPort, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		rep.Requests++
-		if err != nil {
-			rep.Errors++
-			if rep.FirstError == "" {
-				rep.FirstError = err.Error()
-			}
-			return
-		}
-		s := rep.Servers[name]
-		if s == nil {
-			s = &Seen{}
-			rep.Servers[name] = s
-		}
-		s.Count++
-		if !slices.Contains(s.Peers, peer.Addr()) {
-			s.Peers = append(s.Peers, peer.Addr())
-			slices.SortFunc(s.Peers, netip.Addr.Compare)
-		}
-		if peer != local {
-			s.Translated++
-		}
+		rep.record(name, peer, local, err)
 	}
 	for range opts.Parallel {
 		wg.Add(1)
@@ -273,4 +253,30 @@ func Post(n Node, addr netip.AddrPort, size int, timeout time.Duration) (name st
 		return err
 	})
 	return name, peer, err
+}
+
+// record tallies one request: an error, or which server answered and the
+// client address it saw (peer) against the one the client used (local).
+func (rep *Report) record(name string, peer, local netip.AddrPort, err error) {
+	rep.Requests++
+	if err != nil {
+		rep.Errors++
+		if rep.FirstError == "" {
+			rep.FirstError = err.Error()
+		}
+		return
+	}
+	s := rep.Servers[name]
+	if s == nil {
+		s = &Seen{}
+		rep.Servers[name] = s
+	}
+	s.Count++
+	if !slices.Contains(s.Peers, peer.Addr()) {
+		s.Peers = append(s.Peers, peer.Addr())
+		slices.SortFunc(s.Peers, netip.Addr.Compare)
+	}
+	if peer != local {
+		s.Translated++
+	}
 }

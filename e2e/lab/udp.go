@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"time"
 
@@ -92,27 +91,7 @@ func UDPRound(n Node, addr netip.AddrPort, count int, timeout time.Duration) (Re
 	err := nsrun.DoNamed(n.NS, func() error {
 		for range count {
 			name, peer, local, err := udpOnce(addr, timeout)
-			rep.Requests++
-			if err != nil {
-				rep.Errors++
-				if rep.FirstError == "" {
-					rep.FirstError = err.Error()
-				}
-				continue
-			}
-			s := rep.Servers[name]
-			if s == nil {
-				s = &Seen{}
-				rep.Servers[name] = s
-			}
-			s.Count++
-			if !slices.Contains(s.Peers, peer.Addr()) {
-				s.Peers = append(s.Peers, peer.Addr())
-				slices.SortFunc(s.Peers, netip.Addr.Compare)
-			}
-			if peer != local {
-				s.Translated++
-			}
+			rep.record(name, peer, local, err)
 		}
 		return nil
 	})
