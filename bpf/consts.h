@@ -72,6 +72,11 @@
  * Maglev picks the same real on each node behind ECMP). */
 #define FLOW_HASH_SEED 0x786c6230 /* "xlb0" */
 
+/* Address hash seed of the sh and dh schedulers (SERVICE_F_HASH_SRC/DST):
+ * controlplane/sched.AddrSeed. Unlike FLOW_HASH_SEED so that a client's
+ * sh slot is unrelated to the slots of its flows under mh. */
+#define ADDR_HASH_SEED 0x786c6261 /* "xlba" */
+
 /* Connection tracking. last_seen is written at most once per
  * CONN_TOUCH_NS per entry (a state change writes at once): an established
  * flow costs no map write per packet, and expiry is early by at most that. */
@@ -88,6 +93,8 @@ enum lb_kind {
 /* service_flag bits go in service.flags. */
 enum service_flag {
 	SERVICE_F_DROP_REMOVED = 1, /* drop a tracked flow whose real was removed, instead of rescheduling it */
+	SERVICE_F_HASH_SRC = 2,     /* sh: schedule by the client address alone, not the 5-tuple */
+	SERVICE_F_HASH_DST = 4,     /* dh: schedule by the destination address alone (wins over HASH_SRC) */
 };
 
 /* real_flag bits go in real.flags. */

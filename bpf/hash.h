@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <linux/types.h>
+#include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "structs.h"
 
@@ -58,6 +59,24 @@ static __always_inline __u32 flow_hash(struct flow *f, bool is_v6)
 		d = w[4] ^ w[5] ^ w[6] ^ w[7];
 	}
 	return hash3(s, d, ((__u32)f->sport << 16) | f->dport, FLOW_HASH_SEED + f->proto);
+}
+
+/* addr_hash hashes one address of a flow (w: its four words) for the sh
+ * and dh schedulers: hash3(w0^w1, w2, w3, ADDR_HASH_SEED) over the 16-byte
+ * v4-mapped form, as controlplane/sched.AddrHash (the contract that Go
+ * oracle pins). The parser writes only an IPv4 address's last word, so the
+ * v4-mapped prefix is supplied here: w0^w1 = 0, w2 = ::ffff's word. One
+ * hash3 call for both families keeps the code small. Inlined: one call per
+ * new flow of an sh or dh service. */
+static __always_inline __u32 addr_hash(const __u32 *w, bool is_v6)
+{
+	__u32 a = 0, b = bpf_htonl(V4_MAPPED_MARK);
+
+	if (is_v6) {
+		a = w[0] ^ w[1];
+		b = w[2];
+	}
+	return hash3(a, b, w[V4_MAPPED_WORDS - 1], ADDR_HASH_SEED);
 }
 
 /* hash_to_slot maps a 32-bit hash onto 0..n-1 as a multiply and a shift

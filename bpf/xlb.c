@@ -56,7 +56,10 @@ static __always_inline void count_traffic(void *map, __u32 id, __u64 len)
 }
 
 /* schedule picks a real for p's flow from the service's Maglev table and
- * returns it (NULL: none) and its id. Inlined: once per new flow. */
+ * returns it (NULL: none) and its id. The slot comes from the flow hash
+ * (mh), or from the client's (sh, SERVICE_F_HASH_SRC) or destination's (dh,
+ * SERVICE_F_HASH_DST) address alone, so that all of a client's flows (sh)
+ * or all flows to one address (dh) share a real. Inlined: once per new flow. */
 static __always_inline struct real *schedule(const struct service *svc, struct packet *p, __u32 *real_id)
 {
 	__u32 svc_id = svc->id;
@@ -66,7 +69,17 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
 	void *table = bpf_map_lookup_elem(&maglev_tables, &svc_id);
 	if (!table)
 		return NULL;
-	__u32 slot = hash_to_slot(flow_hash(&p->flow, p->is_v6), table_size);
+	/* sh and dh key the table by one address, mh (no flag) by the flow:
+	 * one test of flags on the 5-tuple path. */
+	__u32 hash;
+	__u8 flags = svc->flags;
+	if (flags & (SERVICE_F_HASH_SRC | SERVICE_F_HASH_DST)) {
+		const __u8 *addr = (flags & SERVICE_F_HASH_DST) ? p->flow.daddr : p->flow.saddr;
+		hash = addr_hash((const __u32 *)addr, p->is_v6);
+	} else {
+		hash = flow_hash(&p->flow, p->is_v6);
+	}
+	__u32 slot = hash_to_slot(hash, table_size);
 	__u32 bucket = slot / MAGLEV_SLOTS_PER_BUCKET;
 	struct maglev_bucket *b = bpf_map_lookup_elem(table, &bucket);
 	if (!b)

@@ -133,6 +133,8 @@ type XlbServiceFlag uint32
 
 const (
 	XlbServiceFlagSERVICE_F_DROP_REMOVED XlbServiceFlag = 1
+	XlbServiceFlagSERVICE_F_HASH_SRC     XlbServiceFlag = 2
+	XlbServiceFlagSERVICE_F_HASH_DST     XlbServiceFlag = 4
 )
 
 type XlbVip4Key struct {

@@ -21,7 +21,7 @@ type ServiceObservation struct {
 	// Status is "active", or "unsupported" with the reason in Reason.
 	Status  string
 	Reason  string
-	Served  string // the scheduler that really serves it ("mh")
+	Served  string // the scheduler that really serves it: "mh", "sh" or "dh"
 	Packets uint64
 	Bytes   uint64
 	Reals   map[netip.AddrPort]RealObservation

@@ -36,7 +36,11 @@ func (f *fakeDataplane) log(format string, args ...any) {
 }
 
 func (f *fakeDataplane) PutService(k maps.ServiceKey, s maps.Service) error {
-	f.log("put service %s:%d/%d id=%d kind=%d src=%s", k.Addr, k.Port, k.Proto, s.ID, s.Kind, s.TunnelSrc)
+	hash := ""
+	if s.Hash != maps.HashFlow {
+		hash = " hash=" + s.Hash.String()
+	}
+	f.log("put service %s:%d/%d id=%d kind=%d src=%s%s", k.Addr, k.Port, k.Proto, s.ID, s.Kind, s.TunnelSrc, hash)
 	f.services[k] = s
 	return nil
 }

@@ -63,6 +63,7 @@ type xdpService struct {
 	kind        maps.Kind
 	unsupported string // non-empty: not programmed, and why
 	scheduler   string
+	hash        maps.HashKey // what the data plane keys the table by: mh, sh or dh
 	tableInputs string       // the Maglev inputs the installed table was built from
 	entry       maps.Service // the services map entry as written; ID 0 until then
 	reals       map[netip.AddrPort]*xdpReal
@@ -107,6 +108,22 @@ func mapsKind(lbKind string) (maps.Kind, bool) {
 		return maps.KindTUN, true
 	}
 	return 0, false
+}
+
+// schedulerHash is what the data plane keys a service's table by for an
+// lb_algo, and whether it serves that lb_algo as such: mh by the flow, sh
+// by the client address, dh by the destination address. Any other lb_algo
+// is served by mh until its scheduler lands.
+func schedulerHash(lbAlgo string) (maps.HashKey, bool) {
+	switch strings.ToLower(lbAlgo) {
+	case "mh":
+		return maps.HashFlow, true
+	case "sh":
+		return maps.HashSource, true
+	case "dh":
+		return maps.HashDest, true
+	}
+	return maps.HashFlow, false
 }
 
 // unsupportedReason says why the XDP data plane cannot serve svc yet, or ""
@@ -197,11 +214,18 @@ func (x *XDP) applyService(svc Service) error {
 	}
 	cur.kind, _ = mapsKind(svc.Kind)
 	if cur.scheduler != svc.Scheduler {
-		if !strings.EqualFold(svc.Scheduler, "mh") {
+		hash, native := schedulerHash(svc.Scheduler)
+		switch {
+		case !native:
 			x.log.Warn("scheduler served by weighted Maglev until the other LVS schedulers land",
-				"service", svc.Key.String(), "lb_algo", svc.Scheduler, "served_by", "mh")
+				"service", svc.Key.String(), "lb_algo", svc.Scheduler, "served_by", hash.String())
+		case hash != maps.HashFlow:
+			// A documented deviation (controlplane/sched doc.go, 3): LVS
+			// fills a 256-bucket table in list order.
+			x.log.Info("scheduler served by consistent hashing of the address: a weighted Maglev table, not LVS's 256-bucket table",
+				"service", svc.Key.String(), "lb_algo", svc.Scheduler, "served_by", hash.String())
 		}
-		cur.scheduler = svc.Scheduler
+		cur.scheduler, cur.hash = svc.Scheduler, hash
 	}
 
 	// New and changed reals first: their entries must exist before a
@@ -353,9 +377,9 @@ func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 	}
 
 	// The service entry goes in after its table, so the first packet that
-	// matches it finds a table; it is rewritten when its kind or tunnel
-	// source changes.
-	entry := maps.Service{ID: svc.id, TableSize: x.tableSize, Kind: svc.kind}
+	// matches it finds a table; it is rewritten when its kind, hash (the
+	// lb_algo) or tunnel source changes.
+	entry := maps.Service{ID: svc.id, TableSize: x.tableSize, Kind: svc.kind, Hash: svc.hash}
 	if svc.kind == maps.KindTUN {
 		entry.TunnelSrc = tunnelSource(svc)
 		if !entry.TunnelSrc.IsValid() {
@@ -413,7 +437,7 @@ func toMapsKey(k ServiceKey) maps.ServiceKey {
 func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 	out := make(map[ServiceKey]ServiceObservation, len(x.services))
 	for k, svc := range x.services {
-		obs := ServiceObservation{Status: "active", Served: "mh", Reals: map[netip.AddrPort]RealObservation{}}
+		obs := ServiceObservation{Status: "active", Served: svc.hash.String(), Reals: map[netip.AddrPort]RealObservation{}}
 		if svc.unsupported != "" {
 			obs.Status, obs.Reason, obs.Served = "unsupported", svc.unsupported, ""
 			out[k] = obs

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net/netip"
 	"strings"
@@ -342,3 +343,87 @@ func TestNewXDPRejectsNonPrimeTable(t *testing.T) {
 		t.Error("NewXDP accepted a table size of 65536, want an error")
 	}
 }
+
+// TestXDPSchedulerHash checks that lb_algo sh and dh are served as such by
+// the data plane (the service entry keys the table by the client or the
+// destination address, served_by names them, no fallback warning) while
+// any other lb_algo but mh falls back to mh with a warning.
+func TestXDPSchedulerHash(t *testing.T) {
+	for _, tc := range []struct {
+		lbAlgo     string
+		wantHash   maps.HashKey
+		wantServed string
+		wantLog    string // in the log; "" for nothing at Info or above
+		notLog     string // never in the log
+	}{
+		{"mh", maps.HashFlow, "mh", "", "scheduler served by"},
+		{"sh", maps.HashSource, "sh", "level=INFO msg=\"scheduler served by consistent hashing of the address", "level=WARN"},
+		{"dh", maps.HashDest, "dh", "level=INFO msg=\"scheduler served by consistent hashing of the address", "level=WARN"},
+		{"wrr", maps.HashFlow, "mh", "level=WARN msg=\"scheduler served by weighted Maglev until the other LVS schedulers land\"", "consistent hashing"},
+		{"lblc", maps.HashFlow, "mh", "level=WARN", "consistent hashing"},
+	} {
+		t.Run(tc.lbAlgo, func(t *testing.T) {
+			var logs strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			dp := newFakeDataplane()
+			nb := &fakeNeighbours{hops: map[netip.Addr]neigh.Hop{netip.MustParseAddr("198.18.0.11"): hop("aa:00:00:00:00:11")}}
+			x, err := NewXDP(dp, nb, smallTable, logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conf := strings.Replace(oneReal, "lb_algo wrr", "lb_algo "+tc.lbAlgo, 1)
+			rec := NewReconciler(mustParse(t, conf), x, logger)
+			if err := rec.Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			k := maps.ServiceKey{Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Proto: 6}
+			if got := dp.services[k].Hash; got != tc.wantHash {
+				t.Errorf("service entry hash = %v, want %v", got, tc.wantHash)
+			}
+			_, obs := rec.Snapshot()
+			if got := obs[MustParseServiceKey("198.18.0.100:80/tcp")].Served; got != tc.wantServed {
+				t.Errorf("served by %q, want %q", got, tc.wantServed)
+			}
+			if tc.wantLog != "" && !strings.Contains(logs.String(), tc.wantLog) {
+				t.Errorf("log lacks %q:\n%s", tc.wantLog, logs.String())
+			}
+			if strings.Contains(logs.String(), tc.notLog) {
+				t.Errorf("log has %q:\n%s", tc.notLog, logs.String())
+			}
+		})
+	}
+}
+
+// TestXDPSchedulerChange checks that changing lb_algo between mh, sh and
+// dh rewrites the service entry alone: the table (weighted Maglev for all
+// three) and the reals stay.
+func TestXDPSchedulerChange(t *testing.T) {
+	f := newXDPFixture(t, strings.Replace(oneReal, "lb_algo wrr", "lb_algo sh", 1))
+	f.reconcile(t)
+	for _, tc := range []struct {
+		lbAlgo string
+		want   []string
+	}{
+		{"dh", []string{"put service 198.18.0.100:80/6 id=1 kind=1 src=invalid IP hash=dh"}},
+		{"dh", nil},
+		{"mh", []string{"put service 198.18.0.100:80/6 id=1 kind=1 src=invalid IP"}},
+		{"sh", []string{"put service 198.18.0.100:80/6 id=1 kind=1 src=invalid IP hash=sh"}},
+	} {
+		conf := strings.Replace(oneReal, "lb_algo wrr", "lb_algo "+tc.lbAlgo, 1)
+		if err := f.rec.SetConfig(context.Background(), mustParse(t, conf)); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, f.dp.takeOps()); diff != "" {
+			t.Errorf("lb_algo → %s writes (-want +got):\n%s", tc.lbAlgo, diff)
+		}
+	}
+}
+
+const oneReal = `
+virtual_server 198.18.0.100 80 {
+    lb_algo wrr
+    lb_kind DR
+    protocol TCP
+    real_server 198.18.0.11 80 { weight 1 }
+}
+`

@@ -80,6 +80,11 @@ func TestValidation(t *testing.T) {
 		{"service id too big", func() error { return d.PutService(testVIP, Service{ID: 5, TableSize: 7, Kind: KindDR}) }, "service id: want 1..4, got 5"},
 		{"service table not prime", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 8, Kind: KindDR}) }, "table size: want a prime <= 65537, got 8"},
 		{"service table too big", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 65539, Kind: KindDR}) }, "table size: want a prime <= 65537, got 65539"},
+		{"service sh", func() error {
+			return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: HashSource})
+		}, ""},
+		{"service dh", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: HashDest}) }, ""},
+		{"service hash", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: 3}) }, "hash: want 0 (flow), 1 (source) or 2 (dest), got 3"},
 		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 2}) }, "kind: want 1 (DR) or 3 (TUN), got 2"},
 		{"real ok", func() error { return d.PutReal(4, testReal(1)) }, ""},
 		{"real id 0", func() error { return d.PutReal(0, testReal(1)) }, "put real 0 (198.18.0.11): real id: want 1..4, got 0"},

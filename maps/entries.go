@@ -41,6 +41,35 @@ const (
 	KindTUN Kind = bpf.XlbLbKindLB_KIND_TUN
 )
 
+// HashKey is what a service's Maglev slot is chosen by for a new flow. The
+// zero value is HashFlow.
+type HashKey uint8
+
+// Scheduler keys (keepalived's lb_algo mh, sh and dh).
+const (
+	// HashFlow hashes the 5-tuple (sched.FlowHash): mh, each flow on its own.
+	HashFlow HashKey = iota
+	// HashSource hashes the client address alone (sched.AddrHash): sh, all
+	// of a client's flows go to one real.
+	HashSource
+	// HashDest hashes the destination address alone (sched.AddrHash): dh,
+	// all flows to one address go to one real.
+	HashDest
+)
+
+// String names k by its lb_algo: "mh", "sh" or "dh".
+func (k HashKey) String() string {
+	switch k {
+	case HashFlow:
+		return "mh"
+	case HashSource:
+		return "sh"
+	case HashDest:
+		return "dh"
+	}
+	return fmt.Sprintf("HashKey(%d)", uint8(k))
+}
+
 // ServiceKey identifies a service. The zero value is invalid.
 type ServiceKey struct {
 	Addr  netip.Addr
@@ -74,6 +103,9 @@ type Service struct {
 	// removed (RemoveReal, DeleteReal or replaced), instead of rescheduling
 	// them onto the current table. Either way new flows use the table.
 	DropRemoved bool
+	// Hash is what the table slot of a new flow is chosen by; tracked
+	// flows keep their real whatever it is.
+	Hash HashKey
 }
 
 // Real is a backend server and how to reach it.
@@ -178,6 +210,9 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 	if err == nil && s.Kind == KindTUN && (!s.TunnelSrc.IsValid() || s.TunnelSrc.IsUnspecified()) {
 		err = fmt.Errorf("tunnel src: want an address for a TUN service, got %q", s.TunnelSrc)
 	}
+	if err == nil && s.Hash > HashDest {
+		err = fmt.Errorf("hash: want %d (flow), %d (source) or %d (dest), got %d", HashFlow, HashSource, HashDest, s.Hash)
+	}
 	if err == nil {
 		val := bpf.XlbService{Id: s.ID, TableSize: s.TableSize, Kind: uint8(s.Kind)}
 		if s.TunnelSrc.IsValid() {
@@ -185,6 +220,12 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 		}
 		if s.DropRemoved {
 			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_DROP_REMOVED)
+		}
+		switch s.Hash {
+		case HashSource:
+			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_HASH_SRC)
+		case HashDest:
+			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_HASH_DST)
 		}
 		err = m.Update(key, &val, ebpf.UpdateAny)
 	}

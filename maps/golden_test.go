@@ -78,7 +78,11 @@ type fixtureService struct {
 	Kind        Kind   `json:"kind"`
 	TunnelSrc   string `json:"tunnel_src,omitempty"`
 	DropRemoved bool   `json:"drop_removed,omitempty"`
+	Hash        string `json:"hash,omitempty"` // lb_algo "sh" or "dh"; omitted: mh (the flow)
 }
+
+// hashKeys maps a fixture service's hash to Service.Hash.
+var hashKeys = map[string]HashKey{"": HashFlow, "mh": HashFlow, "sh": HashSource, "dh": HashDest}
 
 type fixtureReal struct {
 	ID      uint32 `json:"id"`
@@ -136,7 +140,11 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 	tb.Helper()
 	for _, s := range f.Services {
 		k := ServiceKey{Addr: netip.MustParseAddrPort(s.VIP).Addr(), Port: netip.MustParseAddrPort(s.VIP).Port(), Proto: protoNumbers[s.Proto]}
-		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved}
+		hash, ok := hashKeys[s.Hash]
+		if !ok {
+			tb.Fatalf("service %s: hash %q unknown", s.VIP, s.Hash)
+		}
+		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved, Hash: hash}
 		if s.TunnelSrc != "" {
 			svc.TunnelSrc = netip.MustParseAddr(s.TunnelSrc)
 		}

@@ -22,7 +22,7 @@ type Service struct {
 	Port      uint16 `json:"port"`      // 0 = all ports
 	Protocol  string `json:"protocol"`  // "tcp" | "udp"
 	Scheduler string `json:"scheduler"` // lb_algo as configured
-	ServedBy  string `json:"served_by"` // the scheduler really used ("mh"); empty when not served
+	ServedBy  string `json:"served_by"` // the scheduler really used: "mh", "sh" or "dh"; empty when not served
 	Kind      string `json:"kind"`      // lb_kind: "DR"
 	Status    string `json:"status"`    // "active" | "unsupported"
 	Reason    string `json:"reason,omitempty"`
