@@ -14,6 +14,10 @@ type Backend interface {
 	Apply(ctx context.Context, st State) error
 	// Observe reports what the data plane does now, per service.
 	Observe() map[ServiceKey]ServiceObservation
+	// Reasons reports the data plane's named packet counters: why packets
+	// passed, were dropped or were forwarded, and what the connection
+	// table did, summed over CPUs.
+	Reasons() (map[string]uint64, error)
 }
 
 // ServiceObservation is what a backend reports about one service.

@@ -96,6 +96,10 @@ func (f *fakeDataplane) ClearRealCounters(id uint32) error {
 	return nil
 }
 
+func (f *fakeDataplane) Reasons() (map[string]uint64, error) {
+	return map[string]uint64{"tx": 7, "pass_not_vip": 3}, nil
+}
+
 // takeOps returns the writes since the last call.
 func (f *fakeDataplane) takeOps() []string {
 	ops := f.ops

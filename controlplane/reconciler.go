@@ -98,3 +98,6 @@ func (r *Reconciler) Snapshot() (State, map[ServiceKey]ServiceObservation) {
 	defer r.mu.Unlock()
 	return r.state, r.backend.Observe()
 }
+
+// Reasons returns the backend's named packet counters.
+func (r *Reconciler) Reasons() (map[string]uint64, error) { return r.backend.Reasons() }

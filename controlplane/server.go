@@ -32,6 +32,7 @@ func NewServer(rec *Reconciler, logger *slog.Logger) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathServices, s.services)
+	mux.HandleFunc("GET "+api.PathReasons, s.reasons)
 	mux.HandleFunc("PUT "+api.PathWeight, s.weight)
 	return mux
 }
@@ -82,6 +83,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 func (s *Server) services(w http.ResponseWriter, _ *http.Request) {
 	st, obs := s.rec.Snapshot()
 	writeJSON(w, http.StatusOK, ServicesView(st, obs))
+}
+
+func (s *Server) reasons(w http.ResponseWriter, _ *http.Request) {
+	counts, err := s.rec.Reasons()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("read counters: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Reasons{Reasons: counts})
 }
 
 // ServicesView joins the desired state with what the backend observes into

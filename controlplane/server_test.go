@@ -168,3 +168,15 @@ func TestClientUnreachable(t *testing.T) {
 		t.Errorf("Services on a missing socket: %v, want ErrUnreachable", err)
 	}
 }
+
+func TestServerReasons(t *testing.T) {
+	f := newXDPFixture(t, threeReals)
+	c := startServer(t, f)
+	got, err := c.Reasons(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]uint64{"tx": 7, "pass_not_vip": 3}, got.Reasons); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+}

@@ -28,6 +28,7 @@ type Dataplane interface {
 	RealCounters(id uint32) (maps.Counters, error)
 	ClearServiceCounters(id uint32) error
 	ClearRealCounters(id uint32) error
+	Reasons() (map[string]uint64, error)
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
@@ -460,6 +461,9 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 	}
 	return out
 }
+
+// Reasons reports the XDP program's per-reason packet counters.
+func (x *XDP) Reasons() (map[string]uint64, error) { return x.dp.Reasons() }
 
 // Unresolved counts the reals whose next hop is not known yet.
 func (x *XDP) Unresolved() int {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -269,6 +270,27 @@ func TestDemoScenario(t *testing.T) {
 					t.Errorf("xlbctl %s: exit %d, want %d; stderr: %s", strings.Join(tc.args, " "), res.Code, tc.want, res.Stderr)
 				}
 			})
+		}
+	})
+
+	t.Run("reasons", func(t *testing.T) {
+		// After the rounds above, the program has forwarded every
+		// connection's packets back out of lb (tx) and the connection
+		// table has seen new flows; nothing arrived malformed.
+		res, err := d.Ctl(ctx, "reasons", "-o", "json")
+		if err != nil || res.Code != 0 {
+			t.Fatalf("xlbctl reasons: %v (exit %d): %s", err, res.Code, res.Stderr)
+		}
+		var r api.Reasons
+		if err := json.Unmarshal([]byte(res.Stdout), &r); err != nil {
+			t.Fatalf("decode xlbctl reasons: %v\n%s", err, res.Stdout)
+		}
+		if r.Reasons["tx"] < connections || r.Reasons["ct_miss"] < connections {
+			t.Errorf("reasons tx %d, ct_miss %d: want each at least the %d connections of a round",
+				r.Reasons["tx"], r.Reasons["ct_miss"], connections)
+		}
+		if r.Reasons["drop_malformed"] != 0 {
+			t.Errorf("reasons drop_malformed = %d, want 0", r.Reasons["drop_malformed"])
 		}
 	})
 

@@ -3,6 +3,7 @@
 //
 //	xlbctl [--socket PATH] services [-o text|json]
 //	xlbctl [--socket PATH] weight VIP:PORT[/tcp|/udp] RIP:PORT N
+//	xlbctl [--socket PATH] reasons [-o text|json]
 //	xlbctl realserver up --vip VIP [--vip VIP…] [--tunnel -i IFACE]
 //	xlbctl realserver down | status
 //
@@ -92,7 +93,8 @@ func newRootCommand() *cobra.Command {
 	withTimeout := func(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(cmd.Context(), timeout)
 	}
-	root.AddCommand(newServicesCommand(client, withTimeout), newWeightCommand(client, withTimeout))
+	root.AddCommand(newServicesCommand(client, withTimeout), newWeightCommand(client, withTimeout),
+		newReasonsCommand(client, withTimeout))
 	root.AddCommand(newRealserverCommand())
 	return root
 }

@@ -39,6 +39,9 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 			},
 		}}})
 	})
+	mux.HandleFunc("GET "+api.PathReasons, func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(api.Reasons{Reasons: map[string]uint64{"tx": 1200, "pass_not_vip": 5}})
+	})
 	mux.HandleFunc("PUT "+api.PathWeight, func(w http.ResponseWriter, r *http.Request) {
 		var req api.WeightRequest
 		json.NewDecoder(r.Body).Decode(&req)
@@ -104,6 +107,9 @@ func TestCLI(t *testing.T) {
 			wantCode: 2, wantOut: []string{"unknown flag: --bogus"}},
 		{name: "bad output", args: []string{"--socket", d.socket, "services", "-o", "yaml"},
 			wantCode: 2, wantOut: []string{`-o "yaml": want text or json`}},
+		{name: "reasons text", args: []string{"--socket", d.socket, "reasons"}, wantOut: []string{"pass_not_vip", "5", "tx", "1200"}},
+		{name: "reasons json", args: []string{"--socket", d.socket, "reasons", "-o", "json"}, wantOut: []string{`"tx": 1200`}},
+		{name: "reasons bad output", args: []string{"--socket", d.socket, "reasons", "-o", "xml"}, wantCode: 2, wantOut: []string{`-o "xml"`}},
 		{name: "daemon unreachable", args: []string{"--socket", dead, "services"},
 			wantCode: 1, wantOut: []string{"xlbd unreachable"}},
 		{name: "weight with daemon unreachable", args: []string{"--socket", dead, "weight", "198.18.0.100:80", "198.18.0.11:80", "1"},

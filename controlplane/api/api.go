@@ -4,6 +4,7 @@ package api
 const (
 	PathServices = "/v1/services"
 	PathWeight   = "/v1/weight"
+	PathReasons  = "/v1/reasons"
 )
 
 // DefaultSocket is where xlbd listens unless told otherwise.
@@ -65,6 +66,15 @@ type WeightResponse struct {
 	Service string `json:"service"`
 	Real    string `json:"real"`
 	Weight  int    `json:"weight"`
+}
+
+// Reasons is the answer of GET /v1/reasons: the data plane's packet
+// counters by name, summed over CPUs since xlbd started — why packets passed
+// (pass_not_vip, pass_fragment, …), were dropped (drop_malformed,
+// drop_no_real, …) or forwarded (tx, redirect), and what the connection
+// table did (ct_hit, ct_miss, ct_expired, ct_real_gone).
+type Reasons struct {
+	Reasons map[string]uint64 `json:"reasons"`
 }
 
 // Error is the body of every non-2xx answer.

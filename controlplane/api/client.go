@@ -49,6 +49,13 @@ func (c *Client) Services(ctx context.Context) (Services, error) {
 	return out, err
 }
 
+// Reasons returns the data plane's packet counters by name.
+func (c *Client) Reasons(ctx context.Context) (Reasons, error) {
+	var out Reasons
+	err := c.do(ctx, http.MethodGet, PathReasons, nil, &out)
+	return out, err
+}
+
 // SetWeight overrides a real's weight; it returns once the maps are written.
 func (c *Client) SetWeight(ctx context.Context, req WeightRequest) (WeightResponse, error) {
 	var out WeightResponse

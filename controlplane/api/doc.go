@@ -9,6 +9,7 @@
 // Endpoints:
 //
 //	GET  /v1/services   → Services
+//	GET  /v1/reasons    → Reasons
 //	PUT  /v1/weight     WeightRequest → WeightResponse, once the maps are written
 //
 // Fields are only ever added to these types, never renamed, so scripts

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"xlb/controlplane/api"
+)
+
+func newReasonsCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "reasons [-o text|json]",
+		Short: "show why the data plane passed, dropped or forwarded packets",
+		Long: `reasons prints the XDP program's packet counters by name, summed over CPUs
+since xlbd started: pass_* (left to the kernel: not for a virtual service, a
+fragment, …), drop_* (malformed, no real, …), tx and redirect (forwarded), and
+ct_* (what the connection table did for packets to a virtual service).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			}
+			ctx, cancel := withTimeout(cmd)
+			defer cancel()
+			r, err := client().Reasons(ctx)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			return printReasons(cmd.OutOrStdout(), r)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+// printReasons writes one counter a line, by name.
+func printReasons(w io.Writer, r api.Reasons) error {
+	names := make([]string, 0, len(r.Reasons))
+	for name := range r.Reasons {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, name := range names {
+		fmt.Fprintf(tw, "%s\t%d\t\n", name, r.Reasons[name])
+	}
+	return tw.Flush()
+}
