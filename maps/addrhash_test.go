@@ -162,3 +162,65 @@ func TestAddrHashOracle(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowHashOracle checks the mh path the same way: for 1,000 new flows
+// of each family (random clients and source ports, one VIP) the program
+// forwards to the real of slot sched.Slot(sched.FlowHash(flow), size), so
+// the Go twin of flow_hash that explains and tests rely on is the
+// program's hash.
+func TestFlowHashOracle(t *testing.T) {
+	const (
+		flows = 1000
+		size  = MaxTableSize
+	)
+	backends := []sched.Backend{
+		{ID: 1, Key: "198.18.0.11:80", Weight: 1},
+		{ID: 2, Key: "198.18.0.12:80", Weight: 2},
+		{ID: 3, Key: "198.18.0.13:80", Weight: 3},
+	}
+	table, err := sched.HashTable(backends, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "v4", true: "v6"}[v6], func(t *testing.T) {
+			d := openTest(t, Options{MaxReals: uint32(len(backends))})
+			for _, b := range backends {
+				r := testReal(loIfindex)
+				r.MAC = net.HardwareAddr{0x02, 0, 0, 0, 0x01, byte(b.ID)} // the output frame names the real
+				if err := d.PutReal(b.ID, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := d.SwapTable(1, table); err != nil {
+				t.Fatal(err)
+			}
+			vip := netip.MustParseAddr("198.18.0.100")
+			if v6 {
+				vip = netip.MustParseAddr("2001:db8::100")
+			}
+			k := ServiceKey{Addr: vip, Port: 80, Proto: unix.IPPROTO_TCP}
+			if err := d.PutService(k, Service{ID: 1, TableSize: size, Kind: KindDR}); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(2, map[bool]uint64{false: 4, true: 6}[v6]))
+			perReal := map[uint32]int{}
+			for range flows {
+				src := netip.AddrPortFrom(randomAddr(rng, v6), uint16(1024+rng.IntN(60000)))
+				dst := netip.AddrPortFrom(vip, 80)
+				want := table[sched.Slot(sched.FlowHash(sched.Flow{Src: src, Dst: dst, Proto: unix.IPPROTO_TCP}), size)]
+				v, out := run(t, d.Program(), tcpSYN(src, dst))
+				if name := testutil.VerdictName(v); name != "XDP_TX" {
+					t.Fatalf("flow %s: verdict %s, want XDP_TX", src, name)
+				}
+				if got := uint32(out[ethAddrLen-1]); got != want {
+					t.Errorf("flow %s: program picked real %d, oracle %d", src, got, want)
+				}
+				perReal[want]++
+			}
+			if len(perReal) != len(backends) {
+				t.Errorf("flows per real %v: want all %d reals picked", perReal, len(backends))
+			}
+		})
+	}
+}
