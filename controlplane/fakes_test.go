@@ -20,6 +20,7 @@ type fakeDataplane struct {
 	services map[maps.ServiceKey]maps.Service
 	reals    map[uint32]maps.Real
 	tables   map[uint32][]uint32
+	conns    map[maps.Flow]maps.Conn
 	failPut  error // returned by PutReal when set
 }
 
@@ -98,6 +99,11 @@ func (f *fakeDataplane) ClearRealCounters(id uint32) error {
 
 func (f *fakeDataplane) Reasons() (map[string]uint64, error) {
 	return map[string]uint64{"tx": 7, "pass_not_vip": 3}, nil
+}
+
+func (f *fakeDataplane) LookupConn(fl maps.Flow) (maps.Conn, bool, error) {
+	c, ok := f.conns[fl]
+	return c, ok, nil
 }
 
 // takeOps returns the writes since the last call.

@@ -33,6 +33,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathServices, s.services)
 	mux.HandleFunc("GET "+api.PathReasons, s.reasons)
+	mux.HandleFunc("GET "+api.PathExplain, s.explain)
 	mux.HandleFunc("PUT "+api.PathWeight, s.weight)
 	return mux
 }
@@ -92,6 +93,49 @@ func (s *Server) reasons(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Reasons{Reasons: counts})
+}
+
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	k, err := ParseServiceKey(r.URL.Query().Get("service"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("service: %w", err))
+		return
+	}
+	client, err := netip.ParseAddrPort(r.URL.Query().Get("client"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("client: want IP:PORT, got %q", r.URL.Query().Get("client")))
+		return
+	}
+	e, err := s.rec.Explain(k, client)
+	switch {
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, err)
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err)
+	default:
+		writeJSON(w, http.StatusOK, explanationView(e))
+	}
+}
+
+// explanationView is an Explanation in the API's terms.
+func explanationView(e Explanation) api.Explanation {
+	str := func(a netip.AddrPort) string {
+		if !a.IsValid() {
+			return ""
+		}
+		return a.String()
+	}
+	out := api.Explanation{
+		Service: e.Service.String(), Client: e.Client.String(), Real: str(e.Real), DecidedBy: e.DecidedBy,
+		Scheduler: e.Scheduler, Hash: e.Hash, Slot: e.Slot, TableSize: e.TableSize, SlotReal: str(e.SlotReal),
+		Notes: e.Notes,
+	}
+	if c := e.Conn; c != nil {
+		out.Conn = &api.TrackedConn{Real: str(c.Real), State: c.State, IdleS: c.Idle.Seconds(), TimeoutS: c.Timeout.Seconds()}
+	}
+	return out
 }
 
 // ServicesView joins the desired state with what the backend observes into

@@ -29,6 +29,7 @@ type Dataplane interface {
 	ClearServiceCounters(id uint32) error
 	ClearRealCounters(id uint32) error
 	Reasons() (map[string]uint64, error)
+	LookupConn(f maps.Flow) (maps.Conn, bool, error)
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
@@ -52,6 +53,7 @@ type XDP struct {
 	log       *slog.Logger
 	tableSize uint32
 
+	timeouts   ConnTimeouts
 	services   map[ServiceKey]*xdpService
 	followed   map[netip.Addr]bool // real addresses looked up in nb
 	serviceIDs idPool
@@ -346,9 +348,9 @@ func tunnelSource(svc *xdpService) netip.Addr {
 	return svc.reals[addrs[0]].hop.Src
 }
 
-// installTable builds the service's Maglev table from its active reals and
-// swaps it in when its inputs changed, then writes the service entry.
-func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
+// tableBackends are the inputs of a service's Maglev table: its active
+// reals, by address.
+func tableBackends(svc *xdpService) []maglev.Backend {
 	var backends []maglev.Backend
 	for a, r := range svc.reals {
 		if r.state != RealActive {
@@ -357,6 +359,13 @@ func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 		backends = append(backends, maglev.Backend{ID: r.id, Key: a.String(), Weight: uint32(r.weight)})
 	}
 	slices.SortFunc(backends, func(a, b maglev.Backend) int { return strings.Compare(a.Key, b.Key) })
+	return backends
+}
+
+// installTable builds the service's Maglev table from its active reals and
+// swaps it in when its inputs changed, then writes the service entry.
+func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
+	backends := tableBackends(svc)
 	var inputs strings.Builder
 	for _, b := range backends {
 		fmt.Fprintf(&inputs, "%d=%s*%d;", b.ID, b.Key, b.Weight)

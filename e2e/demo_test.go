@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"math"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +23,7 @@ import (
 
 	"xlb/controlplane/api"
 	"xlb/e2e/lab"
+	"xlb/internal/nsrun"
 	"xlb/internal/testutil"
 )
 
@@ -270,6 +275,71 @@ func TestDemoScenario(t *testing.T) {
 					t.Errorf("xlbctl %s: exit %d, want %d; stderr: %s", strings.Join(tc.args, " "), res.Code, tc.want, res.Stderr)
 				}
 			})
+		}
+	})
+
+	t.Run("explain", func(t *testing.T) {
+		// Ask first, then connect from that very port: the real that
+		// answers must be the one explain named (the scheduler's slot),
+		// and afterwards explain must find the flow in the connection table.
+		client := netip.AddrPortFrom(lab.ClientAddr, 55555)
+		ask := func() api.Explanation {
+			res, err := d.Ctl(ctx, "explain", service, client.String(), "-o", "json")
+			if err != nil || res.Code != 0 {
+				t.Fatalf("xlbctl explain: %v (exit %d): %s", err, res.Code, res.Stderr)
+			}
+			var e api.Explanation
+			if err := json.Unmarshal([]byte(res.Stdout), &e); err != nil {
+				t.Fatalf("decode xlbctl explain: %v\n%s", err, res.Stdout)
+			}
+			return e
+		}
+		before := ask()
+		if before.DecidedBy != "scheduler" || before.Real == "" {
+			t.Fatalf("explain of a new flow = %+v, want a real chosen by the scheduler", before)
+		}
+		var body string
+		// The socket must be made on the thread inside the client's
+		// namespace, so dial here rather than from an http.Transport.
+		err := nsrun.DoNamed(l.Client.NS, func() error {
+			dialer := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(client), Timeout: 5 * time.Second}
+			conn, err := dialer.Dial("tcp", netip.AddrPortFrom(lab.VIP, 80).String())
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\nHost: vip\r\n\r\n"); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			body = string(b)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("HTTP from %s: %v", client, err)
+		}
+		name, _, err := lab.ParseReply(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := netip.ParseAddrPort(before.Real)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node, _ := l.Real(want.Addr()); node.Role != name {
+			t.Errorf("explain said %s (%s), but %s answered", before.Real, node.Role, name)
+		}
+		after := ask()
+		if after.DecidedBy != "connection table" || after.Conn == nil || after.Conn.Real != before.Real {
+			t.Errorf("explain after the connection = %+v, want its connection-table entry on %s", after, before.Real)
 		}
 	})
 

@@ -4,6 +4,7 @@
 //	xlbctl [--socket PATH] services [-o text|json]
 //	xlbctl [--socket PATH] weight VIP:PORT[/tcp|/udp] RIP:PORT N
 //	xlbctl [--socket PATH] reasons [-o text|json]
+//	xlbctl [--socket PATH] explain VIP:PORT[/tcp|/udp] CLIENT:PORT [-o text|json]
 //	xlbctl realserver up --vip VIP [--vip VIP…] [--tunnel -i IFACE]
 //	xlbctl realserver down | status
 //
@@ -94,7 +95,7 @@ func newRootCommand() *cobra.Command {
 		return context.WithTimeout(cmd.Context(), timeout)
 	}
 	root.AddCommand(newServicesCommand(client, withTimeout), newWeightCommand(client, withTimeout),
-		newReasonsCommand(client, withTimeout))
+		newReasonsCommand(client, withTimeout), newExplainCommand(client, withTimeout))
 	root.AddCommand(newRealserverCommand())
 	return root
 }

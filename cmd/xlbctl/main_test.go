@@ -42,6 +42,13 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 	mux.HandleFunc("GET "+api.PathReasons, func(w http.ResponseWriter, _ *http.Request) {
 		json.NewEncoder(w).Encode(api.Reasons{Reasons: map[string]uint64{"tx": 1200, "pass_not_vip": 5}})
 	})
+	mux.HandleFunc("GET "+api.PathExplain, func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(api.Explanation{
+			Service: r.URL.Query().Get("service"), Client: r.URL.Query().Get("client"), Real: "198.18.0.12:80",
+			DecidedBy: "connection table", Conn: &api.TrackedConn{Real: "198.18.0.12:80", State: "established", IdleS: 3, TimeoutS: 900},
+			Scheduler: "mh", Hash: 0xdeadbeef, Slot: 17, TableSize: 65537, SlotReal: "198.18.0.11:80",
+		})
+	})
 	mux.HandleFunc("PUT "+api.PathWeight, func(w http.ResponseWriter, r *http.Request) {
 		var req api.WeightRequest
 		json.NewDecoder(r.Body).Decode(&req)
@@ -110,6 +117,13 @@ func TestCLI(t *testing.T) {
 		{name: "reasons text", args: []string{"--socket", d.socket, "reasons"}, wantOut: []string{"pass_not_vip", "5", "tx", "1200"}},
 		{name: "reasons json", args: []string{"--socket", d.socket, "reasons", "-o", "json"}, wantOut: []string{`"tx": 1200`}},
 		{name: "reasons bad output", args: []string{"--socket", d.socket, "reasons", "-o", "xml"}, wantCode: 2, wantOut: []string{`-o "xml"`}},
+		{name: "explain", args: []string{"--socket", d.socket, "explain", "198.18.0.100:80/tcp", "198.18.1.10:40000"}, wantOut: []string{
+			"198.18.1.10:40000 -> 198.18.0.100:80/tcp: real 198.18.0.12:80, decided by the connection table",
+			"established, idle 3s of 900s", "slot 17 of 65537 -> 198.18.0.11:80"}},
+		{name: "explain json", args: []string{"--socket", d.socket, "explain", "198.18.0.100:80", "198.18.1.10:40000", "-o", "json"},
+			wantOut: []string{`"decided_by": "connection table"`, `"slot": 17`}},
+		{name: "explain bad client", args: []string{"--socket", d.socket, "explain", "198.18.0.100:80", "198.18.1.10"},
+			wantCode: 2, wantOut: []string{`client "198.18.1.10": want IP:PORT`}},
 		{name: "daemon unreachable", args: []string{"--socket", dead, "services"},
 			wantCode: 1, wantOut: []string{"xlbd unreachable"}},
 		{name: "weight with daemon unreachable", args: []string{"--socket", dead, "weight", "198.18.0.100:80", "198.18.0.11:80", "1"},

@@ -60,6 +60,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	backend.SetConnTimeouts(controlplane.ConnTimeouts{TCP: timeouts.TCP, TCPFin: timeouts.TCPFin, UDP: timeouts.UDP})
 	rec := controlplane.NewReconciler(cfg, backend, log)
 
 	// abort stops the goroutines started so far when start-up fails.

@@ -5,6 +5,7 @@ const (
 	PathServices = "/v1/services"
 	PathWeight   = "/v1/weight"
 	PathReasons  = "/v1/reasons"
+	PathExplain  = "/v1/explain"
 )
 
 // DefaultSocket is where xlbd listens unless told otherwise.
@@ -75,6 +76,33 @@ type WeightResponse struct {
 // table did (ct_hit, ct_miss, ct_expired, ct_real_gone).
 type Reasons struct {
 	Reasons map[string]uint64 `json:"reasons"`
+}
+
+// Explanation is the answer of GET /v1/explain?service=VIP:PORT/PROTO&client=IP:PORT:
+// which real the data plane sends that client's flow to, and why.
+type Explanation struct {
+	Service   string `json:"service"`
+	Client    string `json:"client"`
+	Real      string `json:"real"`       // RIP:PORT; empty when the packet would be dropped
+	DecidedBy string `json:"decided_by"` // "connection table" or "scheduler"
+	// Conn is the flow's connection-table entry, when there is one.
+	Conn *TrackedConn `json:"conn,omitempty"`
+	// The scheduler's choice for a new flow: slot = hash mapped onto
+	// table_size; slot_real is the real in that slot.
+	Scheduler string   `json:"scheduler"` // "mh" (flow), "sh" (client address), "dh" (destination)
+	Hash      uint32   `json:"hash"`
+	Slot      uint32   `json:"slot"`
+	TableSize uint32   `json:"table_size"`
+	SlotReal  string   `json:"slot_real"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// TrackedConn is a flow's connection-table entry.
+type TrackedConn struct {
+	Real     string  `json:"real"` // empty when its real is gone
+	State    string  `json:"state"`
+	IdleS    float64 `json:"idle_s"`
+	TimeoutS float64 `json:"timeout_s"`
 }
 
 // Error is the body of every non-2xx answer.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 )
 
 // ErrUnreachable wraps errors reaching the daemon at all (no socket, no
@@ -53,6 +54,15 @@ func (c *Client) Services(ctx context.Context) (Services, error) {
 func (c *Client) Reasons(ctx context.Context) (Reasons, error) {
 	var out Reasons
 	err := c.do(ctx, http.MethodGet, PathReasons, nil, &out)
+	return out, err
+}
+
+// Explain asks which real the data plane sends client's flow to service
+// ("VIP:PORT[/tcp|/udp]"), and why.
+func (c *Client) Explain(ctx context.Context, service, client string) (Explanation, error) {
+	var out Explanation
+	q := url.Values{"service": {service}, "client": {client}}
+	err := c.do(ctx, http.MethodGet, PathExplain+"?"+q.Encode(), nil, &out)
 	return out, err
 }
 

@@ -10,6 +10,7 @@
 //
 //	GET  /v1/services   → Services
 //	GET  /v1/reasons    → Reasons
+//	GET  /v1/explain?service=VIP:PORT/PROTO&client=IP:PORT → Explanation
 //	PUT  /v1/weight     WeightRequest → WeightResponse, once the maps are written
 //
 // Fields are only ever added to these types, never renamed, so scripts

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+
+	"github.com/spf13/cobra"
+
+	"xlb/controlplane"
+	"xlb/controlplane/api"
+)
+
+func newExplainCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "explain VIP:PORT[/tcp|/udp] CLIENT:PORT [-o text|json]",
+		Short: "say which real a client's flow goes to, and why",
+		Long: `explain answers which real server the data plane sends the flow from
+CLIENT:PORT to the virtual service, and why: its connection-table entry (state,
+idle time, timeout), or — for a new, expired or orphaned flow — the scheduler's
+table slot (the hash of the flow for mh, of the client for sh, of the VIP for
+dh). It reads the same inputs as the XDP program, without sending a packet.`,
+		Example: "  xlbctl explain 198.18.0.100:80/tcp 198.18.0.10:43512",
+		Args:    usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			}
+			if _, err := controlplane.ParseServiceKey(args[0]); err != nil {
+				return usageError{err}
+			}
+			if _, err := netip.ParseAddrPort(args[1]); err != nil {
+				return usageError{fmt.Errorf("client %q: want IP:PORT", args[1])}
+			}
+			ctx, cancel := withTimeout(cmd)
+			defer cancel()
+			e, err := client().Explain(ctx, args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(e)
+			}
+			printExplanation(cmd.OutOrStdout(), e)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return cmd
+}
+
+// printExplanation writes the answer first, then the reasoning.
+func printExplanation(w io.Writer, e api.Explanation) {
+	real := e.Real
+	if real == "" {
+		real = "nowhere (dropped)"
+	}
+	fmt.Fprintf(w, "%s -> %s: real %s, decided by the %s\n", e.Client, e.Service, real, e.DecidedBy)
+	if c := e.Conn; c != nil {
+		cr := c.Real
+		if cr == "" {
+			cr = "a real no longer configured"
+		}
+		fmt.Fprintf(w, "  connection table: %s, %s, idle %.0fs of %.0fs\n", cr, c.State, c.IdleS, c.TimeoutS)
+	} else {
+		fmt.Fprintln(w, "  connection table: no entry")
+	}
+	slotReal := e.SlotReal
+	if slotReal == "" {
+		slotReal = "empty"
+	}
+	fmt.Fprintf(w, "  scheduler %s: hash %#08x -> slot %d of %d -> %s\n", e.Scheduler, e.Hash, e.Slot, e.TableSize, slotReal)
+	for _, n := range e.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
