@@ -24,7 +24,6 @@ var notActedOn = map[string]string{
 	"virtual_server/hysteresis":              "health checks",
 	"virtual_server/quorum_up":               "health checks",
 	"virtual_server/quorum_down":             "health checks",
-	"virtual_server/sorry_server":            "health checks",
 	"virtual_server/sorry_server_inhibit":    "health checks",
 	"virtual_server/virtualhost":             "health checks",
 	"virtual_server/connect_timeout":         "health checks",

@@ -29,6 +29,8 @@ type ServiceObservation struct {
 	Packets uint64
 	Bytes   uint64
 	Reals   map[netip.AddrPort]RealObservation
+	// SorryActive says the sorry_server holds the table: no real has weight.
+	SorryActive bool
 }
 
 // RealObservation is what a backend reports about one real server.

@@ -56,6 +56,9 @@ func Desired(cfg *config.Config, ov Overrides) (State, error) {
 			Scheduler: fmt.Sprint(vs.Scheduler),
 			Kind:      fmt.Sprint(vs.Kind),
 		}
+		if ss := vs.SorryServer; ss != nil {
+			svc.Sorry = netip.AddrPortFrom(ss.Addr.Unmap(), ss.Port)
+		}
 		for _, rs := range vs.Reals {
 			r := Real{
 				Addr:         netip.AddrPortFrom(rs.Addr.Unmap(), rs.Port),

@@ -157,6 +157,9 @@ func ServicesView(st State, obs map[ServiceKey]ServiceObservation) api.Services 
 			Bytes:     o.Bytes,
 			Reals:     []api.Real{},
 		}
+		if svc.Sorry.IsValid() {
+			as.SorryServer, as.SorryActive = svc.Sorry.String(), o.SorryActive
+		}
 		for _, r := range svc.Reals {
 			ro := o.Reals[r.Addr]
 			as.Reals = append(as.Reals, api.Real{

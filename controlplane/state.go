@@ -94,6 +94,9 @@ type Service struct {
 	Scheduler string // lb_algo as configured ("wrr")
 	Kind      string // lb_kind as configured ("DR")
 	Reals     []Real
+	// Sorry is keepalived's sorry_server: where new flows go while no real
+	// has weight (invalid when none is configured).
+	Sorry netip.AddrPort
 }
 
 // Real is one real server of a service with its weights.

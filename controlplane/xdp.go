@@ -70,6 +70,8 @@ type xdpService struct {
 	tableInputs string       // the Maglev inputs the installed table was built from
 	entry       maps.Service // the services map entry as written; ID 0 until then
 	reals       map[netip.AddrPort]*xdpReal
+	sorry       *xdpReal // the sorry_server's entry, when one is configured
+	sorryAddr   netip.AddrPort
 }
 
 // xdpReal is what XDP wrote for one real server.
@@ -171,6 +173,9 @@ func (x *XDP) forgetUnused() {
 		for a := range svc.reals {
 			inUse[a.Addr()] = true
 		}
+		if svc.sorry != nil {
+			inUse[svc.sorryAddr.Addr()] = true
+		}
 	}
 	for a := range x.followed {
 		if inUse[a] {
@@ -240,6 +245,10 @@ func (x *XDP) applyService(svc Service) error {
 		if err := x.applyReal(cur, r); err != nil {
 			errs = append(errs, fmt.Errorf("real %s: %w", r.Addr, err))
 		}
+	}
+
+	if err := x.applySorry(cur, svc.Sorry); err != nil {
+		errs = append(errs, fmt.Errorf("sorry_server %s: %w", svc.Sorry, err))
 	}
 
 	gone := map[netip.AddrPort]*xdpReal{}
@@ -349,7 +358,7 @@ func tunnelSource(svc *xdpService) netip.Addr {
 }
 
 // tableBackends are the inputs of a service's Maglev table: its active
-// reals, by address.
+// reals, by address — or, while none is active, its sorry_server.
 func tableBackends(svc *xdpService) []maglev.Backend {
 	var backends []maglev.Backend
 	for a, r := range svc.reals {
@@ -358,8 +367,41 @@ func tableBackends(svc *xdpService) []maglev.Backend {
 		}
 		backends = append(backends, maglev.Backend{ID: r.id, Key: a.String(), Weight: uint32(r.weight)})
 	}
+	if len(backends) == 0 && svc.sorry != nil && svc.sorry.state == RealActive {
+		return []maglev.Backend{{ID: svc.sorry.id, Key: svc.sorryAddr.String(), Weight: 1}}
+	}
 	slices.SortFunc(backends, func(a, b maglev.Backend) int { return strings.Compare(a.Key, b.Key) })
 	return backends
+}
+
+// applySorry keeps the service's sorry_server entry in step with the
+// configuration: written (with its next hop) while configured, so it can
+// take the table the moment the last real goes, and deleted when not.
+func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
+	if svc.sorry != nil && svc.sorryAddr != addr {
+		// Deleted only after the next table swap would be cleaner; the
+		// sorry server is in the table only while no real is, and a
+		// changed sorry_server is a reload, so a brief drop is accepted.
+		if err := x.dp.DeleteReal(svc.sorry.id); err != nil {
+			return err
+		}
+		x.realIDs.put(svc.sorry.id)
+		svc.sorry, svc.sorryAddr = nil, netip.AddrPort{}
+	}
+	if !addr.IsValid() {
+		return nil
+	}
+	// The sorry server lives beside the reals, keyed apart, so it may
+	// share an address with one of them.
+	holder := &xdpService{kind: svc.kind, reals: map[netip.AddrPort]*xdpReal{}}
+	if svc.sorry != nil {
+		holder.reals[addr] = svc.sorry
+	}
+	if err := x.applyReal(holder, Real{Addr: addr, Weight: 1}); err != nil {
+		return err
+	}
+	svc.sorry, svc.sorryAddr = holder.reals[addr], addr
+	return nil
 }
 
 // installTable builds the service's Maglev table from its active reals and
@@ -432,6 +474,13 @@ func (x *XDP) removeService(k ServiceKey) error {
 		}
 		x.realIDs.put(r.id)
 	}
+	if svc.sorry != nil {
+		if err := x.dp.DeleteReal(svc.sorry.id); err != nil {
+			errs = append(errs, fmt.Errorf("delete sorry_server %s: %w", svc.sorryAddr, err))
+		} else {
+			x.realIDs.put(svc.sorry.id)
+		}
+	}
 	x.serviceIDs.put(svc.id)
 	delete(x.services, k)
 	x.log.Info("service removed", "service", k.String())
@@ -465,6 +514,9 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 				ro.Packets, ro.Bytes = c.Packets, c.Bytes
 			}
 			obs.Reals[a] = ro
+		}
+		if b := tableBackends(svc); svc.sorry != nil && len(b) == 1 && b[0].ID == svc.sorry.id {
+			obs.SorryActive = true
 		}
 		out[k] = obs
 	}

@@ -427,3 +427,45 @@ virtual_server 198.18.0.100 80 {
     real_server 198.18.0.11 80 { weight 1 }
 }
 `
+
+func TestXDPSorryServer(t *testing.T) {
+	conf := strings.Replace(threeReals, "    protocol TCP\n", "    protocol TCP\n    sorry_server 198.18.0.99 80\n", 1)
+	f := newXDPFixture(t, conf)
+	f.nb.hops[netip.MustParseAddr("198.18.0.99")] = hop("aa:00:00:00:00:99")
+	f.reconcile(t)
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	sorryID := uint32(4) // after the three reals
+	if got := f.dp.reals[sorryID].MAC.String(); got != "aa:00:00:00:00:99" {
+		t.Fatalf("sorry_server entry MAC = %q, want it written ahead of need", got)
+	}
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
+
+	// Every real at weight 0: the sorry server takes the whole table.
+	for _, r := range []string{"198.18.0.11:80", "198.18.0.12:80", "198.18.0.13:80"} {
+		if err := f.rec.SetWeight(context.Background(), vip, netip.MustParseAddrPort(r), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertShares(t, f.dp.share(1), map[uint32]float64{sorryID: 1})
+	_, obs := f.rec.Snapshot()
+	if !obs[vip].SorryActive {
+		t.Error("SorryActive = false while only the sorry_server is in the table")
+	}
+
+	// One real back: it has the table to itself again.
+	if err := f.rec.SetWeight(context.Background(), vip, netip.MustParseAddrPort("198.18.0.12:80"), 2); err != nil {
+		t.Fatal(err)
+	}
+	assertShares(t, f.dp.share(1), map[uint32]float64{2: 1})
+	if _, obs := f.rec.Snapshot(); obs[vip].SorryActive {
+		t.Error("SorryActive = true while a real has weight")
+	}
+
+	// sorry_server removed from the config: its entry goes.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, threeReals)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.dp.reals[sorryID]; ok {
+		t.Error("sorry_server entry kept after it left the configuration")
+	}
+}

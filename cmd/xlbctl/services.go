@@ -61,6 +61,9 @@ func printServices(w io.Writer, svcs api.Services) error {
 		if s.Reason != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", vip, s.Reason))
 		}
+		if s.SorryActive {
+			notes = append(notes, fmt.Sprintf("%s: no real has weight: new flows go to the sorry_server %s", vip, s.SorryServer))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t%d\t%d\n", strings.ToUpper(s.Protocol),
 			vip, sched, s.Kind, s.Status, s.Packets, s.Bytes)
 		for _, r := range s.Reals {

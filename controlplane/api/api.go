@@ -31,6 +31,10 @@ type Service struct {
 	Packets   uint64 `json:"packets"` // forwarded by the data plane since the service was added
 	Bytes     uint64 `json:"bytes"`
 	Reals     []Real `json:"reals"`
+	// SorryServer is the configured sorry_server ("IP:PORT"), if any, and
+	// SorryActive whether it takes the new flows now (no real has weight).
+	SorryServer string `json:"sorry_server,omitempty"`
+	SorryActive bool   `json:"sorry_active,omitempty"`
 }
 
 // Real is one real server of a service.
