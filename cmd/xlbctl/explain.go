@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -14,7 +13,7 @@ import (
 )
 
 func newExplainCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
-	var output string
+	var output *string
 	cmd := &cobra.Command{
 		Use:   "explain VIP:PORT[/tcp|/udp] CLIENT:PORT [-o text|json]",
 		Short: "say which real a client's flow goes to, and why",
@@ -26,8 +25,8 @@ dh). It reads the same inputs as the XDP program, without sending a packet.`,
 		Example: "  xlbctl explain 198.18.0.100:80/tcp 198.18.0.10:43512",
 		Args:    usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			if err := checkOutput(*output); err != nil {
+				return err
 			}
 			if _, err := controlplane.ParseServiceKey(args[0]); err != nil {
 				return usageError{err}
@@ -41,16 +40,13 @@ dh). It reads the same inputs as the XDP program, without sending a packet.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(e)
-			}
-			printExplanation(cmd.OutOrStdout(), e)
-			return nil
+			return render(cmd.OutOrStdout(), *output, e, func(w io.Writer) error {
+				printExplanation(w, e)
+				return nil
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	output = outputFlag(cmd)
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -14,7 +13,7 @@ import (
 )
 
 func newReasonsCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
-	var output string
+	var output *string
 	cmd := &cobra.Command{
 		Use:   "reasons [-o text|json]",
 		Short: "show why the data plane passed, dropped or forwarded packets",
@@ -24,8 +23,8 @@ fragment, …), drop_* (malformed, no real, …), tx and redirect (forwarded), a
 ct_* (what the connection table did for packets to a virtual service).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			if err := checkOutput(*output); err != nil {
+				return err
 			}
 			ctx, cancel := withTimeout(cmd)
 			defer cancel()
@@ -33,15 +32,10 @@ ct_* (what the connection table did for packets to a virtual service).`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(r)
-			}
-			return printReasons(cmd.OutOrStdout(), r)
+			return render(cmd.OutOrStdout(), *output, r, func(w io.Writer) error { return printReasons(w, r) })
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	output = outputFlag(cmd)
 	return cmd
 }
 

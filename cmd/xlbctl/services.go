@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -15,7 +14,7 @@ import (
 )
 
 func newServicesCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
-	var output string
+	var output *string
 	cmd := &cobra.Command{
 		Use:   "services [-o text|json]",
 		Short: "list virtual services and their real servers with weights and counters",
@@ -25,8 +24,8 @@ real server with its configured and effective weight, next-hop MAC, state and
 counters. -o json prints the API's schema (see docs/api.md).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want text or json", output)}
+			if err := checkOutput(*output); err != nil {
+				return err
 			}
 			ctx, cancel := withTimeout(cmd)
 			defer cancel()
@@ -34,15 +33,10 @@ counters. -o json prints the API's schema (see docs/api.md).`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(svcs)
-			}
-			return printServices(cmd.OutOrStdout(), svcs)
+			return render(cmd.OutOrStdout(), *output, svcs, func(w io.Writer) error { return printServices(w, svcs) })
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	output = outputFlag(cmd)
 	return cmd
 }
 
