@@ -279,24 +279,33 @@ func (x *XDP) applyService(svc Service) error {
 }
 
 func (x *XDP) applyReal(svc *xdpService, r Real) error {
-	cur := svc.reals[r.Addr]
+	cur, err := x.writeReal(svc.kind, svc.reals[r.Addr], r)
+	if cur != nil {
+		svc.reals[r.Addr] = cur
+	}
+	return err
+}
+
+// writeReal brings one real's entry (cur, or a new one when nil) in step
+// with r for a service of kind, and returns it: nil only when no id could
+// be had.
+func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) {
 	if cur == nil {
 		id, err := x.realIDs.get()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := x.dp.ClearRealCounters(id); err != nil {
 			x.realIDs.put(id)
-			return err
+			return nil, err
 		}
 		cur = &xdpReal{id: id, state: RealUnresolved}
-		svc.reals[r.Addr] = cur
 	}
 	cur.weight = r.Weight
 
 	x.followed[r.Addr.Addr()] = true
 	lookup := x.nb.Lookup
-	if svc.kind == maps.KindTUN {
+	if kind == maps.KindTUN {
 		// A tunnelled real may sit behind a router: the frame goes to the
 		// next hop's MAC, and the route's source is the outer source.
 		lookup = x.nb.LookupRouted
@@ -307,7 +316,7 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 		// while the kernel re-resolves it.
 		if cur.hop.DstMAC == nil {
 			cur.state, cur.reason = RealUnresolved, err.Error()
-			return nil
+			return cur, nil
 		}
 		x.log.Debug("next hop lookup failed; keeping the last one", "real", r.Addr.String(), "err", err)
 		hop = cur.hop
@@ -320,7 +329,7 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 			Ifindex: hop.Ifindex,
 		})
 		if err != nil {
-			return err
+			return cur, err
 		}
 		if cur.hop.DstMAC != nil {
 			x.log.Info("real server moved", "real", r.Addr.String(),
@@ -332,7 +341,7 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 	if r.Weight == 0 {
 		cur.state, cur.reason = RealOut, "weight 0"
 	}
-	return nil
+	return cur, nil
 }
 
 func sameHop(a, b neigh.Hop) bool {
@@ -391,17 +400,13 @@ func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
 	if !addr.IsValid() {
 		return nil
 	}
-	// The sorry server lives beside the reals, keyed apart, so it may
+	// The sorry server lives beside the reals, not among them, so it may
 	// share an address with one of them.
-	holder := &xdpService{kind: svc.kind, reals: map[netip.AddrPort]*xdpReal{}}
-	if svc.sorry != nil {
-		holder.reals[addr] = svc.sorry
+	cur, err := x.writeReal(svc.kind, svc.sorry, Real{Addr: addr, Weight: 1})
+	if cur != nil {
+		svc.sorry, svc.sorryAddr = cur, addr
 	}
-	if err := x.applyReal(holder, Real{Addr: addr, Weight: 1}); err != nil {
-		return err
-	}
-	svc.sorry, svc.sorryAddr = holder.reals[addr], addr
-	return nil
+	return err
 }
 
 // installTable builds the service's Maglev table from its active reals and
