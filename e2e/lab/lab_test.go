@@ -83,25 +83,7 @@ func TestLabTopology(t *testing.T) {
 	// lb has the VIP and nothing listening on port 80, so the client's
 	// connection is refused. Had a real answered ARP for the VIP, its
 	// server would have accepted.
-	err := Dial(l.Client, netip.AddrPortFrom(VIP, 80), 3*time.Second)
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("dial VIP from client: got %v, want connection refused by lb", err)
-	}
-	var vipMAC string
-	if err := nsrun.DoNamed(l.Client.NS, func() error {
-		neighs, err := netlink.NeighList(0, netlink.FAMILY_V4)
-		for _, n := range neighs {
-			if n.IP.String() == VIP.String() {
-				vipMAC = n.HardwareAddr.String()
-			}
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if vipMAC != l.LB.MAC.String() {
-		t.Errorf("client resolved VIP to %q, want lb's %s", vipMAC, l.LB.MAC)
-	}
+	assertLBOwns(t, l, VIP)
 
 	// Ask the segment directly: exactly one host, lb, answers ARP for the
 	// VIP — the reals' arp_ignore keeps them quiet, as LVS-DR needs.
@@ -294,25 +276,7 @@ func TestLabIPv6(t *testing.T) {
 	}
 	// lb has VIP6 and nothing on port 80: refused there. A real that had
 	// answered for VIP6 would have accepted.
-	err := Dial(l.Client, netip.AddrPortFrom(VIP6, 80), 3*time.Second)
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("dial VIP6 from client: got %v, want connection refused by lb", err)
-	}
-	var vipMAC string
-	if err := nsrun.DoNamed(l.Client.NS, func() error {
-		neighs, err := netlink.NeighList(0, netlink.FAMILY_V6)
-		for _, n := range neighs {
-			if n.IP.String() == VIP6.String() {
-				vipMAC = n.HardwareAddr.String()
-			}
-		}
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if vipMAC != l.LB.MAC.String() {
-		t.Errorf("client resolved VIP6 to %q, want lb's %s", vipMAC, l.LB.MAC)
-	}
+	assertLBOwns(t, l, VIP6)
 	for _, r := range l.Reals {
 		after, err := sentAdverts(r)
 		if err != nil {
@@ -347,4 +311,34 @@ func snmp6(n Node, name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("snmp6 of %s: no %s", n.Role, name)
+}
+
+// assertLBOwns checks that the client reaches vip at lb: a connection to
+// port 80 is refused (lb holds vip and nothing listens; a real would have
+// accepted), and the client's neighbour entry for vip is lb's MAC.
+func assertLBOwns(t *testing.T, l *Lab, vip netip.Addr) {
+	t.Helper()
+	err := Dial(l.Client, netip.AddrPortFrom(vip, 80), 3*time.Second)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("dial %s from client: got %v, want connection refused by lb", vip, err)
+	}
+	family := netlink.FAMILY_V4
+	if vip.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	var vipMAC string
+	if err := nsrun.DoNamed(l.Client.NS, func() error {
+		neighs, err := netlink.NeighList(0, family)
+		for _, n := range neighs {
+			if n.IP.String() == vip.String() {
+				vipMAC = n.HardwareAddr.String()
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if vipMAC != l.LB.MAC.String() {
+		t.Errorf("client resolved %s to %q, want lb's %s", vip, vipMAC, l.LB.MAC)
+	}
 }
