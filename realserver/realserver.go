@@ -96,6 +96,9 @@ func Up(opts Options) error {
 			opts.Logger.Info("vip added to lo", "vip", v)
 		}
 	}
+	if err := waitUsable(vips, vipSettleTimeout); err != nil {
+		return save(err)
+	}
 
 	if slices.ContainsFunc(st.VIPs, netip.Addr.Is4) {
 		// lvs_real.sh's four settings: answer ARP only for addresses on

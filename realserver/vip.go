@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -79,6 +81,52 @@ func linkAddrs(l netlink.Link) ([]netip.Addr, error) {
 	for _, a := range list {
 		if ip, ok := netip.AddrFromSlice(a.IP); ok {
 			out = append(out, ip.Unmap())
+		}
+	}
+	return out, nil
+}
+
+// vipSettleTimeout bounds how long Up waits for the kernel to finish
+// adding an IPv6 VIP.
+const vipSettleTimeout = 5 * time.Second
+
+// waitUsable returns once no VIP on lo is tentative. The kernel adds every
+// IPv6 address as tentative and clears the flag (and installs the local
+// route) from a work queue, even with IFA_F_NODAD on lo; until then,
+// packets to the address are dropped. On a busy machine that window is
+// long enough to lose the first packets, so Up waits it out.
+func waitUsable(vips []netip.Addr, timeout time.Duration) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("wait for VIPs on lo: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		pending, err := tentative(lo, vips)
+		if err != nil {
+			return fmt.Errorf("wait for VIPs on lo: %w", err)
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("VIPs %v on lo still tentative after %v", pending, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tentative lists those of vips that are on l with the tentative flag.
+func tentative(l netlink.Link, vips []netip.Addr) ([]netip.Addr, error) {
+	list, err := netlink.AddrList(l, netlink.FAMILY_V6)
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, a := range list {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if ok && a.Flags&unix.IFA_F_TENTATIVE != 0 && slices.Contains(vips, ip) {
+			out = append(out, ip)
 		}
 	}
 	return out, nil

@@ -243,6 +243,9 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 	if err := l.attachPassAll(); err != nil {
 		return nil, err
 	}
+	if err := l.waitSettled(ctx); err != nil {
+		return nil, err
+	}
 	l.log.Info("lab ready", "nodes", 2+len(l.Reals), "mode", l.Mode, "dir", l.Dir)
 	return l, nil
 }
@@ -442,6 +445,32 @@ func (l *Lab) Close() error {
 	}
 	l.log.Info("lab torn down", "processes", len(procs), "namespaces", len(namespaces))
 	return errors.Join(errs...)
+}
+
+// waitSettled returns once no namespace has a tentative global IPv6 address. The
+// kernel marks every new IPv6 address tentative, nodad ones too, until a
+// work queue gets to it; on a busy machine that can drop a test's first
+// packets.
+func (l *Lab) waitSettled(ctx context.Context) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, ns := range l.Namespaces() {
+		for {
+			ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+			out, err := exec.CommandContext(ctx, "ip", "-n", ns, "-6", "addr", "show", "scope", "global", "tentative").Output()
+			cancel()
+			if err != nil {
+				return fmt.Errorf("list tentative addresses in %s: %w", ns, err)
+			}
+			if len(strings.TrimSpace(string(out))) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("addresses in %s still tentative after 5s: %s", ns, out)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // ensureBPFFS mounts bpffs on /sys/fs/bpf when nothing is mounted there
