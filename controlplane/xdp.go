@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"xlb/config"
 	"xlb/controlplane/maglev"
 	"xlb/controlplane/neigh"
 	"xlb/maps"
@@ -569,3 +570,22 @@ func (p *idPool) get() (uint32, error) {
 }
 
 func (p *idPool) put(id uint32) { p.free = append(p.free, id) }
+
+// ErrFwmarkNotServed is why the XDP backend refuses a configuration with
+// fwmark virtual servers: an XDP program runs before netfilter, so it never
+// sees the mark that iptables or nftables would set.
+var ErrFwmarkNotServed = errors.New("the XDP backend cannot see firewall marks")
+
+// CheckXDPConfig refuses what the XDP backend can never serve, rather than
+// starting without it: each "virtual_server fwmark N" and each fwmark entry
+// of a virtual_server_group, at its FILE:LINE. `xlbd -t` only warns about
+// them (the check does not know which backend will run the file); xlbd
+// with the XDP backend fails to start, or keeps the old config on reload.
+func CheckXDPConfig(cfg *config.Config) error {
+	var errs []error
+	for _, vs := range cfg.FwmarkServers {
+		errs = append(errs, fmt.Errorf("%s: virtual_server fwmark %d: %w; remove it, or serve it with IPVS%s",
+			vs.Pos, vs.Fwmark, ErrFwmarkNotServed, vs.Pos.Includes()))
+	}
+	return errors.Join(errs...)
+}

@@ -329,3 +329,50 @@ func TestDaemonFollowsMACMove(t *testing.T) {
 		t.Fatalf("xlbd exit after SIGTERM: %v", err)
 	}
 }
+
+// TestDaemonRefusesFwmark checks that a fwmark virtual server, which `-t`
+// only warns about, keeps xlbd with the XDP backend from starting, with a
+// message naming the line, and leaves no pins behind.
+func TestDaemonRefusesFwmark(t *testing.T) {
+	l := newDaemonLab(t)
+	writeConf(t, l.conf, daemonConf("198.18.0.11")+"virtual_server fwmark 7 {\n  lb_kind DR\n  real_server 198.18.0.12 80 {\n  }\n}\n")
+
+	check, err := exec.Command(xlbdBin, "-t", "-f", l.conf).CombinedOutput()
+	if err != nil || !strings.Contains(string(check), "keepalived.conf:9:1: warning: virtual_server fwmark 7") {
+		t.Errorf("xlbd -t: err %v, output:\n%s\nwant exit 0 with a warning at line 9", err, check)
+	}
+
+	out, err := exec.Command("nsenter", "--net="+l.lb.Path, "--", xlbdBin, "-f", l.conf, "-i", "eth0",
+		"--bpffs", l.bpffs, "--socket", l.socket).CombinedOutput()
+	if err == nil {
+		t.Fatalf("xlbd started with a fwmark service; output:\n%s", out)
+	}
+	if want := "keepalived.conf:9:1: virtual_server fwmark 7: the XDP backend cannot see firewall marks"; !strings.Contains(string(out), want) {
+		t.Errorf("xlbd output:\n%s\nwant it to contain %q", out, want)
+	}
+	if _, err := os.Stat(l.bpffs); !os.IsNotExist(err) {
+		t.Errorf("%s left behind by a refused start: %v", l.bpffs, err)
+	}
+}
+
+// TestDaemonReloadRefusesFwmark checks that a reload adding a fwmark
+// virtual server is rejected as a whole: the old services keep serving.
+func TestDaemonReloadRefusesFwmark(t *testing.T) {
+	l := newDaemonLab(t)
+	writeConf(t, l.conf, daemonConf("198.18.0.11"))
+	d := l.start(t)
+	writeConf(t, l.conf, daemonConf("198.18.0.11", "198.18.0.12")+"virtual_server fwmark 7 {\n  real_server 198.18.0.12 80 {\n  }\n}\n")
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload to be rejected", func() bool {
+		return strings.Contains(d.log.String(), "reload rejected") && strings.Contains(d.log.String(), "cannot see firewall marks")
+	})
+	got := reals(t, l.socket)
+	if _, ok := got["198.18.0.12:80"]; ok || len(got) != 1 {
+		t.Errorf("reals after a rejected reload = %v, want only 198.18.0.11:80", got)
+	}
+	if err := d.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("xlbd exit after SIGTERM: %v", err)
+	}
+}

@@ -25,6 +25,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := controlplane.CheckXDPConfig(cfg); err != nil {
+		return err
+	}
 
 	// keepalived's lvs_timeouts set IPVS's timeouts; here they are the
 	// connection table's, fixed at load (zero: IPVS's defaults).
@@ -142,6 +145,10 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 			cfg, err := loadConfigLogged(log, path, s.ConfigID)
 			if err != nil {
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path)
+				continue
+			}
+			if err := controlplane.CheckXDPConfig(cfg); err != nil {
+				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
 				continue
 			}
 			if cfg.Global.LVSTimeouts != timeouts {
