@@ -30,7 +30,7 @@ func TestDesired(t *testing.T) {
 				real_server 198.18.0.12 80 { weight 2 }
 				real_server 198.18.0.11 80 { weight 3 } }`,
 			want: State{Services: []Service{{
-				Key: vip, Scheduler: "wrr", Kind: "DR",
+				Key: vip, Scheduler: "wrr", Kind: "DR", Quorum: 1, QuorumUp: true,
 				Reals: []Real{
 					{Addr: netip.MustParseAddrPort("198.18.0.11:80"), ConfigWeight: 3, Weight: 3},
 					{Addr: netip.MustParseAddrPort("198.18.0.12:80"), ConfigWeight: 2, Weight: 2},
@@ -46,7 +46,7 @@ func TestDesired(t *testing.T) {
 				real_server 198.18.0.11 80 { weight 3 } }`,
 			ov: Overrides{vip: {netip.MustParseAddrPort("198.18.0.11:80"): 0}},
 			want: State{Services: []Service{{
-				Key: vip, Scheduler: "rr", Kind: "DR",
+				Key: vip, Scheduler: "rr", Kind: "DR", Quorum: 1,
 				Reals: []Real{{Addr: netip.MustParseAddrPort("198.18.0.11:80"), ConfigWeight: 3, Override: intp(0), Weight: 0}},
 			}}},
 		},
@@ -65,16 +65,16 @@ func TestDesired(t *testing.T) {
 					real_server 198.18.0.11 80 { weight 1 }
 				}`,
 			want: State{Services: []Service{
-				{Key: vip, Scheduler: "rr", Kind: "DR", Reals: []Real{
+				{Key: vip, Scheduler: "rr", Kind: "DR", Quorum: 1, QuorumUp: true, Reals: []Real{
 					{Addr: netip.MustParseAddrPort("198.18.0.11:80"), ConfigWeight: 1, Weight: 1}}},
-				{Key: MustParseServiceKey("198.18.0.200:53/udp"), Scheduler: "rr", Kind: "DR", Reals: []Real{
+				{Key: MustParseServiceKey("198.18.0.200:53/udp"), Scheduler: "rr", Kind: "DR", Quorum: 1, QuorumUp: true, Reals: []Real{
 					{Addr: netip.MustParseAddrPort("198.18.0.11:53"), ConfigWeight: 1, Weight: 1}}},
 			}},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Desired(mustParse(t, tc.conf), tc.ov)
+			got, err := Desired(mustParse(t, tc.conf), Inputs{Overrides: tc.ov})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestDesired(t *testing.T) {
 }
 
 func TestOverridesPrune(t *testing.T) {
-	st, err := Desired(mustParse(t, threeReals), nil)
+	st, err := Desired(mustParse(t, threeReals), Inputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +131,101 @@ func TestParseServiceKey(t *testing.T) {
 			}
 			if err == nil && k.String() != tc.want {
 				t.Errorf("ParseServiceKey(%q) = %s, want %s", tc.in, k, tc.want)
+			}
+		})
+	}
+}
+
+// TestDesiredHealth checks the one place where health, misc_dynamic,
+// overrides, inhibit_on_failure and quorum meet.
+func TestDesiredHealth(t *testing.T) {
+	const conf = `virtual_server 198.18.0.100 80 {
+		lb_algo wrr
+		lb_kind DR
+		protocol TCP
+		quorum 4
+		hysteresis 1
+		sorry_server 198.18.0.50 80
+		real_server 198.18.0.11 80 { weight 3 }
+		real_server 198.18.0.12 80 { weight 2
+			inhibit_on_failure }
+		real_server 198.18.0.13 80 { weight 1 } }`
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	r11, r12, r13 := netip.MustParseAddrPort("198.18.0.11:80"), netip.MustParseAddrPort("198.18.0.12:80"), netip.MustParseAddrPort("198.18.0.13:80")
+	down := RealHealth{Up: false, Reason: "connect: connection refused"}
+	// real is the expected entry of one real: configured weight cw,
+	// effective weight w.
+	real := func(a netip.AddrPort, cw, w int) Real {
+		return Real{Addr: a, ConfigWeight: cw, Weight: w, Inhibit: a == r12}
+	}
+	failed := func(r Real) Real { r.Down, r.HealthReason, r.Weight = true, down.Reason, 0; return r }
+	tests := []struct {
+		name string
+		in   Inputs
+		// want: the service's Reals, Down, QuorumUp and SorryOnly.
+		reals, downs []Real
+		quorumUp     bool
+	}{
+		{name: "all up: 6 >= 4+1", reals: []Real{real(r11, 3, 3), real(r12, 2, 2), real(r13, 1, 1)}, quorumUp: true},
+		{
+			name:  "failed real leaves the pool; 3 < 4+1 at start",
+			in:    Inputs{Health: Health{vip: {r11: down}}},
+			reals: []Real{real(r12, 2, 2), real(r13, 1, 1)}, downs: []Real{failed(real(r11, 3, 3))},
+		},
+		{
+			name:  "hysteresis: quorum held keeps down to 4-1",
+			in:    Inputs{Health: Health{vip: {r11: down}}, Quorum: map[ServiceKey]bool{vip: true}},
+			reals: []Real{real(r12, 2, 2), real(r13, 1, 1)}, downs: []Real{failed(real(r11, 3, 3))}, quorumUp: true,
+		},
+		{
+			name:  "hysteresis: quorum lost needs 4+1 to return",
+			in:    Inputs{Quorum: map[ServiceKey]bool{vip: false}, Overrides: Overrides{vip: {r11: 1}}},
+			reals: []Real{{Addr: r11, ConfigWeight: 3, Weight: 1, Override: intp(1)}, real(r12, 2, 2), real(r13, 1, 1)},
+		},
+		{
+			name:  "inhibit_on_failure keeps a failed real at weight 0",
+			in:    Inputs{Health: Health{vip: {r12: down}}, Quorum: map[ServiceKey]bool{vip: true}},
+			reals: []Real{real(r11, 3, 3), failed(real(r12, 2, 2)), real(r13, 1, 1)}, quorumUp: true,
+		},
+		{
+			name: "misc_dynamic sets the weight",
+			in:   Inputs{Health: Health{vip: {r13: {Up: true, Reason: "exit 9", Weight: 7, HasWeight: true}}}},
+			reals: []Real{real(r11, 3, 3), real(r12, 2, 2),
+				{Addr: r13, ConfigWeight: 1, Weight: 7, DynamicWeight: intp(7), HealthReason: "exit 9"}},
+			quorumUp: true,
+		},
+		{
+			name: "an override wins over misc_dynamic",
+			in: Inputs{Health: Health{vip: {r13: {Up: true, Weight: 7, HasWeight: true}}},
+				Overrides: Overrides{vip: {r13: 2}}},
+			reals: []Real{real(r11, 3, 3), real(r12, 2, 2),
+				{Addr: r13, ConfigWeight: 1, Weight: 2, DynamicWeight: intp(7), Override: intp(2)}},
+			quorumUp: true,
+		},
+		{
+			name:  "a failed real stays at 0 whatever its override",
+			in:    Inputs{Health: Health{vip: {r12: down}}, Overrides: Overrides{vip: {r12: 9}}},
+			reals: []Real{real(r11, 3, 3), func() Real { r := failed(real(r12, 2, 2)); r.Override = intp(9); return r }(), real(r13, 1, 1)},
+		},
+		{
+			name:  "no live weight never has quorum, even when it had",
+			in:    Inputs{Health: Health{vip: {r11: down, r12: down, r13: down}}, Quorum: map[ServiceKey]bool{vip: true}},
+			reals: []Real{failed(real(r12, 2, 2))}, downs: []Real{failed(real(r11, 3, 3)), failed(real(r13, 1, 1))},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := Desired(mustParse(t, conf), tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Service{
+				Key: vip, Scheduler: "wrr", Kind: "DR", Quorum: 4, Hysteresis: 1,
+				Sorry: netip.MustParseAddrPort("198.18.0.50:80"), Reals: tc.reals, Down: tc.downs,
+				QuorumUp: tc.quorumUp, SorryOnly: !tc.quorumUp,
+			}
+			if diff := cmp.Diff([]Service{want}, st.Services, equateAddrs); diff != "" {
+				t.Errorf("Desired (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ type Reconciler struct {
 	mu        sync.Mutex // serialises changes and Apply
 	cfg       *config.Config
 	overrides Overrides
+	health    Health
 	state     State
 	applied   time.Time
 }
@@ -35,7 +36,7 @@ type Reconciler struct {
 // NewReconciler returns a Reconciler for cfg that writes to backend.
 // Nothing is written until Reconcile.
 func NewReconciler(cfg *config.Config, backend Backend, logger *slog.Logger) *Reconciler {
-	return &Reconciler{backend: backend, log: logger, cfg: cfg, overrides: Overrides{}}
+	return &Reconciler{backend: backend, log: logger, cfg: cfg, overrides: Overrides{}, health: Health{}}
 }
 
 // Reconcile recomputes the desired state and applies it.
@@ -46,13 +47,48 @@ func (r *Reconciler) Reconcile(ctx context.Context) error {
 }
 
 func (r *Reconciler) reconcileLocked(ctx context.Context) error {
-	st, err := Desired(r.cfg, r.overrides)
+	st, err := Desired(r.cfg, r.inputs())
 	if err != nil {
 		return err
 	}
+	r.logQuorum(st)
 	r.state = st
 	r.applied = time.Now()
 	return r.backend.Apply(ctx, st)
+}
+
+// inputs gathers what Desired reads besides the configuration.
+func (r *Reconciler) inputs() Inputs {
+	return Inputs{Overrides: r.overrides, Health: r.health, Quorum: r.state.QuorumStates()}
+}
+
+// logQuorum logs each service whose quorum state changes from the last
+// desired state (a service that is new starts without a message).
+func (r *Reconciler) logQuorum(st State) {
+	for _, svc := range st.Services {
+		old, ok := r.state.Service(svc.Key)
+		if !ok || old.QuorumUp == svc.QuorumUp {
+			continue
+		}
+		msg := "quorum lost"
+		if svc.QuorumUp {
+			msg = "quorum gained"
+		}
+		r.log.Info(msg, "service", svc.Key.String(), "quorum", svc.Quorum, "hysteresis", svc.Hysteresis,
+			"sorry_server_active", svc.SorryOnly)
+	}
+}
+
+// SetHealth records real a of service k's health and applies the change
+// when it changes the desired state's inputs.
+func (r *Reconciler) SetHealth(ctx context.Context, k ServiceKey, a netip.AddrPort, h RealHealth) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.health[k][a]; ok && old == h {
+		return nil
+	}
+	r.health.Set(k, a, h)
+	return r.reconcileLocked(ctx)
 }
 
 // SetConfig replaces the configuration (a reload) and applies it.
@@ -61,13 +97,14 @@ func (r *Reconciler) reconcileLocked(ctx context.Context) error {
 func (r *Reconciler) SetConfig(ctx context.Context, cfg *config.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st, err := Desired(cfg, r.overrides)
+	st, err := Desired(cfg, r.inputs())
 	if err != nil {
 		return err
 	}
 	for _, gone := range r.overrides.Prune(st) {
 		r.log.Info("weight override dropped: real no longer configured", "real", gone)
 	}
+	r.health.Prune(st)
 	r.cfg = cfg
 	return r.reconcileLocked(ctx)
 }

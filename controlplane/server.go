@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,25 +161,47 @@ func ServicesView(st State, obs map[ServiceKey]ServiceObservation) api.Services 
 		if svc.Sorry.IsValid() {
 			as.SorryServer, as.SorryActive = svc.Sorry.String(), o.SorryActive
 		}
+		as.Quorum, as.QuorumUp = svc.Quorum, svc.QuorumUp
 		for _, r := range svc.Reals {
 			ro := o.Reals[r.Addr]
-			as.Reals = append(as.Reals, api.Real{
-				Address:         r.Addr.Addr().String(),
-				Port:            r.Addr.Port(),
-				Weight:          r.ConfigWeight,
-				Override:        r.Override,
-				EffectiveWeight: r.Weight,
-				MAC:             ro.MAC,
-				Iface:           ro.Ifname,
-				State:           ro.State,
-				Reason:          ro.Reason,
-				Packets:         ro.Packets,
-				Bytes:           ro.Bytes,
-			})
+			ar := apiReal(r, ro.State, ro.Reason)
+			ar.MAC, ar.Iface, ar.Packets, ar.Bytes = ro.MAC, ro.Ifname, ro.Packets, ro.Bytes
+			as.Reals = append(as.Reals, ar)
 		}
+		for _, r := range svc.Down {
+			as.Reals = append(as.Reals, apiReal(r, api.RealDown, "health check failed: "+r.HealthReason))
+		}
+		slices.SortFunc(as.Reals, func(a, b api.Real) int {
+			return netip.AddrPortFrom(netip.MustParseAddr(a.Address), a.Port).Compare(netip.AddrPortFrom(netip.MustParseAddr(b.Address), b.Port))
+		})
 		out.Services = append(out.Services, as)
 	}
 	return out
+}
+
+// apiReal is r as the API lists it, in state with reason; counters and
+// next hop are the caller's.
+func apiReal(r Real, state, reason string) api.Real {
+	ar := api.Real{
+		Address:         r.Addr.Addr().String(),
+		Port:            r.Addr.Port(),
+		Weight:          r.ConfigWeight,
+		Override:        r.Override,
+		DynamicWeight:   r.DynamicWeight,
+		EffectiveWeight: r.Weight,
+		State:           state,
+		Reason:          reason,
+	}
+	if r.Down {
+		ar.Health = "down"
+		if state != api.RealDown {
+			// Inhibited: in the data plane at weight 0.
+			ar.Reason = "health check failed (inhibit_on_failure): " + r.HealthReason
+		}
+	} else if r.HealthReason != "" {
+		ar.Health = "up"
+	}
+	return ar
 }
 
 func (s *Server) weight(w http.ResponseWriter, r *http.Request) {

@@ -93,10 +93,18 @@ type Service struct {
 	Key       ServiceKey
 	Scheduler string // lb_algo as configured ("wrr")
 	Kind      string // lb_kind as configured ("DR")
-	Reals     []Real
+	Reals     []Real // in the data plane (inhibited failed reals too, at weight 0)
+	// Down are the reals whose checks fail, without inhibit_on_failure:
+	// out of the data plane, listed so operators see them.
+	Down []Real
 	// Sorry is keepalived's sorry_server: where new flows go while no real
-	// has weight (invalid when none is configured).
+	// has weight, or quorum is lost (invalid when none is configured).
 	Sorry netip.AddrPort
+	// Quorum and Hysteresis are as configured (quorum 1 when not).
+	Quorum, Hysteresis int
+	// QuorumUp says whether the live reals' weights meet the quorum, and
+	// SorryOnly that they do not and a sorry server takes every new flow.
+	QuorumUp, SorryOnly bool
 }
 
 // Real is one real server of a service with its weights.
@@ -105,6 +113,15 @@ type Real struct {
 	ConfigWeight int  // weight from the configuration
 	Override     *int // runtime override from xlbctl weight; nil when none
 	Weight       int  // effective weight: what the data plane uses
+	// DynamicWeight is the weight MISC_CHECK's misc_dynamic asks for; nil
+	// when none.
+	DynamicWeight *int
+	// Down says the real's checks fail; HealthReason says why (or what the
+	// last check saw). Inhibit is inhibit_on_failure: a failed real stays
+	// at weight 0 instead of leaving.
+	Down         bool
+	HealthReason string
+	Inhibit      bool
 }
 
 // MaxWeight is the largest weight a real can have; keepalived and IPVS
@@ -122,11 +139,14 @@ func (s State) Service(k ServiceKey) (Service, bool) {
 	return Service{}, false
 }
 
-// Real returns the real with address a, if the service has one.
+// Real returns the real with address a, if the service has one, in the
+// data plane or down.
 func (s Service) Real(a netip.AddrPort) (Real, bool) {
-	for _, r := range s.Reals {
-		if r.Addr == a {
-			return r, true
+	for _, list := range [][]Real{s.Reals, s.Down} {
+		for _, r := range list {
+			if r.Addr == a {
+				return r, true
+			}
 		}
 	}
 	return Real{}, false

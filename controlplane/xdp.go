@@ -73,6 +73,7 @@ type xdpService struct {
 	reals       map[netip.AddrPort]*xdpReal
 	sorry       *xdpReal // the sorry_server's entry, when one is configured
 	sorryAddr   netip.AddrPort
+	sorryOnly   bool // quorum lost: the sorry server takes the whole table
 }
 
 // xdpReal is what XDP wrote for one real server.
@@ -248,6 +249,7 @@ func (x *XDP) applyService(svc Service) error {
 		}
 	}
 
+	cur.sorryOnly = svc.SorryOnly
 	if err := x.applySorry(cur, svc.Sorry); err != nil {
 		errs = append(errs, fmt.Errorf("sorry_server %s: %w", svc.Sorry, err))
 	}
@@ -368,8 +370,12 @@ func tunnelSource(svc *xdpService) netip.Addr {
 }
 
 // tableBackends are the inputs of a service's Maglev table: its active
-// reals, by address — or, while none is active, its sorry_server.
+// reals, by address — or, while none is active or quorum is lost, its
+// sorry_server.
 func tableBackends(svc *xdpService) []maglev.Backend {
+	if svc.sorryOnly && svc.sorry != nil && svc.sorry.state == RealActive {
+		return []maglev.Backend{{ID: svc.sorry.id, Key: svc.sorryAddr.String(), Weight: 1}}
+	}
 	var backends []maglev.Backend
 	for a, r := range svc.reals {
 		if r.state != RealActive {

@@ -469,3 +469,69 @@ func TestXDPSorryServer(t *testing.T) {
 		t.Error("sorry_server entry kept after it left the configuration")
 	}
 }
+
+// TestXDPHealthAndQuorum follows health results through the reconciler
+// into the tables: a failed real leaves, quorum loss hands the table to
+// the sorry server, and hysteresis decides when the reals get it back.
+func TestXDPHealthAndQuorum(t *testing.T) {
+	conf := strings.Replace(threeReals, "    protocol TCP\n",
+		"    protocol TCP\n    sorry_server 198.18.0.99 80\n    quorum 4\n    hysteresis 1\n", 1)
+	f := newXDPFixture(t, conf)
+	f.nb.hops[netip.MustParseAddr("198.18.0.99")] = hop("aa:00:00:00:00:99")
+	f.reconcile(t)
+	ctx := context.Background()
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	r11, r13 := netip.MustParseAddrPort("198.18.0.11:80"), netip.MustParseAddrPort("198.18.0.13:80")
+	// Weights 3:2:1 = 6 >= quorum 4 + hysteresis 1.
+	assertAddrShares(t, f, map[string]float64{"198.18.0.11": 3.0 / 6, "198.18.0.12": 2.0 / 6, "198.18.0.13": 1.0 / 6})
+
+	// .13 fails: it leaves the table and the data plane (its flows are
+	// rescheduled); 5 >= 4-1 keeps quorum.
+	if err := f.rec.SetHealth(ctx, vip, r13, RealHealth{Reason: "connect: connection refused"}); err != nil {
+		t.Fatal(err)
+	}
+	assertAddrShares(t, f, map[string]float64{"198.18.0.11": 3.0 / 5, "198.18.0.12": 2.0 / 5})
+	for id, r := range f.dp.reals {
+		if r.Addr == r13.Addr() {
+			t.Errorf("failed real without inhibit_on_failure still in the reals map as %d", id)
+		}
+	}
+	st, _ := f.rec.Snapshot()
+	if svc, _ := st.Service(vip); !svc.QuorumUp || len(svc.Down) != 1 {
+		t.Errorf("after .13 failed: QuorumUp %v, Down %v; want quorum, .13 down", svc.QuorumUp, svc.Down)
+	}
+
+	// .11 fails too: 2 < 3, quorum lost, the sorry server takes the table
+	// although .12 still has weight.
+	if err := f.rec.SetHealth(ctx, vip, r11, RealHealth{Reason: "timeout"}); err != nil {
+		t.Fatal(err)
+	}
+	assertAddrShares(t, f, map[string]float64{"198.18.0.99": 1})
+
+	// .13 returns: 3 is not 4+1, so quorum stays lost.
+	if err := f.rec.SetHealth(ctx, vip, r13, RealHealth{Up: true}); err != nil {
+		t.Fatal(err)
+	}
+	assertAddrShares(t, f, map[string]float64{"198.18.0.99": 1})
+
+	// .11 returns: 6 >= 5, the reals get the table back.
+	if err := f.rec.SetHealth(ctx, vip, r11, RealHealth{Up: true}); err != nil {
+		t.Fatal(err)
+	}
+	assertAddrShares(t, f, map[string]float64{"198.18.0.11": 3.0 / 6, "198.18.0.12": 2.0 / 6, "198.18.0.13": 1.0 / 6})
+}
+
+// assertAddrShares checks the table of service 1 by the reals' addresses,
+// which outlive the ids a real gets each time it returns.
+func assertAddrShares(t *testing.T, f *xdpFixture, want map[string]float64) {
+	t.Helper()
+	got := map[string]float64{}
+	for id, share := range f.dp.share(1) {
+		got[f.dp.reals[id].Addr.String()] += share
+	}
+	for a, w := range want {
+		if math.Abs(got[a]-w) > 0.01 {
+			t.Errorf("%s holds %.3f of the table, want %.3f (all: %v)", a, got[a], w, got)
+		}
+	}
+}

@@ -55,6 +55,9 @@ func printServices(w io.Writer, svcs api.Services) error {
 		if s.Reason != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", vip, s.Reason))
 		}
+		if !s.QuorumUp && len(s.Reals) > 0 {
+			notes = append(notes, fmt.Sprintf("%s: quorum %d not met by the live reals' weights", vip, s.Quorum))
+		}
 		if s.SorryActive {
 			notes = append(notes, fmt.Sprintf("%s: no real has weight: new flows go to the sorry_server %s", vip, s.SorryServer))
 		}

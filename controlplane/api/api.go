@@ -35,19 +35,25 @@ type Service struct {
 	// SorryActive whether it takes the new flows now (no real has weight).
 	SorryServer string `json:"sorry_server,omitempty"`
 	SorryActive bool   `json:"sorry_active,omitempty"`
+	// Quorum is the configured quorum (1 unless set) and QuorumUp whether
+	// the live reals' weights meet it (keepalived's rule, with hysteresis).
+	Quorum   int  `json:"quorum"`
+	QuorumUp bool `json:"quorum_up"`
 }
 
 // Real is one real server of a service.
 type Real struct {
 	Address         string `json:"address"`
 	Port            uint16 `json:"port"`
-	Weight          int    `json:"weight"`             // from the configuration
-	Override        *int   `json:"override,omitempty"` // set by xlbctl weight
-	EffectiveWeight int    `json:"effective_weight"`   // what the scheduler uses
-	MAC             string `json:"mac"`                // next hop MAC; empty when unresolved
-	Iface           string `json:"iface"`              // interface that reaches it
-	State           string `json:"state"`              // "active" | "out" | "unresolved"
-	Reason          string `json:"reason,omitempty"`   // why it is not active
+	Weight          int    `json:"weight"`                   // from the configuration
+	Override        *int   `json:"override,omitempty"`       // set by xlbctl weight
+	DynamicWeight   *int   `json:"dynamic_weight,omitempty"` // asked for by MISC_CHECK misc_dynamic
+	EffectiveWeight int    `json:"effective_weight"`         // what the scheduler uses
+	MAC             string `json:"mac"`                      // next hop MAC; empty when unresolved
+	Iface           string `json:"iface"`                    // interface that reaches it
+	State           string `json:"state"`                    // "active" | "out" | "unresolved" | "down"
+	Health          string `json:"health,omitempty"`         // "up" | "down" once a check has reported
+	Reason          string `json:"reason,omitempty"`         // why it is not active
 	Packets         uint64 `json:"packets"`
 	Bytes           uint64 `json:"bytes"`
 }
@@ -57,6 +63,7 @@ const (
 	RealActive     = "active"     // in the scheduler's table
 	RealOut        = "out"        // effective weight 0
 	RealUnresolved = "unresolved" // next hop (MAC) unknown: left out of the table
+	RealDown       = "down"       // health checks fail: out of the data plane (no inhibit_on_failure)
 )
 
 // WeightRequest is the body of PUT /v1/weight.
