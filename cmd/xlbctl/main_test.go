@@ -32,7 +32,7 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 		over := 0
 		json.NewEncoder(w).Encode(api.Services{Services: []api.Service{{
 			VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "wrr", ServedBy: "mh", Kind: "DR",
-			Status: "active", Packets: 10, Bytes: 1000,
+			Status: "active", Packets: 10, Bytes: 1000, Quorum: 1, QuorumUp: true,
 			Reals: []api.Real{
 				{Address: "198.18.0.11", Port: 80, Weight: 3, EffectiveWeight: 3, MAC: "aa:00:00:00:00:11", State: "active", Packets: 7},
 				{Address: "198.18.0.13", Port: 80, Weight: 1, Override: &over, EffectiveWeight: 0, MAC: "aa:00:00:00:00:13", State: "out", Reason: "weight 0"},
