@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,20 +16,35 @@ import (
 
 func newServicesCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
 	var output *string
+	var rate bool
+	var interval time.Duration
 	cmd := &cobra.Command{
-		Use:   "services [-o text|json]",
+		Use:   "services [-o text|json] [--rate [--interval D]]",
 		Short: "list virtual services and their real servers with weights and counters",
 		Long: `services lists every virtual service like ipvsadm -Ln --stats: its scheduler
 (as configured, and the one serving it), forwarding kind and counters, then each
 real server with its configured and effective weight, next-hop MAC, state and
-counters. -o json prints the API's schema (see docs/api.md).`,
+counters. -o json prints the API's schema (see docs/api.md).
+
+--rate lists twice, --interval apart (default 1s), and prints packets and bytes
+per second for each service and real, like ipvsadm --rate.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(*output); err != nil {
 				return err
 			}
+			if interval <= 0 {
+				return usageError{fmt.Errorf("--interval %v: want more than 0", interval)}
+			}
 			ctx, cancel := withTimeout(cmd)
 			defer cancel()
+			if rate {
+				r, err := sampleRates(ctx, client(), interval)
+				if err != nil {
+					return err
+				}
+				return render(cmd.OutOrStdout(), *output, r, func(w io.Writer) error { return printRates(w, r) })
+			}
 			svcs, err := client().Services(ctx)
 			if err != nil {
 				return err
@@ -37,6 +53,8 @@ counters. -o json prints the API's schema (see docs/api.md).`,
 		},
 	}
 	output = outputFlag(cmd)
+	cmd.Flags().BoolVar(&rate, "rate", false, "print packets and bytes per second, over --interval")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how long --rate samples")
 	return cmd
 }
 
