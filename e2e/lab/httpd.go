@@ -86,24 +86,51 @@ func Serve(ctx context.Context, name string, ln net.Listener, log *slog.Logger) 
 }
 
 // StartServers starts `xlblab serve --udp` on port 80 (TCP for HTTP and
-// UDP) in every real, named after the real, and returns once each accepts connections from the client on
-// its IPv4 and its IPv6 address (bounded to 10 s each): ":80" is one
-// socket for both families.
+// UDP) in every real, named after the real, and returns once each accepts
+// connections from the client on its IPv4 and its IPv6 address (bounded to
+// 10 s each): ":80" is one socket for both families.
 func (l *Lab) StartServers(ctx context.Context, xlblab string) error {
-	procs := make([]*Proc, len(l.Reals))
-	for i, r := range l.Reals {
-		p, err := l.Start(r.Role, "ip", "netns", "exec", r.NS, xlblab, "serve", "--name", r.Role, "--listen", ":80", "--udp")
-		if err != nil {
+	for _, r := range l.Reals {
+		if err := l.StartServer(ctx, xlblab, r); err != nil {
 			return err
 		}
-		procs[i] = p
 	}
-	for i, r := range l.Reals {
-		for _, a := range []netip.Addr{r.Addr, r.Addr6} {
-			if err := l.waitListening(ctx, procs[i], netip.AddrPortFrom(a, 80)); err != nil {
-				return err
-			}
+	return nil
+}
+
+// StartServer starts real r's server as StartServers does, and returns once
+// it answers.
+func (l *Lab) StartServer(ctx context.Context, xlblab string, r Node) error {
+	p, err := l.Start(r.Role, "ip", "netns", "exec", r.NS, xlblab, "serve", "--name", r.Role, "--listen", ":80", "--udp")
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.servers == nil {
+		l.servers = map[string]*Proc{}
+	}
+	l.servers[r.Role] = p
+	l.mu.Unlock()
+	for _, a := range []netip.Addr{r.Addr, r.Addr6} {
+		if err := l.waitListening(ctx, p, netip.AddrPortFrom(a, 80)); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// StopServer stops real r's server, as a crashed service would go: health
+// checks then find the port closed.
+func (l *Lab) StopServer(r Node) error {
+	l.mu.Lock()
+	p := l.servers[r.Role]
+	delete(l.servers, r.Role)
+	l.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("%s: no server running", r.Role)
+	}
+	if err := p.Stop(2 * time.Second); err != nil && !p.stopExpected(err) {
+		return err
 	}
 	return nil
 }

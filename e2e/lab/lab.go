@@ -136,6 +136,7 @@ type Lab struct {
 	mu         sync.Mutex
 	namespaces []string // in creation order; the switch first
 	procs      []*Proc
+	servers    map[string]*Proc // each real's server, by role, while it runs
 	pins       []string // bpffs directories daemons were given
 	tunReals   []TunReal
 	daemon     *Daemon
