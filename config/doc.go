@@ -27,9 +27,9 @@
 //     references between blocks (track_script, sync group members, VRIDs).
 //
 // The registry (keywords.go) lists every keyword keepalived accepts, block by block, as
-// data. The model (model.go, model_vrrp.go) covers global_defs, the static_* blocks, VRRP,
-// virtual servers and groups, real servers and the HTTP_GET, SSL_GET, TCP_CHECK, SMTP_CHECK
-// and MISC_CHECK checkers. xlb acts on the virtual servers; notacted.go lists what it parses
+// data. The model (model.go, model_vrrp.go) covers global_defs, the static_* blocks, VRRP
+// and what it tracks (scripts, files, processes, BFD sessions; tracker.go), garp groups,
+// virtual servers and groups, real servers and every checker keepalived has. xlb acts on the virtual servers; notacted.go lists what it parses
 // and does not act on yet, each drawing a warning where it is written. Dump writes the model
 // as JSON for `xlbd -t --dump` (schema in docs/config.md).
 //

@@ -250,28 +250,33 @@ func lines(d *decoder, n *node) []*node {
 // lineWords is the words of a value-block line: its keyword and arguments.
 func lineWords(c *node) []token { return append([]token{c.Key}, c.Args...) }
 
-// trackField reads track_script, track_interface or track_file:
-// "{ NAME [weight N [reverse]] ... }".
+// trackField reads track_script, track_interface, track_file or track_process:
+// "{ NAME [weight N [reverse|noreverse]] ... }", N in -254..254.
 func trackField[T any](get func(*T) *[]Track) field[T] {
+	return trackFieldLimit(get, 254)
+}
+
+// trackFieldLimit is trackField with weights in -limit..limit (track_bfd: 253).
+func trackFieldLimit[T any](get func(*T) *[]Track, limit int) field[T] {
 	return func(d *decoder, n *node, into *T) {
 		list := get(into)
 		for _, c := range lines(d, n) {
 			tr := Track{Pos: c.Key.Pos, Name: c.Key.Text}
 			args := c.Args
 			if len(args) >= 2 && args[0].Text == "weight" {
-				w, ok := parseIntRange(args[1].Text, -254, 254)
+				w, ok := parseIntRange(args[1].Text, -limit, limit)
 				if !ok {
-					d.errorf(args[1].Pos, "%s: %s %s: weight %q: want -254..254", d.where, n.Key.Text, c.Key.Text, args[1].Text)
+					d.errorf(args[1].Pos, "%s: %s %s: weight %q: want %d..%d", d.where, n.Key.Text, c.Key.Text, args[1].Text, -limit, limit)
 				}
 				tr.Weight = &w
 				args = args[2:]
-				if len(args) > 0 && args[0].Text == "reverse" {
-					tr.Reverse = true
+				if len(args) > 0 && (args[0].Text == "reverse" || args[0].Text == "noreverse") {
+					tr.Reverse = args[0].Text == "reverse"
 					args = args[1:]
 				}
 			}
 			if len(args) > 0 {
-				d.errorf(args[0].Pos, "%s: %s %s: unexpected %q; want NAME [weight N [reverse]]", d.where, n.Key.Text, c.Key.Text, args[0].Text)
+				d.errorf(args[0].Pos, "%s: %s %s: unexpected %q; want NAME [weight N [reverse|noreverse]]", d.where, n.Key.Text, c.Key.Text, args[0].Text)
 			}
 			*list = append(*list, tr)
 		}

@@ -45,6 +45,11 @@ func modelledWords() map[*block][]string {
 		realServerSchema.words:    keys(realServerSchema.fields),
 		httpURLSchema.words:       keys(httpURLSchema.fields),
 		sslURLSchema.words:        keys(sslURLSchema.fields),
+		trackFileTopSchema.words:  keys(trackFileTopSchema.fields),
+		trackProcessSchema.words:  keys(trackProcessSchema.fields),
+		bfdSchema.words:           keys(bfdSchema.fields),
+		garpGroupSchema.words:     keys(garpGroupSchema.fields),
+		sslSchema.words:           keys(sslSchema.fields),
 	}
 	for _, s := range checkerSchemas {
 		m[s.words] = keys(s.fields)

@@ -11,15 +11,23 @@ import (
 // documented in docs/config.md: keepalived's words, positions left out so that two dumps
 // diff by meaning.
 type Config struct {
-	Global          GlobalDefs    `json:"global_defs"`
-	StaticAddresses []VirtualIP   `json:"static_ipaddress,omitempty"`
-	StaticRoutes    []Route       `json:"static_routes,omitempty"`
-	StaticRules     []Rule        `json:"static_rules,omitempty"`
-	Scripts         []Script      `json:"vrrp_script,omitempty"`
-	TrackFiles      []TrackFile   `json:"vrrp_track_file,omitempty"`
-	SyncGroups      []SyncGroup   `json:"vrrp_sync_group,omitempty"`
-	Instances       []Instance    `json:"vrrp_instance,omitempty"`
-	ServerGroups    []ServerGroup `json:"virtual_server_group,omitempty"`
+	Global          GlobalDefs  `json:"global_defs"`
+	StaticAddresses []VirtualIP `json:"static_ipaddress,omitempty"`
+	StaticRoutes    []Route     `json:"static_routes,omitempty"`
+	StaticRules     []Rule      `json:"static_rules,omitempty"`
+	Scripts         []Script    `json:"vrrp_script,omitempty"`
+	// TrackFiles are the vrrp_track_file and track_file blocks (keepalived 2.2's name for
+	// the same block), in file order.
+	TrackFiles     []TrackFile    `json:"vrrp_track_file,omitempty"`
+	TrackProcesses []TrackProcess `json:"vrrp_track_process,omitempty"`
+	BFDInstances   []BFDInstance  `json:"bfd_instance,omitempty"`
+	GarpGroups     []GarpGroup    `json:"garp_group,omitempty"`
+	// SSL is the SSL block: the client certificate and CA of SSL_GET checks; nil: keepalived
+	// makes a context of its own (no certificate, no verification).
+	SSL          *SSL          `json:"SSL,omitempty"`
+	SyncGroups   []SyncGroup   `json:"vrrp_sync_group,omitempty"`
+	Instances    []Instance    `json:"vrrp_instance,omitempty"`
+	ServerGroups []ServerGroup `json:"virtual_server_group,omitempty"`
 	// VirtualServers are the services xlb balances, in file order. A "virtual_server group
 	// NAME" appears once per address of the group, with Group set.
 	VirtualServers []VirtualServer `json:"virtual_server"`
@@ -107,7 +115,15 @@ type VirtualServer struct {
 	QuorumDown             string        `json:"quorum_down,omitempty"` // script
 	SorryServer            *SorryServer  `json:"sorry_server,omitempty"`
 	SorryServerInhibit     bool          `json:"sorry_server_inhibit,omitempty"`
+	SorryServerKind        Kind          `json:"sorry_server_lvs_method,omitempty"` // empty: lb_kind
 	VirtualHost            string        `json:"virtualhost,omitempty"`
+	IPFamily               string        `json:"ip_family,omitempty"` // inet or inet6, for a fwmark service
+	// SchedFlags are the IPVS scheduler flags written, in file order: hashed, flag-1,
+	// flag-2, flag-3, sh-port, sh-fallback, mh-port, mh-fallback.
+	SchedFlags        []string `json:"sched_flags,omitempty"`
+	PersistenceEngine string   `json:"persistence_engine,omitempty"` // an IPVS persistence engine, as sip
+	SMTPAlert         bool     `json:"smtp_alert,omitempty"`
+	SNMPName          string   `json:"snmp_name,omitempty"`
 
 	Reals []RealServer `json:"real_server"` // in file order; never empty
 }
@@ -129,6 +145,11 @@ type RealServer struct {
 	InhibitOnFailure bool      `json:"inhibit_on_failure,omitempty"` // weight 0 instead of removal when down
 	NotifyUp         string    `json:"notify_up,omitempty"`
 	NotifyDown       string    `json:"notify_down,omitempty"`
+	Kind             Kind      `json:"lvs_method,omitempty"` // lvs_method; empty: the virtual server's lb_kind
+	UThreshold       uint32    `json:"uthreshold,omitempty"` // most connections; 0: no limit
+	LThreshold       uint32    `json:"lthreshold,omitempty"` // connections below which a full real takes more again
+	SMTPAlert        bool      `json:"smtp_alert,omitempty"`
+	SNMPName         string    `json:"snmp_name,omitempty"`
 	Checkers         []Checker `json:"checkers,omitempty"`
 }
 

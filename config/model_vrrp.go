@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/hex"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -31,6 +33,24 @@ type GlobalDefs struct {
 	SkipCheckAdvAddr      bool          `json:"vrrp_skip_check_adv_addr,omitempty"`
 	Garp                  Garp          `json:"garp"` // vrrp_garp_* defaults of every instance
 	LVSTimeouts           LVSTimeouts   `json:"lvs_timeouts"`
+	// LVSSyncDaemon is lvs_sync_daemon, or what an instance's deprecated
+	// lvs_sync_daemon_interface stands for; nil: no IPVS connection sync.
+	LVSSyncDaemon *LVSSyncDaemon `json:"lvs_sync_daemon,omitempty"`
+}
+
+// LVSSyncDaemon is global_defs' "lvs_sync_daemon IF [[inst] INSTANCE] [id N] [maxlen N]
+// [port N] [ttl N] [group ADDR]": IPVS's connection sync daemon, whose master/backup role
+// follows the VRRP instance when one is named.
+type LVSSyncDaemon struct {
+	Pos       Pos    `json:"-"` // of the lvs_sync_daemon (or lvs_sync_daemon_interface) keyword
+	Interface string `json:"interface"`
+	Instance  string `json:"inst,omitempty"` // vrrp_instance name; empty: both daemons always run
+	// SyncID is "id", 0..255; nil: the instance's virtual_router_id (0 without instance).
+	SyncID *int       `json:"id,omitempty"`
+	MaxLen int        `json:"maxlen,omitempty"` // largest sync message, 1..65507; 0: the kernel's
+	Port   uint16     `json:"port,omitempty"`   // UDP port; 0: 8848
+	TTL    int        `json:"ttl,omitempty"`    // 1..255; 0: the kernel's
+	Group  netip.Addr `json:"group,omitzero"`   // multicast group; invalid: 224.0.0.81
 }
 
 // Garp holds the gratuitous ARP / unsolicited NA settings, keepalived's vrrp_garp_* in
@@ -119,13 +139,80 @@ type TrackFile struct {
 	Init    string `json:"init_file,omitempty"` // the init_file line's words, as written
 }
 
-// Track is one line of track_script, track_interface or track_file: a name and an
-// optional weight.
+// Track is one line of track_script, track_interface, track_file, track_process or
+// track_bfd: a name and an optional weight.
 type Track struct {
 	Pos     Pos    `json:"-"`
 	Name    string `json:"name"`
-	Weight  *int   `json:"weight,omitempty"` // nil: the tracked object's own weight
-	Reverse bool   `json:"reverse,omitempty"`
+	Weight  *int   `json:"weight,omitempty"`  // nil: the tracked object's own weight
+	Reverse bool   `json:"reverse,omitempty"` // reverse; noreverse leaves it false
+}
+
+// TrackProcess is "vrrp_track_process NAME { ... }": a process whose count of running
+// copies moves the priority of the instances that track it.
+type TrackProcess struct {
+	Pos     Pos      `json:"-"`
+	Name    string   `json:"name"`
+	Process string   `json:"process"`          // the command name (first word of process)
+	Params  []string `json:"params,omitempty"` // the rest of the process line
+	// ParamMatch is how Params are matched: "exact" (the default once parameters or a bare
+	// param_match are given), "initial" (the last may be longer) or "partial" (the first
+	// ones match); empty when only the name is matched.
+	ParamMatch string `json:"param_match,omitempty"`
+	// FullCommand matches /proc/PID/cmdline instead of the name; set by full_command, and
+	// implied by parameters or param_match, as in keepalived.
+	FullCommand bool `json:"full_command,omitempty"`
+	Weight      int  `json:"weight,omitempty"` // -254..254; 0: a failure means FAULT
+	Reverse     bool `json:"weight_reverse,omitempty"`
+	Quorum      int  `json:"quorum"` // least running copies for success, default 1 (0 with quorum_max 0)
+	// QuorumMax is the most running copies for success; nil: no limit. 0 means the
+	// process must not run.
+	QuorumMax      *int          `json:"quorum_max,omitempty"`
+	ForkDelay      time.Duration `json:"fork_delay,omitempty"`      // fork_delay, or delay
+	TerminateDelay time.Duration `json:"terminate_delay,omitempty"` // terminate_delay, or delay
+}
+
+// BFDInstance is "bfd_instance NAME { ... }": a BFD session (RFC 5880) to a neighbor,
+// tracked by VRRP instances (track_bfd) and checkers (BFD_CHECK). keepalived writes the
+// intervals in milliseconds; the model and the dump hold durations.
+type BFDInstance struct {
+	Pos        Pos           `json:"-"`
+	Name       string        `json:"name"`
+	Neighbor   netip.Addr    `json:"neighbor_ip"`        // neighbor_ip, alias neighbour_ip
+	Source     netip.Addr    `json:"source_ip,omitzero"` // the neighbor's family
+	MinRx      time.Duration `json:"min_rx"`             // default 10ms
+	MinTx      time.Duration `json:"min_tx"`             // default 10ms
+	IdleTx     time.Duration `json:"idle_tx"`            // default 1s, at least 1s
+	Multiplier int           `json:"multiplier"`         // missed packets before down, 1..255; default 5
+	Passive    bool          `json:"passive,omitempty"`
+	// TTL is ttl (IPv4) or hoplimit (IPv6), 1..255; default 255 for IPv4, 64 for IPv6.
+	TTL      int  `json:"ttl"`
+	MaxHops  int  `json:"max_hops,omitempty"` // -1..TTL; 255 (or -1) turns the hop check off
+	Multihop bool `json:"multihop,omitempty"` // RFC 5883: port 4784 instead of 3784
+	Weight   int  `json:"weight,omitempty"`   // -253..253, the default of track_bfd lines
+	Reverse  bool `json:"weight_reverse,omitempty"`
+	// VRRP and Checker send the session's events only to that process; neither: both.
+	VRRP    bool `json:"vrrp,omitempty"`
+	Checker bool `json:"checker,omitempty"`
+}
+
+// SSL is the top-level "SSL { ... }" block of keepalived's checker process: files PEM
+// encoded, as written.
+type SSL struct {
+	Password    string `json:"password,omitempty"` // of Key
+	CA          string `json:"ca,omitempty"`       // the CA file SSL_GET verifies servers with
+	Certificate string `json:"certificate,omitempty"`
+	Key         string `json:"key,omitempty"`
+}
+
+// GarpGroup is "garp_group { ... }": the pace of gratuitous ARPs and unsolicited NAs on
+// one interface, or on a set of interfaces behind one switch.
+type GarpGroup struct {
+	Pos          Pos           `json:"-"`
+	GarpInterval time.Duration `json:"garp_interval,omitempty"`
+	GNAInterval  time.Duration `json:"gna_interval,omitempty"`
+	Interface    string        `json:"interface,omitempty"`  // the limits apply per interface
+	Interfaces   []string      `json:"interfaces,omitempty"` // the limits apply to them together
 }
 
 // Notify holds the notify scripts of an instance or sync group, each a command line as
@@ -150,6 +237,13 @@ type SyncGroup struct {
 	TrackScripts    []Track  `json:"track_script,omitempty"`
 	TrackInterfaces []Track  `json:"track_interface,omitempty"`
 	TrackFiles      []Track  `json:"track_file,omitempty"`
+	TrackProcesses  []Track  `json:"track_process,omitempty"`
+	TrackBFDs       []Track  `json:"track_bfd,omitempty"`
+	// NotifyPriorityChanges sends notify on priority changes too.
+	NotifyPriorityChanges bool `json:"notify_priority_changes,omitempty"`
+	// TrackingWeight lets the members' tracked objects move their priorities
+	// (sync_group_tracking_weight) instead of putting the group in FAULT.
+	TrackingWeight bool `json:"sync_group_tracking_weight,omitempty"`
 }
 
 // Instance is "vrrp_instance NAME { ... }": one VRRP virtual router (RFC 5798).
@@ -181,10 +275,27 @@ type Instance struct {
 	NativeIPv6             bool          `json:"native_ipv6,omitempty"`
 	SMTPAlert              bool          `json:"smtp_alert,omitempty"`
 	Notify                 Notify        `json:"notify"`
+	// NotifyMasterRxLowerPri runs when a master hears a lower priority master.
+	NotifyMasterRxLowerPri string     `json:"notify_master_rx_lower_pri,omitempty"`
+	NotifyPriorityChanges  bool       `json:"notify_priority_changes,omitempty"`
+	McastDstIP             netip.Addr `json:"mcast_dst_ip,omitzero"` // multicast (IPv6: link-local); invalid: the VRRP group
+	UnicastTTL             int        `json:"unicast_ttl,omitempty"` // 0..255; 0: 255
+	CheckUnicastSrc        bool       `json:"check_unicast_src,omitempty"`
+	UnicastFaultNoPeer     bool       `json:"unicast_fault_no_peer,omitempty"`
+	TrackSrcIP             bool       `json:"track_src_ip,omitempty"`
+	PromoteSecondaries     bool       `json:"promote_secondaries,omitempty"`
+	SkipCheckAdvAddr       bool       `json:"skip_check_adv_addr,omitempty"`
+	HigherPrioSendAdvert   bool       `json:"higher_prio_send_advert,omitempty"`
+	LowerPrioNoAdvert      bool       `json:"lower_prio_no_advert,omitempty"`
+	OwnerIgnoreAdverts     bool       `json:"owner_ignore_adverts,omitempty"`
+	DownTimerAdverts       int        `json:"down_timer_adverts,omitempty"` // 1..100; 0: 3 adverts
+	VRF                    string     `json:"vrf,omitempty"`
 
 	TrackInterfaces []Track     `json:"track_interface,omitempty"`
 	TrackScripts    []Track     `json:"track_script,omitempty"`
 	TrackFiles      []Track     `json:"track_file,omitempty"`
+	TrackProcesses  []Track     `json:"track_process,omitempty"`
+	TrackBFDs       []Track     `json:"track_bfd,omitempty"`
 	VirtualIPs      []VirtualIP `json:"virtual_ipaddress,omitempty"`
 	ExcludedIPs     []VirtualIP `json:"virtual_ipaddress_excluded,omitempty"`
 	VirtualRoutes   []Route     `json:"virtual_routes,omitempty"`
@@ -217,45 +328,133 @@ type GroupEntry struct {
 // CheckerType names a health checker block in a real_server.
 type CheckerType string
 
-// Checkers keepalived has. HTTP_GET, SSL_GET, TCP_CHECK, SMTP_CHECK and MISC_CHECK are
-// modelled; the others are recognised, checked and skipped with a warning.
+// Checkers keepalived has, all modelled.
 const (
 	CheckHTTP CheckerType = "HTTP_GET"
 	CheckSSL  CheckerType = "SSL_GET"
 	CheckTCP  CheckerType = "TCP_CHECK"
 	CheckSMTP CheckerType = "SMTP_CHECK"
 	CheckMisc CheckerType = "MISC_CHECK"
+	CheckDNS  CheckerType = "DNS_CHECK"
+	CheckUDP  CheckerType = "UDP_CHECK"
+	CheckPing CheckerType = "PING_CHECK"
+	CheckFile CheckerType = "FILE_CHECK"
+	CheckBFD  CheckerType = "BFD_CHECK"
 )
+
+// connects reports whether checkers of type t open a connection to the real, and so take
+// the connect_*, bind* and fwmark options (keepalived's install_checker_common_keywords).
+func (t CheckerType) connects() bool {
+	switch t {
+	case CheckMisc, CheckFile, CheckBFD:
+		return false
+	}
+	return true
+}
 
 // Checker is one health checker of a real server. Fields a type does not use stay zero.
 type Checker struct {
-	Pos              Pos           `json:"-"`
-	Type             CheckerType   `json:"type"`
-	ConnectIP        netip.Addr    `json:"connect_ip,omitzero"`
-	ConnectPort      uint16        `json:"connect_port,omitempty"`
-	BindTo           netip.Addr    `json:"bindto,omitzero"`
-	BindPort         uint16        `json:"bind_port,omitempty"`
-	BindIf           string        `json:"bind_if,omitempty"`
-	ConnectTimeout   time.Duration `json:"connect_timeout,omitempty"`    // default 5s
+	Pos  Pos         `json:"-"`
+	Type CheckerType `json:"type"`
+
+	// The connection, every type but MISC_CHECK, FILE_CHECK and BFD_CHECK. Unset address
+	// and port mean the real's.
+	ConnectIP      netip.Addr    `json:"connect_ip,omitzero"`
+	ConnectPort    uint16        `json:"connect_port,omitempty"`
+	BindTo         netip.Addr    `json:"bindto,omitzero"` // source address
+	BindPort       uint16        `json:"bind_port,omitempty"`
+	BindIf         string        `json:"bind_if,omitempty"`
+	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"` // 0: 5s
+	Fwmark         uint32        `json:"fwmark,omitempty"`          // SO_MARK of the checker's packets; 0: none
+
+	// Scheduling, every type but FILE_CHECK (BFD_CHECK: alpha only).
 	Retry            int           `json:"retry,omitempty"`              // retry, alias nb_get_retry
 	DelayBeforeRetry time.Duration `json:"delay_before_retry,omitempty"` // RetryDelay
 	DelayLoop        time.Duration `json:"delay_loop,omitempty"`         // 0: the virtual server's
 	Warmup           time.Duration `json:"warmup,omitempty"`
 	Alpha            bool          `json:"alpha,omitempty"`
-	VirtualHost      string        `json:"virtualhost,omitempty"`
-	URLs             []URL         `json:"url,omitempty"`       // HTTP_GET, SSL_GET
-	HeloName         string        `json:"helo_name,omitempty"` // SMTP_CHECK
-	MiscPath         string        `json:"misc_path,omitempty"` // MISC_CHECK: the command line
-	MiscTimeout      time.Duration `json:"misc_timeout,omitempty"`
-	MiscDynamic      bool          `json:"misc_dynamic,omitempty"` // exit status sets the weight
-	User             string        `json:"user,omitempty"`
+	LogAllFailures   bool          `json:"log_all_failures,omitempty"`
+
+	// HTTP_GET, SSL_GET.
+	VirtualHost  string `json:"virtualhost,omitempty"`
+	URLs         []URL  `json:"url,omitempty"`
+	HTTPProtocol string `json:"http_protocol,omitempty"` // "1.0", "1.0C" or "1.1"; empty: 1.0
+	EnableSNI    bool   `json:"enable_sni,omitempty"`    // set by sni_name too
+	SNIName      string `json:"sni_name,omitempty"`      // empty: the virtual host
+	FastRecovery bool   `json:"fast_recovery,omitempty"` // check all urls at once when coming up
+	TLSCompliant bool   `json:"tls_compliant,omitempty"` // SSL_GET: send close_notify
+
+	HeloName string `json:"helo_name,omitempty"` // SMTP_CHECK
+
+	// MISC_CHECK.
+	MiscPath    string        `json:"misc_path,omitempty"` // the command line
+	MiscTimeout time.Duration `json:"misc_timeout,omitempty"`
+	MiscDynamic bool          `json:"misc_dynamic,omitempty"` // exit status sets the weight
+	User        string        `json:"user,omitempty"`
+
+	// DNS_CHECK: the query. Parse fills keepalived's defaults, SOA for the root.
+	DNSType string `json:"dns_type,omitempty"` // type: A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG or DNSKEY
+	DNSName string `json:"dns_name,omitempty"` // name, fully qualified ("." is the root)
+
+	// UDP_CHECK.
+	Payload      HexBytes `json:"payload,omitempty"` // sent as the datagram; none: random bytes
+	RequireReply bool     `json:"require_reply,omitempty"`
+	// Reply is require_reply's data: the reply must start with it, except the nibbles set
+	// in ReplyMask (written x in the configuration).
+	Reply          HexBytes `json:"reply,omitempty"`
+	ReplyMask      HexBytes `json:"reply_mask,omitempty"`
+	MinReplyLength int      `json:"min_reply_length,omitempty"` // 0..65535
+	MaxReplyLength int      `json:"max_reply_length,omitempty"` // 0..65535; Parse sets 255 for UDP_CHECK
+
+	// FILE_CHECK: the number in a track_file's file scales the real's weight.
+	TrackFile string `json:"track_file,omitempty"` // a vrrp_track_file or track_file name
+	// FileWeight is FILE_CHECK's weight, -2147483647..2147483647; Parse sets the track
+	// file's own when none is written.
+	FileWeight  *int `json:"weight,omitempty"`
+	FileReverse bool `json:"weight_reverse,omitempty"`
+
+	BFD string `json:"bfd_instance,omitempty"` // BFD_CHECK: name of the bfd_instance
 }
 
-// URL is one "url { path P; digest MD5; status_code N }" of an HTTP or SSL check.
+// URL is one "url { path P; digest MD5; status_code N ... }" of an HTTP or SSL check.
 type URL struct {
-	Pos         Pos      `json:"-"`
-	Path        string   `json:"path"`
-	Digest      string   `json:"digest,omitempty"`      // MD5 of the body, 32 hex digits, lower case
-	StatusCodes []string `json:"status_code,omitempty"` // "200" or ranges "200-299"; none: any 2xx
-	VirtualHost string   `json:"virtualhost,omitempty"`
+	Pos    Pos    `json:"-"`
+	Path   string `json:"path"`
+	Digest string `json:"digest,omitempty"` // MD5 of the body, 32 hex digits, lower case
+	// StatusCodes are the accepted codes; Parse sets keepalived's default, 200-299, when
+	// none is written.
+	StatusCodes []StatusRange `json:"status_code"`
+	VirtualHost string        `json:"virtualhost,omitempty"` // empty: the checker's, real's or virtual server's
+	// Regex must match the body (PCRE2), or must not with RegexNoMatch; searched from
+	// RegexMinOffset, a match starting at most at RegexMaxOffset (0: anywhere).
+	Regex          string   `json:"regex,omitempty"`
+	RegexNoMatch   bool     `json:"regex_no_match,omitempty"`
+	RegexOptions   []string `json:"regex_options,omitempty"`
+	RegexMinOffset int      `json:"regex_min_offset,omitempty"`
+	RegexMaxOffset int      `json:"regex_max_offset,omitempty"`
+	TLSCompliant   bool     `json:"tls_compliant,omitempty"` // SSL_GET
 }
+
+// StatusRange is one word of status_code: HTTP codes Min through Max, 100..599. It
+// writes itself as keepalived's "200" or "200-299".
+type StatusRange struct {
+	Min, Max int
+}
+
+// Contains reports whether code is in r.
+func (r StatusRange) Contains(code int) bool { return code >= r.Min && code <= r.Max }
+
+// MarshalText writes "N" or "N-M".
+func (r StatusRange) MarshalText() ([]byte, error) {
+	if r.Min == r.Max {
+		return []byte(strconv.Itoa(r.Min)), nil
+	}
+	return []byte(strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max)), nil
+}
+
+// HexBytes is binary data written in the configuration as keepalived's hex strings
+// (UDP_CHECK payload); it writes itself as lower-case hex.
+type HexBytes []byte
+
+// MarshalText writes b as lower-case hex digits.
+func (b HexBytes) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(b)), nil }

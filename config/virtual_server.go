@@ -20,16 +20,33 @@ const (
 	maxWeight = math.MaxInt32
 )
 
+// defaults returns the checker defaults written in the virtual server, making them.
+func (v *vsDraft) defaults() *Checker {
+	if v.checks == nil {
+		v.checks = &Checker{}
+	}
+	return v.checks
+}
+
+// defaults returns the checker defaults written in the real server, making them.
+func (r *rsDraft) defaults() *Checker {
+	if r.checks == nil {
+		r.checks = &Checker{}
+	}
+	return r.checks
+}
+
 // vsDraft is a virtual server being decoded, with what its reals inherit.
 type vsDraft struct {
 	vs     VirtualServer
 	name   string // "virtual_server 198.18.0.100 80", as written, for messages
 	weight int    // the virtual server's "weight": the default of its reals
-	reals  []rsDraft
+	reals  []*rsDraft
 	bad    bool // had errors: only its address is used, to find duplicates
 	// checks holds the checker settings written in the virtual server, defaults of its
-	// reals' checkers (keepalived 2.x); inhibit the reals' inhibit_on_failure default.
-	checks  Checker
+	// reals' checkers (keepalived 2.x), nil when there is none (a Checker is large, and
+	// a large configuration has thousands); inhibit the reals' inhibit_on_failure default.
+	checks  *Checker
 	inhibit bool
 }
 
@@ -39,7 +56,7 @@ type rsDraft struct {
 	name       string // "virtual_server ...: real_server 198.18.0.1 80"
 	weightSet  bool
 	inhibitSet bool
-	checks     Checker // checker settings written in the real server: defaults of its checkers
+	checks     *Checker // checker settings written in the real server: defaults of its checkers; nil: none
 }
 
 var virtualServerSchema = &schema[vsDraft]{
@@ -67,12 +84,25 @@ var virtualServerSchema = &schema[vsDraft]{
 		"sorry_server":            decodeSorryServer,
 		"sorry_server_inhibit":    flagField(func(v *vsDraft) *bool { return &v.vs.SorryServerInhibit }),
 		"virtualhost":             stringField(func(v *vsDraft) *string { return &v.vs.VirtualHost }),
+		"sorry_server_lvs_method": kindField(func(v *vsDraft) *Kind { return &v.vs.SorryServerKind }),
+		"ip_family":               enumField(func(v *vsDraft) *string { return &v.vs.IPFamily }, "inet", "inet6"),
+		"hashed":                  schedFlagField,
+		"flag-1":                  schedFlagField,
+		"flag-2":                  schedFlagField,
+		"flag-3":                  schedFlagField,
+		"sh-port":                 schedFlagField,
+		"sh-fallback":             schedFlagField,
+		"mh-port":                 schedFlagField,
+		"mh-fallback":             schedFlagField,
+		"persistence_engine":      stringField(func(v *vsDraft) *string { return &v.vs.PersistenceEngine }),
+		"smtp_alert":              flagField(func(v *vsDraft) *bool { return &v.vs.SMTPAlert }),
+		"snmp_name":               stringField(func(v *vsDraft) *string { return &v.vs.SNMPName }),
 
 		// Defaults of the checkers of every real (keepalived 2.x).
-		"connect_timeout":    secondsField(func(v *vsDraft) *time.Duration { return &v.checks.ConnectTimeout }, false),
-		"retry":              intField(func(v *vsDraft) *int { return &v.checks.Retry }, 0, 1<<30),
-		"delay_before_retry": secondsField(func(v *vsDraft) *time.Duration { return &v.checks.DelayBeforeRetry }, true),
-		"warmup":             secondsField(func(v *vsDraft) *time.Duration { return &v.checks.Warmup }, true),
+		"connect_timeout":    secondsField(func(v *vsDraft) *time.Duration { return &v.defaults().ConnectTimeout }, false),
+		"retry":              intField(func(v *vsDraft) *int { return &v.defaults().Retry }, 0, 1<<30),
+		"delay_before_retry": secondsField(func(v *vsDraft) *time.Duration { return &v.defaults().DelayBeforeRetry }, true),
+		"warmup":             secondsField(func(v *vsDraft) *time.Duration { return &v.defaults().Warmup }, true),
 		"inhibit_on_failure": flagField(func(v *vsDraft) *bool { return &v.inhibit }),
 	},
 }
@@ -86,20 +116,30 @@ var realServerSchema = &schema[rsDraft]{
 			r.inhibitSet = true
 		},
 		// Defaults of this real's checkers (keepalived 2.x).
-		"connect_timeout":    secondsField(func(r *rsDraft) *time.Duration { return &r.checks.ConnectTimeout }, false),
-		"retry":              intField(func(r *rsDraft) *int { return &r.checks.Retry }, 0, 1<<30),
-		"delay_before_retry": secondsField(func(r *rsDraft) *time.Duration { return &r.checks.DelayBeforeRetry }, true),
-		"warmup":             secondsField(func(r *rsDraft) *time.Duration { return &r.checks.Warmup }, true),
-		"delay_loop":         secondsField(func(r *rsDraft) *time.Duration { return &r.checks.DelayLoop }, false),
-		"alpha":              flagField(func(r *rsDraft) *bool { return &r.checks.Alpha }),
-		"virtualhost":        stringField(func(r *rsDraft) *string { return &r.checks.VirtualHost }),
+		"connect_timeout":    secondsField(func(r *rsDraft) *time.Duration { return &r.defaults().ConnectTimeout }, false),
+		"retry":              intField(func(r *rsDraft) *int { return &r.defaults().Retry }, 0, 1<<30),
+		"delay_before_retry": secondsField(func(r *rsDraft) *time.Duration { return &r.defaults().DelayBeforeRetry }, true),
+		"warmup":             secondsField(func(r *rsDraft) *time.Duration { return &r.defaults().Warmup }, true),
+		"delay_loop":         secondsField(func(r *rsDraft) *time.Duration { return &r.defaults().DelayLoop }, false),
+		"alpha":              flagField(func(r *rsDraft) *bool { return &r.defaults().Alpha }),
+		"virtualhost":        stringField(func(r *rsDraft) *string { return &r.defaults().VirtualHost }),
 		"notify_up":          commandField(func(r *rsDraft) *string { return &r.rs.NotifyUp }),
 		"notify_down":        commandField(func(r *rsDraft) *string { return &r.rs.NotifyDown }),
+		"lvs_method":         kindField(func(r *rsDraft) *Kind { return &r.rs.Kind }),
+		"uthreshold":         uint32Field(func(r *rsDraft) *uint32 { return &r.rs.UThreshold }),
+		"lthreshold":         uint32Field(func(r *rsDraft) *uint32 { return &r.rs.LThreshold }),
+		"smtp_alert":         flagField(func(r *rsDraft) *bool { return &r.rs.SMTPAlert }),
+		"snmp_name":          stringField(func(r *rsDraft) *string { return &r.rs.SNMPName }),
 		"HTTP_GET":           checkerField(CheckHTTP),
 		"SSL_GET":            checkerField(CheckSSL),
 		"TCP_CHECK":          checkerField(CheckTCP),
 		"SMTP_CHECK":         checkerField(CheckSMTP),
 		"MISC_CHECK":         checkerField(CheckMisc),
+		"DNS_CHECK":          checkerField(CheckDNS),
+		"UDP_CHECK":          checkerField(CheckUDP),
+		"PING_CHECK":         checkerField(CheckPing),
+		"FILE_CHECK":         checkerField(CheckFile),
+		"BFD_CHECK":          checkerField(CheckBFD),
 	},
 }
 
@@ -146,6 +186,9 @@ func decodeVirtualServer(d *decoder, n *node, cfg *configDraft) {
 		return
 	}
 	virtualServerSchema.decode(d, name, n.Block.Nodes, v)
+	if f := v.vs.IPFamily; f != "" && v.vs.Addr.IsValid() && v.vs.Addr.Unmap().Is4() != (f == "inet") {
+		d.errorf(n.Key.Pos, "%s: ip_family %s: the address is of the other family", name, f)
+	}
 	switch {
 	case v.vs.Fwmark != 0:
 		// IPVS keys a fwmark service by the mark alone; keepalived says the same.
@@ -251,45 +294,61 @@ func (v *vsDraft) resolve(d *decoder, addr netip.Addr, port uint16, warn bool) V
 	vs.Addr, vs.Port = addr, port
 	vs.Reals = make([]RealServer, 0, len(v.reals))
 	for _, r := range v.reals {
+		rs := r.rs // the draft serves every address of a group
 		if !r.weightSet {
-			r.rs.Weight = v.weight
+			rs.Weight = v.weight
 		}
 		if !r.inhibitSet {
-			r.rs.InhibitOnFailure = v.inhibit
+			rs.InhibitOnFailure = v.inhibit
 		}
 		// Each service gets its own checkers: a group's services must not share them.
-		r.rs.Checkers = slices.Clone(r.rs.Checkers)
-		for i := range r.rs.Checkers {
-			inheritChecks(&r.rs.Checkers[i], &r.checks)
-			inheritChecks(&r.rs.Checkers[i], &v.checks)
+		rs.Checkers = slices.Clone(rs.Checkers)
+		for i := range rs.Checkers {
+			if r.checks != nil {
+				inheritChecks(&rs.Checkers[i], r.checks)
+			}
+			if v.checks != nil {
+				inheritChecks(&rs.Checkers[i], v.checks)
+			}
 		}
 		switch {
-		case r.rs.Port == 0:
-			r.rs.Port = port
-		case vs.Kind != KindNAT && vs.Fwmark == 0 && r.rs.Port != port:
+		case rs.Port == 0:
+			rs.Port = port
+		case vs.Kind != KindNAT && vs.Fwmark == 0 && rs.Port != port:
 			// Only NAT rewrites the port; keepalived resets it likewise.
 			if warn {
-				d.warnf(r.rs.Pos, "%s: port %d differs from the virtual server's with lb_kind %s; using %d",
-					r.name, r.rs.Port, vs.Kind, port)
+				d.warnf(rs.Pos, "%s: port %d differs from the virtual server's with lb_kind %s; using %d",
+					r.name, rs.Port, vs.Kind, port)
 			}
-			r.rs.Port = port
+			rs.Port = port
 		}
-		vs.Reals = append(vs.Reals, r.rs)
+		vs.Reals = append(vs.Reals, rs)
 	}
 	return vs
 }
 
 // inheritChecks fills the settings c leaves unset from def, keepalived's order being the
 // checker, then its real server, then the virtual server. DelayLoop left unset means the
-// virtual server's delay_loop.
+// virtual server's delay_loop. A checker takes only the settings its type has: FILE_CHECK
+// none, BFD_CHECK alpha, MISC_CHECK no connection, only HTTP_GET and SSL_GET a virtualhost.
 func inheritChecks(c, def *Checker) {
-	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, def.ConnectTimeout)
+	switch c.Type {
+	case CheckFile:
+		return
+	case CheckBFD:
+		c.Alpha = c.Alpha || def.Alpha
+		return
+	case CheckHTTP, CheckSSL:
+		c.VirtualHost = cmp.Or(c.VirtualHost, def.VirtualHost)
+	}
+	if c.Type.connects() {
+		c.ConnectTimeout = cmp.Or(c.ConnectTimeout, def.ConnectTimeout)
+	}
 	c.Retry = cmp.Or(c.Retry, def.Retry)
 	c.DelayBeforeRetry = cmp.Or(c.DelayBeforeRetry, def.DelayBeforeRetry)
 	c.Warmup = cmp.Or(c.Warmup, def.Warmup)
 	c.DelayLoop = cmp.Or(c.DelayLoop, def.DelayLoop)
 	c.Alpha = c.Alpha || def.Alpha
-	c.VirtualHost = cmp.Or(c.VirtualHost, def.VirtualHost)
 }
 
 // suggestName returns the name in m closest to name, as suggest does for keywords.
@@ -356,7 +415,7 @@ func decodeRealServer(d *decoder, n *node, v *vsDraft) {
 			return
 		}
 	}
-	v.reals = append(v.reals, *r)
+	v.reals = append(v.reals, r)
 }
 
 // value returns the single argument of a one-value keyword, reporting a missing value,
@@ -424,6 +483,57 @@ func decodeKind(d *decoder, n *node, v *vsDraft) {
 		v.vs.Kind = k
 	default:
 		d.errorf(t.Pos, "%s: %s %q: want NAT, DR or TUN", v.name, n.Key.Text, t.Text)
+	}
+}
+
+// kindField reads a forwarding method, NAT, DR or TUN (real_server lvs_method,
+// sorry_server_lvs_method).
+func kindField[T any](get func(*T) *Kind) field[T] {
+	return func(d *decoder, n *node, into *T) {
+		if len(n.Args) > 1 && n.Args[0].Text == string(KindTUN) {
+			d.errorf(n.Args[1].Pos, "%s: %s: tunnel options are not supported by xlb yet", d.where, n.String())
+			return
+		}
+		t, ok := value(d, d.where, n)
+		if !ok {
+			return
+		}
+		switch k := Kind(t.Text); k {
+		case KindNAT, KindDR, KindTUN:
+			*get(into) = k
+		default:
+			d.errorf(t.Pos, "%s: %s %q: want NAT, DR or TUN", d.where, n.Key.Text, t.Text)
+		}
+	}
+}
+
+// uint32Field stores a number in 0..4294967295.
+func uint32Field[T any](get func(*T) *uint32) field[T] {
+	return func(d *decoder, n *node, into *T) {
+		t, ok := value(d, d.where, n)
+		if !ok {
+			return
+		}
+		v, ok := parseUint(t.Text, math.MaxUint32)
+		if !ok {
+			d.errorf(t.Pos, "%s: %s %q: want 0..%d", d.where, n.Key.Text, t.Text, uint32(math.MaxUint32))
+			return
+		}
+		*get(into) = uint32(v)
+	}
+}
+
+// schedFlagField records an IPVS scheduler flag (hashed, sh-port, mh-fallback, ...).
+func schedFlagField(d *decoder, n *node, v *vsDraft) {
+	if !noBlock(d, n) {
+		return
+	}
+	if len(n.Args) > 0 {
+		d.errorf(n.Args[0].Pos, "%s: %s: unexpected argument %q", d.where, n.Key.Text, n.Args[0].Text)
+		return
+	}
+	if !slices.Contains(v.vs.SchedFlags, n.Key.Text) {
+		v.vs.SchedFlags = append(v.vs.SchedFlags, n.Key.Text)
 	}
 }
 

@@ -45,6 +45,7 @@ var globalDefsSchema = &schema[GlobalDefs]{
 		"vrrp_garp_interval":              secondsField(func(g *GlobalDefs) *time.Duration { return &g.Garp.Interval }, true),
 		"vrrp_gna_interval":               secondsField(func(g *GlobalDefs) *time.Duration { return &g.Garp.GNAInterval }, true),
 		"lvs_timeouts":                    decodeLVSTimeouts,
+		"lvs_sync_daemon":                 decodeLVSSyncDaemon,
 	},
 }
 
@@ -278,12 +279,16 @@ func withFields[T any](base map[string]field[T], more map[string]field[T]) map[s
 var syncGroupSchema = &schema[SyncGroup]{
 	words: vrrpSyncGroupWords,
 	fields: withFields(notifyFields(func(g *SyncGroup) *Notify { return &g.Notify }), map[string]field[SyncGroup]{
-		"group":           listField(func(g *SyncGroup) *[]string { return &g.Group }),
-		"smtp_alert":      flagField(func(g *SyncGroup) *bool { return &g.SMTPAlert }),
-		"global_tracking": flagField(func(g *SyncGroup) *bool { return &g.GlobalTracking }),
-		"track_script":    trackField(func(g *SyncGroup) *[]Track { return &g.TrackScripts }),
-		"track_interface": trackField(func(g *SyncGroup) *[]Track { return &g.TrackInterfaces }),
-		"track_file":      trackField(func(g *SyncGroup) *[]Track { return &g.TrackFiles }),
+		"group":                      listField(func(g *SyncGroup) *[]string { return &g.Group }),
+		"smtp_alert":                 flagField(func(g *SyncGroup) *bool { return &g.SMTPAlert }),
+		"global_tracking":            flagField(func(g *SyncGroup) *bool { return &g.GlobalTracking }),
+		"track_script":               trackField(func(g *SyncGroup) *[]Track { return &g.TrackScripts }),
+		"track_interface":            trackField(func(g *SyncGroup) *[]Track { return &g.TrackInterfaces }),
+		"track_file":                 trackField(func(g *SyncGroup) *[]Track { return &g.TrackFiles }),
+		"track_process":              trackField(func(g *SyncGroup) *[]Track { return &g.TrackProcesses }),
+		"track_bfd":                  trackFieldLimit(func(g *SyncGroup) *[]Track { return &g.TrackBFDs }, maxTrackWeight),
+		"notify_priority_changes":    flagField(func(g *SyncGroup) *bool { return &g.NotifyPriorityChanges }),
+		"sync_group_tracking_weight": flagField(func(g *SyncGroup) *bool { return &g.TrackingWeight }),
 	}),
 	// keepalived before 1.2.? listed the instances on bare lines; keepalived 2.2 refuses
 	// them, xlb reads what the operator meant and says how to write it.
@@ -341,11 +346,42 @@ var instanceSchema = &schema[Instance]{
 		"track_interface":            trackField(func(i *Instance) *[]Track { return &i.TrackInterfaces }),
 		"track_script":               trackField(func(i *Instance) *[]Track { return &i.TrackScripts }),
 		"track_file":                 trackField(func(i *Instance) *[]Track { return &i.TrackFiles }),
+		"track_process":              trackField(func(i *Instance) *[]Track { return &i.TrackProcesses }),
+		"track_bfd":                  trackFieldLimit(func(i *Instance) *[]Track { return &i.TrackBFDs }, maxTrackWeight),
+		"notify_master_rx_lower_pri": commandField(func(i *Instance) *string { return &i.NotifyMasterRxLowerPri }),
+		"notify_priority_changes":    flagField(func(i *Instance) *bool { return &i.NotifyPriorityChanges }),
+		"mcast_dst_ip":               decodeMcastDstIP,
+		"unicast_ttl":                intField(func(i *Instance) *int { return &i.UnicastTTL }, 0, 255),
+		"check_unicast_src":          flagField(func(i *Instance) *bool { return &i.CheckUnicastSrc }),
+		"unicast_fault_no_peer":      flagField(func(i *Instance) *bool { return &i.UnicastFaultNoPeer }),
+		"track_src_ip":               flagField(func(i *Instance) *bool { return &i.TrackSrcIP }),
+		"promote_secondaries":        flagField(func(i *Instance) *bool { return &i.PromoteSecondaries }),
+		"skip_check_adv_addr":        flagField(func(i *Instance) *bool { return &i.SkipCheckAdvAddr }),
+		"higher_prio_send_advert":    flagField(func(i *Instance) *bool { return &i.HigherPrioSendAdvert }),
+		"lower_prio_no_advert":       flagField(func(i *Instance) *bool { return &i.LowerPrioNoAdvert }),
+		"owner_ignore_adverts":       flagField(func(i *Instance) *bool { return &i.OwnerIgnoreAdverts }),
+		"down_timer_adverts":         intField(func(i *Instance) *int { return &i.DownTimerAdverts }, 1, 100),
+		"vrf":                        stringField(func(i *Instance) *string { return &i.VRF }),
 		"virtual_ipaddress":          vipField(func(i *Instance) *[]VirtualIP { return &i.VirtualIPs }),
 		"virtual_ipaddress_excluded": vipField(func(i *Instance) *[]VirtualIP { return &i.ExcludedIPs }),
 		"virtual_routes":             decodeVirtualRoutes,
 		"virtual_rules":              decodeVirtualRules,
 	}),
+}
+
+// decodeMcastDstIP reads the multicast group an instance sends to instead of VRRP's:
+// IPv4 multicast or IPv6 link-local multicast, as keepalived wants.
+func decodeMcastDstIP(d *decoder, n *node, i *Instance) {
+	t, ok := value(d, d.where, n)
+	if !ok {
+		return
+	}
+	a, ok := parseAddr(t.Text)
+	if !ok || !a.IsMulticast() || a.Is6() && !a.IsLinkLocalMulticast() {
+		d.errorf(t.Pos, "%s: mcast_dst_ip %q: want an IPv4 multicast or IPv6 link-local multicast address", d.where, t.Text)
+		return
+	}
+	i.McastDstIP = a
 }
 
 func vipField(get func(*Instance) *[]VirtualIP) field[Instance] {
