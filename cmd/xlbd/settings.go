@@ -193,6 +193,12 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 		ConnTableSize:  v.GetUint32("conn-table-size"),
 		ResolveTimeout: v.GetDuration("resolve-timeout"),
 	}
+	if s.ConfigID == "" {
+		// keepalived's default, the short host name; filled in here so
+		// --print-settings shows the id the @ID lines are matched with.
+		host, _ := os.Hostname()
+		s.ConfigID, _, _ = strings.Cut(host, ".")
+	}
 	// The environment gives a comma list as one string; flags may too.
 	for _, item := range v.GetStringSlice("interface") {
 		for _, name := range strings.Split(item, ",") {

@@ -98,7 +98,7 @@ func TestSettingsFile(t *testing.T) {
 	writeFile(t, file, "config: /etc/a.conf\nconfig-id: lb1\ninterfaces: [eth5, eth6]\nbpffs: /sys/fs/bpf/file\n"+
 		"socket: /run/file.sock\nlog-level: debug\nmaglev-size: 251\nmax-services: 16\nmax-reals: 32\nconn-table-size: 4096\nresolve-timeout: 9s\n")
 	defaults := settings{
-		Config: "/etc/keepalived/keepalived.conf", Interfaces: []string{"eth0"}, BPFFS: "/sys/fs/bpf/xlb",
+		Config: "/etc/keepalived/keepalived.conf", ConfigID: shortHostname(t), Interfaces: []string{"eth0"}, BPFFS: "/sys/fs/bpf/xlb",
 		Socket: "/run/xlb/xlbd.sock", LogLevel: "info", MaglevSize: 65537, MaxServices: 256, MaxReals: 4096,
 		ConnTableSize: 1 << 20, ResolveTimeout: 3 * time.Second,
 	}
@@ -167,7 +167,7 @@ func TestPrintSettings(t *testing.T) {
 	}
 	want := "# read from " + file + "\n" +
 		`config: "/etc/keepalived/keepalived.conf"` + "\n" +
-		`config-id: ""` + "\n" +
+		`config-id: "` + shortHostname(t) + `"` + "\n" +
 		"interface:\n  - \"eth1\"\n" +
 		`bpffs: "/sys/fs/bpf/xlb"` + "\n" +
 		`socket: "/run/env.sock"` + "\n" +
@@ -288,4 +288,16 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// shortHostname is the host name up to its first dot: the config id xlbd
+// uses when none is given, as keepalived does.
+func shortHostname(t *testing.T) string {
+	t.Helper()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, _, _ := strings.Cut(host, ".")
+	return short
 }

@@ -33,4 +33,8 @@ type Result struct {
 	// with misc_dynamic exits 2..255 to set weight exit-2.
 	Weight    int
 	HasWeight bool
+	// WeightOffset says Weight is to be added to the real's configured
+	// weight rather than replace it: FILE_CHECK's value×weight, which
+	// keepalived adds to the IPVS weight.
+	WeightOffset bool
 }
