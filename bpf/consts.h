@@ -41,6 +41,20 @@
 #define TCPF_RST_BIT 0x04
 #define TCPF_ACK_BIT 0x10
 
+/* Address families of bpf_fib_lookup (linux/socket.h). */
+#define FIB_AF_INET 2
+#define FIB_AF_INET6 10
+
+/* Forwarding (NAT): a routed packet whose TTL / hop limit would reach 0
+ * goes to the stack, which answers with ICMP time exceeded (RFC 1812
+ * 5.3.1). */
+#define TTL_MIN_FORWARD 2
+
+/* Header offsets the NAT rewrite needs. */
+#define TCP_CSUM_OFFSET 16 /* bytes from the start of the TCP header to its checksum */
+#define UDP_CSUM_OFFSET 6  /* bytes from the start of the UDP header to its checksum */
+#define L4_OFF_MAX 16383   /* bytes: above any L4 offset the parser yields (18 + 40 + IPV6_EXT_MAX x 2048); a bound for the verifier */
+
 /* Tunnels (lb_kind TUN). The outer header starts a new IP hop count: 64 is
  * Linux's default TTL (net.ipv4.ip_default_ttl) and hop limit. */
 #define TUN_TTL 64
@@ -61,6 +75,7 @@
 #define MAX_CONNS 1048576       /* entries in the IPv4 connection table */
 #define MAX_CONNS6 262144       /* entries in the IPv6 connection table */
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
+#define MAX_IFACES 4096         /* entries in ifaces: the highest ifindex that can be an inside interface, + 1 */
 
 /* Maglev tables store two slots per array entry (struct maglev_bucket): the
  * kernel rounds array values up to 8 bytes, so one 4-byte slot per entry
@@ -86,7 +101,7 @@
 /* lb_kind says how a service forwards to its reals; stored in service.kind. */
 enum lb_kind {
 	LB_KIND_DR = 1,  /* direct routing: rewrite MACs only */
-	/* LB_KIND_NAT = 2 is reserved for later. */
+	LB_KIND_NAT = 2, /* masquerading: rewrite destination to the real, replies' source back to the VIP */
 	LB_KIND_TUN = 3, /* IP tunnel: push an outer IPv4/IPv6 header to the real */
 };
 
@@ -100,6 +115,12 @@ enum service_flag {
 /* real_flag bits go in real.flags. */
 enum real_flag {
 	REAL_F_REMOVED = 1, /* the control plane removed this real: its tracked flows move (or drop) */
+	REAL_F_PRESENT = 2, /* the entry holds a real (deleted entries keep only gen) */
+};
+
+/* iface_flag bits go in iface.flags. */
+enum iface_flag {
+	IFACE_F_INSIDE = 1, /* faces NAT reals: TCP/UDP arriving here is first looked up as a NAT reply */
 };
 
 /* conn_state is the light TCP state of a tracked flow (conn.state). DR and
@@ -117,8 +138,10 @@ enum conn_state {
  * did for a VIP packet (one of hit, miss, expired, real_gone per lookup).
  *
  * Invariant: a packet that reaches the connection table gets one event and
- * then one of TX, REDIRECT, DROP_NO_REAL, DROP_REAL_REMOVED, DROP_TUNNEL;
- * no other packet gets one of those five. Hits are therefore not counted
+ * then one of TX, REDIRECT, DROP_NO_REAL, DROP_REAL_REMOVED, DROP_TUNNEL,
+ * PASS_NO_NEIGH, PASS_FIB, DROP_FAMILY; no other packet gets one of those
+ * eight. NAT replies never reach the connection table the same way (they
+ * are found in nat4/nat6) and have verdicts of their own (REPLY_*). Hits are therefore not counted
  * (their entry stays zero, one counter update less per established packet):
  * maps.Reasons derives them as those five less miss, expired and real_gone.
  * A new path that forwards without the table must keep this true (or count
@@ -137,6 +160,13 @@ enum reason {
 	REASON_DROP_TUNNEL,        /* TUN: no room for the outer header, or tunnel source and real of different families */
 	REASON_TX,                 /* forwarded back out of the ingress interface */
 	REASON_REDIRECT,           /* forwarded out of another interface */
+	REASON_PASS_NO_NEIGH,      /* NAT: rewritten, but the next hop has no neighbour entry: the stack forwards it and resolves the neighbour */
+	REASON_PASS_FIB,           /* NAT: rewritten, but bpf_fib_lookup gave no next hop (no route, forwarding off, MTU) or the TTL expires: the stack decides */
+	REASON_DROP_FAMILY,        /* NAT: the real's family is not the VIP's */
+	REASON_REPLY_TX,           /* NAT reply rewritten back to the VIP, out of the ingress interface */
+	REASON_REPLY_REDIRECT,     /* NAT reply rewritten back to the VIP, out of another interface */
+	REASON_REPLY_PASS_NO_NEIGH,/* NAT reply rewritten, passed: as PASS_NO_NEIGH */
+	REASON_REPLY_PASS_FIB,     /* NAT reply rewritten, passed: as PASS_FIB */
 	REASON_CT_HIT,             /* event: tracked flow, its real kept; derived in Go, never counted here */
 	REASON_CT_MISS,            /* event: new flow, scheduled and tracked */
 	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, or its closed 5-tuple reopened by a SYN: rescheduled */

@@ -26,7 +26,7 @@ struct packet {
 	__u8 is_v6;     /* 1 for IPv6, 0 for IPv4 */
 	__u8 tcp_flags; /* TCP flags byte; 0 for UDP */
 	__u8 tos;       /* IPv4 TOS or IPv6 traffic class (DSCP and ECN) */
-	__u8 pad[2];
+	__u16 l4_off;   /* bytes from the frame's start to the TCP/UDP header (NAT rewrites it) */
 };
 
 /* vlan_tag is the 802.1Q tag after the MAC addresses (IEEE 802.1Q 9.3). */
@@ -59,7 +59,7 @@ static __always_inline __u32 *flow_words(struct flow *f)
 
 /* parse_l4 reads the ports and TCP flags of the TCP or UDP header at l4,
  * which has avail bytes of the IP packet left. Inlined: once per packet. */
-static __always_inline bool parse_l4(void *l4, __u32 avail, __u8 proto, void *data_end,
+static __always_inline bool parse_l4(void *data, void *l4, __u32 avail, __u8 proto, void *data_end,
 				     struct packet *p, enum reason *why)
 {
 	struct l4_ports *ports = l4;
@@ -88,6 +88,7 @@ static __always_inline bool parse_l4(void *l4, __u32 avail, __u8 proto, void *da
 	__u32 *w = flow_words(&p->flow);
 	w[FLOW_WORDS - 2] = (__u32)ports->src | (__u32)ports->dst << 16;
 	w[FLOW_WORDS - 1] = proto;
+	p->l4_off = l4 - data;
 	return true;
 }
 
@@ -97,7 +98,7 @@ static __always_inline bool parse_l4(void *l4, __u32 avail, __u8 proto, void *da
  * first carries ports, so balancing it alone would split a datagram between
  * reals; the stack reassembles instead (DR services with fragmenting
  * clients are rare, and PMTU discovery keeps TCP unfragmented). */
-static __always_inline bool parse_ipv4(struct iphdr *ip, void *data_end,
+static __always_inline bool parse_ipv4(void *data, struct iphdr *ip, void *data_end,
 				       struct packet *p, enum reason *why)
 {
 	/* RFC 791 3.1: version 4, IHL >= 5 words, total length covers the
@@ -131,7 +132,7 @@ static __always_inline bool parse_ipv4(struct iphdr *ip, void *data_end,
 	p->l3_len = tot_len;
 	p->is_v6 = 0;
 	p->tos = ip->tos;
-	return parse_l4((void *)ip + hdr_len, tot_len - hdr_len, ip->protocol, data_end, p, why);
+	return parse_l4(data, (void *)ip + hdr_len, tot_len - hdr_len, ip->protocol, data_end, p, why);
 }
 
 /* parse_ipv6 parses the IPv6 header at ip6, walks up to IPV6_EXT_MAX
@@ -141,7 +142,7 @@ static __always_inline bool parse_ipv4(struct iphdr *ip, void *data_end,
  * routing header with segments left (the VIP is not the final destination,
  * RFC 8200 4.4). Anything else (ESP, AH, no next header, ICMPv6) is not
  * TCP/UDP: passed. */
-static __always_inline bool parse_ipv6(struct ipv6hdr *ip6, void *data_end,
+static __always_inline bool parse_ipv6(void *data, struct ipv6hdr *ip6, void *data_end,
 				       struct packet *p, enum reason *why)
 {
 	if ((void *)(ip6 + 1) > data_end || ip6->version != IPV6_VERSION) {
@@ -202,7 +203,7 @@ static __always_inline bool parse_ipv6(struct ipv6hdr *ip6, void *data_end,
 		*why = REASON_PASS_IPV6_EXT_LIMIT;
 		return false;
 	}
-	return parse_l4(cur, plen - used, nh, data_end, p, why);
+	return parse_l4(data, cur, plen - used, nh, data_end, p, why);
 }
 
 /* parse_packet fills p from an Ethernet frame carrying IPv4 or IPv6 TCP or
@@ -231,9 +232,9 @@ static __always_inline bool parse_packet(void *data, void *data_end,
 		p->vlan = 1;
 	}
 	if (type == bpf_htons(ETH_TYPE_IPV4))
-		return parse_ipv4(cur, data_end, p, why);
+		return parse_ipv4(data, cur, data_end, p, why);
 	if (type == bpf_htons(ETH_TYPE_IPV6))
-		return parse_ipv6(cur, data_end, p, why);
+		return parse_ipv6(data, cur, data_end, p, why);
 	*why = REASON_PASS_NOT_IP;
 	return false;
 }

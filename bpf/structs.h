@@ -38,14 +38,19 @@ struct service {
 };
 
 /* real is a backend server; the reals array value, indexed by real id. An
- * entry with ifindex 0 is absent (deleted reals are zeroed but keep gen). */
+ * entry without REAL_F_PRESENT is absent (deleted reals are zeroed but keep
+ * gen). A routed real (ifindex 0, no MACs) is reached through
+ * bpf_fib_lookup: only NAT services can use it, DR and TUN drop its
+ * packets (drop_no_real). */
 struct real {
-	__u8 addr[16];              /* TUN: outer destination */
+	__u8 addr[16];              /* TUN: outer destination; NAT: new destination */
 	__u8 mac[ETH_ADDR_LEN];     /* next hop's MAC (the real's, or a gateway's for TUN): new destination */
 	__u8 src_mac[ETH_ADDR_LEN]; /* MAC of ifindex: new source */
-	__u32 ifindex;              /* interface that reaches the real */
+	__u32 ifindex;              /* interface that reaches the real; 0: routed (NAT only) */
 	__u16 flags;                /* enum real_flag bits */
 	__u16 gen;                  /* changes when the id names another real: tracked flows of the old one move */
+	__be16 port;                /* NAT: new destination port; 0 keeps the VIP's port */
+	__u8 pad[2];
 };
 
 /* maglev_bucket is one entry of a service's Maglev table: slot s of the
@@ -92,10 +97,38 @@ struct conn {
 	__u64 last_seen; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE), at most CONN_TOUCH_NS stale */
 };
 
-/* counters are per-CPU traffic totals of a service or a real. */
+/* counters are per-CPU traffic totals of a service or a real. "in" is
+ * client to real (every mode), "out" real to client (NAT replies; DR and
+ * TUN replies bypass the balancer). */
 struct counters {
 	__u64 packets;
-	__u64 bytes; /* whole frames as received, Ethernet header included */
+	__u64 bytes;     /* whole frames as received, Ethernet header included */
+	__u64 out_packets;
+	__u64 out_bytes; /* as packets and bytes, for replies */
+};
+
+/* nat_rev is a NAT flow seen from the real's side: the value of nat4 and
+ * nat6, whose key is the reply's 5-tuple (struct flow4 or flow: real
+ * address and port to client address and port). One lookup of that key
+ * gives what the reply's source becomes (vip, vport) and which counters
+ * it bumps. state and last_seen mirror the forward entry (conns4/conns6),
+ * which both directions keep in step at most once per CONN_TOUCH_NS and at
+ * every state change (see nat.h). */
+struct nat_rev {
+	__u8 vip[16];     /* the service's address, v4-mapped for IPv4: the reply's new source */
+	__be16 vport;     /* the service's port: the reply's new source port */
+	__u8 state;       /* enum conn_state */
+	__u8 pad;
+	__u32 service_id; /* service_stats index */
+	__u32 real_id;    /* real_stats index */
+	__u32 pad2;
+	__u64 last_seen;  /* as conn.last_seen */
+};
+
+/* iface is the ifaces array value, indexed by ifindex: what the program
+ * does with packets arriving on that interface beyond VIP lookups. */
+struct iface {
+	__u32 flags; /* enum iface_flag bits */
 };
 
 /* reason_count is the per-CPU count of one enum reason. */
