@@ -29,6 +29,7 @@ type Reconciler struct {
 	cfg       *config.Config
 	overrides Overrides
 	health    Health
+	hooks     Hooks
 	state     State
 	applied   time.Time
 }
@@ -62,8 +63,26 @@ func (r *Reconciler) inputs() Inputs {
 	return Inputs{Overrides: r.overrides, Health: r.health, Quorum: r.state.QuorumStates()}
 }
 
+// Hooks are called when the reconciler decides a change that the world
+// outside the data plane hears of (scripts, e-mail). They run with the
+// reconciler's lock held, so they must not block or call back into it:
+// queue the work.
+type Hooks struct {
+	// QuorumChanged is called with a service whose quorum state changed
+	// (svc.QuorumUp is the new one); a new service is not a change.
+	QuorumChanged func(svc Service)
+}
+
+// SetHooks installs h for the changes that follow.
+func (r *Reconciler) SetHooks(h Hooks) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hooks = h
+}
+
 // logQuorum logs each service whose quorum state changes from the last
-// desired state (a service that is new starts without a message).
+// desired state (a service that is new starts without a message) and
+// calls the QuorumChanged hook.
 func (r *Reconciler) logQuorum(st State) {
 	for _, svc := range st.Services {
 		old, ok := r.state.Service(svc.Key)
@@ -76,6 +95,9 @@ func (r *Reconciler) logQuorum(st State) {
 		}
 		r.log.Info(msg, "service", svc.Key.String(), "quorum", svc.Quorum, "hysteresis", svc.Hysteresis,
 			"sorry_server_active", svc.SorryOnly)
+		if r.hooks.QuorumChanged != nil {
+			r.hooks.QuorumChanged(svc)
+		}
 	}
 }
 

@@ -100,8 +100,11 @@ type Service struct {
 	// Sorry is keepalived's sorry_server: where new flows go while no real
 	// has weight, or quorum is lost (invalid when none is configured).
 	Sorry netip.AddrPort
-	// Quorum and Hysteresis are as configured (quorum 1 when not).
-	Quorum, Hysteresis int
+	// Quorum and Hysteresis are as configured (quorum 1 when not), and
+	// QuorumUpScript and QuorumDownScript are quorum_up and quorum_down:
+	// command lines run when quorum is gained or lost.
+	Quorum, Hysteresis               int
+	QuorumUpScript, QuorumDownScript string
 	// QuorumUp says whether the live reals' weights meet the quorum, and
 	// SorryOnly that they do not and a sorry server takes every new flow.
 	QuorumUp, SorryOnly bool

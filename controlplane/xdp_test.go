@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -533,5 +534,37 @@ func assertAddrShares(t *testing.T, f *xdpFixture, want map[string]float64) {
 		if math.Abs(got[a]-w) > 0.01 {
 			t.Errorf("%s holds %.3f of the table, want %.3f (all: %v)", a, got[a], w, got)
 		}
+	}
+}
+
+// TestQuorumHook checks that the reconciler reports quorum changes, with
+// the scripts to run, and only changes.
+func TestQuorumHook(t *testing.T) {
+	conf := strings.Replace(threeReals, "    protocol TCP\n",
+		"    protocol TCP\n    quorum 2\n    quorum_up \"/bin/up arg\"\n    quorum_down /bin/down\n", 1)
+	f := newXDPFixture(t, conf)
+	var got []string
+	f.rec.SetHooks(Hooks{QuorumChanged: func(svc Service) {
+		got = append(got, fmt.Sprintf("%s up=%v up_script=%q down_script=%q", svc.Key, svc.QuorumUp, svc.QuorumUpScript, svc.QuorumDownScript))
+	}})
+	f.reconcile(t)
+	ctx := context.Background()
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	for _, step := range []struct {
+		real string
+		up   bool
+	}{{"198.18.0.11:80", false}, {"198.18.0.12:80", false}, {"198.18.0.13:80", false}, {"198.18.0.11:80", true}} {
+		if err := f.rec.SetHealth(ctx, vip, netip.MustParseAddrPort(step.real), RealHealth{Up: step.up}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Weights 3, 2, 1 against quorum 2: losing .11 leaves 3 (kept), losing
+	// .12 leaves 1 (lost), losing .13 leaves 0 (still lost), .11 back is 3.
+	want := []string{
+		`198.18.0.100:80/tcp up=false up_script="/bin/up arg" down_script="/bin/down"`,
+		`198.18.0.100:80/tcp up=true up_script="/bin/up arg" down_script="/bin/down"`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("quorum changes (-want +got):\n%s", diff)
 	}
 }

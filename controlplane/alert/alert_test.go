@@ -183,7 +183,9 @@ func TestSendErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.m(base)
-			err := ns.Do(func() error { return m.Send(context.Background(), m.RealServer("198.18.0.11:80", "198.18.0.100:80", "DOWN", "")) })
+			err := ns.Do(func() error {
+				return m.Send(context.Background(), m.RealServer("198.18.0.11:80", "198.18.0.100:80", "DOWN", ""))
+			})
 			if err == nil {
 				t.Fatal("Send succeeded")
 			}
@@ -211,4 +213,3 @@ func TestComposeKeepsHeadersOnOneLine(t *testing.T) {
 		t.Errorf("compose (-want +got):\n%s", diff)
 	}
 }
-
