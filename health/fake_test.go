@@ -157,6 +157,11 @@ func weighted(w int) check.Result {
 	return check.Result{Up: true, Reason: "exit " + fmt.Sprint(w+2), Weight: w, HasWeight: true}
 }
 
+// offset is a FILE_CHECK pass asking to add w to the configured weight.
+func offset(w int) check.Result {
+	return check.Result{Up: true, Reason: "value " + fmt.Sprint(w), Weight: w, HasWeight: true, WeightOffset: true}
+}
+
 // results spells a script as "+-+": + passes, - fails.
 func results(s string) []check.Result {
 	var out []check.Result

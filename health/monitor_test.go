@@ -168,6 +168,12 @@ func TestDynamicWeight(t *testing.T) {
 			checks: [][]check.Result{{pass, weighted(14)}, {pass, pass, weighted(8)}},
 			want:   []string{"0s 198.18.0.11:80 up w10 (init)", "10s 198.18.0.11:80 up w14!", "20s 198.18.0.11:80 up w12!"},
 		},
+		{
+			name: "a FILE_CHECK offset adds to the configured weight, beside misc_dynamic",
+			// 10 + 3 = 13, then 10 + 3 + (6-10) = 9
+			checks: [][]check.Result{{offset(3)}, {pass, weighted(6)}},
+			want:   []string{"0s 198.18.0.11:80 up w10 (init)", "0s 198.18.0.11:80 up w13!", "10s 198.18.0.11:80 up w9!"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

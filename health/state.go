@@ -65,6 +65,7 @@ type checkState struct {
 
 	dynWeight int
 	dynamic   bool
+	offset    bool // dynWeight adds to the configured weight (FILE_CHECK)
 
 	item    item
 	running bool
@@ -87,8 +88,8 @@ func (c *checkState) apply(r check.Result, now time.Time) (changed bool, wait ti
 	if r.Up {
 		c.successes++
 		c.failures, c.retries = 0, 0
-		if r.HasWeight && (!c.dynamic || c.dynWeight != r.Weight) {
-			c.dynWeight, c.dynamic = r.Weight, true
+		if r.HasWeight && (!c.dynamic || c.dynWeight != r.Weight || c.offset != r.WeightOffset) {
+			c.dynWeight, c.dynamic, c.offset = r.Weight, true, r.WeightOffset
 			changed = true // the real's weight follows
 		}
 		if c.up {
@@ -139,7 +140,8 @@ func (c *checkState) reason() string {
 
 // health computes the real's health from its checks: up when all are up;
 // the weight is the configured one moved by each misc_dynamic check's
-// request (keepalived adds each one's difference to the configured weight);
+// request (keepalived adds each one's difference to the configured weight)
+// and by each FILE_CHECK's offset;
 // the reason is the first failing check's, or trigger when up.
 func (r *realState) health(trigger string) (h RealHealth) {
 	h.Up, h.Weight, h.Reason = true, r.spec.Weight, trigger
@@ -147,7 +149,11 @@ func (r *realState) health(trigger string) (h RealHealth) {
 		if !c.up && h.Up {
 			h.Up, h.Reason = false, c.reason()
 		}
-		if c.dynamic {
+		switch {
+		case c.dynamic && c.offset:
+			h.Weight += c.dynWeight
+			h.HasWeight = true
+		case c.dynamic:
 			h.Weight += c.dynWeight - r.spec.Weight
 			h.HasWeight = true
 		}
