@@ -28,4 +28,36 @@ static __always_inline __u16 ipv4_csum(struct iphdr *ip)
 	return csum_fold(sum);
 }
 
+/* NAT rewrites update checksums incrementally (RFC 1624 eqn. 3: HC' =
+ * ~(~HC + ~m + m')). The one's-complement sum does not depend on byte
+ * order or word width (RFC 1071 2.(B), (C)), so the changes are summed as
+ * the raw 16- and 32-bit words in memory, in 64 bits, and folded once. */
+
+/* csum_delta32 is the change of a 32-bit word from old to new. Inlined:
+ * tiny. */
+static __always_inline __u64 csum_delta32(__u32 old, __u32 new)
+{
+	return (__u64)(__u32)~old + new;
+}
+
+/* csum_delta16 is the change of a 16-bit word from old to new. Inlined:
+ * tiny. */
+static __always_inline __u64 csum_delta16(__u16 old, __u16 new)
+{
+	return (__u64)(__u16)~old + new;
+}
+
+#define CSUM_FOLDS64 4 /* 16-bit folds that bring any sum below 2^48 to 16 bits */
+
+/* csum_apply returns checksum check after the changes summed in delta.
+ * Inlined: tiny. */
+static __always_inline __u16 csum_apply(__u16 check, __u64 delta)
+{
+	__u64 s = (__u16)~check + delta;
+
+	for (int i = 0; i < CSUM_FOLDS64; i++)
+		s = (s & 0xffff) + (s >> 16);
+	return ~(__u16)s;
+}
+
 #endif

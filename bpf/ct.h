@@ -89,10 +89,23 @@ static __always_inline bool conn_reopened(__u8 state, __u8 proto, __u8 flags)
 	       (flags & (TCPF_SYN_BIT | TCPF_ACK_BIT)) == TCPF_SYN_BIT;
 }
 
+/* conn_reply_state is a NAT flow's state after a reply from the real with
+ * TCP flags: FIN or RST from either side closes (as IPVS's NAT state
+ * table), anything else leaves the state to the client's packets. Inlined:
+ * tiny. */
+static __always_inline __u8 conn_reply_state(__u8 old, __u8 proto, __u8 flags)
+{
+	if (proto != IPPROTO_TCP_NUM)
+		return CONN_UDP;
+	if (flags & (TCPF_FIN_BIT | TCPF_RST_BIT))
+		return CONN_CLOSING;
+	return old;
+}
+
 /* real_usable says whether r may take packets: present and not removed. */
 static __always_inline bool real_usable(const struct real *r)
 {
-	return r->ifindex != 0 && !(r->flags & REAL_F_REMOVED);
+	return (r->flags & (REAL_F_PRESENT | REAL_F_REMOVED)) == REAL_F_PRESENT;
 }
 
 #endif

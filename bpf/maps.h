@@ -93,6 +93,39 @@ struct {
 	__type(value, struct conn);
 } conns6 SEC(".maps");
 
+/* nat4 and nat6 find NAT flows from the real's side: key the reply's
+ * 5-tuple (real to client), value what the reply's source becomes. The
+ * forward path inserts the entry when it tracks a new NAT flow, so any
+ * CPU's reply finds it (LRU hashes are shared across CPUs); it rewrites it
+ * at most once per CONN_TOUCH_NS, which also brings back an entry the LRU
+ * evicted. Sized as conns4 and conns6 (maps.Options.NATTableSize, 6). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct flow4);
+	__type(value, struct nat_rev);
+} nat4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS6);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct flow);
+	__type(value, struct nat_rev);
+} nat6 SEC(".maps");
+
+/* ifaces holds, by ifindex, the role of the interfaces the program is
+ * attached to. Only interfaces marked IFACE_F_INSIDE look packets up in
+ * nat4/nat6: an array lookup, which the verifier inlines, gates the hash
+ * lookup, so non-VIP traffic on other interfaces pays no NAT lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct iface);
+} ifaces SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_SERVICES);

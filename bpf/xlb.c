@@ -4,10 +4,12 @@
 /* xlb.c: the XDP entry point. It only wires the headers:
  * parse (parse.h) -> services lookup (services4 or services, by family) ->
  * connection table (ct.h; conns4 or conns6, by family) -> on a new, expired
- * or orphaned flow the Maglev slot (hash.h) -> real -> rewrite MACs (DR) or
- * push an outer header (TUN, encap.h) -> XDP_TX or redirect. Every verdict
- * bumps one verdict reason, every conntrack lookup but a hit one event
- * (enum reason; hits are derived in Go). */
+ * or orphaned flow the Maglev slot (hash.h) -> real -> rewrite MACs (DR),
+ * push an outer header (TUN, encap.h) or rewrite the destination and route
+ * (NAT, nat.h) -> XDP_TX or redirect. On interfaces facing NAT reals
+ * (ifaces) a NAT reply lookup comes first. Every verdict bumps one verdict
+ * reason, every conntrack lookup but a hit one event (enum reason; hits
+ * are derived in Go). */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "consts.h"
@@ -17,6 +19,7 @@
 #include "hash.h"
 #include "ct.h"
 #include "encap.h"
+#include "nat.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -32,7 +35,7 @@ void btf_anchor(enum reason r, enum lb_kind k, struct maglev_bucket b)
 
 /* btf_anchor_flags is btf_anchor's second half (BPF functions take at most
  * five arguments). */
-void btf_anchor_flags(enum conn_state s, enum service_flag sf, enum real_flag rf)
+void btf_anchor_flags(enum conn_state s, enum service_flag sf, enum real_flag rf, enum iface_flag ff)
 {
 }
 
@@ -52,6 +55,16 @@ static __always_inline void count_traffic(void *map, __u32 id, __u64 len)
 	if (c) {
 		c->packets++;
 		c->bytes += len;
+	}
+}
+
+/* count_reply is count_traffic for replies (the out counters). */
+static __always_inline void count_reply(void *map, __u32 id, __u64 len)
+{
+	struct counters *c = bpf_map_lookup_elem(map, &id);
+	if (c) {
+		c->out_packets++;
+		c->out_bytes += len;
 	}
 }
 
@@ -94,15 +107,27 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
 	return r;
 }
 
+/* ct_write says what pick_real wrote to the connection table: the state
+ * and clock of an entry it created or refreshed (written 0: nothing, an
+ * established packet within CONN_TOUCH_NS). NAT mirrors them into the
+ * reverse entry. */
+struct ct_write {
+	__u64 now;
+	__u8 written;
+	__u8 state;
+};
+
 /* pick_real returns the real for p's flow and its id: the tracked one if
  * the flow is tracked, fresh and its real still usable (so a flow keeps its
  * real across weight changes and quiescing); else a scheduled one, which
  * the connection table then remembers. NULL and why when there is none.
  * Inlined: once per VIP packet. */
 static __always_inline struct real *pick_real(const struct service *svc, struct packet *p,
-					      __u32 *real_id, enum reason *why)
+					      __u32 *real_id, enum reason *why, struct ct_write *cw)
 {
 	__u64 now = ct_now();
+	cw->now = now;
+	cw->written = 0;
 	struct flow4 k4;
 	struct conn *c;
 	struct real *r;
@@ -133,6 +158,8 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
 					c->state = state;
 					c->last_seen = now;
+					cw->written = 1;
+					cw->state = state;
 				}
 				*real_id = id;
 				return r;
@@ -158,6 +185,8 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 		.state = conn_next_state(0, p->flow.proto, p->tcp_flags),
 		.last_seen = now,
 	};
+	cw->written = 1;
+	cw->state = fresh.state;
 	if (c) {
 		*c = fresh; /* in place: no second hash lookup */
 	} else if (p->is_v6) {
@@ -171,6 +200,84 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	return r;
 }
 
+/* nat_touch_forward brings the forward entry of the NAT flow that reply
+ * p belongs to (found as rv) to state and clock now: the reply's 5-tuple
+ * reversed, with the VIP for the real. Inlined: at most once per
+ * CONN_TOUCH_NS and state change per flow. */
+static __always_inline void nat_touch_forward(struct packet *p, const struct nat_rev *rv, __u8 state, __u64 now)
+{
+	__u32 *fw = flow_words(&p->flow);
+	const __u32 *vw = (const __u32 *)rv->vip;
+	struct conn *c;
+
+	if (p->is_v6) {
+		struct flow k = {};
+		__u32 *kw = flow_words(&k);
+		for (int i = 0; i < V4_MAPPED_WORDS; i++) {
+			kw[i] = fw[V4_MAPPED_WORDS + i];
+			kw[V4_MAPPED_WORDS + i] = vw[i];
+		}
+		kw[FLOW_WORDS - 2] = PORTS_WORD(p->flow.dport, rv->vport);
+		kw[FLOW_WORDS - 1] = fw[FLOW_WORDS - 1];
+		c = bpf_map_lookup_elem(&conns6, &k);
+	} else {
+		struct flow4 k4;
+		__u32 *kw = (__u32 *)&k4;
+		kw[0] = fw[2 * V4_MAPPED_WORDS - 1];
+		kw[1] = vw[V4_MAPPED_WORDS - 1];
+		kw[2] = PORTS_WORD(p->flow.dport, rv->vport);
+		kw[3] = fw[FLOW_WORDS - 1];
+		c = bpf_map_lookup_elem(&conns4, &k4);
+	}
+	if (c) {
+		c->state = state;
+		c->last_seen = now;
+	}
+}
+
+/* nat_reply handles p if it is a reply of a tracked NAT flow: source back
+ * to VIP:vport, out counters, routed (nat_route); true and the verdict in
+ * *verdict. False (the caller goes on as for any packet) if nat4/nat6 has
+ * no fresh entry for it. Inlined: once per packet on inside interfaces. */
+static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
+{
+	struct nat_rev *rv;
+	struct flow4 k4;
+
+	if (p->is_v6) {
+		rv = bpf_map_lookup_elem(&nat6, &p->flow);
+	} else {
+		fill_flow4(&k4, &p->flow);
+		rv = bpf_map_lookup_elem(&nat4, &k4);
+	}
+	if (!rv)
+		return false;
+	__u64 now = ct_now();
+	if (now - rv->last_seen > conn_timeout(rv->state))
+		return false;
+	__u8 state = conn_reply_state(rv->state, p->flow.proto, p->tcp_flags);
+	if (state != rv->state || now - rv->last_seen >= CONN_TOUCH_NS) {
+		rv->state = state;
+		rv->last_seen = now;
+		nat_touch_forward(p, rv, state, now);
+	}
+
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data; /* as received */
+	count_reply(&service_stats, rv->service_id, len);
+	count_reply(&real_stats, rv->real_id, len);
+	if (!nat_rewrite(data, data_end, p, true, rv->vip, rv->vport)) {
+		count_reason(REASON_DROP_MALFORMED);
+		*verdict = XDP_DROP;
+		return true;
+	}
+	enum reason why;
+	*verdict = nat_route(ctx, p, true, &why);
+	count_reason(why);
+	return true;
+}
+
 SEC("xdp")
 int xlb_xdp(struct xdp_md *ctx)
 {
@@ -182,6 +289,15 @@ int xlb_xdp(struct xdp_md *ctx)
 	if (!parse_packet(data, data_end, &p, &why)) {
 		count_reason(why);
 		return why == REASON_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
+	}
+
+	/* Replies from NAT reals: only on interfaces marked inside. */
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
+	if (ifc && (ifc->flags & IFACE_F_INSIDE)) {
+		int verdict;
+		if (nat_reply(ctx, &p, &verdict))
+			return verdict;
 	}
 
 	/* One call site per map, so the verifier inlines each lookup. */
@@ -200,19 +316,46 @@ int xlb_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	__u8 kind = svc->kind;
-	if (kind != LB_KIND_DR && kind != LB_KIND_TUN) {
+	if (kind != LB_KIND_DR && kind != LB_KIND_TUN && kind != LB_KIND_NAT) {
 		count_reason(REASON_DROP_UNKNOWN_KIND);
 		return XDP_DROP;
 	}
 
 	__u32 real_id = 0;
-	struct real *r = pick_real(svc, &p, &real_id, &why);
+	struct ct_write cw;
+	struct real *r = pick_real(svc, &p, &real_id, &why, &cw);
 	if (!r) {
 		count_reason(why);
 		return XDP_DROP;
 	}
 
 	__u64 len = data_end - data; /* as received */
+	if (kind == LB_KIND_NAT) {
+		/* No NAT64: the real must be of the VIP's family. */
+		if (is_v4_mapped(r->addr) == p.is_v6) {
+			count_reason(REASON_DROP_FAMILY);
+			return XDP_DROP;
+		}
+		__be16 rport = r->port ? r->port : p.flow.dport;
+		if (cw.written)
+			nat_track(svc, &p, r, real_id, rport, cw.state, cw.now);
+		count_traffic(&service_stats, svc->id, len);
+		count_traffic(&real_stats, real_id, len);
+		if (!nat_rewrite(data, data_end, &p, false, r->addr, rport)) {
+			count_reason(REASON_DROP_MALFORMED);
+			return XDP_DROP;
+		}
+		/* A real the control plane resolved goes as DR does; a routed
+		 * one (ifindex 0) through the FIB. */
+		int verdict = r->ifindex ? nat_send_direct(ctx, &p, r, &why) : nat_route(ctx, &p, false, &why);
+		count_reason(why);
+		return verdict;
+	}
+	/* DR and TUN need a real on a link: a routed one is for NAT only. */
+	if (r->ifindex == 0) {
+		count_reason(REASON_DROP_NO_REAL);
+		return XDP_DROP;
+	}
 	if (kind == LB_KIND_TUN) {
 		/* The flow label is the flow hash: only IPv6 outers use it. */
 		__u32 label = is_v4_mapped(r->addr) ? 0 : flow_hash(&p.flow, p.is_v6);

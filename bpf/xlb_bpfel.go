@@ -38,9 +38,11 @@ const (
 )
 
 type XlbCounters struct {
-	_       structs.HostLayout
-	Packets uint64
-	Bytes   uint64
+	_          structs.HostLayout
+	Packets    uint64
+	Bytes      uint64
+	OutPackets uint64
+	OutBytes   uint64
 }
 
 type XlbFlow struct {
@@ -63,16 +65,40 @@ type XlbFlow4 struct {
 	Pad   [3]uint8
 }
 
+type XlbIface struct {
+	_     structs.HostLayout
+	Flags uint32
+}
+
+type XlbIfaceFlag uint32
+
+const (
+	XlbIfaceFlagIFACE_F_INSIDE XlbIfaceFlag = 1
+)
+
 type XlbLbKind uint32
 
 const (
 	XlbLbKindLB_KIND_DR  XlbLbKind = 1
+	XlbLbKindLB_KIND_NAT XlbLbKind = 2
 	XlbLbKindLB_KIND_TUN XlbLbKind = 3
 )
 
 type XlbMaglevBucket struct {
 	_      structs.HostLayout
 	RealId [2]uint32
+}
+
+type XlbNatRev struct {
+	_         structs.HostLayout
+	Vip       [16]uint8
+	Vport     uint16
+	State     uint8
+	Pad       uint8
+	ServiceId uint32
+	RealId    uint32
+	Pad2      uint32
+	LastSeen  uint64
 }
 
 type XlbReal struct {
@@ -83,35 +109,45 @@ type XlbReal struct {
 	Ifindex uint32
 	Flags   uint16
 	Gen     uint16
+	Port    uint16
+	Pad     [2]uint8
 }
 
 type XlbRealFlag uint32
 
 const (
 	XlbRealFlagREAL_F_REMOVED XlbRealFlag = 1
+	XlbRealFlagREAL_F_PRESENT XlbRealFlag = 2
 )
 
 type XlbReason uint32
 
 const (
-	XlbReasonREASON_PASS_NOT_IP        XlbReason = 0
-	XlbReasonREASON_PASS_NOT_VIP       XlbReason = 1
-	XlbReasonREASON_PASS_FRAGMENT      XlbReason = 2
-	XlbReasonREASON_PASS_OTHER_L4      XlbReason = 3
-	XlbReasonREASON_PASS_IPV6EXT_LIMIT XlbReason = 4
-	XlbReasonREASON_PASS_IPV6ROUTING   XlbReason = 5
-	XlbReasonREASON_DROP_MALFORMED     XlbReason = 6
-	XlbReasonREASON_DROP_NO_REAL       XlbReason = 7
-	XlbReasonREASON_DROP_UNKNOWN_KIND  XlbReason = 8
-	XlbReasonREASON_DROP_REAL_REMOVED  XlbReason = 9
-	XlbReasonREASON_DROP_TUNNEL        XlbReason = 10
-	XlbReasonREASON_TX                 XlbReason = 11
-	XlbReasonREASON_REDIRECT           XlbReason = 12
-	XlbReasonREASON_CT_HIT             XlbReason = 13
-	XlbReasonREASON_CT_MISS            XlbReason = 14
-	XlbReasonREASON_CT_EXPIRED         XlbReason = 15
-	XlbReasonREASON_CT_REAL_GONE       XlbReason = 16
-	XlbReasonREASON_MAX                XlbReason = 17
+	XlbReasonREASON_PASS_NOT_IP         XlbReason = 0
+	XlbReasonREASON_PASS_NOT_VIP        XlbReason = 1
+	XlbReasonREASON_PASS_FRAGMENT       XlbReason = 2
+	XlbReasonREASON_PASS_OTHER_L4       XlbReason = 3
+	XlbReasonREASON_PASS_IPV6EXT_LIMIT  XlbReason = 4
+	XlbReasonREASON_PASS_IPV6ROUTING    XlbReason = 5
+	XlbReasonREASON_DROP_MALFORMED      XlbReason = 6
+	XlbReasonREASON_DROP_NO_REAL        XlbReason = 7
+	XlbReasonREASON_DROP_UNKNOWN_KIND   XlbReason = 8
+	XlbReasonREASON_DROP_REAL_REMOVED   XlbReason = 9
+	XlbReasonREASON_DROP_TUNNEL         XlbReason = 10
+	XlbReasonREASON_TX                  XlbReason = 11
+	XlbReasonREASON_REDIRECT            XlbReason = 12
+	XlbReasonREASON_PASS_NO_NEIGH       XlbReason = 13
+	XlbReasonREASON_PASS_FIB            XlbReason = 14
+	XlbReasonREASON_DROP_FAMILY         XlbReason = 15
+	XlbReasonREASON_REPLY_TX            XlbReason = 16
+	XlbReasonREASON_REPLY_REDIRECT      XlbReason = 17
+	XlbReasonREASON_REPLY_PASS_NO_NEIGH XlbReason = 18
+	XlbReasonREASON_REPLY_PASS_FIB      XlbReason = 19
+	XlbReasonREASON_CT_HIT              XlbReason = 20
+	XlbReasonREASON_CT_MISS             XlbReason = 21
+	XlbReasonREASON_CT_EXPIRED          XlbReason = 22
+	XlbReasonREASON_CT_REAL_GONE        XlbReason = 23
+	XlbReasonREASON_MAX                 XlbReason = 24
 )
 
 type XlbReasonCount struct {
@@ -160,7 +196,10 @@ const (
 	XlbMapClock               = "clock"
 	XlbMapConns4              = "conns4"
 	XlbMapConns6              = "conns6"
+	XlbMapIfaces              = "ifaces"
 	XlbMapMaglevTables        = "maglev_tables"
+	XlbMapNat4                = "nat4"
+	XlbMapNat6                = "nat6"
 	XlbMapRealStats           = "real_stats"
 	XlbMapReals               = "reals"
 	XlbMapReasons             = "reasons"
@@ -226,7 +265,10 @@ type XlbMapSpecs struct {
 	Clock        *ebpf.MapSpec `ebpf:"clock"`
 	Conns4       *ebpf.MapSpec `ebpf:"conns4"`
 	Conns6       *ebpf.MapSpec `ebpf:"conns6"`
+	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
+	Nat4         *ebpf.MapSpec `ebpf:"nat4"`
+	Nat6         *ebpf.MapSpec `ebpf:"nat6"`
 	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
 	Reals        *ebpf.MapSpec `ebpf:"reals"`
 	Reasons      *ebpf.MapSpec `ebpf:"reasons"`
@@ -268,7 +310,10 @@ type XlbMaps struct {
 	Clock        *ebpf.Map `ebpf:"clock"`
 	Conns4       *ebpf.Map `ebpf:"conns4"`
 	Conns6       *ebpf.Map `ebpf:"conns6"`
+	Ifaces       *ebpf.Map `ebpf:"ifaces"`
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
+	Nat4         *ebpf.Map `ebpf:"nat4"`
+	Nat6         *ebpf.Map `ebpf:"nat6"`
 	RealStats    *ebpf.Map `ebpf:"real_stats"`
 	Reals        *ebpf.Map `ebpf:"reals"`
 	Reasons      *ebpf.Map `ebpf:"reasons"`
@@ -282,7 +327,10 @@ func (m *XlbMaps) Close() error {
 		m.Clock,
 		m.Conns4,
 		m.Conns6,
+		m.Ifaces,
 		m.MaglevTables,
+		m.Nat4,
+		m.Nat6,
 		m.RealStats,
 		m.Reals,
 		m.Reasons,

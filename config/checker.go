@@ -71,11 +71,38 @@ func urlSchema(words *block) *schema[URL] {
 		"regex_options":    decodeRegexOptions,
 		"regex_min_offset": intField(func(u *URL) *int { return &u.RegexMinOffset }, 0, math.MaxInt32),
 		"regex_max_offset": intField(func(u *URL) *int { return &u.RegexMaxOffset }, 0, math.MaxInt32),
+		"regex_stack":      decodeRegexStack,
 	}
 	if words.knows("tls_compliant") {
 		fields["tls_compliant"] = flagField(func(u *URL) *bool { return &u.TLSCompliant })
 	}
 	return &schema[URL]{words: words, fields: fields}
+}
+
+// decodeRegexStack reads "regex_stack START MAX": the PCRE2 JIT stack, in bytes, that
+// this url's regex may use (keepalived keeps the largest of all urls).
+func decodeRegexStack(d *decoder, n *node, u *URL) {
+	if !noBlock(d, n) {
+		return
+	}
+	if len(n.Args) != 2 {
+		d.errorf(n.Key.Pos, "%s: regex_stack: want START MAX, in bytes", d.where)
+		return
+	}
+	var v [2]uint64
+	for i, a := range n.Args {
+		x, ok := parseUint(a.Text, math.MaxUint32)
+		if !ok {
+			d.errorf(a.Pos, "%s: regex_stack %q: want bytes, 0..%d", d.where, a.Text, uint32(math.MaxUint32))
+			return
+		}
+		v[i] = x
+	}
+	if v[0] > v[1] {
+		d.errorf(n.Args[0].Pos, "%s: regex_stack: START %d is above MAX %d", d.where, v[0], v[1])
+		return
+	}
+	u.RegexStack = &RegexStack{Start: uint32(v[0]), Max: uint32(v[1])}
 }
 
 // decodeRegexOptions reads "regex_options OPTION ...". keepalived ignores a word it does

@@ -27,7 +27,10 @@
 //     references between blocks (track_script, sync group members, VRIDs).
 //
 // The registry (keywords.go) lists every keyword keepalived accepts, block by block, as
-// data. The model (model.go, model_vrrp.go) covers global_defs, the static_* blocks, VRRP
+// data; every one of them is modelled today, so the "known, not modelled" kind is empty
+// but kept for the words a later keepalived adds. The model (model.go, model_vrrp.go,
+// model_global.go) covers global_defs with its tuning groups (allocated only when one of
+// their words is written), the top-level process words, the static_* blocks, VRRP
 // and what it tracks (scripts, files, processes, BFD sessions; tracker.go), garp groups,
 // virtual servers and groups, real servers and every checker keepalived has. xlb acts on the virtual servers; notacted.go lists what it parses
 // and does not act on yet, each drawing a warning where it is written. Dump writes the model

@@ -50,6 +50,8 @@ func modelledWords() map[*block][]string {
 		bfdSchema.words:           keys(bfdSchema.fields),
 		garpGroupSchema.words:     keys(garpGroupSchema.fields),
 		sslSchema.words:           keys(sslSchema.fields),
+		trackGroupSchema.words:    keys(trackGroupSchema.fields),
+		authHMACSchema.words:      keys(authHMACSchema.fields),
 	}
 	for _, s := range checkerSchemas {
 		m[s.words] = keys(s.fields)

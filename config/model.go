@@ -34,6 +34,47 @@ type Config struct {
 	// FwmarkServers are "virtual_server fwmark N" (and the fwmark entries of groups): the
 	// XDP data plane cannot see firewall marks, so they are parsed and not served.
 	FwmarkServers []VirtualServer `json:"virtual_server_fwmark,omitempty"`
+
+	// The top-level words about keepalived's process (parsed, not acted on).
+
+	// TrackGroups are the track_group blocks: sets of instances whose state a
+	// static_ipaddress, static_routes or static_rules line with "track_group NAME" follows.
+	TrackGroups  []TrackGroup `json:"track_group,omitempty"`
+	NetNamespace string       `json:"net_namespace,omitempty"` // run in this network namespace
+	// NetNamespaceIPVS is the namespace of IPVS; "" the default one; nil: not written
+	// (net_namespace's).
+	NetNamespaceIPVS    *string       `json:"net_namespace_ipvs,omitempty"`
+	NamespaceWithIPSets bool          `json:"namespace_with_ipsets,omitempty"`
+	UsePidDir           bool          `json:"use_pid_dir,omitempty"`     // pid files under /run/keepalived
+	InstanceName        string        `json:"instance,omitempty"`        // names pid files and the like
+	ChildWaitTime       time.Duration `json:"child_wait_time,omitempty"` // whole seconds to wait for children at exit
+	LinkbeatUsePolling  bool          `json:"linkbeat_use_polling,omitempty"`
+	// LinkbeatInterfaces are polled for link state instead of listening to netlink.
+	LinkbeatInterfaces []LinkbeatInterface `json:"linkbeat_interfaces,omitempty"`
+	// InterfaceDelays debounce interface state changes (interface_up_down_delays).
+	InterfaceDelays []InterfaceDelay `json:"interface_up_down_delays,omitempty"`
+}
+
+// TrackGroup is "track_group NAME { group { INSTANCE ... } }".
+type TrackGroup struct {
+	Pos   Pos      `json:"-"`
+	Name  string   `json:"name"`
+	Group []string `json:"group"` // vrrp_instance names
+}
+
+// LinkbeatInterface is one line of linkbeat_interfaces: "IF [MII|ETHTOOL|IOCTL]".
+type LinkbeatInterface struct {
+	Pos       Pos    `json:"-"`
+	Interface string `json:"interface"`
+	Type      string `json:"type,omitempty"` // the polling method; empty: keepalived tries each
+}
+
+// InterfaceDelay is one line of interface_up_down_delays: "IF DOWN [UP]", in seconds.
+type InterfaceDelay struct {
+	Pos       Pos           `json:"-"`
+	Interface string        `json:"interface"`
+	Down      time.Duration `json:"down_delay"`
+	Up        time.Duration `json:"up_delay"`
 }
 
 // Protocol is a virtual server's transport protocol (keepalived's "protocol"). The zero
@@ -90,16 +131,36 @@ const (
 	KindTUN Kind = "TUN" // IP-in-IP tunnel
 )
 
+// TunnelType is the encapsulation of lb_kind TUN (keepalived's "type"), Linux 5.2 and later
+// for GUE, 5.3 for GRE.
+type TunnelType string
+
+// Tunnel types keepalived knows.
+const (
+	TunnelIPIP TunnelType = "ipip" // IP in IP (RFC 2003), the default
+	TunnelGUE  TunnelType = "gue"  // generic UDP encapsulation, to Port
+	TunnelGRE  TunnelType = "gre"
+)
+
+// Tunnel is the options after "TUN": "type ipip|gue|gre [port N] [nocsum|csum|remcsum]".
+type Tunnel struct {
+	Type     TunnelType `json:"type"`
+	Port     uint16     `json:"port,omitempty"`     // gue's UDP port, 1..65535
+	Checksum string     `json:"checksum,omitempty"` // csum or remcsum (gue, gre); empty: nocsum
+}
+
 // VirtualServer is one "virtual_server IP PORT { ... }" block.
 type VirtualServer struct {
-	Pos       Pos           `json:"-"`                  // of the virtual_server keyword
-	Addr      netip.Addr    `json:"address,omitzero"`   // IPv4 or IPv6, as written; invalid (left out) for fwmark
-	Port      uint16        `json:"port"`               // 0 means all ports, as keepalived's "virtual_server IP 0"
-	Fwmark    uint32        `json:"fwmark,omitempty"`   // "virtual_server fwmark N" (FwmarkServers only)
-	Group     string        `json:"group,omitempty"`    // the virtual_server_group this entry came from
-	Protocol  Protocol      `json:"protocol,omitempty"` // empty for fwmark services, which IPVS keys by mark alone
-	Scheduler Scheduler     `json:"lb_algo"`
-	Kind      Kind          `json:"lb_kind"`
+	Pos       Pos        `json:"-"`                  // of the virtual_server keyword
+	Addr      netip.Addr `json:"address,omitzero"`   // IPv4 or IPv6, as written; invalid (left out) for fwmark
+	Port      uint16     `json:"port"`               // 0 means all ports, as keepalived's "virtual_server IP 0"
+	Fwmark    uint32     `json:"fwmark,omitempty"`   // "virtual_server fwmark N" (FwmarkServers only)
+	Group     string     `json:"group,omitempty"`    // the virtual_server_group this entry came from
+	Protocol  Protocol   `json:"protocol,omitempty"` // empty for fwmark services, which IPVS keys by mark alone
+	Scheduler Scheduler  `json:"lb_algo"`
+	Kind      Kind       `json:"lb_kind"`
+	// Tunnel is lb_kind TUN's options when they ask for more than plain IPIP; nil: IPIP.
+	Tunnel    *Tunnel       `json:"tunnel,omitempty"`
 	DelayLoop time.Duration `json:"delay_loop"` // delay_loop: seconds between health checks, to the microsecond; default 60s
 
 	// Parsed, not acted on yet (the parser warns).
@@ -116,6 +177,7 @@ type VirtualServer struct {
 	SorryServer            *SorryServer  `json:"sorry_server,omitempty"`
 	SorryServerInhibit     bool          `json:"sorry_server_inhibit,omitempty"`
 	SorryServerKind        Kind          `json:"sorry_server_lvs_method,omitempty"` // empty: lb_kind
+	SorryServerTunnel      *Tunnel       `json:"sorry_server_tunnel,omitempty"`     // TUN options of sorry_server_lvs_method
 	VirtualHost            string        `json:"virtualhost,omitempty"`
 	IPFamily               string        `json:"ip_family,omitempty"` // inet or inet6, for a fwmark service
 	// SchedFlags are the IPVS scheduler flags written, in file order: hashed, flag-1,
@@ -142,15 +204,18 @@ type RealServer struct {
 	Weight int        `json:"weight"` // weight, 0..2147483647; default the virtual server's "weight", itself default 1
 
 	// Parsed, not acted on yet (the parser warns).
-	InhibitOnFailure bool      `json:"inhibit_on_failure,omitempty"` // weight 0 instead of removal when down
-	NotifyUp         string    `json:"notify_up,omitempty"`
-	NotifyDown       string    `json:"notify_down,omitempty"`
-	Kind             Kind      `json:"lvs_method,omitempty"` // lvs_method; empty: the virtual server's lb_kind
-	UThreshold       uint32    `json:"uthreshold,omitempty"` // most connections; 0: no limit
-	LThreshold       uint32    `json:"lthreshold,omitempty"` // connections below which a full real takes more again
-	SMTPAlert        bool      `json:"smtp_alert,omitempty"`
-	SNMPName         string    `json:"snmp_name,omitempty"`
-	Checkers         []Checker `json:"checkers,omitempty"`
+	InhibitOnFailure bool   `json:"inhibit_on_failure,omitempty"` // weight 0 instead of removal when down
+	NotifyUp         string `json:"notify_up,omitempty"`
+	NotifyDown       string `json:"notify_down,omitempty"`
+	Kind             Kind   `json:"lvs_method,omitempty"` // lvs_method; empty: the virtual server's lb_kind
+	// Tunnel is lvs_method TUN's options; nil: IPIP, or the virtual server's when
+	// lvs_method is not written.
+	Tunnel     *Tunnel   `json:"tunnel,omitempty"`
+	UThreshold uint32    `json:"uthreshold,omitempty"` // most connections; 0: no limit
+	LThreshold uint32    `json:"lthreshold,omitempty"` // connections below which a full real takes more again
+	SMTPAlert  bool      `json:"smtp_alert,omitempty"`
+	SNMPName   string    `json:"snmp_name,omitempty"`
+	Checkers   []Checker `json:"checkers,omitempty"`
 }
 
 // Key names vs in messages: "198.18.0.100:80/tcp", "[2001:db8::1]:443/udp".

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,21 @@ type GlobalDefs struct {
 	// LVSSyncDaemon is lvs_sync_daemon, or what an instance's deprecated
 	// lvs_sync_daemon_interface stands for; nil: no IPVS connection sync.
 	LVSSyncDaemon *LVSSyncDaemon `json:"lvs_sync_daemon,omitempty"`
+
+	// Tuning of keepalived's processes and surroundings (model_global.go), nil until one
+	// of a group's words is written.
+	Process         *Processes       `json:"process,omitempty"`
+	NotifyFifo      *NotifyFifos     `json:"notify_fifo,omitempty"`
+	SNMP            *SNMP            `json:"snmp,omitempty"`
+	DBus            *DBus            `json:"dbus,omitempty"`
+	Firewall        *Firewall        `json:"firewall,omitempty"`
+	RcvBufs         *RcvBufs         `json:"rcv_bufs,omitempty"`
+	VRRPDefaults    *VRRPDefaults    `json:"vrrp,omitempty"`
+	CheckerDefaults *CheckerDefaults `json:"checker,omitempty"`
+	Alerts          *Alerts          `json:"alerts,omitempty"`
+	Scripts         *LifeScripts     `json:"scripts,omitempty"`
+	Reload          *Reload          `json:"reload,omitempty"`
+	Files           *Files           `json:"files,omitempty"`
 }
 
 // LVSSyncDaemon is global_defs' "lvs_sync_daemon IF [[inst] INSTANCE] [id N] [maxlen N]
@@ -64,6 +80,62 @@ type Garp struct {
 	LowerPrioRepeat     int           `json:"lower_prio_repeat,omitempty"`
 	Interval            time.Duration `json:"interval,omitempty"` // vrrp_garp_interval: between two ARPs
 	GNAInterval         time.Duration `json:"gna_interval,omitempty"`
+	// ExtraIf is garp_extra_if (vrrp_garp_extra_if in global_defs; vmac_garp_intvl before
+	// keepalived 2.2.3); nil: not written, the global setting (or off).
+	ExtraIf *GarpExtraIf `json:"extra_if,omitempty"`
+}
+
+// GarpExtraIf is "garp_extra_if [all] SECONDS": the pace of the extra gratuitous ARPs a
+// master with a VMAC sends on its base interface (all: on every interface with a VIP).
+type GarpExtraIf struct {
+	Interval time.Duration `json:"interval"` // whole seconds, 0..86400; 0 turns it off
+	All      bool          `json:"all,omitempty"`
+}
+
+// ChecksumCompat is an instance's old_unicast_checksum: keepalived up to 1.3.6 computed
+// VRRPv3 IPv4 unicast checksums over the multicast group instead of the destination.
+type ChecksumCompat string
+
+const (
+	// ChecksumCompatAuto (not written) sends RFC 5798 checksums and switches to the old
+	// ones when a peer sends them.
+	ChecksumCompatAuto ChecksumCompat = ""
+	// ChecksumCompatOld (old_unicast_checksum) sends the old checksums.
+	ChecksumCompatOld ChecksumCompat = "old"
+	// ChecksumCompatNever (old_unicast_checksum never) never switches to the old ones.
+	ChecksumCompatNever ChecksumCompat = "never"
+)
+
+// AuthHMAC is an instance's "auth_hmac { key ID VALUE; active_key ID; ... }".
+type AuthHMAC struct {
+	Keys      []HMACKey `json:"key"`
+	ActiveKey int       `json:"active_key"` // the id of the key adverts are signed with
+	// AntiReplay is "time" (sequence numbers are times, within TimeWindow; the default)
+	// or "monotonic" (sequence numbers only grow).
+	AntiReplay string `json:"anti_replay"`
+	// TimeWindow is time_window, 1..300 whole seconds; 0: 3 × advert_int, at least 5s.
+	TimeWindow time.Duration `json:"time_window,omitempty"`
+	// Mode is "enforce" (the default), "permissive" (also take unsigned adverts) or
+	// "receive-only" (take unsigned adverts and send none).
+	Mode string `json:"mode"`
+}
+
+// HMACKey is one "key ID VALUE" of auth_hmac: the secret inline (VALUE as ASCII, or
+// hex:DIGITS) or, with file:PATH, the file that holds it, read when xlb acts on it.
+type HMACKey struct {
+	Pos    Pos      `json:"-"`
+	ID     int      `json:"id"` // 1..255
+	Secret HexBytes `json:"secret,omitempty"`
+	File   string   `json:"file,omitempty"`
+}
+
+// IPVlan is "use_ipvlan [[name] IF] [ADDR[/LEN]] [bridge|private|vepa] [group G]": the
+// instance runs on an ipvlan interface it creates.
+type IPVlan struct {
+	Name  string       `json:"name,omitempty"`   // empty: keepalived's vrrp.VRID
+	Addr  netip.Prefix `json:"address,omitzero"` // required for IPv4 instances
+	Mode  string       `json:"mode,omitempty"`   // bridge (empty), private or vepa
+	Group string       `json:"group,omitempty"`  // link group, number or name
 }
 
 // LVSTimeouts is "lvs_timeouts [tcp T] [tcpfin T] [udp T]": IPVS connection timeouts.
@@ -223,6 +295,9 @@ type Notify struct {
 	Fault  string `json:"notify_fault,omitempty"`
 	Stop   string `json:"notify_stop,omitempty"`
 	Any    string `json:"notify,omitempty"` // notify: called on every change with the state
+	// Deleted is notify_deleted's script (instances only): run when a reload removes the
+	// instance.
+	Deleted string `json:"notify_deleted,omitempty"`
 }
 
 // SyncGroup is "vrrp_sync_group NAME { group { INSTANCE ... } ... }": instances that
@@ -258,8 +333,12 @@ type Instance struct {
 	AdvertInt time.Duration `json:"advert_int"`
 	Version   int           `json:"version,omitempty"` // 2 or 3; 0: global_defs' vrrp_version
 
-	UseVMAC                bool          `json:"use_vmac,omitempty"`
-	VMACName               string        `json:"vmac_name,omitempty"` // optional word after use_vmac
+	UseVMAC  bool   `json:"use_vmac,omitempty"`
+	VMACName string `json:"vmac_name,omitempty"` // optional word after use_vmac
+	// VMACAddr is use_vmac's MAC address; nil: VRRP's virtual MAC.
+	VMACAddr               MAC           `json:"vmac_addr,omitempty"`
+	VMACNetlinkNotify      bool          `json:"vmac_netlink_notify_msg,omitempty"` // use_vmac netlink_notify_msg
+	VMACGroup              string        `json:"vmac_group,omitempty"`              // use_vmac group G: link group
 	VMACXmitBase           bool          `json:"vmac_xmit_base,omitempty"`
 	DontTrackPrimary       bool          `json:"dont_track_primary,omitempty"`
 	McastSrcIP             netip.Addr    `json:"mcast_src_ip,omitzero"`
@@ -290,6 +369,32 @@ type Instance struct {
 	OwnerIgnoreAdverts     bool       `json:"owner_ignore_adverts,omitempty"`
 	DownTimerAdverts       int        `json:"down_timer_adverts,omitempty"` // 1..100; 0: 3 adverts
 	VRF                    string     `json:"vrf,omitempty"`
+
+	// AuthHMAC is auth_hmac { ... }: keepalived's HMAC-SHA256 trailer on adverts, which
+	// replaces authentication; nil when not written.
+	AuthHMAC    *AuthHMAC `json:"auth_hmac,omitempty"`
+	UseVMACAddr bool      `json:"use_vmac_addr,omitempty"` // a VMAC on every interface a VIP names
+	IPVlan      *IPVlan   `json:"use_ipvlan,omitempty"`    // use_ipvlan; nil: not written
+	// NotifyDeleted sends DELETED instead of FAULT when a reload removes the instance
+	// (notify_deleted); Notify.Deleted is its optional script.
+	NotifyDeleted bool `json:"notify_deleted,omitempty"`
+	// OldUnicastChecksum is old_unicast_checksum: how VRRPv3 IPv4 unicast checksums
+	// keepalived 1.3.6 and older computed are sent and recognised.
+	OldUnicastChecksum ChecksumCompat `json:"old_unicast_checksum,omitempty"`
+	// V3ChecksumAsV2 leaves the pseudo-header out of VRRPv3 IPv4 checksums; nil:
+	// global_defs' v3_checksum_as_v2.
+	V3ChecksumAsV2  *bool  `json:"v3_checksum_as_v2,omitempty"`
+	KernelRxBufSize uint32 `json:"kernel_rx_buf_size,omitempty"` // SO_RCVBUF bytes; 0: vrrp_rx_bufs_policy
+	Debug           int    `json:"debug,omitempty"`              // 0..4
+	// NoVirtualIPs allows an instance without virtual_ipaddress (no_virtual_ipaddress).
+	NoVirtualIPs bool `json:"no_virtual_ipaddress,omitempty"`
+	// TimerExpiredBackup is timer_expired_backup (alias thread_timer_expired): with
+	// nopreempt, go back to BACKUP after running late, assuming another instance of this
+	// priority, 1..254 (254 when written bare), could have taken over; 0: not written.
+	TimerExpiredBackup int `json:"timer_expired_backup,omitempty"`
+	// LinkbeatUsePolling polls the interface's link state (deprecated here; keepalived
+	// wants linkbeat_interfaces).
+	LinkbeatUsePolling bool `json:"linkbeat_use_polling,omitempty"`
 
 	TrackInterfaces []Track     `json:"track_interface,omitempty"`
 	TrackScripts    []Track     `json:"track_script,omitempty"`
@@ -432,7 +537,15 @@ type URL struct {
 	RegexOptions   []string `json:"regex_options,omitempty"`
 	RegexMinOffset int      `json:"regex_min_offset,omitempty"`
 	RegexMaxOffset int      `json:"regex_max_offset,omitempty"`
-	TLSCompliant   bool     `json:"tls_compliant,omitempty"` // SSL_GET
+	// RegexStack is regex_stack: the PCRE2 JIT stack the regex may use; nil: PCRE2's.
+	RegexStack   *RegexStack `json:"regex_stack,omitempty"`
+	TLSCompliant bool        `json:"tls_compliant,omitempty"` // SSL_GET
+}
+
+// RegexStack is "regex_stack START MAX", in bytes.
+type RegexStack struct {
+	Start uint32 `json:"start"`
+	Max   uint32 `json:"max"`
 }
 
 // StatusRange is one word of status_code: HTTP codes Min through Max, 100..599. It
@@ -450,6 +563,18 @@ func (r StatusRange) MarshalText() ([]byte, error) {
 		return []byte(strconv.Itoa(r.Min)), nil
 	}
 	return []byte(strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max)), nil
+}
+
+// MAC is an Ethernet address; it writes itself as "02:00:00:00:00:3d".
+type MAC []byte
+
+// MarshalText writes m as colon-separated lower-case hex octets.
+func (m MAC) MarshalText() ([]byte, error) {
+	parts := make([]string, len(m))
+	for i, b := range m {
+		parts[i] = hex.EncodeToString([]byte{b})
+	}
+	return []byte(strings.Join(parts, ":")), nil
 }
 
 // HexBytes is binary data written in the configuration as keepalived's hex strings

@@ -13,7 +13,7 @@ type configDraft struct {
 
 var topLevelSchema = &schema[configDraft]{
 	words: topLevelWords,
-	fields: map[string]field[configDraft]{
+	fields: withFields(topLevelMoreFields(), map[string]field[configDraft]{
 		"global_defs":          decodeGlobalDefs,
 		"static_ipaddress":     decodeStaticAddresses,
 		"static_routes":        decodeStaticRoutes,
@@ -29,7 +29,7 @@ var topLevelSchema = &schema[configDraft]{
 		"vrrp_instance":        decodeInstance,
 		"virtual_server_group": decodeServerGroup,
 		"virtual_server":       decodeVirtualServer,
-	},
+	}),
 }
 
 // Load reads and parses the keepalived.conf at path. Messages name the file as path is

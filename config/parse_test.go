@@ -70,7 +70,7 @@ func TestParseDiagnostics(t *testing.T) {
 			src:  "global_defs {\n router_id LB1\n notification_email {\n  a@b\n }\n vrrp_iptables\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_router_id 9\n virtual_ipaddress { 198.18.0.100/24 }\n}\n",
 			wantWarns: []string{
 				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
-				`k.conf:6:2: keyword "vrrp_iptables" in global_defs is not supported by xlb yet; ignored`,
+				`k.conf:6:2: global_defs: vrrp_iptables: parsed, but xlb does not act on it yet (xlb fills no firewall sets)`,
 				`k.conf:8:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
@@ -162,7 +162,7 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:2:2: virtual_server 198.18.0.100 80: lb_algo: missing value`,
 				`k.conf:3:13: virtual_server 198.18.0.100 80: lb_kind: unexpected argument "NAT"`,
 				`k.conf:4:15: virtual_server 198.18.0.100 80: protocol takes no block`,
-				`k.conf:6:14: virtual_server 198.18.0.100 80: lb_kind TUN type gue: tunnel options are not supported by xlb yet`,
+				`k.conf:6:14: virtual_server 198.18.0.100 80: lb_kind TUN type gue: a gue tunnel needs a port, and only gue takes one`,
 				`k.conf:7:2: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: want a { block }, even an empty one`,
 				`k.conf:9:1: virtual_server 198.18.0.101 80: want a { block } of real_server and options`,
 			},
@@ -199,7 +199,7 @@ func TestParseDiagnostics(t *testing.T) {
 			wantWarns: []string{
 				`k.conf:5:1: virtual_server group G: no real_server; ignored`,
 				`k.conf:11:1: virtual_server fwmark 8: protocol is ignored for a fwmark service, as in keepalived`,
-				`k.conf:11:1: virtual_server fwmark 8: the XDP data plane cannot see firewall marks, so this service will not be served; it needs the IPVS backend`,
+				`k.conf:11:1: virtual_server fwmark 8: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend`,
 			},
 		},
 		{
@@ -234,6 +234,30 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:13:1: vrrp_instance A: parsed, but xlb does not act on it yet (VRRP)`,
 				`k.conf:17:1: vrrp_sync_group G: parsed, but xlb does not act on it yet (VRRP)`,
 				`k.conf:20:1: vrrp_sync_group H: parsed, but xlb does not act on it yet (VRRP)`,
+			},
+		},
+		{
+			name: "old names, tunnels and fwmark groups warn",
+			src: "global_defs {\n lvs_process_name c\n vrrp_rlimit_rtime 5\n}\n" +
+				"vrrp_instance V {\n virtual_router_id 1\n vmac_garp_intvl 5\n thread_timer_expired\n linkbeat_use_polling\n}\n" +
+				"virtual_server_group G {\n 198.18.0.1 80\n fwmark 3\n}\n" +
+				"virtual_server group G {\n protocol TCP\n lb_kind TUN type gue port 6080\n real_server 198.18.1.1 80 {\n  lvs_method TUN type ipip\n }\n}\n",
+			wantWarns: []string{
+				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
+				`k.conf:2:2: global_defs: lvs_process_name is deprecated (keepalived too); write checker_process_name`,
+				`k.conf:2:2: global_defs: lvs_process_name: parsed, but xlb does not act on it yet (xlbd is one process; its name is the service manager's)`,
+				`k.conf:3:2: global_defs: vrrp_rlimit_rtime is deprecated (keepalived too); write vrrp_rlimit_rttime`,
+				`k.conf:3:2: global_defs: vrrp_rlimit_rtime: parsed, but xlb does not act on it yet (process scheduling is the service manager's)`,
+				`k.conf:5:1: vrrp_instance V: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:7:2: vrrp_instance V: vmac_garp_intvl is deprecated (keepalived too); write garp_extra_if`,
+				`k.conf:7:2: vrrp_instance V: vmac_garp_intvl: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:8:2: vrrp_instance V: thread_timer_expired is deprecated (keepalived too); write timer_expired_backup`,
+				`k.conf:8:2: vrrp_instance V: thread_timer_expired: parsed, but xlb does not act on it yet (VRRP)`,
+				`k.conf:9:2: vrrp_instance V: linkbeat_use_polling in vrrp_instance is deprecated (keepalived too); list the interface in a top-level linkbeat_interfaces { }`,
+				`k.conf:9:2: vrrp_instance V: linkbeat_use_polling: parsed, but xlb does not act on it yet (link state comes from netlink)`,
+				`k.conf:15:1: virtual_server group G: virtual_server_group G has fwmark entries: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend`,
+				`k.conf:17:2: virtual_server group G: lb_kind TUN type gue port 6080: parsed, but xlb does not act on it yet (the XDP backend tunnels with IPIP only)`,
+				`k.conf:19:3: virtual_server group G: real_server 198.18.1.1 80: lvs_method: parsed, but xlb does not act on it yet (a real is reached as its virtual server's lb_kind says)`,
 			},
 		},
 		{
@@ -390,7 +414,7 @@ func TestLoadGolden(t *testing.T) {
 		file + `:109:9: virtual_server 2001:db8::100 443: real_server 2001:db8:1::31 443: SSL_GET: parsed, but xlb does not act on it yet (health checks)`,
 		file + `:118:1: virtual_server 198.18.0.102 0: no protocol line; using UDP, keepalived's default`,
 		file + `:119:5: virtual_server 198.18.0.102 0: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
-		file + `:125:1: virtual_server fwmark 7: the XDP data plane cannot see firewall marks, so this service will not be served; it needs the IPVS backend`,
+		file + `:125:1: virtual_server fwmark 7: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend`,
 	}
 	if diff := cmp.Diff(wantWarns, strs(warns)); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)

@@ -26,6 +26,10 @@ func (d *decoder) errorf(pos Pos, format string, args ...any) {
 	d.errs = append(d.errs, Diagnostic{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
+// errCount counts the errors reported so far, kept or not: a field function compares it
+// before and after to tell whether a value was taken.
+func (d *decoder) errCount() int { return len(d.errs) + d.droppedErrs }
+
 func (d *decoder) warnf(pos Pos, format string, args ...any) {
 	if len(d.warns) >= maxDiagnostics {
 		d.droppedWarns++

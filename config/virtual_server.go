@@ -65,8 +65,8 @@ var virtualServerSchema = &schema[vsDraft]{
 		"delay_loop":  decodeDelayLoop,
 		"lb_algo":     decodeScheduler,
 		"lvs_sched":   decodeScheduler,
-		"lb_kind":     decodeKind,
-		"lvs_method":  decodeKind,
+		"lb_kind":     kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
+		"lvs_method":  kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
 		"protocol":    decodeProtocol,
 		"weight":      decodeDefaultWeight,
 		"real_server": decodeRealServer,
@@ -84,7 +84,7 @@ var virtualServerSchema = &schema[vsDraft]{
 		"sorry_server":            decodeSorryServer,
 		"sorry_server_inhibit":    flagField(func(v *vsDraft) *bool { return &v.vs.SorryServerInhibit }),
 		"virtualhost":             stringField(func(v *vsDraft) *string { return &v.vs.VirtualHost }),
-		"sorry_server_lvs_method": kindField(func(v *vsDraft) *Kind { return &v.vs.SorryServerKind }),
+		"sorry_server_lvs_method": kindField(func(v *vsDraft) *Kind { return &v.vs.SorryServerKind }, func(v *vsDraft) **Tunnel { return &v.vs.SorryServerTunnel }),
 		"ip_family":               enumField(func(v *vsDraft) *string { return &v.vs.IPFamily }, "inet", "inet6"),
 		"hashed":                  schedFlagField,
 		"flag-1":                  schedFlagField,
@@ -125,7 +125,7 @@ var realServerSchema = &schema[rsDraft]{
 		"virtualhost":        stringField(func(r *rsDraft) *string { return &r.defaults().VirtualHost }),
 		"notify_up":          commandField(func(r *rsDraft) *string { return &r.rs.NotifyUp }),
 		"notify_down":        commandField(func(r *rsDraft) *string { return &r.rs.NotifyDown }),
-		"lvs_method":         kindField(func(r *rsDraft) *Kind { return &r.rs.Kind }),
+		"lvs_method":         kindField(func(r *rsDraft) *Kind { return &r.rs.Kind }, func(r *rsDraft) **Tunnel { return &r.rs.Tunnel }),
 		"uthreshold":         uint32Field(func(r *rsDraft) *uint32 { return &r.rs.UThreshold }),
 		"lthreshold":         uint32Field(func(r *rsDraft) *uint32 { return &r.rs.LThreshold }),
 		"smtp_alert":         flagField(func(r *rsDraft) *bool { return &r.rs.SMTPAlert }),
@@ -253,7 +253,7 @@ func finishServers(d *decoder, cfg *configDraft) {
 			add(v, v.vs.Addr, v.vs.Port, false)
 		case v.bad:
 		case v.vs.Fwmark != 0:
-			d.warnf(v.vs.Pos, "%s: the XDP data plane cannot see firewall marks, so this service will not be served; it needs the IPVS backend", v.name)
+			d.warnf(v.vs.Pos, "%s: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend", v.name)
 			if len(v.reals) > 0 {
 				cfg.cfg.FwmarkServers = append(cfg.cfg.FwmarkServers, v.resolve(d, netip.Addr{}, 0, true))
 			}
@@ -271,7 +271,7 @@ func finishServers(d *decoder, cfg *configDraft) {
 				add(v, e.Addr, e.Port, i == 0)
 			}
 			if len(g.Fwmarks) > 0 {
-				d.warnf(v.vs.Pos, "%s: the fwmark entries of virtual_server_group %s will not be served: the XDP data plane cannot see firewall marks; they need the IPVS backend", v.name, g.Name)
+				d.warnf(v.vs.Pos, "%s: virtual_server_group %s has fwmark entries: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend", v.name, g.Name)
 			}
 			for _, m := range g.Fwmarks {
 				vs := v.resolve(d, netip.Addr{}, 0, false)
@@ -468,30 +468,19 @@ func decodeScheduler(d *decoder, n *node, v *vsDraft) {
 	d.errorf(t.Pos, "%s: %s %q: unknown scheduler (want one of %s)", v.name, n.Key.Text, t.Text, strings.Join(names, ", "))
 }
 
-func decodeKind(d *decoder, n *node, v *vsDraft) {
-	if len(n.Args) > 1 && n.Args[0].Text == string(KindTUN) {
-		// keepalived reads "TUN type gue port N [csum]" here.
-		d.errorf(n.Args[1].Pos, "%s: %s: tunnel options are not supported by xlb yet", v.name, n.String())
-		return
-	}
-	t, ok := value(d, v.name, n)
-	if !ok {
-		return
-	}
-	switch k := Kind(t.Text); k {
-	case KindNAT, KindDR, KindTUN:
-		v.vs.Kind = k
-	default:
-		d.errorf(t.Pos, "%s: %s %q: want NAT, DR or TUN", v.name, n.Key.Text, t.Text)
-	}
-}
-
-// kindField reads a forwarding method, NAT, DR or TUN (real_server lvs_method,
-// sorry_server_lvs_method).
-func kindField[T any](get func(*T) *Kind) field[T] {
+// kindField reads a forwarding method, NAT, DR or TUN, and after TUN keepalived's tunnel
+// options (lb_kind, lvs_method, sorry_server_lvs_method).
+func kindField[T any](get func(*T) *Kind, tun func(*T) **Tunnel) field[T] {
 	return func(d *decoder, n *node, into *T) {
 		if len(n.Args) > 1 && n.Args[0].Text == string(KindTUN) {
-			d.errorf(n.Args[1].Pos, "%s: %s: tunnel options are not supported by xlb yet", d.where, n.String())
+			if !noBlock(d, n) {
+				return
+			}
+			t, ok := decodeTunnel(d, n)
+			if !ok {
+				return
+			}
+			*get(into), *tun(into) = KindTUN, t
 			return
 		}
 		t, ok := value(d, d.where, n)
@@ -500,11 +489,72 @@ func kindField[T any](get func(*T) *Kind) field[T] {
 		}
 		switch k := Kind(t.Text); k {
 		case KindNAT, KindDR, KindTUN:
-			*get(into) = k
+			*get(into), *tun(into) = k, nil
 		default:
 			d.errorf(t.Pos, "%s: %s %q: want NAT, DR or TUN", d.where, n.Key.Text, t.Text)
 		}
 	}
+}
+
+// decodeTunnel reads the options after TUN: "[type ipip|gue|gre] [port N] [nocsum|csum|
+// remcsum]" (check/check_parser.c svr_forwarding_handler). It returns nil for what means
+// keepalived's default, a plain IPIP tunnel, so that both spellings dump the same.
+func decodeTunnel(d *decoder, n *node) (*Tunnel, bool) {
+	t := Tunnel{Type: TunnelIPIP}
+	item := d.where + ": " + n.String()
+	args := n.Args[1:]
+	for k := 0; k < len(args); k++ {
+		a := args[k]
+		switch a.Text {
+		case "type", "port":
+			if k+1 == len(args) {
+				d.errorf(a.Pos, "%s: %s: missing value", item, a.Text)
+				return nil, false
+			}
+			k++
+			v := args[k]
+			if a.Text == "port" {
+				p, ok := parsePort(v.Text)
+				if !ok || p == 0 {
+					d.errorf(v.Pos, "%s: port %q: want 1..65535", item, v.Text)
+					return nil, false
+				}
+				t.Port = p
+				continue
+			}
+			switch typ := TunnelType(v.Text); typ {
+			case TunnelIPIP, TunnelGUE, TunnelGRE:
+				t.Type = typ
+			default:
+				d.errorf(v.Pos, "%s: type %q: want ipip, gue or gre", item, v.Text)
+				return nil, false
+			}
+		case "nocsum":
+			t.Checksum = ""
+		case "csum", "remcsum":
+			t.Checksum = a.Text
+		default:
+			d.errorf(a.Pos, "%s: %q: want type ipip|gue|gre, port N, nocsum, csum or remcsum", item, a.Text)
+			return nil, false
+		}
+	}
+	switch {
+	case (t.Type == TunnelGUE) != (t.Port != 0):
+		d.errorf(args[0].Pos, "%s: a gue tunnel needs a port, and only gue takes one", item)
+		return nil, false
+	case t.Type == TunnelIPIP && t.Checksum != "":
+		d.errorf(args[0].Pos, "%s: ipip tunnels have no checksum option", item)
+		return nil, false
+	case t.Type == TunnelGRE && t.Checksum == "remcsum":
+		d.errorf(args[0].Pos, "%s: gre tunnels have no remcsum option", item)
+		return nil, false
+	case t.Type == TunnelIPIP:
+		return nil, true
+	}
+	// The XDP backend encapsulates in IPIP (bpf/encap.h): a real expecting GUE or GRE
+	// would drop what it gets.
+	d.warnf(n.Key.Pos, "%s: parsed, but xlb does not act on it yet (the XDP backend tunnels with IPIP only)", item)
+	return &t, true
 }
 
 // uint32Field stores a number in 0..4294967295.

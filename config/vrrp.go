@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,7 +22,7 @@ const (
 
 var globalDefsSchema = &schema[GlobalDefs]{
 	words: globalDefsWords,
-	fields: map[string]field[GlobalDefs]{
+	fields: withFields(globalMoreFields(), map[string]field[GlobalDefs]{
 		"router_id":                       stringField(func(g *GlobalDefs) *string { return &g.RouterID }),
 		"notification_email":              listField(func(g *GlobalDefs) *[]string { return &g.NotificationEmail }),
 		"notification_email_from":         stringField(func(g *GlobalDefs) *string { return &g.NotificationEmailFrom }),
@@ -46,7 +48,7 @@ var globalDefsSchema = &schema[GlobalDefs]{
 		"vrrp_gna_interval":               secondsField(func(g *GlobalDefs) *time.Duration { return &g.Garp.GNAInterval }, true),
 		"lvs_timeouts":                    decodeLVSTimeouts,
 		"lvs_sync_daemon":                 decodeLVSSyncDaemon,
-	},
+	}),
 }
 
 // familyAddrField stores an address of one family (4 or 6).
@@ -314,7 +316,7 @@ func decodeSyncGroup(d *decoder, n *node, c *configDraft) {
 
 var instanceSchema = &schema[Instance]{
 	words: vrrpInstanceWords,
-	fields: withFields(notifyFields(func(i *Instance) *Notify { return &i.Notify }), map[string]field[Instance]{
+	fields: withFields(withFields(notifyFields(func(i *Instance) *Notify { return &i.Notify }), instanceMoreFields()), map[string]field[Instance]{
 		"state":                      enumField(func(i *Instance) *string { return &i.State }, "MASTER", "BACKUP"),
 		"interface":                  stringField(func(i *Instance) *string { return &i.Interface }),
 		"virtual_router_id":          intField(func(i *Instance) *int { return &i.VRID }, 1, 255),
@@ -413,15 +415,72 @@ func decodeVirtualRules(d *decoder, n *node, i *Instance) {
 	}
 }
 
-// decodeUseVMAC reads "use_vmac [NAME]".
+// decodeUseVMAC reads "use_vmac [[name] NAME] [MAC] [netlink_notify_msg] [group G]". A MAC
+// of five octets takes the VRID as its sixth (decodeInstance adds it).
 func decodeUseVMAC(d *decoder, n *node, i *Instance) {
 	if !noBlock(d, n) {
 		return
 	}
 	i.UseVMAC = true
-	if len(n.Args) > 0 {
-		i.VMACName = n.Args[0].Text
+	args := n.Args
+	for k := 0; k < len(args); k++ {
+		a := args[k]
+		switch {
+		case strings.Contains(a.Text, ":"): // interface names cannot hold a colon
+			mac, ok := parseVMAC(a.Text)
+			if !ok || i.VMACAddr != nil {
+				d.errorf(a.Pos, "%s: use_vmac %q: want one MAC address, 5 or 6 octets, unicast, not VRRP's own 00:00:5e:00:01/02:XX", d.where, a.Text)
+				return
+			}
+			i.VMACAddr = mac
+			continue
+		case a.Text == "netlink_notify_msg":
+			i.VMACNetlinkNotify = true
+			continue
+		case a.Text == "group" || a.Text == "name":
+			if k+1 == len(args) {
+				d.errorf(a.Pos, "%s: use_vmac: %s: missing value", d.where, a.Text)
+				return
+			}
+			k++
+			if a.Text == "group" {
+				i.VMACGroup = args[k].Text
+				continue
+			}
+			a = args[k]
+		}
+		if i.VMACName != "" || len(a.Text) >= ifNameSize {
+			d.errorf(a.Pos, "%s: use_vmac: interface name %q: want one name of at most %d bytes", d.where, a.Text, ifNameSize-1)
+			return
+		}
+		i.VMACName = a.Text
 	}
+}
+
+// parseVMAC reads a MAC address of 5 or 6 hex octets separated by colons ("02:00:00:00:00"
+// leaves the last to the VRID), refusing multicast ones and VRRP's own virtual MACs
+// (RFC 5798 section 7.3), which use_vmac makes anyway without one.
+func parseVMAC(s string) (MAC, bool) {
+	parts := strings.Split(strings.TrimSuffix(s, ":"), ":")
+	if len(parts) != 5 && len(parts) != 6 {
+		return nil, false
+	}
+	mac := make(MAC, 0, 6)
+	for _, p := range parts {
+		if p == "" || len(p) > 2 {
+			return nil, false
+		}
+		v, err := strconv.ParseUint(p, 16, 8)
+		if err != nil {
+			return nil, false
+		}
+		mac = append(mac, byte(v))
+	}
+	vrrp := mac[0] == 0 && mac[1] == 0 && mac[2] == 0x5e && mac[3] == 0 && (mac[4] == 1 || mac[4] == 2)
+	if mac[0]&1 != 0 || vrrp {
+		return nil, false
+	}
+	return mac, true
 }
 
 // decodeUnicastPeers reads "unicast_peer { ADDR [min_ttl N] [max_ttl N] ... }".
@@ -487,9 +546,22 @@ func decodeInstance(d *decoder, n *node, c *configDraft) {
 	if i.VRID == 0 && len(d.errs) == nerr {
 		d.errorf(n.Key.Pos, "%s: no virtual_router_id (want 1..255)", n.String())
 	}
+	if len(i.VMACAddr) == 5 {
+		i.VMACAddr = append(i.VMACAddr, byte(i.VRID))
+	}
 	if i.Auth != nil && i.Auth.Type == "AH" && i.State == "MASTER" {
 		// keepalived 2.2 warns (and -t exits non-zero) too.
 		d.warnf(n.Key.Pos, "%s: auth_type AH with state MASTER: keepalived starts such an instance as BACKUP", n.String())
+	}
+	if h := i.AuthHMAC; h != nil {
+		// keepalived drops the legacy authentication, or the weaker mode, and runs on;
+		// xlb asks the operator to say which was meant.
+		if i.Auth != nil {
+			d.errorf(n.Key.Pos, "%s: auth_hmac and authentication exclude each other; keep one", n.String())
+		}
+		if i.StrictMode && h.Mode != "enforce" {
+			d.errorf(n.Key.Pos, "%s: strict_mode needs auth_hmac mode enforce, got %s", n.String(), h.Mode)
+		}
 	}
 	c.cfg.Instances = append(c.cfg.Instances, i)
 }

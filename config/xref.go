@@ -57,6 +57,31 @@ func crossCheck(d *decoder, cfg *Config) {
 		}
 	}
 
+	groups := uniqueNames(d, "track_group", cfg.TrackGroups, func(g TrackGroup) (string, Pos) { return g.Name, g.Pos })
+	for _, g := range cfg.TrackGroups {
+		for _, name := range g.Group {
+			nameRef(d, g.Pos, "track_group "+g.Name+": group", "vrrp_instance", name, instances)
+		}
+	}
+	// A static line follows a track_group's instances ("... track_group NAME"); the
+	// line keeps the words as written, so the reference is found among them.
+	trackGroupRef := func(what string, pos Pos, opts []string) {
+		for k, o := range opts {
+			if o == "track_group" && k+1 < len(opts) {
+				nameRef(d, pos, what+": track_group", "track_group", opts[k+1], groups)
+			}
+		}
+	}
+	for _, a := range cfg.StaticAddresses {
+		trackGroupRef("static_ipaddress "+a.Prefix.String(), a.Pos, a.Options)
+	}
+	for _, r := range cfg.StaticRoutes {
+		trackGroupRef("static_routes "+r.To.String(), r.Pos, r.Options)
+	}
+	for _, r := range cfg.StaticRules {
+		trackGroupRef("static_rules", r.Pos, r.Options)
+	}
+
 	// Two instances with one VRID on one interface would answer each other's adverts
 	// (RFC 5798 section 5.2.3: the VRID names the router on the LAN). IPv4 and IPv6
 	// instances are separate routers.

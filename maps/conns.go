@@ -120,3 +120,48 @@ func MonotonicNow() time.Duration {
 	}
 	return time.Duration(ts.Nano())
 }
+
+// Reply is a NAT flow as the reverse table knows it: what a reply's source
+// becomes and whose counters it bumps.
+type Reply struct {
+	VIP       netip.AddrPort // the reply's new source
+	ServiceID uint32
+	RealID    uint32
+	State     ConnState // mirrors the forward entry's (see bpf/nat.h)
+	LastSeen  time.Duration
+}
+
+// replyKey converts a reply's 5-tuple (real to client) to its key in nat4
+// or nat6, and names that table; as flowKey.
+func (d *Dataplane) replyKey(f Flow) (*ebpf.Map, any, error) {
+	m, key, err := d.flowKey(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m == d.conns4 {
+		return d.nat4, key, nil
+	}
+	return d.nat6, key, nil
+}
+
+// LookupReply returns the NAT reverse entry for reply, the 5-tuple of a
+// packet from the real (Src: real address and port) to the client, if any.
+func (d *Dataplane) LookupReply(reply Flow) (Reply, bool, error) {
+	m, key, err := d.replyKey(reply)
+	if err != nil {
+		return Reply{}, false, fmt.Errorf("lookup reply %s: %w", reply, err)
+	}
+	var v bpf.XlbNatRev
+	if err := m.Lookup(key, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return Reply{}, false, nil
+		}
+		return Reply{}, false, fmt.Errorf("lookup reply %s: %w", reply, err)
+	}
+	return replyFromC(v), true, nil
+}
+
+func replyFromC(v bpf.XlbNatRev) Reply {
+	return Reply{VIP: netip.AddrPortFrom(netip.AddrFrom16(v.Vip).Unmap(), htons(v.Vport)), ServiceID: v.ServiceId,
+		RealID: v.RealId, State: ConnState(v.State), LastSeen: time.Duration(v.LastSeen)}
+}

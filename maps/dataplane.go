@@ -61,6 +61,12 @@ type Options struct {
 	// ConnTableSize6 is how many IPv6 flows the connection table holds;
 	// zero means ConnTableSize / 4 (at least 1).
 	ConnTableSize6 uint32
+	// NATTableSize and NATTableSize6 are how many IPv4 and IPv6 NAT flows
+	// the reverse tables (nat4, nat6: a reply's 5-tuple to its VIP) hold;
+	// zero means ConnTableSize and ConnTableSize6, one reverse entry per
+	// tracked flow. Preallocated like the connection tables: a node
+	// without NAT services may set 1 to save the memory.
+	NATTableSize, NATTableSize6 uint32
 	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
 	// established TCP (ipvsadm --set tcp), TCPFinTimeout after a FIN or
 	// RST (tcpfin), UDPTimeout (udp), SYNTimeout after a SYN only
@@ -93,6 +99,9 @@ type Dataplane struct {
 	reasons      *ebpf.Map
 	conns4       *ebpf.Map     // IPv4 flows
 	conns6       *ebpf.Map     // IPv6 flows
+	nat4         *ebpf.Map     // IPv4 NAT replies
+	nat6         *ebpf.Map     // IPv6 NAT replies
+	ifaces       *ebpf.Map     // interface roles by ifindex
 	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
 	reasonNames  []string      // enum reason value -> name, from BTF
 	ncpu         int
@@ -125,6 +134,15 @@ func Open(opts Options) (*Dataplane, error) {
 	}
 	if opts.ConnTableSize6 == 0 {
 		opts.ConnTableSize6 = max(opts.ConnTableSize/connTable6Divisor, 1)
+	}
+	if opts.NATTableSize == 0 {
+		opts.NATTableSize = opts.ConnTableSize
+	}
+	if opts.NATTableSize6 == 0 {
+		opts.NATTableSize6 = opts.ConnTableSize6
+	}
+	if opts.NATTableSize > maxConns || opts.NATTableSize6 > maxConns {
+		return nil, fmt.Errorf("open data plane: nat table size: want 1..%d, got %d and %d", maxConns, opts.NATTableSize, opts.NATTableSize6)
 	}
 	for _, t := range []struct {
 		d   *time.Duration
@@ -211,6 +229,8 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	} {
 		spec.Maps[name].MaxEntries = n
 	}
+	spec.Maps[bpf.XlbMapNat4].MaxEntries = opts.NATTableSize
+	spec.Maps[bpf.XlbMapNat6].MaxEntries = opts.NATTableSize6
 	for name, n := range map[string]uint32{bpf.XlbMapConns4: opts.ConnTableSize, bpf.XlbMapConns6: opts.ConnTableSize6} {
 		conns := spec.Maps[name]
 		conns.MaxEntries = n
@@ -267,6 +287,9 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		reasons:      coll.Maps[bpf.XlbMapReasons],
 		conns4:       coll.Maps[bpf.XlbMapConns4],
 		conns6:       coll.Maps[bpf.XlbMapConns6],
+		nat4:         coll.Maps[bpf.XlbMapNat4],
+		nat6:         coll.Maps[bpf.XlbMapNat6],
+		ifaces:       coll.Maps[bpf.XlbMapIfaces],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,

@@ -85,7 +85,14 @@ func TestValidation(t *testing.T) {
 		}, ""},
 		{"service dh", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: HashDest}) }, ""},
 		{"service hash", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: 3}) }, "hash: want 0 (flow), 1 (source) or 2 (dest), got 3"},
-		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 2}) }, "kind: want 1 (DR) or 3 (TUN), got 2"},
+		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 4}) }, "kind: want 1 (DR), 2 (NAT) or 3 (TUN), got 4"},
+		{"service nat", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindNAT}) }, ""},
+		{"real routed", func() error {
+			return d.PutReal(2, Real{Addr: netip.MustParseAddr("198.18.2.11"), Port: 8080})
+		}, ""},
+		{"real routed with mac", func() error {
+			return d.PutReal(2, Real{Addr: netip.MustParseAddr("198.18.2.11"), MAC: testMAC})
+		}, "src mac: want 6 bytes, got 0"},
 		{"real ok", func() error { return d.PutReal(4, testReal(1)) }, ""},
 		{"real id 0", func() error { return d.PutReal(0, testReal(1)) }, "put real 0 (198.18.0.11): real id: want 1..4, got 0"},
 		{"real id too big", func() error { return d.PutReal(5, testReal(1)) }, "real id: want 1..4, got 5"},
@@ -329,9 +336,9 @@ func TestReasonNames(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{"ct_expired", "ct_hit", "ct_miss", "ct_real_gone",
-		"drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind",
-		"pass_fragment", "pass_ipv6_ext_limit", "pass_ipv6_routing", "pass_not_ip", "pass_not_vip",
-		"pass_other_l4", "redirect", "tx"}
+		"drop_family", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind",
+		"pass_fib", "pass_fragment", "pass_ipv6_ext_limit", "pass_ipv6_routing", "pass_no_neigh", "pass_not_ip", "pass_not_vip",
+		"pass_other_l4", "redirect", "reply_pass_fib", "reply_pass_no_neigh", "reply_redirect", "reply_tx", "tx"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("reason names (-want +got):\n%s", diff)
 	}
@@ -402,7 +409,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "maglev_tables", "real_stats", "reals", "reasons", "service_stats", "services", "services4"}
+	want := []string{"clock", "conns4", "conns6", "ifaces", "maglev_tables", "nat4", "nat6", "real_stats", "reals", "reasons", "service_stats", "services", "services4"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

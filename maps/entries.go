@@ -39,6 +39,16 @@ const (
 	// the families of the real and the packet) from Service.TunnelSrc to
 	// Real.Addr; the real decapsulates it and owns the VIP.
 	KindTUN Kind = bpf.XlbLbKindLB_KIND_TUN
+	// KindNAT is masquerading (LVS NAT): the packet's destination becomes
+	// Real.Addr and Real.Port, and the real's replies, which must route
+	// back through this node and arrive on an interface marked with
+	// SetInside, get the VIP and its port back as their source. Both
+	// directions are routed with the kernel's FIB (bpf_fib_lookup), so
+	// the node needs IP forwarding on; a missing neighbour or route sends
+	// the rewritten packet through the stack (reasons pass_no_neigh,
+	// pass_fib, and reply_* for replies). The real must be of the VIP's
+	// family (else drop_family).
+	KindNAT Kind = bpf.XlbLbKindLB_KIND_NAT
 )
 
 // HashKey is what a service's Maglev slot is chosen by for a new flow. The
@@ -108,18 +118,28 @@ type Service struct {
 	Hash HashKey
 }
 
-// Real is a backend server and how to reach it.
+// Real is a backend server and how to reach it. A real of a KindNAT
+// service may leave MAC, SrcMAC and Ifindex zero (a routed real: the
+// program asks the FIB); DR and TUN services drop packets for a routed
+// real (reason drop_no_real).
 type Real struct {
-	Addr    netip.Addr       // IPv4 or IPv6; KindTUN's outer destination
+	Addr    netip.Addr       // IPv4 or IPv6; KindTUN's outer destination, KindNAT's new destination
 	MAC     net.HardwareAddr // next hop's MAC: the real's (DR), or its gateway's (TUN)
 	SrcMAC  net.HardwareAddr // MAC of Ifindex, the source of forwarded frames
-	Ifindex int              // interface that reaches the real
+	Ifindex int              // interface that reaches the real; 0: routed (NAT only)
+	// Port is KindNAT's new destination port (keepalived's real_server
+	// port); 0 keeps the VIP's port. DR and TUN ignore it.
+	Port uint16
 }
 
-// Counters are traffic totals summed over CPUs.
+// Counters are traffic totals summed over CPUs. Packets and Bytes count
+// client to real (every kind); OutPackets and OutBytes real to client,
+// which only KindNAT sees (DR and TUN replies bypass the node).
 type Counters struct {
-	Packets uint64 `json:"packets"`
-	Bytes   uint64 `json:"bytes"` // whole frames, Ethernet header included
+	Packets    uint64 `json:"packets"`
+	Bytes      uint64 `json:"bytes"` // whole frames, Ethernet header included
+	OutPackets uint64 `json:"out_packets,omitempty"`
+	OutBytes   uint64 `json:"out_bytes,omitempty"`
 }
 
 // vipKey converts k to the IPv6 services key: the address as 16 bytes
@@ -204,8 +224,8 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 	if err == nil {
 		err = checkTableSize(s.TableSize)
 	}
-	if err == nil && s.Kind != KindDR && s.Kind != KindTUN {
-		err = fmt.Errorf("kind: want %d (DR) or %d (TUN), got %d", KindDR, KindTUN, s.Kind)
+	if err == nil && s.Kind != KindDR && s.Kind != KindTUN && s.Kind != KindNAT {
+		err = fmt.Errorf("kind: want %d (DR), %d (NAT) or %d (TUN), got %d", KindDR, KindNAT, KindTUN, s.Kind)
 	}
 	if err == nil && s.Kind == KindTUN && (!s.TunnelSrc.IsValid() || s.TunnelSrc.IsUnspecified()) {
 		err = fmt.Errorf("tunnel src: want an address for a TUN service, got %q", s.TunnelSrc)
@@ -264,7 +284,7 @@ func (d *Dataplane) PutReal(id uint32, r Real) error {
 		err = d.reals.Lookup(id, &old)
 		if err == nil {
 			val.Gen = old.Gen
-			if old.Ifindex == 0 || old.Flags&uint16(bpf.XlbRealFlagREAL_F_REMOVED) != 0 || old.Addr != val.Addr {
+			if old.Flags&uint16(bpf.XlbRealFlagREAL_F_PRESENT) == 0 || old.Flags&uint16(bpf.XlbRealFlagREAL_F_REMOVED) != 0 || old.Addr != val.Addr {
 				val.Gen++
 			}
 			err = d.reals.Update(id, &val, ebpf.UpdateAny)
@@ -310,6 +330,8 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 		return val, fmt.Errorf("addr: want an address, got %q", addr)
 	case addr.Zone() != "":
 		return val, fmt.Errorf("addr: want no zone, got %q", addr.Zone())
+	case r.Ifindex == 0 && len(r.MAC) == 0 && len(r.SrcMAC) == 0:
+		// Routed (NAT only).
 	case len(r.MAC) != len(val.Mac):
 		return val, fmt.Errorf("mac: want %d bytes, got %d", len(val.Mac), len(r.MAC))
 	case len(r.SrcMAC) != len(val.SrcMac):
@@ -317,6 +339,8 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 	case r.Ifindex <= 0 || r.Ifindex > 1<<31-1:
 		return val, fmt.Errorf("ifindex: want > 0, got %d", r.Ifindex)
 	}
+	val.Flags = uint16(bpf.XlbRealFlagREAL_F_PRESENT)
+	val.Port = htons(r.Port)
 	val.Addr = addr.As16()
 	copy(val.Mac[:], r.MAC)
 	copy(val.SrcMac[:], r.SrcMAC)
@@ -445,6 +469,8 @@ func (d *Dataplane) counters(m *ebpf.Map, id uint32, check func(uint32) error) (
 	for _, c := range perCPU {
 		sum.Packets += c.Packets
 		sum.Bytes += c.Bytes
+		sum.OutPackets += c.OutPackets
+		sum.OutBytes += c.OutBytes
 	}
 	return sum, nil
 }
@@ -482,7 +508,10 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 // "drop_unknown_kind", "drop_real_removed", "drop_tunnel", "tx",
 // "redirect" (one per packet), and the conntrack events "ct_hit",
 // "ct_miss", "ct_expired", "ct_real_gone" (one per VIP packet that reached
-// the connection table). Every name is present.
+// the connection table). NAT adds the verdicts "pass_no_neigh",
+// "pass_fib", "drop_family" for client packets and "reply_tx",
+// "reply_redirect", "reply_pass_no_neigh", "reply_pass_fib" for replies
+// (see KindNAT). Every name is present.
 //
 // The program does not count hits (one counter update less per
 // established packet); "ct_hit" is derived here (hitCount).
@@ -506,15 +535,16 @@ func (d *Dataplane) Reasons() (map[string]uint64, error) {
 // hitCount derives the conntrack hits from the other counts. Every packet
 // that reaches the connection table gets exactly one event (hit, miss,
 // expired, real gone) and then exactly one of the verdicts tx, redirect,
-// drop_no_real, drop_real_removed, drop_tunnel, and no packet that misses
-// the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
+// drop_no_real, drop_real_removed, drop_tunnel, pass_no_neigh, pass_fib,
+// drop_family, and no packet that misses the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
 // hits are those verdicts less the other events. The counters are read
 // one at a time while traffic flows, so a read may be off by the packets
 // in flight; never below zero.
 func hitCount(counts map[string]uint64, names []string) uint64 {
 	var lookups, others uint64
 	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_TX, bpf.XlbReasonREASON_REDIRECT, bpf.XlbReasonREASON_DROP_NO_REAL,
-		bpf.XlbReasonREASON_DROP_REAL_REMOVED, bpf.XlbReasonREASON_DROP_TUNNEL} {
+		bpf.XlbReasonREASON_DROP_REAL_REMOVED, bpf.XlbReasonREASON_DROP_TUNNEL,
+		bpf.XlbReasonREASON_PASS_NO_NEIGH, bpf.XlbReasonREASON_PASS_FIB, bpf.XlbReasonREASON_DROP_FAMILY} {
 		lookups += counts[names[r]]
 	}
 	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_CT_MISS, bpf.XlbReasonREASON_CT_EXPIRED, bpf.XlbReasonREASON_CT_REAL_GONE} {
@@ -524,4 +554,28 @@ func hitCount(counts map[string]uint64, names []string) uint64 {
 		return 0
 	}
 	return lookups - others
+}
+
+// MaxIfindex is the highest ifindex SetInside accepts (MAX_IFACES - 1 in
+// bpf/consts.h).
+const MaxIfindex = 4095
+
+// SetInside marks the interface ifindex as facing NAT reals (inside true)
+// or not. TCP and UDP packets arriving on an inside interface are first
+// looked up as NAT replies (one hash lookup, nat4/nat6); elsewhere they
+// are not, so NAT costs the other interfaces' non-VIP traffic only an
+// array lookup. Mark every interface that NAT reals' replies arrive on; a
+// one-armed node marks its only interface.
+func (d *Dataplane) SetInside(ifindex int, inside bool) error {
+	if ifindex < 1 || ifindex > MaxIfindex {
+		return fmt.Errorf("set inside %d: ifindex: want 1..%d, got %d", ifindex, MaxIfindex, ifindex)
+	}
+	var v bpf.XlbIface
+	if inside {
+		v.Flags = uint32(bpf.XlbIfaceFlagIFACE_F_INSIDE)
+	}
+	if err := d.ifaces.Update(uint32(ifindex), &v, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("set inside %d: %w", ifindex, err)
+	}
+	return nil
 }

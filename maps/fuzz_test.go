@@ -26,18 +26,25 @@ const (
 )
 
 // FuzzProgram feeds arbitrary frames through the program, with the golden
-// tcp_vip_tx maps loaded plus IPv6 DR services and IPv4/IPv6 TUN services
-// (seeds: every golden input, so IPv6 extension chains, fragments and
-// tunnels). Every frame must get one of PASS, DROP, TX or REDIRECT; a frame
-// that is passed or dropped must come out unchanged; a forwarded one may
-// differ only in its MAC addresses, which must be a real's, or (TUN) grow
-// by an outer IPv4 or IPv6 header in front of the unchanged IP packet.
+// tcp_vip_tx maps loaded plus IPv6 DR services, IPv4/IPv6 TUN services and
+// IPv4/IPv6 TCP/UDP NAT services with tracked flows (seeds: every golden
+// input, so IPv6 extension chains, fragments, tunnels and NAT replies, and
+// the NAT forward frames on the fuzz services' ports). It runs in the NAT
+// lab (natLab), so NAT frames really route: a frame to the lab's inside
+// MAC arrives on the inside interface, any other on the outside one.
+// Every frame must get one of PASS, DROP, TX or REDIRECT; a dropped frame
+// must come out unchanged; a forwarded one may differ only in its MAC
+// addresses, which must be a real's or a lab neighbour's, or (TUN) grow by
+// an outer IPv4 or IPv6 header in front of the unchanged IP packet, or
+// (NAT, also passed) differ only in one address and port, the TTL / hop
+// limit and the checksums, which stay valid if they were.
 func FuzzProgram(f *testing.F) {
 	fixtures := loadFixtures(f)
 	for _, fx := range fixtures {
 		f.Add([]byte(fx.In))
 	}
-	d := openTest(f, Options{MaxServices: 8, MaxReals: 4})
+	lab := newNATLab(f)
+	d := openTest(f, Options{MaxServices: 8, MaxReals: 8})
 	std := fixtures["tcp_vip_tx"]
 	std.fill(f, d)
 	// Real 3 behind another interface, so REDIRECT is reachable too.
@@ -72,21 +79,72 @@ func FuzzProgram(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
+	// NAT: reals 5-8 routed, each service on its own real (the real's
+	// port is per real), ports 8081/tcp and 54/udp of the golden VIPs.
+	for _, n := range []struct {
+		id    uint32
+		vip   string
+		proto uint8
+		real  string
+		rport uint16
+	}{
+		{5, "198.18.0.100:8081", unix.IPPROTO_TCP, "198.18.2.11", 8080},
+		{6, "198.18.0.100:54", unix.IPPROTO_UDP, "198.18.2.11", 53},
+		{7, "[2001:db8::100]:8081", unix.IPPROTO_TCP, "2001:db8:2::11", 8080},
+		{8, "[2001:db8::100]:54", unix.IPPROTO_UDP, "2001:db8:2::11", 53},
+	} {
+		if err := d.PutReal(n.id, Real{Addr: netip.MustParseAddr(n.real), Port: n.rport}); err != nil {
+			f.Fatal(err)
+		}
+		ap := netip.MustParseAddrPort(n.vip)
+		if err := d.PutService(ServiceKey{Addr: ap.Addr(), Port: ap.Port(), Proto: n.proto}, Service{ID: n.id, TableSize: 7, Kind: KindNAT}); err != nil {
+			f.Fatal(err)
+		}
+		if err := d.SwapTable(n.id, []uint32{n.id, n.id, n.id, n.id, n.id, n.id, n.id}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := d.SetInside(int(lab.ifindex["inside"]), true); err != nil {
+		f.Fatal(err)
+	}
+	// The golden NAT forward frames moved to the fuzz ports, run once so
+	// the golden replies find their flows.
+	for name, port := range map[string]uint16{"nat_v4_tcp_forward": 8081, "nat_v4_udp_forward": 54, "nat_v6_tcp_forward": 8081, "nat_v6_udp_forward": 54} {
+		in := withL4Dport(f, fixtures[name].In, port)
+		f.Add(in)
+		if v, _ := lab.runFuzz(f, d, in); testutil.VerdictName(v) != "XDP_REDIRECT" {
+			f.Fatalf("%s on port %d: verdict %s, want XDP_REDIRECT", name, port, testutil.VerdictName(v))
+		}
+	}
+
 	realMACs := map[string]bool{}
 	for _, r := range std.Reals {
 		realMACs[r.MAC] = true
 	}
 	realMACs[testMAC.String()] = true
+	realMACs["02:00:00:00:02:0b"] = true // the lab's real
+	realMACs["02:00:00:00:00:aa"] = true // the lab's router to clients
 
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) < ethHeaderLen || len(in) > maxFuzzFrame {
 			return
 		}
-		verdict, out := run(t, d.Program(), in)
+		verdict, out := lab.runFuzz(t, d, in)
 		switch testutil.VerdictName(verdict) {
-		case "XDP_PASS", "XDP_DROP":
+		case "XDP_DROP":
 			if !bytes.Equal(in, out) {
 				t.Errorf("%s changed the frame:\nin  %x\nout %x", testutil.VerdictName(verdict), in, out)
+			}
+		case "XDP_PASS":
+			// Unchanged, or NAT-rewritten for the stack (pass_no_neigh,
+			// pass_fib): MACs as they came.
+			if !bytes.Equal(in, out) {
+				if !bytes.Equal(in[:12], out[:12]) {
+					t.Errorf("XDP_PASS changed the MACs:\nin  %x\nout %x", in, out)
+				}
+				if err := checkNATRewrite(in, out); err != nil {
+					t.Errorf("XDP_PASS: %v:\nin  %x\nout %x", err, in, out)
+				}
 			}
 		case "XDP_TX", "XDP_REDIRECT":
 			l2 := ethHeaderLen
@@ -96,7 +154,9 @@ func FuzzProgram(f *testing.F) {
 			switch grew := len(out) - len(in); grew {
 			case 0:
 				if !bytes.Equal(in[12:], out[12:]) {
-					t.Errorf("forwarding changed more than the MACs:\nin  %x\nout %x", in, out)
+					if err := checkNATRewrite(in, out); err != nil {
+						t.Errorf("forwarding changed more than the MACs, and not as NAT: %v:\nin  %x\nout %x", err, in, out)
+					}
 				}
 			case ipv4HeaderLen, ipv6HeaderLen:
 				if !bytes.Equal(in[l2:], out[l2+grew:]) || !bytes.Equal(in[12:l2-2], out[12:l2-2]) {

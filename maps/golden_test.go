@@ -30,19 +30,40 @@ const goldenDir = "../testdata/xdp"
 // fixture is one golden case: map contents and an input frame, then the
 // expected verdict, output frame and counters (rewritten by -update).
 type fixture struct {
-	Comment  string            `json:"comment"`
-	Services []fixtureService  `json:"services,omitempty"`
-	Reals    []fixtureReal     `json:"reals,omitempty"`
-	Tables   []fixtureTable    `json:"tables,omitempty"`
-	Conns    []fixtureConn     `json:"conns,omitempty"` // tracked before the run
-	In       testutil.HexFrame `json:"in"`
+	Comment  string           `json:"comment"`
+	Services []fixtureService `json:"services,omitempty"`
+	Reals    []fixtureReal    `json:"reals,omitempty"`
+	Tables   []fixtureTable   `json:"tables,omitempty"`
+	Conns    []fixtureConn    `json:"conns,omitempty"` // tracked before the run
+	// Ingress names the NAT lab's interface ("outside" or "inside") the
+	// frames arrive on: the case runs in the lab (natLab), where
+	// bpf_fib_lookup finds routes and neighbours. Empty: lo, no lab.
+	Ingress string `json:"ingress,omitempty"`
+	// Before are frames run first, arriving on the lab's outside
+	// interface (a client's packets that set up a NAT flow); their results
+	// are not checked, but count in the reasons and counters.
+	Before []testutil.HexFrame `json:"before,omitempty"`
+	In     testutil.HexFrame   `json:"in"`
 
 	Verdict         string              `json:"verdict"`
 	Out             testutil.HexFrame   `json:"out"`
 	Reasons         map[string]uint64   `json:"reasons"` // non-zero counts only
 	ServiceCounters map[uint32]Counters `json:"service_counters,omitempty"`
 	RealCounters    map[uint32]Counters `json:"real_counters,omitempty"`
-	ConnsAfter      []fixtureConn       `json:"conns_after,omitempty"` // the whole table after the run
+	ConnsAfter      []fixtureConn       `json:"conns_after,omitempty"`   // the whole table after the run
+	RepliesAfter    []fixtureReply      `json:"replies_after,omitempty"` // the whole NAT reverse table after the run
+}
+
+// fixtureReply is a NAT reverse entry after the run: the reply's 5-tuple
+// and what its source becomes.
+type fixtureReply struct {
+	Src       string `json:"src"` // the real
+	Dst       string `json:"dst"` // the client
+	Proto     string `json:"proto"`
+	VIP       string `json:"vip"`
+	ServiceID uint32 `json:"service_id"`
+	RealID    uint32 `json:"real_id"`
+	State     string `json:"state"`
 }
 
 // fixtureConn is a connection table entry. Before the run, idle_s ages it
@@ -87,9 +108,10 @@ var hashKeys = map[string]HashKey{"": HashFlow, "mh": HashFlow, "sh": HashSource
 type fixtureReal struct {
 	ID      uint32 `json:"id"`
 	Addr    string `json:"addr"`
-	MAC     string `json:"mac"`
-	SrcMAC  string `json:"src_mac"`
-	Ifindex int    `json:"ifindex"`
+	Port    uint16 `json:"port,omitempty"` // NAT
+	MAC     string `json:"mac,omitempty"`  // omitted with src_mac and ifindex: routed (NAT)
+	SrcMAC  string `json:"src_mac,omitempty"`
+	Ifindex int    `json:"ifindex,omitempty"`
 	Removed bool   `json:"removed,omitempty"` // RemoveReal after PutReal
 }
 
@@ -153,15 +175,17 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 		}
 	}
 	for _, r := range f.Reals {
-		mac, err := net.ParseMAC(r.MAC)
-		if err != nil {
-			tb.Fatal(err)
+		var mac, src net.HardwareAddr
+		var err error
+		if r.MAC != "" || r.SrcMAC != "" {
+			if mac, err = net.ParseMAC(r.MAC); err != nil {
+				tb.Fatal(err)
+			}
+			if src, err = net.ParseMAC(r.SrcMAC); err != nil {
+				tb.Fatal(err)
+			}
 		}
-		src, err := net.ParseMAC(r.SrcMAC)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), MAC: mac, SrcMAC: src, Ifindex: r.Ifindex}); err != nil {
+		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: r.Ifindex}); err != nil {
 			tb.Fatal(err)
 		}
 		if r.Removed {
@@ -194,8 +218,15 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 // run passes frame through d's program once, arriving on lo.
 func run(tb testing.TB, prog *ebpf.Program, in []byte) (verdict uint32, out []byte) {
 	tb.Helper()
+	return runOn(tb, prog, in, loIfindex)
+}
+
+// runOn passes frame through d's program once, arriving on ifindex of
+// the calling thread's network namespace.
+func runOn(tb testing.TB, prog *ebpf.Program, in []byte, ifindex uint32) (verdict uint32, out []byte) {
+	tb.Helper()
 	out = make([]byte, len(in)+256)
-	ctx := xdpMD{DataEnd: uint32(len(in)), IngressIfindex: loIfindex}
+	ctx := xdpMD{DataEnd: uint32(len(in)), IngressIfindex: ifindex}
 	opts := ebpf.RunOptions{Data: in, DataOut: out, Context: ctx}
 	verdict, err := prog.Run(&opts)
 	if err != nil {
@@ -205,12 +236,25 @@ func run(tb testing.TB, prog *ebpf.Program, in []byte) (verdict uint32, out []by
 }
 
 func TestGolden(t *testing.T) {
-	for name, f := range loadFixtures(t) {
+	fixtures := loadFixtures(t)
+	var lab *natLab
+	for _, f := range fixtures {
+		if f.Ingress != "" && lab == nil {
+			lab = newNATLab(t)
+		}
+	}
+	for name, f := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			d := openTest(t, Options{MaxServices: 16, MaxReals: 16})
 			f.fill(t, d)
 
-			verdict, out := run(t, d.Program(), f.In)
+			var verdict uint32
+			var out []byte
+			if f.Ingress != "" {
+				verdict, out = lab.run(t, d, f)
+			} else {
+				verdict, out = run(t, d.Program(), f.In)
+			}
 			got := fixture{
 				Verdict:         testutil.VerdictName(verdict),
 				Out:             out,
@@ -218,6 +262,7 @@ func TestGolden(t *testing.T) {
 				ServiceCounters: make(map[uint32]Counters),
 				RealCounters:    make(map[uint32]Counters),
 				ConnsAfter:      dumpConns(t, d),
+				RepliesAfter:    dumpReplies(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -237,7 +282,7 @@ func TestGolden(t *testing.T) {
 			if *update {
 				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
-				f.ConnsAfter = got.ConnsAfter
+				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -258,6 +303,16 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.ConnsAfter, got.ConnsAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("conns after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.RepliesAfter, got.RepliesAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("nat replies after the run (-want +got):\n%s", diff)
+			}
+			// NAT rewrites checksums: whatever leaves must verify, as
+			// the input did.
+			if f.Ingress != "" {
+				if err := checkChecksums(out); err != nil {
+					t.Errorf("output frame: %v", err)
+				}
 			}
 		})
 	}
