@@ -1,0 +1,183 @@
+package controlplane
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"xlb/health"
+	"xlb/internal/script"
+)
+
+// planView is what a HealthPlan means, in comparable words: per health
+// service, its keys and, per real, each check's name and schedule.
+type planView struct {
+	Keys  []string
+	Reals map[string][]string
+}
+
+func viewPlan(p HealthPlan) map[string]planView {
+	out := map[string]planView{}
+	for _, s := range p.Services {
+		v := planView{Reals: map[string][]string{}}
+		for _, k := range p.Keys[s.Name] {
+			v.Keys = append(v.Keys, k.String())
+		}
+		for _, r := range s.Reals {
+			var checks []string
+			for _, c := range r.Checks {
+				o := c.Options
+				checks = append(checks, c.Checker.String()+" "+schedule(o))
+			}
+			v.Reals[r.Addr.String()] = checks
+		}
+		out[s.Name] = v
+	}
+	return out
+}
+
+func schedule(o health.CheckOptions) string {
+	var b strings.Builder
+	b.WriteString("every " + o.Interval.String() + " timeout " + o.Timeout.String() +
+		" retry " + string(rune('0'+o.Retry)) + " after " + o.RetryDelay.String() + " warmup " + o.Warmup.String())
+	if o.Alpha {
+		b.WriteString(" alpha")
+	}
+	return b.String()
+}
+
+func TestHealthChecks(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "weight")
+	if err := os.WriteFile(file, []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A script anyone may change: enable_script_security refuses it.
+	if err := os.WriteFile(filepath.Join(dir, "check.sh"), []byte("#!/bin/sh\n"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "check.sh"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		conf         string
+		want         map[string]planView
+		wantWarnings []string
+		wantErr      string
+	}{
+		{
+			name: "keepalived's defaults",
+			conf: `virtual_server 198.18.0.100 80 {
+				delay_loop 6
+				lb_kind DR
+				protocol TCP
+				real_server 198.18.0.11 80 { TCP_CHECK { } }
+				real_server 198.18.0.12 80 {
+					TCP_CHECK {
+						connect_port 8080
+						connect_timeout 2
+						retry 3
+						delay_before_retry 2
+						warmup 1
+					}
+				}
+			}`,
+			want: map[string]planView{"198.18.0.100:80/tcp": {Keys: []string{"198.18.0.100:80/tcp"}, Reals: map[string][]string{
+				"198.18.0.11:80": {"TCP_CHECK 198.18.0.11:80 every 6s timeout 0s retry 1 after 1s warmup 6s"},
+				"198.18.0.12:80": {"TCP_CHECK 198.18.0.12:8080 every 6s timeout 2s retry 3 after 2s warmup 1s"},
+			}}},
+		},
+		{
+			name: "a group is checked once and fans out",
+			conf: `virtual_server_group web { 198.18.0.100-101 80 }
+				virtual_server group web {
+				alpha
+				lb_kind DR
+				protocol TCP
+				real_server 198.18.0.11 80 {
+					HTTP_GET {
+						url { path /health }
+						connect_ip 198.18.0.99
+					}
+				}
+			}`,
+			want: map[string]planView{"198.18.0.100:80/tcp": {
+				Keys: []string{"198.18.0.100:80/tcp", "198.18.0.101:80/tcp"},
+				Reals: map[string][]string{
+					"198.18.0.11:80": {"HTTP_GET 198.18.0.99:80/health every 1m0s timeout 0s retry 1 after 1s warmup 1m0s alpha"},
+				}}},
+		},
+		{
+			name: "every checker type",
+			conf: `vrrp_track_file weight {
+					file ` + file + `
+					weight 2
+				}
+				virtual_server 198.18.0.100 53 {
+				delay_loop 3
+				lb_kind DR
+				protocol UDP
+				real_server 198.18.0.11 53 {
+					DNS_CHECK {
+						type A
+						name example.org.
+					}
+					UDP_CHECK { }
+					PING_CHECK { }
+					FILE_CHECK { track_file weight }
+					MISC_CHECK {
+						misc_path "/bin/true x"
+						misc_timeout 4
+					}
+					SMTP_CHECK { connect_port 25 }
+					SSL_GET { url { path / } }
+				} }`,
+			want: map[string]planView{"198.18.0.100:53/udp": {Keys: []string{"198.18.0.100:53/udp"}, Reals: map[string][]string{
+				"198.18.0.11:53": {
+					"DNS_CHECK 198.18.0.11:53 A example.org. every 3s timeout 0s retry 1 after 1s warmup 3s",
+					"UDP_CHECK 198.18.0.11:53 every 3s timeout 0s retry 1 after 1s warmup 3s",
+					"PING_CHECK 198.18.0.11 every 3s timeout 0s retry 1 after 1s warmup 3s",
+					"FILE_CHECK " + file + " every 3s timeout 0s retry 1 after 1s warmup 3s",
+					"MISC_CHECK /bin/true x every 3s timeout 4s retry 1 after 1s warmup 3s",
+					"SMTP_CHECK 198.18.0.11:25 every 3s timeout 0s retry 1 after 1s warmup 3s",
+					"SSL_GET 198.18.0.11:53/ every 3s timeout 0s retry 1 after 1s warmup 3s",
+				},
+			}}},
+		},
+		{
+			name: "an unsafe MISC_CHECK script is refused under enable_script_security",
+			conf: `global_defs { enable_script_security }
+				virtual_server 198.18.0.100 80 {
+				lb_kind DR
+				protocol TCP
+				real_server 198.18.0.11 80 { MISC_CHECK { misc_path "` + dir + `/check.sh" } } }`,
+			wantErr: "test.conf:5:34: MISC_CHECK of real_server 198.18.0.11:80: ",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, warnings, err := HealthChecks(mustParse(t, tc.conf))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, script.ErrInsecure) {
+					t.Fatalf("error %v, want script.ErrInsecure containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, viewPlan(plan)); diff != "" {
+				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantWarnings, warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
