@@ -584,7 +584,7 @@ var ErrFwmarkNotServed = errors.New("the XDP backend cannot see firewall marks")
 
 // CheckXDPConfig refuses what the XDP backend can never serve, rather than
 // starting without it: each "virtual_server fwmark N" and each fwmark entry
-// of a virtual_server_group, at its FILE:LINE. `xlbd -t` only warns about
+// of a virtual_server_group, and TUN with GUE or GRE, at its FILE:LINE. `xlbd -t` only warns about
 // them (the check does not know which backend will run the file); xlbd
 // with the XDP backend fails to start, or keeps the old config on reload.
 func CheckXDPConfig(cfg *config.Config) error {
@@ -592,6 +592,25 @@ func CheckXDPConfig(cfg *config.Config) error {
 	for _, vs := range cfg.FwmarkServers {
 		errs = append(errs, fmt.Errorf("%s: virtual_server fwmark %d: %w; remove it, or serve it with IPVS%s",
 			vs.Pos, vs.Fwmark, ErrFwmarkNotServed, vs.Pos.Includes()))
+	}
+	seen := map[config.Pos]bool{} // a group's entries share their block
+	for _, vs := range cfg.VirtualServers {
+		if seen[vs.Pos] {
+			continue
+		}
+		seen[vs.Pos] = true
+		// The data plane encapsulates in plain IP-in-IP; a real set up
+		// for GUE or GRE would drop what it sends.
+		if vs.Tunnel != nil && vs.Tunnel.Type != config.TunnelIPIP {
+			errs = append(errs, fmt.Errorf("%s: virtual_server %s: lb_kind TUN type %s: the XDP backend encapsulates in IPIP only%s",
+				vs.Pos, vs.Key(), vs.Tunnel.Type, vs.Pos.Includes()))
+		}
+		for _, rs := range vs.Reals {
+			if rs.Tunnel != nil && rs.Tunnel.Type != config.TunnelIPIP {
+				errs = append(errs, fmt.Errorf("%s: real_server %s: lvs_method TUN type %s: the XDP backend encapsulates in IPIP only%s",
+					rs.Pos, rs.Addr, rs.Tunnel.Type, rs.Pos.Includes()))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

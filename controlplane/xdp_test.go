@@ -568,3 +568,46 @@ func TestQuorumHook(t *testing.T) {
 		t.Errorf("quorum changes (-want +got):\n%s", diff)
 	}
 }
+
+func TestCheckXDPConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		conf string
+		want []string // substrings of the error; none: accepted
+	}{
+		{name: "DR and plain TUN", conf: threeReals},
+		{
+			name: "fwmark",
+			conf: "virtual_server fwmark 7 {\n  lb_kind DR\n  real_server 198.18.0.12 80 {\n  }\n}\n",
+			want: []string{"test.conf:1:1: virtual_server fwmark 7: the XDP backend cannot see firewall marks"},
+		},
+		{
+			name: "GUE and GRE",
+			conf: "virtual_server 198.18.0.100 80 {\n  protocol TCP\n  lb_kind TUN type gue port 6080\n" +
+				"  real_server 198.18.0.12 80 {\n    lvs_method TUN type gre\n  }\n}\n",
+			want: []string{
+				"test.conf:1:1: virtual_server 198.18.0.100:80/tcp: lb_kind TUN type gue: the XDP backend encapsulates in IPIP only",
+				"test.conf:4:3: real_server 198.18.0.12: lvs_method TUN type gre: the XDP backend encapsulates in IPIP only",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckXDPConfig(mustParse(t, tc.conf))
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
