@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"xlb/config"
+	"xlb/controlplane/api"
 	"xlb/health"
 	"xlb/health/check"
 	"xlb/internal/script"
@@ -280,4 +281,48 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// ChecksView is the health Monitor's snapshot in the API's schema.
+func ChecksView(snap health.Snapshot) api.Checks {
+	out := api.Checks{Time: snap.Time, Services: []api.CheckService{}}
+	for _, s := range snap.Services {
+		cs := api.CheckService{Name: s.Name, Suspended: s.Suspended, QuorumUp: s.QuorumUp,
+			LiveWeight: s.LiveWeight, Quorum: s.Quorum, Reals: []api.CheckReal{}}
+		for _, r := range s.Reals {
+			cr := api.CheckReal{Address: r.Addr.String(), Up: r.Up, Weight: r.Weight, Reason: r.Reason,
+				LastChange: r.LastChange, Checks: []api.CheckDetail{}}
+			for _, c := range r.Checks {
+				cr.Checks = append(cr.Checks, api.CheckDetail{
+					ID: c.ID, Up: c.Up, LastUp: c.LastUp, Reason: c.Reason,
+					LatencyMS:           float64(c.Latency.Microseconds()) / 1000,
+					ConsecutiveFailures: c.ConsecutiveFailures, DynamicWeight: c.Weight,
+					LastCheck: c.LastCheck, NextCheck: c.NextCheck,
+				})
+			}
+			cs.Reals = append(cs.Reals, cr)
+		}
+		out.Services = append(out.Services, cs)
+	}
+	return out
+}
+
+// AlphaHealth is the health a plan starts with: reals with an alpha check
+// are down until their checks pass (keepalived's alpha), the others up.
+func AlphaHealth(plan HealthPlan) Health {
+	h := Health{}
+	for _, s := range plan.Services {
+		for _, r := range s.Reals {
+			for _, c := range r.Checks {
+				if !c.Options.Alpha {
+					continue
+				}
+				for _, k := range plan.Keys[s.Name] {
+					h.Set(k, r.Addr, RealHealth{Reason: c.Checker.String() + ": alpha: not checked yet"})
+				}
+				break
+			}
+		}
+	}
+	return h
 }

@@ -113,6 +113,14 @@ func (r *Reconciler) SetHealth(ctx context.Context, k ServiceKey, a netip.AddrPo
 	return r.reconcileLocked(ctx)
 }
 
+// SeedHealth replaces the health the next computation starts from, without
+// applying it: before the first Reconcile, so reals under alpha start down.
+func (r *Reconciler) SeedHealth(h Health) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.health = h
+}
+
 // SetConfig replaces the configuration (a reload) and applies it.
 // Overrides of reals that still exist are kept; the others are dropped
 // and logged.

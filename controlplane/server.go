@@ -20,9 +20,13 @@ import (
 
 // Server serves the API of package api for a Reconciler.
 type Server struct {
-	rec *Reconciler
-	log *slog.Logger
+	rec    *Reconciler
+	log    *slog.Logger
+	checks func() api.Checks // nil: no health monitor
 }
+
+// SetChecks gives the server the health checks' state for GET /v1/checks.
+func (s *Server) SetChecks(f func() api.Checks) { s.checks = f }
 
 // NewServer returns an API server for rec.
 func NewServer(rec *Reconciler, logger *slog.Logger) *Server {
@@ -35,6 +39,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathServices, s.services)
 	mux.HandleFunc("GET "+api.PathReasons, s.reasons)
 	mux.HandleFunc("GET "+api.PathExplain, s.explain)
+	mux.HandleFunc("GET "+api.PathChecks, s.getChecks)
 	mux.HandleFunc("PUT "+api.PathWeight, s.weight)
 	return mux
 }
@@ -202,6 +207,14 @@ func apiReal(r Real, state, reason string) api.Real {
 		ar.Health = "up"
 	}
 	return ar
+}
+
+func (s *Server) getChecks(w http.ResponseWriter, _ *http.Request) {
+	out := api.Checks{Time: time.Now(), Services: []api.CheckService{}}
+	if s.checks != nil {
+		out = s.checks()
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) weight(w http.ResponseWriter, r *http.Request) {

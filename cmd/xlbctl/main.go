@@ -95,7 +95,8 @@ func newRootCommand() *cobra.Command {
 		return context.WithTimeout(cmd.Context(), timeout)
 	}
 	root.AddCommand(newServicesCommand(client, withTimeout), newWeightCommand(client, withTimeout),
-		newReasonsCommand(client, withTimeout), newExplainCommand(client, withTimeout))
+		newReasonsCommand(client, withTimeout), newExplainCommand(client, withTimeout),
+		newChecksCommand(client, withTimeout), newGenhashCommand())
 	root.AddCommand(newRealserverCommand())
 	return root
 }

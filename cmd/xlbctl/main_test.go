@@ -42,6 +42,19 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 	mux.HandleFunc("GET "+api.PathReasons, func(w http.ResponseWriter, _ *http.Request) {
 		json.NewEncoder(w).Encode(api.Reasons{Reasons: map[string]uint64{"tx": 1200, "pass_not_vip": 5}})
 	})
+	mux.HandleFunc("GET "+api.PathChecks, func(w http.ResponseWriter, _ *http.Request) {
+		w7 := 7
+		json.NewEncoder(w).Encode(api.Checks{Services: []api.CheckService{{
+			Name: "198.18.0.100:80/tcp", QuorumUp: false, LiveWeight: 3, Quorum: 4,
+			Reals: []api.CheckReal{
+				{Address: "198.18.0.11:80", Up: true, Weight: 3, Checks: []api.CheckDetail{
+					{ID: "HTTP_GET 198.18.0.11:80/health", Up: true, LastUp: true, LatencyMS: 0.47}}},
+				{Address: "198.18.0.12:80", Up: false, Weight: 7, Reason: "TCP_CHECK 198.18.0.12:80: connection refused",
+					Checks: []api.CheckDetail{{ID: "TCP_CHECK 198.18.0.12:80", Reason: "connection refused",
+						ConsecutiveFailures: 4, DynamicWeight: &w7}}},
+			},
+		}}})
+	})
 	mux.HandleFunc("GET "+api.PathExplain, func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(api.Explanation{
 			Service: r.URL.Query().Get("service"), Client: r.URL.Query().Get("client"), Real: "198.18.0.12:80",
@@ -130,6 +143,16 @@ func TestCLI(t *testing.T) {
 			wantOut: []string{`"decided_by": "connection table"`, `"slot": 17`}},
 		{name: "explain bad client", args: []string{"--socket", d.socket, "explain", "198.18.0.100:80", "198.18.1.10"},
 			wantCode: 2, wantOut: []string{`client "198.18.1.10": want IP:PORT`}},
+		{name: "checks text", args: []string{"--socket", d.socket, "checks"}, wantOut: []string{
+			"198.18.0.100:80/tcp", "quorum DOWN", "3/4", "HTTP_GET 198.18.0.11:80/health", "0.47ms",
+			"198.18.0.12:80", "DOWN", "TCP_CHECK 198.18.0.12:80: connection refused"}},
+		{name: "checks json", args: []string{"--socket", d.socket, "checks", "-o", "json"},
+			wantOut: []string{`"consecutive_failures": 4`, `"dynamic_weight": 7`}},
+		{name: "genhash needs a URL", args: []string{"genhash"}, wantCode: 2, wantOut: []string{"accepts 1 arg(s)"}},
+		{name: "genhash wants an address", args: []string{"genhash", "http://example.org/"}, wantCode: 2,
+			wantOut: []string{`host "example.org": want an IP address`}},
+		{name: "genhash wants http", args: []string{"genhash", "ftp://198.18.0.1/"}, wantCode: 2,
+			wantOut: []string{"want http:// or https://"}},
 		{name: "daemon unreachable", args: []string{"--socket", dead, "services"},
 			wantCode: 1, wantOut: []string{"xlbd unreachable"}},
 		{name: "weight with daemon unreachable", args: []string{"--socket", dead, "weight", "198.18.0.100:80", "198.18.0.11:80", "1"},

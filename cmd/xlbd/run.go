@@ -65,12 +65,22 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	backend.SetConnTimeouts(controlplane.ConnTimeouts{TCP: timeouts.TCP, TCPFin: timeouts.TCPFin, UDP: timeouts.UDP})
 	rec := controlplane.NewReconciler(cfg, backend, log)
+	plan, err := healthPlan(cfg, log)
+	if err != nil {
+		return err
+	}
+	hr := newHealthRunner(rec, log)
+	if err := hr.setPlan(plan); err != nil {
+		return err
+	}
+	rec.SeedHealth(controlplane.AlphaHealth(plan))
 
 	// abort stops the goroutines started so far when start-up fails.
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return nb.Run(ctx) })
+	g.Go(func() error { return hr.Run(ctx) })
 	startupFailed := func(err error) error {
 		abort()
 		return errors.Join(err, g.Wait())
@@ -84,8 +94,10 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		return startupFailed(err)
 	}
 	log.Info("xlbd ready", "socket", s.Socket, "config", s.Config)
-	g.Go(func() error { return controlplane.NewServer(rec, log).Serve(ctx, l) })
-	g.Go(func() error { return reconcileLoop(ctx, s, timeouts, rec, nb, log) })
+	srv := controlplane.NewServer(rec, log)
+	srv.SetChecks(hr.checks)
+	g.Go(func() error { return srv.Serve(ctx, l) })
+	g.Go(func() error { return reconcileLoop(ctx, s, timeouts, rec, nb, hr, log) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -131,7 +143,7 @@ func firstReconcile(ctx context.Context, rec *controlplane.Reconciler, backend *
 
 // reconcileLoop reloads on SIGHUP and re-applies when a neighbour changes.
 func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts, rec *controlplane.Reconciler,
-	nb *neigh.Table, log *slog.Logger) error {
+	nb *neigh.Table, hr *healthRunner, log *slog.Logger) error {
 	path := s.Config
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -151,6 +163,11 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
 				continue
 			}
+			plan, err := healthPlan(cfg, log)
+			if err != nil {
+				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
+				continue
+			}
 			if cfg.Global.LVSTimeouts != timeouts {
 				log.Warn("lvs_timeouts changed: the connection table keeps the old ones until xlbd restarts",
 					"config", path)
@@ -159,6 +176,9 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 				log.Error("reload applied with errors", "err", err)
 				continue
 			}
+			if err := hr.setPlan(plan); err != nil {
+				log.Error("reload: health checks not updated", "err", err)
+			}
 			log.Info("configuration reloaded", "config", path)
 		case <-nb.Changed():
 			if err := rec.Reconcile(ctx); err != nil {
@@ -166,6 +186,16 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 			}
 		}
 	}
+}
+
+// healthPlan builds the configuration's health checks, logging what is
+// not run.
+func healthPlan(cfg *config.Config, log *slog.Logger) (controlplane.HealthPlan, error) {
+	plan, warnings, err := controlplane.HealthChecks(cfg)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	return plan, err
 }
 
 // loadConfigLogged reads the configuration, logging each diagnostic with

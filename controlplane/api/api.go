@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // Paths of the endpoints.
 const (
 	PathServices = "/v1/services"
@@ -119,4 +121,48 @@ type TrackedConn struct {
 // Error is the body of every non-2xx answer.
 type Error struct {
 	Error string `json:"error"`
+}
+
+// PathChecks is the endpoint of the health checks' state.
+const PathChecks = "/v1/checks"
+
+// Checks is the answer of GET /v1/checks: every health-checked service,
+// its reals and their checks, as the health monitor last saw them.
+type Checks struct {
+	Time     time.Time      `json:"time"`
+	Services []CheckService `json:"services"`
+}
+
+// CheckService is one virtual service's checks. A service over a
+// virtual_server_group is checked once, under its first address.
+type CheckService struct {
+	Name       string      `json:"name"`                // "198.18.0.100:80/tcp"
+	Suspended  bool        `json:"suspended,omitempty"` // ha_suspend and this node is not master
+	QuorumUp   bool        `json:"quorum_up"`
+	LiveWeight int         `json:"live_weight"` // sum of the live reals' health weights
+	Quorum     int         `json:"quorum"`
+	Reals      []CheckReal `json:"reals"`
+}
+
+// CheckReal is one real server's health.
+type CheckReal struct {
+	Address    string        `json:"address"` // "198.18.0.11:80"
+	Up         bool          `json:"up"`
+	Weight     int           `json:"weight"` // configured, moved by misc_dynamic / FILE_CHECK
+	Reason     string        `json:"reason,omitempty"`
+	LastChange time.Time     `json:"last_change"`
+	Checks     []CheckDetail `json:"checks"`
+}
+
+// CheckDetail is one check of a real.
+type CheckDetail struct {
+	ID                  string     `json:"id"` // "HTTP_GET 198.18.0.11:80/health"
+	Up                  bool       `json:"up"`
+	LastUp              bool       `json:"last_up"` // the last attempt's result
+	Reason              string     `json:"reason,omitempty"`
+	LatencyMS           float64    `json:"latency_ms"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	DynamicWeight       *int       `json:"dynamic_weight,omitempty"`
+	LastCheck           *time.Time `json:"last_check,omitempty"`
+	NextCheck           *time.Time `json:"next_check,omitempty"`
 }

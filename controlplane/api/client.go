@@ -57,6 +57,13 @@ func (c *Client) Reasons(ctx context.Context) (Reasons, error) {
 	return out, err
 }
 
+// Checks returns the health checks' state.
+func (c *Client) Checks(ctx context.Context) (Checks, error) {
+	var out Checks
+	err := c.do(ctx, http.MethodGet, PathChecks, nil, &out)
+	return out, err
+}
+
 // Explain asks which real the data plane sends client's flow to service
 // ("VIP:PORT[/tcp|/udp]"), and why.
 func (c *Client) Explain(ctx context.Context, service, client string) (Explanation, error) {

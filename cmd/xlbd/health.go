@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"xlb/controlplane"
+	"xlb/controlplane/api"
+	"xlb/health"
+	"xlb/internal/script"
+)
+
+const (
+	// notifyTimeout bounds notify_up/notify_down and quorum_up/quorum_down
+	// scripts: keepalived gives them none, but a hung one must not pile up.
+	notifyTimeout = time.Minute
+	// scriptKillGrace is keepalived's SIGTERM-to-SIGKILL delay.
+	scriptKillGrace = 2 * time.Second
+	// queuedScripts bounds quorum scripts waiting to run; more are dropped
+	// (and logged) rather than block the reconciler.
+	queuedScripts = 64
+)
+
+// healthRunner joins the health Monitor to the reconciler: check results
+// become RealHealth of every service their virtual_server stands for, and
+// the reconciler's quorum changes run quorum_up / quorum_down.
+type healthRunner struct {
+	mon     *health.Monitor
+	rec     *controlplane.Reconciler
+	log     *slog.Logger
+	scripts chan script.Command
+
+	mu   sync.Mutex
+	keys map[string][]controlplane.ServiceKey
+}
+
+func newHealthRunner(rec *controlplane.Reconciler, log *slog.Logger) *healthRunner {
+	h := &healthRunner{rec: rec, log: log, scripts: make(chan script.Command, queuedScripts)}
+	h.mon = health.New(health.Config{
+		Logger:   log,
+		Jitter:   0.1,
+		Notifier: health.NotifierFunc(h.runNotify),
+		OnChange: h.onChange,
+	})
+	rec.SetHooks(controlplane.Hooks{QuorumChanged: h.quorumChanged})
+	return h
+}
+
+// setPlan gives the Monitor a configuration's checks (at start and on
+// reload); checks that keep their identity keep their state.
+func (h *healthRunner) setPlan(plan controlplane.HealthPlan) error {
+	h.mu.Lock()
+	h.keys = plan.Keys
+	h.mu.Unlock()
+	return h.mon.Update(plan.Services)
+}
+
+// Run runs the checks and the quorum scripts until ctx ends.
+func (h *healthRunner) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return h.mon.Run(ctx) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case c := <-h.scripts:
+				if err := h.run(ctx, "quorum script", c); err != nil {
+					h.log.Warn("script failed", "err", err)
+				}
+			}
+		}
+	})
+	return g.Wait()
+}
+
+// checks is the Monitor's state in the API's schema.
+func (h *healthRunner) checks() api.Checks { return controlplane.ChecksView(h.mon.Snapshot()) }
+
+func (h *healthRunner) onChange(ev health.Event) {
+	if ev.IsQuorum() {
+		return // the reconciler decides quorum, overrides included
+	}
+	h.mu.Lock()
+	keys := h.keys[ev.Service]
+	h.mu.Unlock()
+	if !ev.Initial || !ev.Health.Up {
+		state := "down"
+		if ev.Health.Up {
+			state = "up"
+		}
+		h.log.Info("real server "+state, "service", ev.Service, "real", ev.Real.String(),
+			"weight", ev.Health.Weight, "reason", ev.Health.Reason)
+	}
+	rh := controlplane.RealHealth{Up: ev.Health.Up, Reason: ev.Health.Reason,
+		Weight: ev.Health.Weight, HasWeight: ev.Health.HasWeight}
+	for _, k := range keys {
+		if err := h.rec.SetHealth(context.Background(), k, ev.Real, rh); err != nil {
+			h.log.Error("apply health change", "service", k.String(), "real", ev.Real.String(), "err", err)
+		}
+	}
+}
+
+func (h *healthRunner) quorumChanged(svc controlplane.Service) {
+	line, what := svc.QuorumDownScript, "quorum_down"
+	if svc.QuorumUp {
+		line, what = svc.QuorumUpScript, "quorum_up"
+	}
+	argv, err := script.SplitWords(line)
+	if err != nil || len(argv) == 0 {
+		return
+	}
+	select {
+	case h.scripts <- script.Command{Argv: argv, Timeout: notifyTimeout, KillGrace: scriptKillGrace}:
+	default:
+		h.log.Warn(what+" script dropped: too many queued", "service", svc.Key.String())
+	}
+}
+
+func (h *healthRunner) runNotify(ctx context.Context, n health.Notification) error {
+	return h.run(ctx, "notify script", script.Command{Argv: n.Command.Argv, User: n.Command.User,
+		Group: n.Command.Group, Timeout: notifyTimeout, KillGrace: scriptKillGrace})
+}
+
+// run runs one script and says how it failed, if it did.
+func (h *healthRunner) run(ctx context.Context, what string, c script.Command) error {
+	res, err := script.Run(ctx, c)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%s %v: %w", what, c.Argv, err)
+	case res.TimedOut:
+		err = fmt.Errorf("%s %v: timed out", what, c.Argv)
+	case res.ExitCode != 0:
+		err = fmt.Errorf("%s %v: exit %d", what, c.Argv, res.ExitCode)
+	}
+	return err
+}
