@@ -180,4 +180,3 @@ func TestHealthChecks(t *testing.T) {
 		})
 	}
 }
-

@@ -3,8 +3,8 @@ package controlplane
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
 	"strings"
