@@ -90,6 +90,9 @@ func TestValidation(t *testing.T) {
 		{"real routed", func() error {
 			return d.PutReal(2, Real{Addr: netip.MustParseAddr("198.18.2.11"), Port: 8080})
 		}, ""},
+		{"inside ok", func() error { return d.SetInside(2, true) }, ""},
+		{"inside ifindex 0", func() error { return d.SetInside(0, true) }, "set inside 0: ifindex: want 1..4095, got 0"},
+		{"inside ifindex too big", func() error { return d.SetInside(4096, false) }, "ifindex: want 1..4095, got 4096"},
 		{"real routed with mac", func() error {
 			return d.PutReal(2, Real{Addr: netip.MustParseAddr("198.18.2.11"), MAC: testMAC})
 		}, "src mac: want 6 bytes, got 0"},

@@ -7,8 +7,10 @@
 // 1..Options.MaxReals. Real id 0 in a Maglev slot means "no real", so a
 // zeroed table drops rather than forwarding to a wrong real.
 //
-// Services and reals are IPv4 or IPv6, forwarded by direct routing (KindDR)
-// or IP tunnel (KindTUN). Flows are tracked in LRU connection tables, one
+// Services and reals are IPv4 or IPv6, forwarded by direct routing (KindDR),
+// IP tunnel (KindTUN) or masquerading (KindNAT: the replies come back
+// through the node, on interfaces marked with SetInside, and are found in
+// reverse tables; LookupReply reads them). Flows are tracked in LRU connection tables, one
 // per family (Options.ConnTableSize for IPv4, ConnTableSize6 for IPv6;
 // IPVS-like timeouts in Options): a tracked flow
 // keeps its real while that real exists, whatever the Maglev table says
