@@ -23,7 +23,11 @@ type Server struct {
 	rec    *Reconciler
 	log    *slog.Logger
 	checks func() api.Checks // nil: no health monitor
+	vrrp   func() api.VRRP   // nil: no VRRP
 }
+
+// SetVRRP gives the server the VRRP instances' state for GET /v1/vrrp.
+func (s *Server) SetVRRP(f func() api.VRRP) { s.vrrp = f }
 
 // SetChecks gives the server the health checks' state for GET /v1/checks.
 func (s *Server) SetChecks(f func() api.Checks) { s.checks = f }
@@ -40,6 +44,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathReasons, s.reasons)
 	mux.HandleFunc("GET "+api.PathExplain, s.explain)
 	mux.HandleFunc("GET "+api.PathChecks, s.getChecks)
+	mux.HandleFunc("GET "+api.PathVRRP, s.getVRRP)
 	mux.HandleFunc("PUT "+api.PathWeight, s.weight)
 	return mux
 }
@@ -213,6 +218,14 @@ func (s *Server) getChecks(w http.ResponseWriter, _ *http.Request) {
 	out := api.Checks{Time: time.Now(), Services: []api.CheckService{}}
 	if s.checks != nil {
 		out = s.checks()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getVRRP(w http.ResponseWriter, _ *http.Request) {
+	out := api.VRRP{Instances: []api.VRRPInstance{}, Groups: []api.VRRPGroup{}}
+	if s.vrrp != nil {
+		out = s.vrrp()
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"xlb/controlplane/api"
 )
@@ -54,6 +55,14 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 						ConsecutiveFailures: 4, DynamicWeight: &w7}}},
 			},
 		}}})
+	})
+	mux.HandleFunc("GET "+api.PathVRRP, func(w http.ResponseWriter, _ *http.Request) {
+		json.NewEncoder(w).Encode(api.VRRP{
+			Instances: []api.VRRPInstance{{Name: "VI_1", VRID: 51, Version: 3, Interface: "eth0", State: "BACKUP",
+				Priority: 100, EffectivePriority: 90, Master: "198.18.0.2", MasterPriority: 150,
+				Since: time.Now().Add(-time.Minute), Reason: "higher priority 150 from 198.18.0.2", VIPs: []string{"198.18.0.100"}}},
+			Groups: []api.VRRPGroup{{Name: "G1", State: "BACKUP", Members: []string{"VI_1"}, Since: time.Now()}},
+		})
 	})
 	mux.HandleFunc("GET "+api.PathExplain, func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(api.Explanation{
@@ -153,6 +162,11 @@ func TestCLI(t *testing.T) {
 			wantOut: []string{`host "example.org": want an IP address`}},
 		{name: "genhash wants http", args: []string{"genhash", "ftp://198.18.0.1/"}, wantCode: 2,
 			wantOut: []string{"want http:// or https://"}},
+		{name: "vrrp text", args: []string{"--socket", d.socket, "vrrp"}, wantOut: []string{
+			"VI_1", "51", "BACKUP", "90 (100)", "198.18.0.2 (150)", "198.18.0.100", "1m0s ago",
+			"higher priority 150 from 198.18.0.2", "G1"}},
+		{name: "vrrp json", args: []string{"--socket", d.socket, "vrrp", "-o", "json"},
+			wantOut: []string{`"effective_priority": 90`, `"master": "198.18.0.2"`}},
 		{name: "daemon unreachable", args: []string{"--socket", dead, "services"},
 			wantCode: 1, wantOut: []string{"xlbd unreachable"}},
 		{name: "weight with daemon unreachable", args: []string{"--socket", dead, "weight", "198.18.0.100:80", "198.18.0.11:80", "1"},

@@ -60,6 +60,13 @@ func (h *healthRunner) setPlan(plan controlplane.HealthPlan) error {
 	return h.mon.Update(plan.Services)
 }
 
+// setActive passes ha_suspend's word on each service to the Monitor.
+func (h *healthRunner) setActive(active map[string]bool) {
+	for name, on := range active {
+		h.mon.SetActive(name, on)
+	}
+}
+
 // Run runs the checks and the quorum scripts until ctx ends.
 func (h *healthRunner) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,6 +75,10 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	rec.SeedHealth(controlplane.AlphaHealth(plan))
+	vr, err := newVRRPRunner(cfg, plan, hr, log)
+	if err != nil {
+		return err
+	}
 
 	// abort stops the goroutines started so far when start-up fails.
 	ctx, abort := context.WithCancel(ctx)
@@ -81,6 +86,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return nb.Run(ctx) })
 	g.Go(func() error { return hr.Run(ctx) })
+	if vr != nil {
+		g.Go(func() error { return vr.Run(ctx) })
+	}
 	startupFailed := func(err error) error {
 		abort()
 		return errors.Join(err, g.Wait())
@@ -96,8 +104,11 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	log.Info("xlbd ready", "socket", s.Socket, "config", s.Config)
 	srv := controlplane.NewServer(rec, log)
 	srv.SetChecks(hr.checks)
+	if vr != nil {
+		srv.SetVRRP(vr.status)
+	}
 	g.Go(func() error { return srv.Serve(ctx, l) })
-	g.Go(func() error { return reconcileLoop(ctx, s, timeouts, rec, nb, hr, log) })
+	g.Go(func() error { return reconcileLoop(ctx, s, timeouts, rec, nb, hr, vr, vrrpSection(cfg), log) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -143,7 +154,7 @@ func firstReconcile(ctx context.Context, rec *controlplane.Reconciler, backend *
 
 // reconcileLoop reloads on SIGHUP and re-applies when a neighbour changes.
 func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts, rec *controlplane.Reconciler,
-	nb *neigh.Table, hr *healthRunner, log *slog.Logger) error {
+	nb *neigh.Table, hr *healthRunner, vr *vrrpRunner, vrrpNow string, log *slog.Logger) error {
 	path := s.Config
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -179,6 +190,14 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 			if err := hr.setPlan(plan); err != nil {
 				log.Error("reload: health checks not updated", "err", err)
 			}
+			if vr != nil {
+				vr.setHealthPlan(plan)
+			}
+			if vrrpSection(cfg) != vrrpNow {
+				// Restarting instances would send priority 0 and move
+				// every VIP: VRRP keeps the configuration it started with.
+				log.Warn("VRRP configuration changed: it takes effect when xlbd restarts", "config", path)
+			}
 			log.Info("configuration reloaded", "config", path)
 		case <-nb.Changed():
 			if err := rec.Reconcile(ctx); err != nil {
@@ -186,6 +205,17 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 			}
 		}
 	}
+}
+
+// vrrpSection is what of a configuration VRRP runs on, as JSON (which
+// leaves out positions), for telling whether a reload changed it.
+func vrrpSection(cfg *config.Config) string {
+	b, err := json.Marshal([]any{cfg.Instances, cfg.SyncGroups, cfg.Scripts, cfg.TrackFiles, cfg.TrackProcesses,
+		cfg.Global.McastGroup4, cfg.Global.McastGroup6, cfg.Global.VRRPVersion, cfg.Global.Garp})
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 // healthPlan builds the configuration's health checks, logging what is

@@ -166,3 +166,44 @@ type CheckDetail struct {
 	LastCheck           *time.Time `json:"last_check,omitempty"`
 	NextCheck           *time.Time `json:"next_check,omitempty"`
 }
+
+// PathVRRP is the endpoint of the VRRP instances' state.
+const PathVRRP = "/v1/vrrp"
+
+// VRRP is the answer of GET /v1/vrrp: every vrrp_instance and
+// vrrp_sync_group, in configuration order.
+type VRRP struct {
+	Instances []VRRPInstance `json:"instances"`
+	Groups    []VRRPGroup    `json:"groups"`
+}
+
+// VRRPInstance is one vrrp_instance.
+type VRRPInstance struct {
+	Name      string `json:"name"`
+	VRID      uint8  `json:"vrid"`
+	Version   int    `json:"version"`
+	Interface string `json:"interface"`
+	State     string `json:"state"` // INIT, BACKUP, MASTER, FAULT, STOP
+	// Priority is the configured one; EffectivePriority adds the tracked
+	// objects' weights.
+	Priority          int    `json:"priority"`
+	EffectivePriority int    `json:"effective_priority"`
+	Master            string `json:"master,omitempty"` // the current master's address (ours when MASTER)
+	MasterPriority    int    `json:"master_priority,omitempty"`
+	AdvertIntervalMS  int64  `json:"advert_interval_ms"`
+	// Since and Reason describe the last transition.
+	Since     time.Time         `json:"since"`
+	Reason    string            `json:"reason"`
+	VIPs      []string          `json:"vips"`
+	SyncGroup string            `json:"sync_group,omitempty"`
+	Errors    map[string]uint64 `json:"receive_errors,omitempty"` // adverts dropped, by reason
+}
+
+// VRRPGroup is one vrrp_sync_group.
+type VRRPGroup struct {
+	Name    string    `json:"name"`
+	State   string    `json:"state"`
+	Members []string  `json:"members"`
+	Since   time.Time `json:"since"`
+	Reason  string    `json:"reason"`
+}

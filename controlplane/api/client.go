@@ -64,6 +64,13 @@ func (c *Client) Checks(ctx context.Context) (Checks, error) {
 	return out, err
 }
 
+// VRRP returns the VRRP instances' state.
+func (c *Client) VRRP(ctx context.Context) (VRRP, error) {
+	var out VRRP
+	err := c.do(ctx, http.MethodGet, PathVRRP, nil, &out)
+	return out, err
+}
+
 // Explain asks which real the data plane sends client's flow to service
 // ("VIP:PORT[/tcp|/udp]"), and why.
 func (c *Client) Explain(ctx context.Context, service, client string) (Explanation, error) {
