@@ -28,7 +28,9 @@ type ServiceObservation struct {
 	Served  string // the scheduler that really serves it: "mh", "sh" or "dh"
 	Packets uint64
 	Bytes   uint64
-	Reals   map[netip.AddrPort]RealObservation
+	// OutPackets and OutBytes count replies translated back (NAT).
+	OutPackets, OutBytes uint64
+	Reals                map[netip.AddrPort]RealObservation
 	// SorryActive says the sorry_server holds the table: no real has weight.
 	SorryActive bool
 }
@@ -42,6 +44,8 @@ type RealObservation struct {
 	Ifname  string
 	Packets uint64
 	Bytes   uint64
+	// OutPackets and OutBytes count replies translated back (NAT).
+	OutPackets, OutBytes uint64
 }
 
 // Real states as reported to operators; they are part of the API's schema.

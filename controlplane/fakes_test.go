@@ -56,7 +56,14 @@ func (f *fakeDataplane) PutReal(id uint32, r maps.Real) error {
 	if f.failPut != nil {
 		return f.failPut
 	}
-	f.log("put real %d %s %s", id, r.Addr, r.MAC)
+	addr, mac := r.Addr.String(), r.MAC.String()
+	if r.Port != 0 {
+		addr = netip.AddrPortFrom(r.Addr, r.Port).String()
+	}
+	if r.MAC == nil {
+		mac = "routed"
+	}
+	f.log("put real %d %s %s", id, addr, mac)
 	f.reals[id] = r
 	return nil
 }
@@ -107,6 +114,11 @@ func (f *fakeDataplane) LookupConn(fl maps.Flow) (maps.Conn, bool, error) {
 }
 
 // takeOps returns the writes since the last call.
+func (f *fakeDataplane) SetInside(ifindex int, inside bool) error {
+	f.log("inside %d %v", ifindex, inside)
+	return nil
+}
+
 func (f *fakeDataplane) takeOps() []string {
 	ops := f.ops
 	f.ops = nil

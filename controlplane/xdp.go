@@ -31,6 +31,7 @@ type Dataplane interface {
 	ClearRealCounters(id uint32) error
 	Reasons() (map[string]uint64, error)
 	LookupConn(f maps.Flow) (maps.Conn, bool, error)
+	SetInside(ifindex int, inside bool) error
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
@@ -57,6 +58,7 @@ type XDP struct {
 	timeouts   ConnTimeouts
 	services   map[ServiceKey]*xdpService
 	followed   map[netip.Addr]bool // real addresses looked up in nb
+	inside     map[int]bool        // interfaces marked as facing NAT reals
 	serviceIDs idPool
 	realIDs    idPool
 }
@@ -78,11 +80,13 @@ type xdpService struct {
 
 // xdpReal is what XDP wrote for one real server.
 type xdpReal struct {
-	id     uint32
-	weight int
-	hop    neigh.Hop // written to the reals map when resolved
-	state  string
-	reason string
+	id      uint32
+	weight  int
+	hop     neigh.Hop // written to the reals map when resolved
+	port    uint16    // NAT: the real's port as written; 0 otherwise
+	written bool      // the reals map has an entry for id
+	state   string
+	reason  string
 }
 
 // NewXDP returns an XDP backend writing to dp, resolving next hops with nb
@@ -98,6 +102,7 @@ func NewXDP(dp Dataplane, nb Neighbours, tableSize uint32, logger *slog.Logger) 
 		tableSize: tableSize,
 		services:  map[ServiceKey]*xdpService{},
 		followed:  map[netip.Addr]bool{},
+		inside:    map[int]bool{},
 		// Ids start at 1: real id 0 means "no real" in a Maglev slot, and
 		// the maps keep 0 unused for services too.
 		serviceIDs: idPool{next: 1},
@@ -113,6 +118,8 @@ func mapsKind(lbKind string) (maps.Kind, bool) {
 		return maps.KindDR, true
 	case "TUN":
 		return maps.KindTUN, true
+	case "NAT":
+		return maps.KindNAT, true
 	}
 	return 0, false
 }
@@ -140,7 +147,7 @@ func unsupportedReason(svc Service) string {
 		return "all-ports virtual services (port 0) are not served by the XDP data plane yet"
 	}
 	if _, ok := mapsKind(svc.Kind); !ok {
-		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane yet (DR and TUN are)", svc.Kind)
+		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane (DR, TUN and NAT are)", svc.Kind)
 	}
 	return ""
 }
@@ -308,25 +315,38 @@ func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) 
 
 	x.followed[r.Addr.Addr()] = true
 	lookup := x.nb.Lookup
-	if kind == maps.KindTUN {
-		// A tunnelled real may sit behind a router: the frame goes to the
-		// next hop's MAC, and the route's source is the outer source.
+	if kind == maps.KindTUN || kind == maps.KindNAT {
+		// A tunnelled or NATed real may sit behind a router: the frame
+		// goes to the next hop's MAC; for TUN the route's source is the
+		// outer source.
 		lookup = x.nb.LookupRouted
 	}
+	var port uint16
+	if kind == maps.KindNAT {
+		port = r.Addr.Port()
+	}
 	hop, err := lookup(r.Addr.Addr())
+	routed := false
 	if err != nil {
-		// Keep the last written hop: a MAC we knew is better than none
-		// while the kernel re-resolves it.
-		if cur.hop.DstMAC == nil {
+		switch {
+		case cur.hop.DstMAC != nil:
+			// Keep the last written hop: a MAC we knew is better than
+			// none while the kernel re-resolves it.
+			x.log.Debug("next hop lookup failed; keeping the last one", "real", r.Addr.String(), "err", err)
+			hop = cur.hop
+		case kind == maps.KindNAT:
+			// NAT needs no MAC from us: the data plane asks the kernel's
+			// FIB per packet (slower) until the neighbour is known.
+			hop, routed = neigh.Hop{}, true
+		default:
 			cur.state, cur.reason = RealUnresolved, err.Error()
 			return cur, nil
 		}
-		x.log.Debug("next hop lookup failed; keeping the last one", "real", r.Addr.String(), "err", err)
-		hop = cur.hop
 	}
-	if !sameHop(hop, cur.hop) {
+	if !cur.written || !sameHop(hop, cur.hop) || port != cur.port {
 		err := x.dp.PutReal(cur.id, maps.Real{
 			Addr:    r.Addr.Addr(),
+			Port:    port,
 			MAC:     hop.DstMAC,
 			SrcMAC:  hop.SrcMAC,
 			Ifindex: hop.Ifindex,
@@ -334,13 +354,25 @@ func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) 
 		if err != nil {
 			return cur, err
 		}
-		if cur.hop.DstMAC != nil {
+		if cur.hop.DstMAC != nil && hop.DstMAC != nil && !slices.Equal(cur.hop.DstMAC, hop.DstMAC) {
 			x.log.Info("real server moved", "real", r.Addr.String(),
 				"mac", hop.DstMAC.String(), "was", cur.hop.DstMAC.String(), "iface", hop.Ifname)
 		}
-		cur.hop = hop
+		cur.hop, cur.port, cur.written = hop, port, true
+	}
+	if kind == maps.KindNAT && hop.Ifindex != 0 && !x.inside[hop.Ifindex] {
+		// Replies from this real arrive on this interface: the data plane
+		// looks them up in the NAT table there.
+		if err := x.dp.SetInside(hop.Ifindex, true); err != nil {
+			return cur, err
+		}
+		x.inside[hop.Ifindex] = true
+		x.log.Info("interface faces NAT reals: replies are translated there", "iface", hop.Ifname)
 	}
 	cur.state, cur.reason = RealActive, ""
+	if routed {
+		cur.reason = "next hop unresolved: routed through the kernel's FIB per packet"
+	}
 	if r.Weight == 0 {
 		cur.state, cur.reason = RealOut, "weight 0"
 	}
@@ -515,7 +547,7 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 			continue
 		}
 		if c, err := x.dp.ServiceCounters(svc.id); err == nil {
-			obs.Packets, obs.Bytes = c.Packets, c.Bytes
+			obs.Packets, obs.Bytes, obs.OutPackets, obs.OutBytes = c.Packets, c.Bytes, c.OutPackets, c.OutBytes
 		}
 		for a, r := range svc.reals {
 			ro := RealObservation{State: r.state, Reason: r.reason, Ifname: r.hop.Ifname}
@@ -523,7 +555,7 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 				ro.MAC = net.HardwareAddr(r.hop.DstMAC).String()
 			}
 			if c, err := x.dp.RealCounters(r.id); err == nil {
-				ro.Packets, ro.Bytes = c.Packets, c.Bytes
+				ro.Packets, ro.Bytes, ro.OutPackets, ro.OutBytes = c.Packets, c.Bytes, c.OutPackets, c.OutBytes
 			}
 			obs.Reals[a] = ro
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,12 +193,6 @@ func TestXDPRemovals(t *testing.T) {
 
 func TestXDPUnsupportedServices(t *testing.T) {
 	conf := `
-virtual_server 198.18.0.100 80 {
-    lb_kind NAT
-    lb_algo rr
-    protocol TCP
-    real_server 198.18.0.11 80 { weight 1 }
-}
 virtual_server 198.18.0.101 0 {
     lb_kind DR
     lb_algo rr
@@ -210,22 +205,61 @@ virtual_server 198.18.0.101 0 {
 		t.Errorf("unsupported services wrote %q, want nothing", ops)
 	}
 	_, obs := f.rec.Snapshot()
-	for k, want := range map[string]string{
-		"198.18.0.100:80/tcp": "lb_kind NAT",
-		"198.18.0.101:0/tcp":  "port 0",
-	} {
-		o := obs[MustParseServiceKey(k)]
-		if o.Status != "unsupported" || !strings.Contains(o.Reason, want) {
-			t.Errorf("service %s observed as %q (%q), want unsupported naming %q", k, o.Status, o.Reason, want)
-		}
+	o := obs[MustParseServiceKey("198.18.0.101:0/tcp")]
+	if o.Status != "unsupported" || !strings.Contains(o.Reason, "port 0") {
+		t.Errorf("service observed as %q (%q), want unsupported naming port 0", o.Status, o.Reason)
 	}
 
-	// Switching the NAT service to DR makes it served.
-	if err := f.rec.SetConfig(context.Background(), mustParse(t, strings.Replace(conf, "NAT", "DR", 1))); err != nil {
+	// Giving it a port makes it served.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, strings.ReplaceAll(conf, " 0 {", " 80 {"))); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.dp.services) != 1 {
-		t.Errorf("after lb_kind NAT → DR, %d services written, want 1", len(f.dp.services))
+		t.Errorf("after port 0 → 80, %d services written, want 1", len(f.dp.services))
+	}
+}
+
+// TestXDPNAT checks what NAT writes: the real's own port, the next hop
+// when known, the interface facing the reals marked inside once, and a
+// real whose next hop is unknown written without one (the data plane then
+// routes it through the FIB) instead of being left out.
+func TestXDPNAT(t *testing.T) {
+	conf := `
+virtual_server 198.18.0.100 80 {
+    lb_kind NAT
+    lb_algo rr
+    protocol TCP
+    real_server 198.18.0.11 8080 { weight 1 }
+    real_server 198.18.0.12 8081 { weight 1 }
+    real_server 198.18.0.19 8082 { weight 1 }
+}
+`
+	f := newXDPFixture(t, conf)
+	delete(f.nb.hops, netip.MustParseAddr("198.18.0.19"))
+	ops := f.reconcile(t)
+	want := []string{
+		"put real 1 198.18.0.11:8080 aa:00:00:00:00:11",
+		"inside 2 true",
+		"put real 2 198.18.0.12:8081 aa:00:00:00:00:12",
+		"put real 3 198.18.0.19:8082 routed",
+	}
+	for _, w := range want {
+		if !slices.Contains(ops, w) {
+			t.Errorf("ops %q lack %q", ops, w)
+		}
+	}
+	if n := strings.Count(strings.Join(ops, "\n"), "inside"); n != 1 {
+		t.Errorf("inside marked %d times, want once: %q", n, ops)
+	}
+	assertShares(t, f.dp.share(1), map[uint32]float64{1: 1.0 / 3, 2: 1.0 / 3, 3: 1.0 / 3})
+	_, obs := f.rec.Snapshot()
+	ro := obs[MustParseServiceKey("198.18.0.100:80/tcp")].Reals[netip.MustParseAddrPort("198.18.0.19:8082")]
+	if ro.State != RealActive || !strings.Contains(ro.Reason, "FIB") {
+		t.Errorf("unresolved NAT real observed %+v, want active, routed through the FIB", ro)
+	}
+	// Nothing changed: nothing written.
+	if ops := f.reconcile(t); len(ops) != 0 {
+		t.Errorf("second reconcile wrote %q", ops)
 	}
 }
 

@@ -33,7 +33,7 @@ func startFakeDaemon(t *testing.T) *fakeDaemon {
 		over := 0
 		json.NewEncoder(w).Encode(api.Services{Services: []api.Service{{
 			VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "wrr", ServedBy: "mh", Kind: "DR",
-			Status: "active", Packets: 10, Bytes: 1000, Quorum: 1, QuorumUp: true,
+			Status: "active", Packets: 10, Bytes: 1000, OutPackets: 7, OutBytes: 777, Quorum: 1, QuorumUp: true,
 			Reals: []api.Real{
 				{Address: "198.18.0.11", Port: 80, Weight: 3, EffectiveWeight: 3, MAC: "aa:00:00:00:00:11", State: "active", Packets: 7},
 				{Address: "198.18.0.13", Port: 80, Weight: 1, Override: &over, EffectiveWeight: 0, MAC: "aa:00:00:00:00:13", State: "out", Reason: "weight 0"},
@@ -132,6 +132,8 @@ func TestCLI(t *testing.T) {
 			wantCode: 2, wantOut: []string{`real "r1": want RIP:PORT`}},
 		{name: "missing argument", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80"},
 			wantCode: 2, wantOut: []string{"accepts 3 arg(s)"}},
+		{name: "services stats", args: []string{"--socket", d.socket, "services", "--stats"},
+			wantOut: []string{"InPkts", "OutPkts", "InBytes", "OutBytes", "198.18.0.100:80", "777"}},
 		{name: "services rate", args: []string{"--socket", d.socket, "services", "--rate", "--interval", "10ms"},
 			wantOut: []string{"rates over", "PPS", "BPS", "198.18.0.100:80", "198.18.0.13:80"}},
 		{name: "services rate json", args: []string{"--socket", d.socket, "services", "--rate", "--interval", "10ms", "-o", "json"},

@@ -16,7 +16,7 @@ import (
 
 func newServicesCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
 	var output *string
-	var rate bool
+	var rate, stats bool
 	var interval time.Duration
 	cmd := &cobra.Command{
 		Use:   "services [-o text|json] [--rate [--interval D]]",
@@ -25,6 +25,9 @@ func newServicesCommand(client func() *api.Client, withTimeout func(*cobra.Comma
 (as configured, and the one serving it), forwarding kind and counters, then each
 real server with its configured and effective weight, next-hop MAC, state and
 counters. -o json prints the API's schema (see docs/api.md).
+
+--stats prints the counters of both directions, as ipvsadm --stats: in (client
+to real) and out (replies the load balancer translated back, NAT only).
 
 --rate lists twice, --interval apart (default 1s), and prints packets and bytes
 per second for each service and real, like ipvsadm --rate.`,
@@ -49,21 +52,32 @@ per second for each service and real, like ipvsadm --rate.`,
 			if err != nil {
 				return err
 			}
-			return render(cmd.OutOrStdout(), *output, svcs, func(w io.Writer) error { return printServices(w, svcs) })
+			return render(cmd.OutOrStdout(), *output, svcs, func(w io.Writer) error { return printServices(w, svcs, stats) })
 		},
 	}
 	output = outputFlag(cmd)
 	cmd.Flags().BoolVar(&rate, "rate", false, "print packets and bytes per second, over --interval")
+	cmd.Flags().BoolVar(&stats, "stats", false, "print packets and bytes in both directions (out: NAT replies)")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "how long --rate samples")
 	return cmd
 }
 
 // printServices writes the listing as a table an ipvsadm user reads at once;
 // reasons, which are long, follow the table.
-func printServices(w io.Writer, svcs api.Services) error {
+func printServices(w io.Writer, svcs api.Services, stats bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var notes []string
-	fmt.Fprintln(tw, "Prot\tLocalAddress:Port\tScheduler\tKind\tWeight\tEffective\tMAC\tState\tPackets\tBytes")
+	counters := func(in, inBytes, out, outBytes uint64) string {
+		if stats {
+			return fmt.Sprintf("%d\t%d\t%d\t%d", in, out, inBytes, outBytes)
+		}
+		return fmt.Sprintf("%d\t%d", in, inBytes)
+	}
+	head := "Packets\tBytes"
+	if stats {
+		head = "InPkts\tOutPkts\tInBytes\tOutBytes"
+	}
+	fmt.Fprintln(tw, "Prot\tLocalAddress:Port\tScheduler\tKind\tWeight\tEffective\tMAC\tState\t"+head)
 	for _, s := range svcs.Services {
 		vip := hostPort(s.VIP, s.Port)
 		sched := s.Scheduler
@@ -79,8 +93,8 @@ func printServices(w io.Writer, svcs api.Services) error {
 		if s.SorryActive {
 			notes = append(notes, fmt.Sprintf("%s: no real has weight: new flows go to the sorry_server %s", vip, s.SorryServer))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t%d\t%d\n", strings.ToUpper(s.Protocol),
-			vip, sched, s.Kind, s.Status, s.Packets, s.Bytes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t%s\n", strings.ToUpper(s.Protocol),
+			vip, sched, s.Kind, s.Status, counters(s.Packets, s.Bytes, s.OutPackets, s.OutBytes))
 		for _, r := range s.Reals {
 			rip := hostPort(r.Address, r.Port)
 			eff := fmt.Sprint(r.EffectiveWeight)
@@ -94,8 +108,8 @@ func printServices(w io.Writer, svcs api.Services) error {
 			if r.Reason != "" && r.State != "out" {
 				notes = append(notes, fmt.Sprintf("%s -> %s: %s", vip, rip, r.Reason))
 			}
-			fmt.Fprintf(tw, "  ->\t%s\t\t\t%d\t%s\t%s\t%s\t%d\t%d\n",
-				rip, r.Weight, eff, mac, r.State, r.Packets, r.Bytes)
+			fmt.Fprintf(tw, "  ->\t%s\t\t\t%d\t%s\t%s\t%s\t%s\n",
+				rip, r.Weight, eff, mac, r.State, counters(r.Packets, r.Bytes, r.OutPackets, r.OutBytes))
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	if err := controlplane.CheckXDPConfig(cfg); err != nil {
 		return err
 	}
+	warnForwarding(cfg, log)
 
 	// keepalived's lvs_timeouts set IPVS's timeouts; here they are the
 	// connection table's, fixed at load (zero: IPVS's defaults).
@@ -203,6 +205,27 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 			if err := rec.Reconcile(ctx); err != nil {
 				log.Error("reconcile after neighbour change", "err", err)
 			}
+		}
+	}
+}
+
+// warnForwarding says when NAT services are configured but the kernel does
+// not forward: the data plane hands it packets whose next hop it has not
+// resolved yet, and LVS's NAT needs forwarding on too.
+func warnForwarding(cfg *config.Config, log *slog.Logger) {
+	need := map[string]bool{}
+	for _, vs := range cfg.VirtualServers {
+		if vs.Kind == config.KindNAT {
+			path := "/proc/sys/net/ipv4/ip_forward"
+			if vs.Addr.Is6() {
+				path = "/proc/sys/net/ipv6/conf/all/forwarding"
+			}
+			need[path] = true
+		}
+	}
+	for path := range need {
+		if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "0" {
+			log.Warn("lb_kind NAT services need IP forwarding: it is off", "sysctl", path)
 		}
 	}
 }

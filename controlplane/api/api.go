@@ -32,7 +32,11 @@ type Service struct {
 	Reason    string `json:"reason,omitempty"`
 	Packets   uint64 `json:"packets"` // forwarded by the data plane since the service was added
 	Bytes     uint64 `json:"bytes"`
-	Reals     []Real `json:"reals"`
+	// OutPackets and OutBytes are replies translated back to the VIP
+	// (NAT); DR and TUN replies bypass the load balancer.
+	OutPackets uint64 `json:"out_packets,omitempty"`
+	OutBytes   uint64 `json:"out_bytes,omitempty"`
+	Reals      []Real `json:"reals"`
 	// SorryServer is the configured sorry_server ("IP:PORT"), if any, and
 	// SorryActive whether it takes the new flows now (no real has weight).
 	SorryServer string `json:"sorry_server,omitempty"`
@@ -58,6 +62,8 @@ type Real struct {
 	Reason          string `json:"reason,omitempty"`         // why it is not active
 	Packets         uint64 `json:"packets"`
 	Bytes           uint64 `json:"bytes"`
+	OutPackets      uint64 `json:"out_packets,omitempty"` // NAT replies from this real
+	OutBytes        uint64 `json:"out_bytes,omitempty"`
 }
 
 // States of a Real.
