@@ -50,7 +50,7 @@ test: deps check-generated
 	$(GO) test -count=1 -timeout 25m ./...
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./maps/ ./controlplane/maglev/ ./controlplane/sched/ ./config/ ./e2e/rate/
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./maps/ ./controlplane/maglev/ ./controlplane/sched/ ./config/ ./health/ ./vrrp/packet/ ./e2e/rate/
 
 demo: deps build
 	./bin/xlblab demo --xlbd bin/xlbd --xlbctl bin/xlbctl --config testdata/demo/keepalived.conf
