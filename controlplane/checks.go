@@ -66,7 +66,13 @@ func HealthChecks(cfg *config.Config) (HealthPlan, []string, error) {
 			HASuspend:  vs.HASuspend,
 		}
 		// quorum_up and quorum_down run from the reconciler, which knows
-		// the weights xlbctl overrides, not from the Monitor.
+		// the weights xlbctl overrides, not from the Monitor; they are
+		// checked here all the same.
+		for what, line := range map[string]string{"quorum_up": vs.QuorumUp, "quorum_down": vs.QuorumDown} {
+			if _, err := command(line, cfg.Global); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %s of virtual_server %s: %w", vs.Pos, what, key, err))
+			}
+		}
 		for _, rs := range vs.Reals {
 			real := health.Real{Addr: netip.AddrPortFrom(rs.Addr.Unmap(), rs.Port), Weight: rs.Weight}
 			var err error

@@ -226,3 +226,23 @@ func HASuspendActive(hp HealthPlan, vips map[string][]netip.Addr, masters map[st
 	}
 	return out
 }
+
+// VRRPNotifySecurity applies enable_script_security to the notify scripts
+// of plan's instances and sync groups, which run as global_defs'
+// script_user: one a non-root user could change is refused, naming it.
+func VRRPNotifySecurity(cfg *config.Config, plan VRRPPlan) error {
+	var errs []error
+	for name, n := range plan.Notify {
+		for what, line := range map[string]string{"notify_master": n.Master, "notify_backup": n.Backup,
+			"notify_fault": n.Fault, "notify_stop": n.Stop, "notify": n.Any} {
+			argv, err := script.SplitWords(line)
+			if err == nil {
+				err = scriptSecurity(cfg.Global, argv, cfg.Global.ScriptUser)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", name, what, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -34,6 +34,8 @@ type healthRunner struct {
 	rec     *controlplane.Reconciler
 	log     *slog.Logger
 	scripts chan script.Command
+	// user and group run quorum scripts (global_defs script_user).
+	user, group string
 
 	mu   sync.Mutex
 	keys map[string][]controlplane.ServiceKey
@@ -123,7 +125,7 @@ func (h *healthRunner) quorumChanged(svc controlplane.Service) {
 		return
 	}
 	select {
-	case h.scripts <- script.Command{Argv: argv, Timeout: notifyTimeout, KillGrace: scriptKillGrace}:
+	case h.scripts <- script.Command{Argv: argv, User: h.user, Group: h.group, Timeout: notifyTimeout, KillGrace: scriptKillGrace}:
 	default:
 		h.log.Warn(what+" script dropped: too many queued", "service", svc.Key.String())
 	}

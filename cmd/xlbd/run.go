@@ -73,6 +73,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	hr := newHealthRunner(rec, log)
+	hr.user, hr.group = cfg.Global.ScriptUser, cfg.Global.ScriptGroup
 	if err := hr.setPlan(plan); err != nil {
 		return err
 	}

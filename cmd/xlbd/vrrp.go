@@ -37,6 +37,8 @@ type vrrpRunner struct {
 	hr     *healthRunner
 	log    *slog.Logger
 	jobs   chan func(context.Context)
+	// user and group run notify scripts (global_defs script_user).
+	user, group string
 
 	mu      sync.Mutex
 	masters map[string]bool
@@ -65,6 +67,10 @@ func newVRRPRunner(cfg *config.Config, hp controlplane.HealthPlan, hr *healthRun
 	if v.r, err = router.New(opts); err != nil {
 		return nil, err
 	}
+	if err := controlplane.VRRPNotifySecurity(cfg, plan); err != nil {
+		return nil, err
+	}
+	v.user, v.group = cfg.Global.ScriptUser, cfg.Global.ScriptGroup
 	to, err := controlplane.VRRPTrackOptions(cfg, plan)
 	if err != nil {
 		return nil, err
@@ -151,7 +157,8 @@ func (v *vrrpRunner) runNotify(ctx context.Context, n vrrp.Notification) {
 			return
 		}
 		argv = append(argv, extra...)
-		res, err := script.Run(ctx, script.Command{Argv: argv, Timeout: notifyTimeout, KillGrace: scriptKillGrace})
+		res, err := script.Run(ctx, script.Command{Argv: argv, User: v.user, Group: v.group,
+			Timeout: notifyTimeout, KillGrace: scriptKillGrace})
 		switch {
 		case err != nil:
 			v.log.Warn("vrrp notify script", "argv", argv, "err", err)
