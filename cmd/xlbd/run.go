@@ -68,7 +68,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	backend.SetConnTimeouts(controlplane.ConnTimeouts{TCP: timeouts.TCP, TCPFin: timeouts.TCPFin, UDP: timeouts.UDP})
 	rec := controlplane.NewReconciler(cfg, backend, log)
-	plan, err := healthPlan(cfg, log)
+	plan, err := healthPlan(cfg, s.SlowStart, log)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
 				continue
 			}
-			plan, err := healthPlan(cfg, log)
+			plan, err := healthPlan(cfg, s.SlowStart, log)
 			if err != nil {
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
 				continue
@@ -244,10 +244,15 @@ func vrrpSection(cfg *config.Config) string {
 
 // healthPlan builds the configuration's health checks, logging what is
 // not run.
-func healthPlan(cfg *config.Config, log *slog.Logger) (controlplane.HealthPlan, error) {
+func healthPlan(cfg *config.Config, slowStart time.Duration, log *slog.Logger) (controlplane.HealthPlan, error) {
 	plan, warnings, err := controlplane.HealthChecks(cfg)
 	for _, w := range warnings {
 		log.Warn(w)
+	}
+	for i := range plan.Services {
+		for j := range plan.Services[i].Reals {
+			plan.Services[i].Reals[j].SlowStart = slowStart
+		}
 	}
 	return plan, err
 }
