@@ -1,12 +1,8 @@
 package addrs_test
 
 import (
-	"bytes"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,49 +11,6 @@ import (
 	"xlb/internal/testutil"
 	"xlb/vrrp/addrs"
 )
-
-// startKeepalived runs Debian's keepalived (VRRP only) in ns with config
-// conf, and returns a function that stops it and returns its output.
-func startKeepalived(t *testing.T, ns *testutil.NS, conf string) (stop func() string) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "keepalived", "-n", "-l", "-D", "-P", "-f", cfg,
-		"-p", filepath.Join(dir, "main.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so the VRRP child goes too (LAB-NOTES).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start keepalived: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	stopped := false
-	stop = func() string {
-		if !stopped {
-			stopped = true
-			pid := cmd.Process.Pid
-			syscall.Kill(pid, syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(5 * time.Second):
-			}
-			syscall.Kill(-pid, syscall.SIGKILL)
-			<-exited
-		}
-		return out.String()
-	}
-	t.Cleanup(func() { stop() })
-	return stop
-}
 
 // TestAnnounceLikeKeepalived checks that a Host's gratuitous ARP and
 // neighbour advertisement are, field for field, what keepalived sends from
@@ -72,7 +25,7 @@ func TestAnnounceLikeKeepalived(t *testing.T) {
 	arpc := arpListener(t, l.b)
 	ndpc := ndpListener(t, l.b)
 
-	stop := startKeepalived(t, l.a, `vrrp_instance V4 {
+	k := testutil.StartKeepalived(t, l.a, `vrrp_instance V4 {
 	state MASTER
 	interface eth0
 	version 3
@@ -98,8 +51,9 @@ vrrp_instance V6 {
 	deadline := time.Now().Add(15 * time.Second)
 	theirARP := readGARPs(t, arpc, vip4, 1, deadline)
 	theirNA := readNAs(t, ndpc, vip6, 1, deadline)
-	if out := stop(); len(theirARP) != 1 || len(theirNA) != 1 {
-		t.Fatalf("from keepalived: %d ARPs, %d NAs; want one each\nkeepalived:\n%s", len(theirARP), len(theirNA), out)
+	k.Stop()
+	if len(theirARP) != 1 || len(theirNA) != 1 {
+		t.Fatalf("from keepalived: %d ARPs, %d NAs; want one each\nkeepalived:\n%s", len(theirARP), len(theirNA), k.Log())
 	}
 	// Drain the rest of keepalived's bursts.
 	readGARPs(t, arpc, vip4, 100, time.Now().Add(200*time.Millisecond))

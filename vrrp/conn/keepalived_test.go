@@ -1,56 +1,14 @@
 package conn_test
 
 import (
-	"bytes"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"xlb/internal/testutil"
 	"xlb/vrrp/conn"
 )
-
-// startKeepalived runs Debian's keepalived (VRRP only) in ns with config
-// conf until the test ends, and returns its output so far on demand.
-func startKeepalived(t *testing.T, ns *testutil.NS, conf string) func() string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, "keepalived", "-n", "-l", "-D", "-P", "-f", cfg,
-		"-p", filepath.Join(dir, "main.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group, so the VRRP child goes too (LAB-NOTES).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start keepalived: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		pid := cmd.Process.Pid
-		syscall.Kill(pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-		}
-		// The child may outlive a parent that was slow to stop.
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-	})
-	return func() string { return out.String() }
-}
 
 // TestKeepalivedAdvert receives the adverts of a real keepalived master,
 // version 2 over IPv4 and version 3 over IPv6, and checks what the socket
@@ -106,7 +64,7 @@ func TestKeepalivedAdvert(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
 			rc := open(t, l.b, tc.opts)
-			output := startKeepalived(t, l.a, tc.conf)
+			k := testutil.StartKeepalived(t, l.a, tc.conf)
 			wantSrc := netip.MustParseAddr("198.18.0.1")
 			if tc.opts.IPv6 {
 				wantSrc = linkLocal(t, l.a, "eth0")
@@ -116,7 +74,7 @@ func TestKeepalivedAdvert(t *testing.T) {
 			p, err := receive(rc, 15*time.Second)
 			t.Logf("first advert after %v", time.Since(start))
 			if err != nil {
-				t.Fatalf("no advert from keepalived: %v\nkeepalived:\n%s", err, output())
+				t.Fatalf("no advert from keepalived: %v\nkeepalived:\n%s", err, k.Log())
 			}
 			if len(p.Payload) < 8 {
 				t.Fatalf("advert of %d bytes, want at least 8: % x", len(p.Payload), p.Payload)

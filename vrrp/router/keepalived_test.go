@@ -1,14 +1,8 @@
 package router_test
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,86 +10,6 @@ import (
 	"xlb/vrrp"
 	"xlb/vrrp/router"
 )
-
-// keepalived is Debian's keepalived (VRRP only) running in a namespace.
-type keepalived struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	mu     sync.Mutex
-	out    bytes.Buffer
-}
-
-func (k *keepalived) Write(b []byte) (int, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.out.Write(b)
-}
-
-func (k *keepalived) log() string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.out.String()
-}
-
-// startKeepalived runs keepalived in ns with conf, in its own process
-// group so its VRRP child can be killed with it (LAB-NOTES).
-func startKeepalived(t *testing.T, ns *testutil.NS, conf string) *keepalived {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "keepalived.conf")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	k := &keepalived{exited: make(chan struct{})}
-	k.cmd = exec.Command("ip", "netns", "exec", ns.Name, "keepalived", "-n", "-l", "-D", "-P", "-f", cfg,
-		"-p", filepath.Join(dir, "main.pid"), "-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"), "-b", filepath.Join(dir, "bfd.pid"))
-	k.cmd.Stdout, k.cmd.Stderr = k, k
-	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := k.cmd.Start(); err != nil {
-		t.Fatalf("start keepalived: %v", err)
-	}
-	go func() {
-		k.cmd.Wait()
-		close(k.exited)
-	}()
-	t.Cleanup(func() {
-		k.stop()
-		if t.Failed() {
-			t.Logf("keepalived output:\n%s", k.log())
-		}
-	})
-	return k
-}
-
-// stop stops keepalived as an operator would (SIGTERM: it sends priority
-// 0), then kills what is left of its process group.
-func (k *keepalived) stop() {
-	syscall.Kill(k.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-k.exited:
-	case <-time.After(5 * time.Second):
-	}
-	k.kill()
-}
-
-// kill crashes keepalived: SIGKILL to the parent and its VRRP child at
-// once, so no priority 0 advert goes out.
-func (k *keepalived) kill() {
-	syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-	<-k.exited
-}
-
-// waitLog waits up to limit for keepalived to log s.
-func (k *keepalived) waitLog(t *testing.T, s string, limit time.Duration) {
-	t.Helper()
-	for begin := time.Now(); time.Since(begin) < limit; time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(k.log(), s) {
-			return
-		}
-	}
-	t.Fatalf("keepalived did not log %q within %v:\n%s", s, limit, k.log())
-}
 
 func keepalivedConf(state string, version, prio int, advert time.Duration) string {
 	return fmt.Sprintf(`global_defs {
@@ -130,8 +44,8 @@ func TestKeepalivedMasterCrash(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
-			k := startKeepalived(t, l.a, keepalivedConf("MASTER", tc.version, 150, tc.advert))
-			k.waitLog(t, "Entering MASTER STATE", 10*time.Second)
+			k := testutil.StartKeepalived(t, l.a, keepalivedConf("MASTER", tc.version, 150, tc.advert))
+			k.WaitLog(t, "Entering MASTER STATE", 10*time.Second)
 			waitHolds(t, l.a, vip4, true)
 
 			// The client talks to the VIP through keepalived's node.
@@ -149,7 +63,7 @@ func TestKeepalivedMasterCrash(t *testing.T) {
 				t.Fatalf("router is %v and sees master %v priority %d, want BACKUP under %v priority 150", got.State, got.Master, got.MasterPriority, addrA4)
 			}
 
-			k.kill()
+			k.Kill()
 			killed := time.Now()
 			skew := time.Duration(256-100) * time.Second / 256
 			if tc.version == 3 {
@@ -192,18 +106,18 @@ func TestKeepalivedBackup(t *testing.T) {
 	a.waitState(t, vrrp.StateMaster, 5*time.Second)
 	waitHolds(t, l.a, vip4, true)
 
-	k := startKeepalived(t, l.b, keepalivedConf("BACKUP", 2, 100, time.Second))
-	k.waitLog(t, "Entering BACKUP STATE", 5*time.Second)
+	k := testutil.StartKeepalived(t, l.b, keepalivedConf("BACKUP", 2, 100, time.Second))
+	k.WaitLog(t, "Entering BACKUP STATE", 5*time.Second)
 	// Past keepalived's Master_Down_Interval (3.6s): had it not heard us,
 	// it would be master by now.
 	time.Sleep(4 * time.Second)
-	if strings.Contains(k.log(), "Entering MASTER STATE") || holds(t, l.b, vip4) {
-		t.Fatalf("keepalived became master beside a live router master:\n%s", k.log())
+	if strings.Contains(k.Log(), "Entering MASTER STATE") || holds(t, l.b, vip4) {
+		t.Fatalf("keepalived became master beside a live router master:\n%s", k.Log())
 	}
 
 	a.stop(t)
 	stopped := time.Now()
-	k.waitLog(t, "Entering MASTER STATE", 3*time.Second)
+	k.WaitLog(t, "Entering MASTER STATE", 3*time.Second)
 	t.Logf("keepalived took over %v after the router stopped", time.Since(stopped))
 	waitHolds(t, l.b, vip4, true)
 	if holds(t, l.a, vip4) {
