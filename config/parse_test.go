@@ -69,9 +69,7 @@ func TestParseDiagnostics(t *testing.T) {
 			name: "blocks xlb does not act on warn, unmodelled keywords too",
 			src:  "global_defs {\n router_id LB1\n notification_email {\n  a@b\n }\n vrrp_iptables\n}\nvrrp_instance VI_1 {\n state MASTER\n virtual_router_id 9\n virtual_ipaddress { 198.18.0.100/24 }\n}\n",
 			wantWarns: []string{
-				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
 				`k.conf:6:2: global_defs: vrrp_iptables: parsed, but xlb does not act on it yet (xlb fills no firewall sets)`,
-				`k.conf:8:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
 		{
@@ -80,10 +78,6 @@ func TestParseDiagnostics(t *testing.T) {
 			wantErrs: []string{
 				`k.conf:2:2: unknown keyword "routr_id" in global_defs; did you mean router_id?`,
 				`k.conf:7:3: unknown keyword "auth_typ" in vrrp_instance VI_1: authentication; did you mean auth_type?`,
-			},
-			wantWarns: []string{
-				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
-				`k.conf:4:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 			},
 		},
 		{
@@ -200,11 +194,10 @@ func TestParseDiagnostics(t *testing.T) {
 				" authentication {\n  auth_type AH\n  auth_pass 123456789\n }\n unicast_peer {\n  198.18.0.2 min_ttl 1\n }\n enable_traps\n}\n",
 			wantErrs: []string{`k.conf:15:2: unknown keyword "enable_traps" in vrrp_instance VI_1`},
 			wantWarns: []string{
-				`k.conf:1:1: vrrp_sync_group SG: parsed, but xlb does not act on it yet (VRRP)`,
 				`k.conf:2:2: vrrp_sync_group SG: "VI_1" on a line of its own is old syntax for a member; write group { VI_1 }`,
 				`k.conf:4:1: vrrp_instance VI_1: auth_type AH with state MASTER: keepalived starts such an instance as BACKUP`,
-				`k.conf:4:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 				`k.conf:7:2: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated (keepalived too); write lvs_sync_daemon eth1 VI_1 in global_defs`,
+				`k.conf:7:2: vrrp_instance VI_1: lvs_sync_daemon_interface: parsed, but xlb does not act on it yet (IPVS connection sync)`,
 				`k.conf:10:13: vrrp_instance VI_1: authentication: auth_pass is longer than 8 bytes; VRRP sends only "12345678"`,
 				`k.conf:13:14: vrrp_instance VI_1: unicast_peer 198.18.0.2: min_ttl 1 is not supported by xlb yet; ignored`,
 			},
@@ -220,13 +213,6 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:13:1: vrrp_instance A: defined twice, first at k.conf:5:1`,
 				`k.conf:20:1: vrrp_sync_group H: vrrp_instance A is already in vrrp_sync_group G`,
 			},
-			wantWarns: []string{
-				`k.conf:1:1: vrrp_script s: parsed, but xlb does not act on it yet (VRRP)`,
-				`k.conf:5:1: vrrp_instance A: parsed, but xlb does not act on it yet (VRRP)`,
-				`k.conf:13:1: vrrp_instance A: parsed, but xlb does not act on it yet (VRRP)`,
-				`k.conf:17:1: vrrp_sync_group G: parsed, but xlb does not act on it yet (VRRP)`,
-				`k.conf:20:1: vrrp_sync_group H: parsed, but xlb does not act on it yet (VRRP)`,
-			},
 		},
 		{
 			name: "old names, tunnels and fwmark groups warn",
@@ -235,12 +221,10 @@ func TestParseDiagnostics(t *testing.T) {
 				"virtual_server_group G {\n 198.18.0.1 80\n fwmark 3\n}\n" +
 				"virtual_server group G {\n protocol TCP\n lb_kind TUN type gue port 6080\n real_server 198.18.1.1 80 {\n  lvs_method TUN type ipip\n }\n}\n",
 			wantWarns: []string{
-				`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
 				`k.conf:2:2: global_defs: lvs_process_name is deprecated (keepalived too); write checker_process_name`,
 				`k.conf:2:2: global_defs: lvs_process_name: parsed, but xlb does not act on it yet (xlbd is one process; its name is the service manager's)`,
 				`k.conf:3:2: global_defs: vrrp_rlimit_rtime is deprecated (keepalived too); write vrrp_rlimit_rttime`,
 				`k.conf:3:2: global_defs: vrrp_rlimit_rtime: parsed, but xlb does not act on it yet (process scheduling is the service manager's)`,
-				`k.conf:5:1: vrrp_instance V: parsed, but xlb does not act on it yet (VRRP)`,
 				`k.conf:7:2: vrrp_instance V: vmac_garp_intvl is deprecated (keepalived too); write garp_extra_if`,
 				`k.conf:7:2: vrrp_instance V: vmac_garp_intvl: parsed, but xlb does not act on it yet (VRRP)`,
 				`k.conf:8:2: vrrp_instance V: thread_timer_expired is deprecated (keepalived too); write timer_expired_backup`,
@@ -393,14 +377,13 @@ func TestLoadGolden(t *testing.T) {
 		t.Errorf("VirtualServers (-want +got):\n%s", diff)
 	}
 	wantWarns := []string{
-		file + `:5:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
-		file + `:19:1: vrrp_script chk_xlb: parsed, but xlb does not act on it yet (VRRP)`,
-		file + `:27:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
+		file + `:14:4: global_defs: vrrp_skip_check_adv_addr: parsed, but xlb does not act on it yet (VRRP checks every advert's addresses)`,
 		file + `:57:5: virtual_server 198.18.0.100 80: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
 		file + `:118:1: virtual_server 198.18.0.102 0: no protocol line; using UDP, keepalived's default`,
 		file + `:119:5: virtual_server 198.18.0.102 0: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
 		file + `:125:1: virtual_server fwmark 7: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend`,
 	}
+
 	if diff := cmp.Diff(wantWarns, strs(warns)); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}

@@ -198,11 +198,11 @@ func TestTrackerWarnings(t *testing.T) {
 		t.Fatalf("errors: %v", errs)
 	}
 	want := []string{
-		`k.conf:1:1: global_defs: parsed, but xlb does not act on it yet (notification and global VRRP settings; lvs_timeouts is applied)`,
+		`k.conf:2:2: global_defs: lvs_sync_daemon: parsed, but xlb does not act on it yet (IPVS connection sync)`,
 		`k.conf:2:28: global_defs: lvs_sync_daemon: a sync id without "id" is old syntax; write id 5`,
-		`k.conf:4:1: vrrp_instance VI_1: parsed, but xlb does not act on it yet (VRRP)`,
 		`k.conf:4:1: vrrp_instance VI_1: lvs_sync_daemon_interface eth2 is ignored: lvs_sync_daemon is eth1, set at k.conf:2:2`,
 		`k.conf:6:2: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated (keepalived too); write lvs_sync_daemon eth2 VI_1 in global_defs`,
+		`k.conf:6:2: vrrp_instance VI_1: lvs_sync_daemon_interface: parsed, but xlb does not act on it yet (IPVS connection sync)`,
 	}
 	if diff := cmp.Diff(want, warns); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
