@@ -153,7 +153,7 @@ func effectiveReal(k ServiceKey, rs config.RealServer, in Inputs) Real {
 		Inhibit:      rs.InhibitOnFailure,
 	}
 	if h, ok := in.Health[k][r.Addr]; ok {
-		r.Down, r.HealthReason = !h.Up, h.Reason
+		r.Down, r.HealthReason, r.Checked = !h.Up, h.Reason, true
 		if h.HasWeight {
 			r.DynamicWeight = &h.Weight
 			r.Weight = h.Weight

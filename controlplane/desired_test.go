@@ -158,7 +158,7 @@ func TestDesiredHealth(t *testing.T) {
 	real := func(a netip.AddrPort, cw, w int) Real {
 		return Real{Addr: a, ConfigWeight: cw, Weight: w, Inhibit: a == r12}
 	}
-	failed := func(r Real) Real { r.Down, r.HealthReason, r.Weight = true, down.Reason, 0; return r }
+	failed := func(r Real) Real { r.Down, r.HealthReason, r.Weight, r.Checked = true, down.Reason, 0, true; return r }
 	tests := []struct {
 		name string
 		in   Inputs
@@ -191,7 +191,7 @@ func TestDesiredHealth(t *testing.T) {
 			name: "misc_dynamic sets the weight",
 			in:   Inputs{Health: Health{vip: {r13: {Up: true, Reason: "exit 9", Weight: 7, HasWeight: true}}}},
 			reals: []Real{real(r11, 3, 3), real(r12, 2, 2),
-				{Addr: r13, ConfigWeight: 1, Weight: 7, DynamicWeight: intp(7), HealthReason: "exit 9"}},
+				{Addr: r13, ConfigWeight: 1, Weight: 7, DynamicWeight: intp(7), HealthReason: "exit 9", Checked: true}},
 			quorumUp: true,
 		},
 		{
@@ -199,7 +199,7 @@ func TestDesiredHealth(t *testing.T) {
 			in: Inputs{Health: Health{vip: {r13: {Up: true, Weight: 7, HasWeight: true}}},
 				Overrides: Overrides{vip: {r13: 2}}},
 			reals: []Real{real(r11, 3, 3), real(r12, 2, 2),
-				{Addr: r13, ConfigWeight: 1, Weight: 2, DynamicWeight: intp(7), Override: intp(2)}},
+				{Addr: r13, ConfigWeight: 1, Weight: 2, DynamicWeight: intp(7), Override: intp(2), Checked: true}},
 			quorumUp: true,
 		},
 		{

@@ -211,7 +211,7 @@ func apiReal(r Real, state, reason string) api.Real {
 			// Inhibited: in the data plane at weight 0.
 			ar.Reason = "health check failed (inhibit_on_failure): " + r.HealthReason
 		}
-	} else if r.HealthReason != "" {
+	} else if r.Checked {
 		ar.Health = "up"
 	}
 	return ar

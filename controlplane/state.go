@@ -125,6 +125,8 @@ type Real struct {
 	Down         bool
 	HealthReason string
 	Inhibit      bool
+	// Checked says a health check has reported on the real.
+	Checked bool
 }
 
 // MaxWeight is the largest weight a real can have; keepalived and IPVS
