@@ -277,6 +277,14 @@ type SSL struct {
 	Key         string `json:"key,omitempty"`
 }
 
+// PeerTTL is a unicast_peer line's "ADDR [min_ttl N] [max_ttl N]", 0..255;
+// unset bounds are 0 and 255.
+type PeerTTL struct {
+	Addr   netip.Addr `json:"address"`
+	MinTTL int        `json:"min_ttl"`
+	MaxTTL int        `json:"max_ttl"`
+}
+
 // GarpGroup is "garp_group { ... }": the pace of gratuitous ARPs and unsolicited NAs on
 // one interface, or on a set of interfaces behind one switch.
 type GarpGroup struct {
@@ -336,14 +344,17 @@ type Instance struct {
 	UseVMAC  bool   `json:"use_vmac,omitempty"`
 	VMACName string `json:"vmac_name,omitempty"` // optional word after use_vmac
 	// VMACAddr is use_vmac's MAC address; nil: VRRP's virtual MAC.
-	VMACAddr               MAC           `json:"vmac_addr,omitempty"`
-	VMACNetlinkNotify      bool          `json:"vmac_netlink_notify_msg,omitempty"` // use_vmac netlink_notify_msg
-	VMACGroup              string        `json:"vmac_group,omitempty"`              // use_vmac group G: link group
-	VMACXmitBase           bool          `json:"vmac_xmit_base,omitempty"`
-	DontTrackPrimary       bool          `json:"dont_track_primary,omitempty"`
-	McastSrcIP             netip.Addr    `json:"mcast_src_ip,omitzero"`
-	UnicastSrcIP           netip.Addr    `json:"unicast_src_ip,omitzero"`
-	UnicastPeers           []netip.Addr  `json:"unicast_peer,omitempty"`
+	VMACAddr          MAC          `json:"vmac_addr,omitempty"`
+	VMACNetlinkNotify bool         `json:"vmac_netlink_notify_msg,omitempty"` // use_vmac netlink_notify_msg
+	VMACGroup         string       `json:"vmac_group,omitempty"`              // use_vmac group G: link group
+	VMACXmitBase      bool         `json:"vmac_xmit_base,omitempty"`
+	DontTrackPrimary  bool         `json:"dont_track_primary,omitempty"`
+	McastSrcIP        netip.Addr   `json:"mcast_src_ip,omitzero"`
+	UnicastSrcIP      netip.Addr   `json:"unicast_src_ip,omitzero"`
+	UnicastPeers      []netip.Addr `json:"unicast_peer,omitempty"`
+	// UnicastPeerTTLs are the peers written with min_ttl / max_ttl: the TTL
+	// range their adverts must arrive with.
+	UnicastPeerTTLs        []PeerTTL     `json:"unicast_peer_ttl,omitempty"`
 	LVSSyncDaemonInterface string        `json:"lvs_sync_daemon_interface,omitempty"`
 	Garp                   Garp          `json:"garp"` // garp_*: this instance's own settings
 	Auth                   *Auth         `json:"authentication,omitempty"`

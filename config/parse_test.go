@@ -199,7 +199,7 @@ func TestParseDiagnostics(t *testing.T) {
 				`k.conf:7:2: vrrp_instance VI_1: lvs_sync_daemon_interface is deprecated (keepalived too); write lvs_sync_daemon eth1 VI_1 in global_defs`,
 				`k.conf:7:2: vrrp_instance VI_1: lvs_sync_daemon_interface: parsed, but xlb does not act on it yet (IPVS connection sync)`,
 				`k.conf:10:13: vrrp_instance VI_1: authentication: auth_pass is longer than 8 bytes; VRRP sends only "12345678"`,
-				`k.conf:13:14: vrrp_instance VI_1: unicast_peer 198.18.0.2: min_ttl 1 is not supported by xlb yet; ignored`,
+				`k.conf:13:14: vrrp_instance VI_1: unicast_peer 198.18.0.2: min_ttl/max_ttl: parsed, but xlb does not act on it yet (VRRP checks no unicast TTL)`,
 			},
 		},
 		{

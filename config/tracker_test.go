@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -293,5 +294,40 @@ func TestStatusRange(t *testing.T) {
 				t.Errorf("%s contains %d", tc.text, c)
 			}
 		}
+	}
+}
+
+func TestUnicastPeerTTL(t *testing.T) {
+	conf := func(peer string) string {
+		return "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n unicast_peer {\n  " + peer + "\n }\n}\n"
+	}
+	tests := []struct {
+		peer    string
+		want    []PeerTTL
+		wantErr string
+	}{
+		{peer: "198.18.0.2"},
+		{peer: "198.18.0.2 min_ttl 250", want: []PeerTTL{{Addr: netip.MustParseAddr("198.18.0.2"), MinTTL: 250, MaxTTL: 255}}},
+		{peer: "198.18.0.2 max_ttl 64 min_ttl 60", want: []PeerTTL{{Addr: netip.MustParseAddr("198.18.0.2"), MinTTL: 60, MaxTTL: 64}}},
+		{peer: "198.18.0.2 min_ttl 256", wantErr: `k.conf:5:22: vrrp_instance V: unicast_peer 198.18.0.2: min_ttl "256": want 0..255`},
+		{peer: "198.18.0.2 ttl 5", wantErr: `k.conf:5:14: vrrp_instance V: unicast_peer 198.18.0.2: "ttl": want min_ttl N or max_ttl N`},
+		{peer: "198.18.0.2 min_ttl 9 max_ttl 8", wantErr: `k.conf:5:14: vrrp_instance V: unicast_peer 198.18.0.2: min_ttl 9 is above max_ttl 8`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.peer, func(t *testing.T) {
+			cfg, errs, _ := parseDiags(t, conf(tc.peer))
+			if tc.wantErr != "" {
+				if !slices.Contains(errs, tc.wantErr) {
+					t.Fatalf("errors %q, want %q", errs, tc.wantErr)
+				}
+				return
+			}
+			if len(errs) > 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			if diff := cmp.Diff(tc.want, cfg.Instances[0].UnicastPeerTTLs, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+				t.Errorf("peer TTLs (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -491,10 +491,35 @@ func decodeUnicastPeers(d *decoder, n *node, i *Instance) {
 			d.errorf(l.Key.Pos, "%s: unicast_peer %q: want an IPv4 or IPv6 address", d.where, l.Key.Text)
 			continue
 		}
-		if len(l.Args) > 0 {
-			d.warnf(l.Args[0].Pos, "%s: unicast_peer %s: %s is not supported by xlb yet; ignored", d.where, a, words(l.Args))
-		}
 		i.UnicastPeers = append(i.UnicastPeers, a)
+		if len(l.Args) == 0 {
+			continue
+		}
+		p := PeerTTL{Addr: a, MaxTTL: 255}
+		args := l.Args
+		for len(args) > 0 {
+			word := args[0].Text
+			if (word != "min_ttl" && word != "max_ttl") || len(args) < 2 {
+				d.errorf(args[0].Pos, "%s: unicast_peer %s: %q: want min_ttl N or max_ttl N", d.where, a, word)
+				break
+			}
+			v, err := strconv.Atoi(args[1].Text)
+			if err != nil || v < 0 || v > 255 {
+				d.errorf(args[1].Pos, "%s: unicast_peer %s: %s %q: want 0..255", d.where, a, word, args[1].Text)
+				break
+			}
+			if word == "min_ttl" {
+				p.MinTTL = v
+			} else {
+				p.MaxTTL = v
+			}
+			args = args[2:]
+		}
+		if p.MinTTL > p.MaxTTL {
+			d.errorf(l.Args[0].Pos, "%s: unicast_peer %s: min_ttl %d is above max_ttl %d", d.where, a, p.MinTTL, p.MaxTTL)
+		}
+		d.warnf(l.Args[0].Pos, "%s: unicast_peer %s: min_ttl/max_ttl: parsed, but xlb does not act on it yet (VRRP checks no unicast TTL)", d.where, a)
+		i.UnicastPeerTTLs = append(i.UnicastPeerTTLs, p)
 	}
 }
 
