@@ -43,8 +43,9 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 }
 
 // startLabWith is startLab with the reals prepared for mode and xlbd
-// reading config.
-func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string) (*lab.Lab, *lab.Daemon) {
+// reading config. The servers of the reals numbered in stopped (0-based)
+// are stopped again before xlbd starts.
+func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
@@ -72,6 +73,11 @@ func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config strin
 	})
 	if err := l.StartServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
+	}
+	for _, i := range stopped {
+		if err := l.StopServer(l.Reals[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	d, err := l.StartDaemon(ctx, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl, Config: config})
 	if err != nil {

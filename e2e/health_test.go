@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"xlb/controlplane/api"
 	"xlb/e2e/lab"
-	"xlb/internal/testutil"
 )
 
 // Configurations of the health-check tests. The misc and quorum ones are
@@ -445,7 +443,7 @@ func TestHealthAlpha(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	l, d := startLabStopped(t, ctx, healthAlphaConfig, 0)
+	l, d := startLabWith(t, ctx, lab.DR, healthAlphaConfig, 0)
 	r1 := l.Reals[0]
 	// From the first listing on, over a few check intervals, r1 must
 	// never be anything but down.
@@ -475,46 +473,3 @@ func TestHealthAlpha(t *testing.T) {
 	t.Logf("alpha %s active %v after its server answered", r1.Role, took.Round(time.Millisecond))
 }
 
-// startLabStopped is startLabWith for DR, but stops the servers of the
-// reals numbered stopped (from 0) before xlbd starts, so its first checks
-// find them closed.
-func startLabStopped(t *testing.T, ctx context.Context, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
-	t.Helper()
-	testutil.RequireRoot(t)
-	dir, err := os.MkdirTemp("", "xlb-e2e-") // short: the socket name must fit sun_path
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xlbt-"),
-		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("tear down lab %s: %v", l.Name, err)
-		}
-	})
-	if err := l.StartServers(ctx, bin.xlblab); err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range stopped {
-		if err := l.StopServer(l.Reals[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d, err := l.StartDaemon(ctx, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl, Config: config})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("xlbd log of lab %s (last 40 lines):\n%s", l.Name, d.Tail(40))
-		}
-	})
-	return l, d
-}
