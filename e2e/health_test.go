@@ -472,4 +472,3 @@ func TestHealthAlpha(t *testing.T) {
 		func(r api.Real) bool { return r.State == api.RealActive && r.EffectiveWeight == 3 })
 	t.Logf("alpha %s active %v after its server answered", r1.Role, took.Round(time.Millisecond))
 }
-
