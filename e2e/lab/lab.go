@@ -75,6 +75,9 @@ const (
 	// TUN is xlb's tunnel mode: `xlbctl realserver up --tunnel` in each
 	// real puts the VIPs on lo and attaches the BPF decapsulator to eth0.
 	TUN
+	// NAT is LVS masquerading: the reals sit on a second bridge behind the
+	// load balancer's eth1, which is their gateway (nat.go).
+	NAT
 )
 
 func (m Mode) String() string {
@@ -83,6 +86,8 @@ func (m Mode) String() string {
 		return "DR"
 	case TUN:
 		return "TUN"
+	case NAT:
+		return "NAT"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
@@ -117,6 +122,9 @@ type Options struct {
 	Mode Mode
 	// XLBCtl is the xlbctl binary; TUN mode runs `xlbctl realserver` with it.
 	XLBCtl string
+	// NoVIP leaves the VIPs off the load balancer's eth0, for labs where
+	// VRRP (xlbd or keepalived) moves them between load balancers.
+	NoVIP bool
 }
 
 // Lab is a running lab. Build it with New and always Close it.
@@ -137,7 +145,7 @@ type Lab struct {
 	namespaces []string // in creation order; the switch first
 	procs      []*Proc
 	servers    map[string]*Proc // each real's server, by role, while it runs
-	pins       []string // bpffs directories daemons were given
+	pins       []string         // bpffs directories daemons were given
 	tunReals   []TunReal
 	daemon     *Daemon
 	xdp        link.Link
@@ -172,7 +180,7 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	switch opts.Mode {
-	case DR:
+	case DR, NAT:
 	case TUN:
 		if opts.XLBCtl == "" {
 			return nil, errors.New("TUN mode needs the xlbctl binary")
@@ -219,14 +227,23 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 	}
 	// The load balancer owns the VIPs on the segment: it answers ARP and
 	// neighbour solicitations for them, so clients send VIP traffic to it
-	// and XDP sees that traffic first.
-	if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP.String()+"/32", "dev", "eth0"); err != nil {
-		return nil, err
+	// and XDP sees that traffic first. With NoVIP, VRRP places them.
+	if !opts.NoVIP {
+		if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP.String()+"/32", "dev", "eth0"); err != nil {
+			return nil, err
+		}
+		if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP6.String()+"/128", "dev", "eth0", "nodad"); err != nil {
+			return nil, err
+		}
 	}
-	if err := run(ctx, "ip", "-n", l.LB.NS, "addr", "add", VIP6.String()+"/128", "dev", "eth0", "nodad"); err != nil {
-		return nil, err
+	reals := opts.Reals
+	if opts.Mode == NAT {
+		if err := l.addNATSide(ctx, reals); err != nil {
+			return nil, err
+		}
+		reals = 0
 	}
-	for i := 1; i <= opts.Reals; i++ {
+	for i := 1; i <= reals; i++ {
 		r, err := l.addNode(ctx, fmt.Sprintf("r%d", i), RealAddr(i), RealAddr6(i), pathMTU)
 		if err != nil {
 			return nil, err
@@ -243,6 +260,11 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 	}
 	if err := l.attachPassAll(); err != nil {
 		return nil, err
+	}
+	if opts.Mode == NAT {
+		if err := l.attachPassAllInside(); err != nil {
+			return nil, err
+		}
 	}
 	if err := l.waitSettled(ctx); err != nil {
 		return nil, err
