@@ -51,6 +51,8 @@ test: deps check-generated
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./maps/ ./controlplane/maglev/ ./controlplane/sched/ ./config/ ./health/ ./vrrp/packet/ ./e2e/rate/
+	# VRRP failover as a client sees it, xlbd against keepalived (about 5 minutes)
+	$(GO) test -run '^$$' -bench BenchmarkFailover -benchtime 5x -timeout 20m ./e2e/failover/
 
 demo: deps build
 	./bin/xlblab demo --xlbd bin/xlbd --xlbctl bin/xlbctl --config testdata/demo/keepalived.conf
