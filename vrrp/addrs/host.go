@@ -73,6 +73,14 @@ func Open(opts Options) (*Host, error) {
 			return nil, fmt.Errorf("use_vmac: %w", err)
 		}
 	}
+	// Open the ARP and NA sockets now, off the path of a takeover; where
+	// that cannot be done yet (a VMAC with no IPv4 address before Take),
+	// Take opens them.
+	if ann, err := h.openAnnouncer(); err == nil {
+		h.ann = ann
+	} else if ann != nil {
+		ann.close()
+	}
 	return h, nil
 }
 
