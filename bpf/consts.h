@@ -77,6 +77,16 @@
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
 #define MAX_IFACES 4096         /* entries in ifaces: the highest ifindex that can be an inside interface, + 1 */
 
+/* Least-connection schedulers (lc, wlc, sed, nq): a first packet scans the
+ * service's reals once, so their number is bounded; 64 keeps the scan (one
+ * inlined array lookup per real) near the cost of a Maglev lookup's
+ * neighbours and a sched_list value at 520 bytes. A service with more reals
+ * needs another scheduler (maps.MaxSchedReals). */
+#define MAX_SCHED_REALS 64      /* reals in one sched_list */
+/* An active connection weighs 256 inactive ones (IPVS's
+ * ip_vs_dest_conn_overhead). */
+#define SCHED_ACTIVE_SHIFT 8
+
 /* Maglev tables store two slots per array entry (struct maglev_bucket): the
  * kernel rounds array values up to 8 bytes, so one 4-byte slot per entry
  * would pay for 8. */
@@ -110,6 +120,19 @@ enum service_flag {
 	SERVICE_F_DROP_REMOVED = 1, /* drop a tracked flow whose real was removed, instead of rescheduling it */
 	SERVICE_F_HASH_SRC = 2,     /* sh: schedule by the client address alone, not the 5-tuple */
 	SERVICE_F_HASH_DST = 4,     /* dh: schedule by the destination address alone (wins over HASH_SRC) */
+};
+
+/* sched_kind is how a service picks the real of a new flow; stored in
+ * service.sched. */
+enum sched_kind {
+	SCHED_MAGLEV = 0, /* mh, sh, dh: the Maglev table, keyed as service.flags say */
+	SCHED_RR = 1,     /* rr: the sequence in maglev_tables, one per-CPU position per service */
+	SCHED_WRR = 2,    /* wrr: as rr, the sequence is weighted */
+	SCHED_LC = 3,     /* lc: least active*256+inactive over sched_lists */
+	SCHED_WLC = 4,    /* wlc: least (active*256+inactive)/weight */
+	SCHED_SED = 5,    /* sed: least (active+1)/weight */
+	SCHED_NQ = 6,     /* nq: the first real without active connections, else sed */
+	SCHED_MAX,
 };
 
 /* real_flag bits go in real.flags. */
@@ -154,7 +177,7 @@ enum reason {
 	REASON_PASS_IPV6_EXT_LIMIT,/* more than IPV6_EXT_MAX IPv6 extension headers */
 	REASON_PASS_IPV6_ROUTING,  /* IPv6 routing header with segments left: not the final destination */
 	REASON_DROP_MALFORMED,     /* truncated frame, bad IP version/IHL/length, truncated extension or L4 header */
-	REASON_DROP_NO_REAL,       /* service without table, empty slot or missing real */
+	REASON_DROP_NO_REAL,       /* service without table (Maglev or sequence) or sched_list, unknown scheduler, empty slot, no real of weight > 0, or missing real */
 	REASON_DROP_UNKNOWN_KIND,  /* service.kind this program cannot forward */
 	REASON_DROP_REAL_REMOVED,  /* tracked flow's real removed, and the service drops such flows */
 	REASON_DROP_TUNNEL,        /* TUN: no room for the outer header, or tunnel source and real of different families */

@@ -102,6 +102,57 @@ static __always_inline __u8 conn_reply_state(__u8 old, __u8 proto, __u8 flags)
 	return old;
 }
 
+/* Per-real connection counts (real_conns), as IPVS's activeconns and
+ * inactconns: a flow counts active while established, inactive in any
+ * other state (SYN seen, closing, UDP). The counts move with atomic adds,
+ * shared by all CPUs, when the connection table creates an entry
+ * (conns_add +1), sees it change class (conns_move: an ACK establishes, a
+ * FIN or RST closes, from either side for NAT), and finds it expired,
+ * reopened or its real gone and replaces it (conns_add -1 on the old
+ * real, only if that real is still the same generation: PutReal zeroes
+ * the counts of a new generation). What the program never sees drifts:
+ * the LRU evicting an entry, and an entry that expires and is never looked
+ * up again; maps.ResyncConnCounts rebuilds the counts from the tables
+ * (and deletes expired entries so that they are not taken off twice). */
+
+/* conns_add adds delta to the count of real_id's flows in state's class.
+ * Inlined: once per new or replaced flow. */
+static __always_inline void conns_add(__u32 real_id, __u8 state, __s64 delta)
+{
+	struct conn_counts *rc = bpf_map_lookup_elem(&real_conns, &real_id);
+	if (!rc)
+		return;
+	if (state == CONN_ESTABLISHED)
+		__sync_fetch_and_add(&rc->active, delta);
+	else
+		__sync_fetch_and_add(&rc->inactive, delta);
+}
+
+/* conns_move moves one of real_id's flows from old's class to state's, if
+ * they differ. Inlined: once per state change. */
+static __always_inline void conns_move(__u32 real_id, __u8 old, __u8 state)
+{
+	if ((old == CONN_ESTABLISHED) == (state == CONN_ESTABLISHED))
+		return;
+	struct conn_counts *rc = bpf_map_lookup_elem(&real_conns, &real_id);
+	if (!rc)
+		return;
+	__s64 d = state == CONN_ESTABLISHED ? 1 : -1;
+	__sync_fetch_and_add(&rc->active, d);
+	__sync_fetch_and_add(&rc->inactive, -d);
+}
+
+/* conns_forget takes the flow c off its real's counts when the entry is
+ * replaced, if the real is still the generation c counted on. Inlined:
+ * once per replaced entry. */
+static __always_inline void conns_forget(const struct conn *c)
+{
+	__u32 id = c->real_id;
+	struct real *r = bpf_map_lookup_elem(&reals, &id);
+	if (r && r->gen == c->real_gen)
+		conns_add(id, c->state, -1);
+}
+
 /* real_usable says whether r may take packets: present and not removed. */
 static __always_inline bool real_usable(const struct real *r)
 {

@@ -3,6 +3,6 @@ package bpf
 // The compiler and strip tool are pinned so CI's regenerate-and-diff holds:
 // bpf2go output differs between clang versions. -mcpu=v3 gives 32-bit
 // jumps and ALU32, which clang 14 supports and kernel >= 5.1 verifies.
-//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -tags linux -target bpfel -cflags "-O2 -g -Wall -Werror -mcpu=v3" -type vip_key -type vip4_key -type service -type real -type maglev_bucket -type flow -type flow4 -type conn -type counters -type nat_rev -type iface -type iface_flag -type reason_count -type lb_kind -type reason -type conn_state -type service_flag -type real_flag Xlb xlb.c -- -I.
+//go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -tags linux -target bpfel -cflags "-O2 -g -Wall -Werror -mcpu=v3" -type vip_key -type vip4_key -type service -type real -type maglev_bucket -type flow -type flow4 -type conn -type counters -type nat_rev -type conn_counts -type sched_real -type sched_list -type sched_kind -type iface -type iface_flag -type reason_count -type lb_kind -type reason -type conn_state -type service_flag -type real_flag Xlb xlb.c -- -I.
 //go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -tags linux -target bpfel -cflags "-O2 -g -Wall -Werror -mcpu=v3" Macswap macswap.c -- -I.
 //go:generate go tool bpf2go -cc clang-14 -strip llvm-strip-14 -tags linux -target bpfel -cflags "-O2 -g -Wall -Werror -mcpu=v3" -type refdr_key -type refdr_service -type refdr_real Refdr refdr.c -- -I.

@@ -69,6 +69,39 @@ struct {
 	});
 } maglev_tables SEC(".maps");
 
+/* sched_lists holds the reals of each lc, wlc, sed and nq service by
+ * service id. A hash, not an array, and not preallocated: an update links
+ * a new element in place of the old one (RCU), so a first packet reads
+ * either list whole, as with the Maglev tables; an array value would be
+ * overwritten under the reader. Read only on a service's new flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct sched_list);
+} sched_lists SEC(".maps");
+
+/* sched_pos is, per CPU, each rr/wrr service's position in its sequence
+ * (the next slot to use). Per CPU so that taking a slot needs no atomic
+ * operation and no shared cache line: each CPU walks the cycle on its own
+ * (controlplane/sched doc.go, Deviations 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+} sched_pos SEC(".maps");
+
+/* real_conns holds each real's active and inactive flow counts, shared by
+ * all CPUs (struct conn_counts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct conn_counts);
+} real_conns SEC(".maps");
+
 /* conns4 and conns6 track flows of DR and TUN services, IPv4 and IPv6
  * apart: an IPv4 key takes 16 bytes instead of 40 (struct flow4), which
  * hashes faster and saves 24 bytes an entry (96 instead of 120 MiB per

@@ -29,11 +29,12 @@ struct vip4_key {
 
 /* service is the services and services4 map value. */
 struct service {
-	__u32 id;             /* index into maglev_tables and service_stats, 1-based */
-	__u32 table_size;     /* slots in this service's Maglev table (prime) */
+	__u32 id;             /* index into maglev_tables, sched_lists, sched_pos and service_stats, 1-based */
+	__u32 table_size;     /* slots in this service's maglev_tables entry: a Maglev table (prime) or an rr/wrr sequence */
 	__u8 kind;            /* enum lb_kind */
 	__u8 flags;           /* enum service_flag bits */
-	__u8 pad[2];
+	__u8 sched;           /* enum sched_kind */
+	__u8 pad;
 	__u8 tunnel_src[16];  /* TUN: outer source address; its family must be the real's */
 };
 
@@ -93,7 +94,7 @@ struct conn {
 	__u32 real_id;   /* the real the flow goes to */
 	__u16 real_gen;  /* real.gen when the flow was scheduled */
 	__u8 state;      /* enum conn_state */
-	__u8 flags;      /* reserved, zero (later: counted as active/inactive) */
+	__u8 flags;      /* reserved, zero */
 	__u64 last_seen; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE), at most CONN_TOUCH_NS stale */
 };
 
@@ -105,6 +106,36 @@ struct counters {
 	__u64 bytes;     /* whole frames as received, Ethernet header included */
 	__u64 out_packets;
 	__u64 out_bytes; /* as packets and bytes, for replies */
+	__u64 conns;     /* new flows scheduled (a connection table miss, expiry or real gone) and forwarded */
+};
+
+/* conn_counts is the real_conns array value, indexed by real id and shared
+ * by all CPUs (moved with atomic adds): how many tracked flows of the
+ * real's current generation are active (TCP established) and inactive
+ * (SYN seen, closing, UDP), as IPVS's activeconns and inactconns. Signed:
+ * the LRU evicts entries without telling the program, and a flow found
+ * expired long after its count was resynchronised is taken off again, so
+ * a count drifts either way; maps clamps what it reports at 0 and
+ * ResyncConnCounts rebuilds them from the tables. */
+struct conn_counts {
+	__s64 active;
+	__s64 inactive;
+};
+
+/* sched_real is one real of a sched_list: its id and weight (0: quiesced,
+ * never picked). */
+struct sched_real {
+	__u32 id;
+	__u32 weight;
+};
+
+/* sched_list is the sched_lists value: the reals an lc, wlc, sed or nq
+ * service scans for a new flow, in the control plane's list order (Key
+ * order), ties going to the earlier. */
+struct sched_list {
+	__u32 count; /* reals in use, <= MAX_SCHED_REALS */
+	__u32 pad;
+	struct sched_real reals[MAX_SCHED_REALS];
 };
 
 /* nat_rev is a NAT flow seen from the real's side: the value of nat4 and

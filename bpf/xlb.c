@@ -4,7 +4,8 @@
 /* xlb.c: the XDP entry point. It only wires the headers:
  * parse (parse.h) -> services lookup (services4 or services, by family) ->
  * connection table (ct.h; conns4 or conns6, by family) -> on a new, expired
- * or orphaned flow the Maglev slot (hash.h) -> real -> rewrite MACs (DR),
+ * or orphaned flow the service's scheduler (a Maglev slot, hash.h; the
+ * rr/wrr sequence; or the lc/wlc/sed/nq scan) -> real -> rewrite MACs (DR),
  * push an outer header (TUN, encap.h) or rewrite the destination and route
  * (NAT, nat.h) -> XDP_TX or redirect. On interfaces facing NAT reals
  * (ifaces) a NAT reply lookup comes first. Every verdict bumps one verdict
@@ -39,6 +40,11 @@ void btf_anchor_flags(enum conn_state s, enum service_flag sf, enum real_flag rf
 {
 }
 
+/* btf_anchor_sched is btf_anchor's third part: the scheduler enum. */
+void btf_anchor_sched(enum sched_kind k)
+{
+}
+
 /* count_reason bumps the per-CPU count of r. Inlined: one call per packet. */
 static __always_inline void count_reason(enum reason r)
 {
@@ -48,13 +54,16 @@ static __always_inline void count_reason(enum reason r)
 		rc->packets++;
 }
 
-/* count_traffic adds one frame of len bytes to entry id of a counters map. */
-static __always_inline void count_traffic(void *map, __u32 id, __u64 len)
+/* count_traffic adds one frame of len bytes to entry id of a counters
+ * map, and a new connection if fresh. */
+static __always_inline void count_traffic(void *map, __u32 id, __u64 len, __u8 fresh)
 {
 	struct counters *c = bpf_map_lookup_elem(map, &id);
 	if (c) {
 		c->packets++;
 		c->bytes += len;
+		if (fresh) /* no store on an established flow's packets */
+			c->conns++;
 	}
 }
 
@@ -68,36 +77,139 @@ static __always_inline void count_reply(void *map, __u32 id, __u64 len)
 	}
 }
 
-/* schedule picks a real for p's flow from the service's Maglev table and
- * returns it (NULL: none) and its id. The slot comes from the flow hash
- * (mh), or from the client's (sh, SERVICE_F_HASH_SRC) or destination's (dh,
- * SERVICE_F_HASH_DST) address alone, so that all of a client's flows (sh)
- * or all flows to one address (dh) share a real. Inlined: once per new flow. */
+/* sched_scan is sched_least's state across the reals of one scan. */
+struct sched_scan {
+	struct sched_list *list;
+	__u64 best_cost, best_weight;
+	__u32 sched;
+	__u32 best;
+};
+
+/* sched_step weighs real i of the scan's list (a bpf_loop callback):
+ * returns 1 to stop the scan (list end, or nq found an idle real). */
+static long sched_step(__u64 i, void *ctx)
+{
+	struct sched_scan *s = ctx;
+	struct sched_list *l = s->list;
+
+	if (i >= MAX_SCHED_REALS || i >= l->count)
+		return 1;
+	__u32 id = l->reals[i].id;
+	__u64 w = l->reals[i].weight;
+	if (w == 0)
+		return 0;
+	struct conn_counts *rc = bpf_map_lookup_elem(&real_conns, &id);
+	if (!rc)
+		return 0;
+	__s64 a = rc->active, in = rc->inactive;
+	__u64 active = a > 0 ? a : 0, inactive = in > 0 ? in : 0;
+	__u64 cost;
+	switch (s->sched) {
+	case SCHED_LC:
+		w = 1; /* lc ignores weights but 0 */
+		cost = (active << SCHED_ACTIVE_SHIFT) + inactive;
+		break;
+	case SCHED_WLC:
+		cost = (active << SCHED_ACTIVE_SHIFT) + inactive;
+		break;
+	case SCHED_NQ:
+		if (active == 0) {
+			s->best = id;
+			return 1;
+		}
+		cost = active + 1;
+		break;
+	default: /* SCHED_SED */
+		cost = active + 1;
+	}
+	if (s->best == 0 || s->best_cost * w > cost * s->best_weight) {
+		s->best = id;
+		s->best_cost = cost;
+		s->best_weight = w;
+	}
+	return 0;
+}
+
+/* sched_least picks the real of a new flow of an lc, wlc, sed or nq
+ * service (sched) from its sched_list with the shared connection counts,
+ * scanning the list once in order: IPVS's rules (controlplane/sched
+ * doc.go). lc takes the least overhead = active*256 + inactive; wlc the
+ * least overhead/weight, sed the least (active+1)/weight, both compared
+ * as cost1*w2 > cost2*w1 so that no division is needed, the earlier real
+ * winning ties; nq the first real without active flows, else sed's pick.
+ * Reals of weight 0 are skipped; a count the LRU left negative counts as
+ * 0. Returns the id, 0 if there is none. bpf_loop, not a for loop: the
+ * verifier checks the callback once instead of every iteration's
+ * branches (a 64-iteration loop took minutes to verify), and inlines the
+ * helper into a loop with a direct call. Inlined: once per new flow of
+ * such a service. */
+static __always_inline __u32 sched_least(__u32 svc_id, __u32 sched)
+{
+	struct sched_scan s = {.sched = sched};
+
+	s.list = bpf_map_lookup_elem(&sched_lists, &svc_id);
+	if (!s.list)
+		return 0;
+	bpf_loop(MAX_SCHED_REALS, sched_step, &s, 0);
+	return s.best;
+}
+
+/* schedule picks a real for p's flow by the service's scheduler and
+ * returns it (NULL: none) and its id. Maglev (mh, sh, dh): the slot of the
+ * service's table comes from the flow hash (mh), or from the client's (sh,
+ * SERVICE_F_HASH_SRC) or destination's (dh, SERVICE_F_HASH_DST) address
+ * alone, so that all of a client's flows (sh) or all flows to one address
+ * (dh) share a real. rr and wrr: the slot is this CPU's position in the
+ * service's sequence, which then moves on by one. lc, wlc, sed, nq: a scan
+ * of the service's reals (sched_least). Inlined: once per new flow. */
 static __always_inline struct real *schedule(const struct service *svc, struct packet *p, __u32 *real_id)
 {
 	__u32 svc_id = svc->id;
 	__u32 table_size = svc->table_size;
-	if (table_size == 0)
-		return NULL;
-	void *table = bpf_map_lookup_elem(&maglev_tables, &svc_id);
-	if (!table)
-		return NULL;
-	/* sh and dh key the table by one address, mh (no flag) by the flow:
-	 * one test of flags on the 5-tuple path. */
-	__u32 hash;
-	__u8 flags = svc->flags;
-	if (flags & (SERVICE_F_HASH_SRC | SERVICE_F_HASH_DST)) {
-		const __u8 *addr = (flags & SERVICE_F_HASH_DST) ? p->flow.daddr : p->flow.saddr;
-		hash = addr_hash((const __u32 *)addr, p->is_v6);
+	__u8 sched = svc->sched;
+	__u32 id;
+
+	if (sched >= SCHED_LC) {
+		if (sched >= SCHED_MAX)
+			return NULL;
+		id = sched_least(svc_id, sched);
 	} else {
-		hash = flow_hash(&p->flow, p->is_v6);
+		if (table_size == 0)
+			return NULL;
+		void *table = bpf_map_lookup_elem(&maglev_tables, &svc_id);
+		if (!table)
+			return NULL;
+		__u32 slot;
+		if (sched == SCHED_MAGLEV) {
+			/* sh and dh key the table by one address, mh (no flag) by
+			 * the flow: one test of flags on the 5-tuple path. */
+			__u32 hash;
+			__u8 flags = svc->flags;
+			if (flags & (SERVICE_F_HASH_SRC | SERVICE_F_HASH_DST)) {
+				const __u8 *addr = (flags & SERVICE_F_HASH_DST) ? p->flow.daddr : p->flow.saddr;
+				hash = addr_hash((const __u32 *)addr, p->is_v6);
+			} else {
+				hash = flow_hash(&p->flow, p->is_v6);
+			}
+			slot = hash_to_slot(hash, table_size);
+		} else {
+			__u32 *pos = bpf_map_lookup_elem(&sched_pos, &svc_id);
+			if (!pos)
+				return NULL;
+			slot = *pos;
+			/* A sequence swapped for a shorter one leaves the
+			 * position beyond it: carry on modulo the new length
+			 * (a division only then). */
+			if (slot >= table_size)
+				slot %= table_size;
+			*pos = slot + 1 < table_size ? slot + 1 : 0;
+		}
+		__u32 bucket = slot / MAGLEV_SLOTS_PER_BUCKET;
+		struct maglev_bucket *b = bpf_map_lookup_elem(table, &bucket);
+		if (!b)
+			return NULL;
+		id = b->real_id[slot % MAGLEV_SLOTS_PER_BUCKET];
 	}
-	__u32 slot = hash_to_slot(hash, table_size);
-	__u32 bucket = slot / MAGLEV_SLOTS_PER_BUCKET;
-	struct maglev_bucket *b = bpf_map_lookup_elem(table, &bucket);
-	if (!b)
-		return NULL;
-	__u32 id = b->real_id[slot % MAGLEV_SLOTS_PER_BUCKET];
 	if (id == 0)
 		return NULL;
 	struct real *r = bpf_map_lookup_elem(&reals, &id);
@@ -115,6 +227,7 @@ struct ct_write {
 	__u64 now;
 	__u8 written;
 	__u8 state;
+	__u8 fresh; /* a new flow was scheduled: counts in the conns counters */
 };
 
 /* pick_real returns the real for p's flow and its id: the tracked one if
@@ -128,6 +241,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	__u64 now = ct_now();
 	cw->now = now;
 	cw->written = 0;
+	cw->fresh = 0;
 	struct flow4 k4;
 	struct conn *c;
 	struct real *r;
@@ -156,6 +270,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 				/* Write only what changed, and last_seen at most once
 				 * per CONN_TOUCH_NS: most packets write nothing. */
 				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
+					conns_move(id, c->state, state);
 					c->state = state;
 					c->last_seen = now;
 					cw->written = 1;
@@ -187,7 +302,10 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	};
 	cw->written = 1;
 	cw->state = fresh.state;
+	cw->fresh = 1;
+	conns_add(*real_id, fresh.state, 1);
 	if (c) {
+		conns_forget(c);
 		*c = fresh; /* in place: no second hash lookup */
 	} else if (p->is_v6) {
 		bpf_map_update_elem(&conns6, &p->flow, &fresh, BPF_ANY);
@@ -230,6 +348,12 @@ static __always_inline void nat_touch_forward(struct packet *p, const struct nat
 		c = bpf_map_lookup_elem(&conns4, &k4);
 	}
 	if (c) {
+		if (state != c->state) {
+			__u32 id = c->real_id;
+			struct real *r = bpf_map_lookup_elem(&reals, &id);
+			if (r && r->gen == c->real_gen)
+				conns_move(id, c->state, state);
+		}
 		c->state = state;
 		c->last_seen = now;
 	}
@@ -339,8 +463,8 @@ int xlb_xdp(struct xdp_md *ctx)
 		__be16 rport = r->port ? r->port : p.flow.dport;
 		if (cw.written)
 			nat_track(svc, &p, r, real_id, rport, cw.state, cw.now);
-		count_traffic(&service_stats, svc->id, len);
-		count_traffic(&real_stats, real_id, len);
+		count_traffic(&service_stats, svc->id, len, cw.fresh);
+		count_traffic(&real_stats, real_id, len, cw.fresh);
 		if (!nat_rewrite(data, data_end, &p, false, r->addr, rport)) {
 			count_reason(REASON_DROP_MALFORMED);
 			return XDP_DROP;
@@ -370,8 +494,8 @@ int xlb_xdp(struct xdp_md *ctx)
 		__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
 	}
 
-	count_traffic(&service_stats, svc->id, len);
-	count_traffic(&real_stats, real_id, len);
+	count_traffic(&service_stats, svc->id, len, cw.fresh);
+	count_traffic(&real_stats, real_id, len, cw.fresh);
 
 	if (r->ifindex == ctx->ingress_ifindex) {
 		count_reason(REASON_TX);

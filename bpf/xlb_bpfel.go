@@ -28,6 +28,12 @@ type XlbConn struct {
 	LastSeen uint64
 }
 
+type XlbConnCounts struct {
+	_        structs.HostLayout
+	Active   int64
+	Inactive int64
+}
+
 type XlbConnState uint32
 
 const (
@@ -43,6 +49,7 @@ type XlbCounters struct {
 	Bytes      uint64
 	OutPackets uint64
 	OutBytes   uint64
+	Conns      uint64
 }
 
 type XlbFlow struct {
@@ -155,13 +162,40 @@ type XlbReasonCount struct {
 	Packets uint64
 }
 
+type XlbSchedKind uint32
+
+const (
+	XlbSchedKindSCHED_MAGLEV XlbSchedKind = 0
+	XlbSchedKindSCHED_RR     XlbSchedKind = 1
+	XlbSchedKindSCHED_WRR    XlbSchedKind = 2
+	XlbSchedKindSCHED_LC     XlbSchedKind = 3
+	XlbSchedKindSCHED_WLC    XlbSchedKind = 4
+	XlbSchedKindSCHED_SED    XlbSchedKind = 5
+	XlbSchedKindSCHED_NQ     XlbSchedKind = 6
+	XlbSchedKindSCHED_MAX    XlbSchedKind = 7
+)
+
+type XlbSchedList struct {
+	_     structs.HostLayout
+	Count uint32
+	Pad   uint32
+	Reals [64]XlbSchedReal
+}
+
+type XlbSchedReal struct {
+	_      structs.HostLayout
+	Id     uint32
+	Weight uint32
+}
+
 type XlbService struct {
 	_         structs.HostLayout
 	Id        uint32
 	TableSize uint32
 	Kind      uint8
 	Flags     uint8
-	Pad       [2]uint8
+	Sched     uint8
+	Pad       uint8
 	TunnelSrc [16]uint8
 }
 
@@ -200,9 +234,12 @@ const (
 	XlbMapMaglevTables        = "maglev_tables"
 	XlbMapNat4                = "nat4"
 	XlbMapNat6                = "nat6"
+	XlbMapRealConns           = "real_conns"
 	XlbMapRealStats           = "real_stats"
 	XlbMapReals               = "reals"
 	XlbMapReasons             = "reasons"
+	XlbMapSchedLists          = "sched_lists"
+	XlbMapSchedPos            = "sched_pos"
 	XlbMapServiceStats        = "service_stats"
 	XlbMapServices            = "services"
 	XlbMapServices4           = "services4"
@@ -269,9 +306,12 @@ type XlbMapSpecs struct {
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
 	Nat4         *ebpf.MapSpec `ebpf:"nat4"`
 	Nat6         *ebpf.MapSpec `ebpf:"nat6"`
+	RealConns    *ebpf.MapSpec `ebpf:"real_conns"`
 	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
 	Reals        *ebpf.MapSpec `ebpf:"reals"`
 	Reasons      *ebpf.MapSpec `ebpf:"reasons"`
+	SchedLists   *ebpf.MapSpec `ebpf:"sched_lists"`
+	SchedPos     *ebpf.MapSpec `ebpf:"sched_pos"`
 	ServiceStats *ebpf.MapSpec `ebpf:"service_stats"`
 	Services     *ebpf.MapSpec `ebpf:"services"`
 	Services4    *ebpf.MapSpec `ebpf:"services4"`
@@ -314,9 +354,12 @@ type XlbMaps struct {
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
 	Nat4         *ebpf.Map `ebpf:"nat4"`
 	Nat6         *ebpf.Map `ebpf:"nat6"`
+	RealConns    *ebpf.Map `ebpf:"real_conns"`
 	RealStats    *ebpf.Map `ebpf:"real_stats"`
 	Reals        *ebpf.Map `ebpf:"reals"`
 	Reasons      *ebpf.Map `ebpf:"reasons"`
+	SchedLists   *ebpf.Map `ebpf:"sched_lists"`
+	SchedPos     *ebpf.Map `ebpf:"sched_pos"`
 	ServiceStats *ebpf.Map `ebpf:"service_stats"`
 	Services     *ebpf.Map `ebpf:"services"`
 	Services4    *ebpf.Map `ebpf:"services4"`
@@ -331,9 +374,12 @@ func (m *XlbMaps) Close() error {
 		m.MaglevTables,
 		m.Nat4,
 		m.Nat6,
+		m.RealConns,
 		m.RealStats,
 		m.Reals,
 		m.Reasons,
+		m.SchedLists,
+		m.SchedPos,
 		m.ServiceStats,
 		m.Services,
 		m.Services4,

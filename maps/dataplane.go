@@ -102,6 +102,9 @@ type Dataplane struct {
 	nat4         *ebpf.Map     // IPv4 NAT replies
 	nat6         *ebpf.Map     // IPv6 NAT replies
 	ifaces       *ebpf.Map     // interface roles by ifindex
+	schedLists   *ebpf.Map     // lc/wlc/sed/nq reals by service id
+	schedPos     *ebpf.Map     // rr/wrr per-CPU positions by service id
+	realConns    *ebpf.Map     // active/inactive flows by real id
 	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
 	reasonNames  []string      // enum reason value -> name, from BTF
 	ncpu         int
@@ -224,8 +227,11 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		bpf.XlbMapServices4:    opts.MaxServices,
 		bpf.XlbMapMaglevTables: services,
 		bpf.XlbMapServiceStats: services,
+		bpf.XlbMapSchedLists:   opts.MaxServices,
+		bpf.XlbMapSchedPos:     services,
 		bpf.XlbMapReals:        reals,
 		bpf.XlbMapRealStats:    reals,
+		bpf.XlbMapRealConns:    reals,
 	} {
 		spec.Maps[name].MaxEntries = n
 	}
@@ -290,6 +296,9 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		nat4:         coll.Maps[bpf.XlbMapNat4],
 		nat6:         coll.Maps[bpf.XlbMapNat6],
 		ifaces:       coll.Maps[bpf.XlbMapIfaces],
+		schedLists:   coll.Maps[bpf.XlbMapSchedLists],
+		schedPos:     coll.Maps[bpf.XlbMapSchedPos],
+		realConns:    coll.Maps[bpf.XlbMapRealConns],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,

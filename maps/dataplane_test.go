@@ -292,7 +292,8 @@ func TestCounters(t *testing.T) {
 	for range packets {
 		run(t, d.Program(), f.In)
 	}
-	want := Counters{Packets: packets, Bytes: packets * uint64(len(f.In))}
+	// One flow (the same SYN three times): one connection.
+	want := Counters{Packets: packets, Bytes: packets * uint64(len(f.In)), Connections: 1}
 	got, err := d.ServiceCounters(1)
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +413,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "ifaces", "maglev_tables", "nat4", "nat6", "real_stats", "reals", "reasons", "service_stats", "services", "services4"}
+	want := []string{"clock", "conns4", "conns6", "ifaces", "maglev_tables", "nat4", "nat6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

@@ -80,6 +80,54 @@ func (k HashKey) String() string {
 	return fmt.Sprintf("HashKey(%d)", uint8(k))
 }
 
+// Scheduler is how a service picks the real of a new flow (enum
+// sched_kind in C). The zero value is SchedMaglev.
+type Scheduler = bpf.XlbSchedKind
+
+// Schedulers (keepalived's lb_algo). The rules are IPVS's, as
+// controlplane/sched documents them with the data plane's deviations.
+const (
+	// SchedMaglev looks the flow up in the service's Maglev table, keyed
+	// by Service.Hash: mh, sh or dh (SwapTable).
+	SchedMaglev Scheduler = bpf.XlbSchedKindSCHED_MAGLEV
+	// SchedRR and SchedWRR take the next id of the service's sequence
+	// (SwapSequence: sched.RRSequence or sched.WRRSequence), each CPU
+	// walking it from its own position. The program treats both alike;
+	// the names say which sequence the control plane built.
+	SchedRR  Scheduler = bpf.XlbSchedKindSCHED_RR
+	SchedWRR Scheduler = bpf.XlbSchedKindSCHED_WRR
+	// SchedLC, SchedWLC, SchedSED and SchedNQ scan the service's reals
+	// (SwapSchedReals) with the shared connection counts (RealConnCounts).
+	SchedLC  Scheduler = bpf.XlbSchedKindSCHED_LC
+	SchedWLC Scheduler = bpf.XlbSchedKindSCHED_WLC
+	SchedSED Scheduler = bpf.XlbSchedKindSCHED_SED
+	SchedNQ  Scheduler = bpf.XlbSchedKindSCHED_NQ
+)
+
+// schedNames are the lb_algo names of the schedulers; Maglev's depends on
+// Service.Hash.
+var schedNames = map[Scheduler]string{SchedRR: "rr", SchedWRR: "wrr", SchedLC: "lc", SchedWLC: "wlc", SchedSED: "sed", SchedNQ: "nq"}
+
+// usesTable says whether s reads maglev_tables: a Maglev table or a
+// sequence, whose length is Service.TableSize.
+func usesTable(s Scheduler) bool { return s <= SchedWRR }
+
+// MaxSchedReals is the most reals an lc, wlc, sed or nq service may have
+// (MAX_SCHED_REALS in bpf/consts.h): a new flow scans them all, so the
+// scan is bounded. Larger services need rr, wrr or a Maglev scheduler.
+const MaxSchedReals = len(bpf.XlbSchedList{}.Reals)
+
+// MaxSequenceLen is the longest rr/wrr sequence SwapSequence takes: as
+// many ids as the largest Maglev table (controlplane/sched.MaxSequenceLen
+// must not exceed it).
+const MaxSequenceLen = MaxTableSize
+
+// SchedReal is one real of an lc, wlc, sed or nq service.
+type SchedReal struct {
+	ID     uint32 `json:"id"`
+	Weight uint32 `json:"weight"` // 0: quiesced, never picked for a new flow
+}
+
 // ServiceKey identifies a service. The zero value is invalid.
 type ServiceKey struct {
 	Addr  netip.Addr
@@ -113,9 +161,15 @@ type Service struct {
 	// removed (RemoveReal, DeleteReal or replaced), instead of rescheduling
 	// them onto the current table. Either way new flows use the table.
 	DropRemoved bool
-	// Hash is what the table slot of a new flow is chosen by; tracked
-	// flows keep their real whatever it is.
+	// Hash is what the table slot of a new flow is chosen by under
+	// SchedMaglev; tracked flows keep their real whatever it is. Other
+	// schedulers need HashFlow.
 	Hash HashKey
+	// Scheduler picks the real of a new flow; the zero value is
+	// SchedMaglev. TableSize is a Maglev table's size (prime) under
+	// SchedMaglev, the sequence's length (1..MaxSequenceLen) under
+	// SchedRR and SchedWRR, and unused (0) otherwise.
+	Scheduler Scheduler
 }
 
 // Real is a backend server and how to reach it. A real of a KindNAT
@@ -140,6 +194,10 @@ type Counters struct {
 	Bytes      uint64 `json:"bytes"` // whole frames, Ethernet header included
 	OutPackets uint64 `json:"out_packets,omitempty"`
 	OutBytes   uint64 `json:"out_bytes,omitempty"`
+	// Connections counts new flows: a flow scheduled (first packet, or
+	// a tracked one rescheduled after expiry or its real's removal) and
+	// forwarded.
+	Connections uint64 `json:"connections,omitempty"`
 }
 
 // vipKey converts k to the IPv6 services key: the address as 16 bytes
@@ -203,6 +261,24 @@ func checkTableSize(n uint32) error {
 	return nil
 }
 
+// checkSchedTable checks a service's scheduler and what TableSize means
+// for it (Service.Scheduler).
+func checkSchedTable(s Service) error {
+	switch {
+	case s.Scheduler == SchedMaglev:
+		return checkTableSize(s.TableSize)
+	case s.Scheduler >= bpf.XlbSchedKindSCHED_MAX:
+		return fmt.Errorf("scheduler: want %d..%d, got %d", SchedMaglev, SchedNQ, s.Scheduler)
+	case s.Hash != HashFlow:
+		return fmt.Errorf("hash: want %d (flow) for scheduler %s, got %d", HashFlow, schedNames[s.Scheduler], s.Hash)
+	case usesTable(s.Scheduler) && (s.TableSize < 1 || s.TableSize > MaxSequenceLen):
+		return fmt.Errorf("table size: want a sequence length 1..%d, got %d", MaxSequenceLen, s.TableSize)
+	case !usesTable(s.Scheduler) && s.TableSize != 0:
+		return fmt.Errorf("table size: want 0 for scheduler %s, got %d", schedNames[s.Scheduler], s.TableSize)
+	}
+	return nil
+}
+
 func isPrime(n uint32) bool {
 	if n < 2 {
 		return false
@@ -222,7 +298,7 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 		err = d.checkServiceID(s.ID)
 	}
 	if err == nil {
-		err = checkTableSize(s.TableSize)
+		err = checkSchedTable(s)
 	}
 	if err == nil && s.Kind != KindDR && s.Kind != KindTUN && s.Kind != KindNAT {
 		err = fmt.Errorf("kind: want %d (DR), %d (NAT) or %d (TUN), got %d", KindDR, KindNAT, KindTUN, s.Kind)
@@ -234,7 +310,7 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 		err = fmt.Errorf("hash: want %d (flow), %d (source) or %d (dest), got %d", HashFlow, HashSource, HashDest, s.Hash)
 	}
 	if err == nil {
-		val := bpf.XlbService{Id: s.ID, TableSize: s.TableSize, Kind: uint8(s.Kind)}
+		val := bpf.XlbService{Id: s.ID, TableSize: s.TableSize, Kind: uint8(s.Kind), Sched: uint8(s.Scheduler)}
 		if s.TunnelSrc.IsValid() {
 			val.TunnelSrc = s.TunnelSrc.Unmap().As16()
 		}
@@ -284,10 +360,17 @@ func (d *Dataplane) PutReal(id uint32, r Real) error {
 		err = d.reals.Lookup(id, &old)
 		if err == nil {
 			val.Gen = old.Gen
-			if old.Flags&uint16(bpf.XlbRealFlagREAL_F_PRESENT) == 0 || old.Flags&uint16(bpf.XlbRealFlagREAL_F_REMOVED) != 0 || old.Addr != val.Addr {
+			newGen := old.Flags&uint16(bpf.XlbRealFlagREAL_F_PRESENT) == 0 || old.Flags&uint16(bpf.XlbRealFlagREAL_F_REMOVED) != 0 || old.Addr != val.Addr
+			if newGen {
 				val.Gen++
+				// A new generation starts with no flows: the
+				// program takes older generations' flows off
+				// nobody's counts (conns_forget in bpf/ct.h).
+				err = d.realConns.Update(id, &bpf.XlbConnCounts{}, ebpf.UpdateAny)
 			}
-			err = d.reals.Update(id, &val, ebpf.UpdateAny)
+			if err == nil {
+				err = d.reals.Update(id, &val, ebpf.UpdateAny)
+			}
 		}
 	}
 	if err != nil {
@@ -394,6 +477,33 @@ func (d *Dataplane) swapTable(id uint32, slots []uint32) error {
 	if err := checkTableSize(uint32(len(slots))); err != nil {
 		return err
 	}
+	return d.installTable(id, slots)
+}
+
+// SwapSequence installs ids as the rr/wrr sequence of service serviceID
+// (sched.RRSequence or sched.WRRSequence), atomically as SwapTable: a
+// sequence lives in the same per-service table map, and a new flow takes
+// the id at its CPU's position, which then moves on by one. len(ids),
+// 1..MaxSequenceLen, should equal the service's TableSize; positions
+// beyond a shorter new sequence carry on modulo its length. An id 0
+// drops the new flows that reach it (drop_no_real).
+func (d *Dataplane) SwapSequence(serviceID uint32, ids []uint32) error {
+	err := d.checkServiceID(serviceID)
+	if err == nil && (len(ids) < 1 || len(ids) > MaxSequenceLen) {
+		err = fmt.Errorf("sequence length: want 1..%d, got %d", MaxSequenceLen, len(ids))
+	}
+	if err == nil {
+		err = d.installTable(serviceID, ids)
+	}
+	if err != nil {
+		return fmt.Errorf("swap sequence of service %d: %w", serviceID, err)
+	}
+	return nil
+}
+
+// installTable builds slots into a new inner map and swaps it in as
+// service id's table.
+func (d *Dataplane) installTable(id uint32, slots []uint32) error {
 	n := (len(slots) + slotsPerBucket - 1) / slotsPerBucket
 	keys := make([]uint32, n)
 	buckets := make([]bpf.XlbMaglevBucket, n)
@@ -471,6 +581,7 @@ func (d *Dataplane) counters(m *ebpf.Map, id uint32, check func(uint32) error) (
 		sum.Bytes += c.Bytes
 		sum.OutPackets += c.OutPackets
 		sum.OutBytes += c.OutBytes
+		sum.Connections += c.Conns
 	}
 	return sum, nil
 }

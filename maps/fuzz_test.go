@@ -27,7 +27,8 @@ const (
 
 // FuzzProgram feeds arbitrary frames through the program, with the golden
 // tcp_vip_tx maps loaded plus IPv6 DR services, IPv4/IPv6 TUN services and
-// IPv4/IPv6 TCP/UDP NAT services with tracked flows (seeds: every golden
+// IPv4/IPv6 TCP/UDP NAT services with tracked flows, a wlc (IPv4) and a wrr
+// (IPv6) service on port 8082 (seeds: every golden
 // input, so IPv6 extension chains, fragments, tunnels and NAT replies, and
 // the NAT forward frames on the fuzz services' ports). It runs in the NAT
 // lab (natLab), so NAT frames really route: a frame to the lab's inside
@@ -44,7 +45,7 @@ func FuzzProgram(f *testing.F) {
 		f.Add([]byte(fx.In))
 	}
 	lab := newNATLab(f)
-	d := openTest(f, Options{MaxServices: 8, MaxReals: 8})
+	d := openTest(f, Options{MaxServices: 10, MaxReals: 8})
 	std := fixtures["tcp_vip_tx"]
 	std.fill(f, d)
 	// Real 3 behind another interface, so REDIRECT is reachable too.
@@ -103,6 +104,23 @@ func FuzzProgram(f *testing.F) {
 		if err := d.SwapTable(n.id, []uint32{n.id, n.id, n.id, n.id, n.id, n.id, n.id}); err != nil {
 			f.Fatal(err)
 		}
+	}
+	// Port 8082 of the golden VIPs: wlc (IPv4, reals 1-3) and wrr (IPv6,
+	// reals 1 and 4), with their golden SYNs moved there as seeds.
+	if err := d.PutService(ServiceKey{Addr: testVIP.Addr, Port: 8082, Proto: unix.IPPROTO_TCP}, Service{ID: 9, Kind: KindDR, Scheduler: SchedWLC}); err != nil {
+		f.Fatal(err)
+	}
+	if err := d.SwapSchedReals(9, []SchedReal{{ID: 1, Weight: 1}, {ID: 2, Weight: 2}, {ID: 3, Weight: 0}}); err != nil {
+		f.Fatal(err)
+	}
+	if err := d.PutService(ServiceKey{Addr: netip.MustParseAddr("2001:db8::100"), Port: 8082, Proto: unix.IPPROTO_TCP}, Service{ID: 10, TableSize: 3, Kind: KindDR, Scheduler: SchedWRR}); err != nil {
+		f.Fatal(err)
+	}
+	if err := d.SwapSequence(10, []uint32{4, 1, 4}); err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range []string{"tcp_vip_tx", "ipv6_tcp_tx"} {
+		f.Add(withL4Dport(f, fixtures[name].In, 8082))
 	}
 	if err := d.SetInside(int(lab.ifindex["inside"]), true); err != nil {
 		f.Fatal(err)

@@ -35,6 +35,13 @@ type fixture struct {
 	Reals    []fixtureReal    `json:"reals,omitempty"`
 	Tables   []fixtureTable   `json:"tables,omitempty"`
 	Conns    []fixtureConn    `json:"conns,omitempty"` // tracked before the run
+	// Sequences are rr/wrr services' sequences (SwapSequence), SchedReals
+	// lc/wlc/sed/nq services' lists (SwapSchedReals), and ConnCounts the
+	// reals' active/inactive counts before the run (written into
+	// real_conns as the scripted state a least-connection pick sees).
+	Sequences  []fixtureSequence       `json:"sequences,omitempty"`
+	SchedReals []fixtureSchedList      `json:"sched_reals,omitempty"`
+	ConnCounts map[uint32]fixtureCount `json:"conn_counts,omitempty"`
 	// Ingress names the NAT lab's interface ("outside" or "inside") the
 	// frames arrive on: the case runs in the lab (natLab), where
 	// bpf_fib_lookup finds routes and neighbours. Empty: lo, no lab.
@@ -52,6 +59,46 @@ type fixture struct {
 	RealCounters    map[uint32]Counters `json:"real_counters,omitempty"`
 	ConnsAfter      []fixtureConn       `json:"conns_after,omitempty"`   // the whole table after the run
 	RepliesAfter    []fixtureReply      `json:"replies_after,omitempty"` // the whole NAT reverse table after the run
+	// ConnCountsAfter are the fixture's reals' counts after the run
+	// (RealConnCounts), non-zero ones only.
+	ConnCountsAfter map[uint32]fixtureCount `json:"conn_counts_after,omitempty"`
+}
+
+// fixtureCount is a real's active and inactive connection counts.
+type fixtureCount struct {
+	Active   uint64 `json:"active"`
+	Inactive uint64 `json:"inactive"`
+}
+
+// fixtureSequence is an rr/wrr service's sequence of real ids.
+type fixtureSequence struct {
+	ServiceID uint32   `json:"service_id"`
+	IDs       []uint32 `json:"ids"`
+}
+
+// fixtureSchedList is an lc/wlc/sed/nq service's reals.
+type fixtureSchedList struct {
+	ServiceID uint32      `json:"service_id"`
+	Reals     []SchedReal `json:"reals"`
+}
+
+// schedByName maps a fixture service's sched to Service.Scheduler.
+var schedByName = map[string]Scheduler{"": SchedMaglev, "rr": SchedRR, "wrr": SchedWRR, "lc": SchedLC, "wlc": SchedWLC, "sed": SchedSED, "nq": SchedNQ}
+
+// connCounts reads the counts of reals, non-zero ones only.
+func connCounts(tb testing.TB, d *Dataplane, reals []fixtureReal) map[uint32]fixtureCount {
+	tb.Helper()
+	out := make(map[uint32]fixtureCount)
+	for _, r := range reals {
+		a, in, err := d.RealConnCounts(r.ID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if a != 0 || in != 0 {
+			out[r.ID] = fixtureCount{Active: a, Inactive: in}
+		}
+	}
+	return out
 }
 
 // fixtureReply is a NAT reverse entry after the run: the reply's 5-tuple
@@ -99,7 +146,8 @@ type fixtureService struct {
 	Kind        Kind   `json:"kind"`
 	TunnelSrc   string `json:"tunnel_src,omitempty"`
 	DropRemoved bool   `json:"drop_removed,omitempty"`
-	Hash        string `json:"hash,omitempty"` // lb_algo "sh" or "dh"; omitted: mh (the flow)
+	Hash        string `json:"hash,omitempty"`  // lb_algo "sh" or "dh"; omitted: mh (the flow)
+	Sched       string `json:"sched,omitempty"` // lb_algo rr, wrr, lc, wlc, sed, nq; omitted: Maglev (see hash)
 }
 
 // hashKeys maps a fixture service's hash to Service.Hash.
@@ -166,7 +214,11 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 		if !ok {
 			tb.Fatalf("service %s: hash %q unknown", s.VIP, s.Hash)
 		}
-		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved, Hash: hash}
+		sched, ok := schedByName[s.Sched]
+		if !ok {
+			tb.Fatalf("service %s: sched %q unknown", s.VIP, s.Sched)
+		}
+		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved, Hash: hash, Scheduler: sched}
 		if s.TunnelSrc != "" {
 			svc.TunnelSrc = netip.MustParseAddr(s.TunnelSrc)
 		}
@@ -207,9 +259,40 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 		val := bpf.XlbConn{RealId: c.RealID, RealGen: r.Gen, State: uint8(connStateByName(tb, c.State)),
 			LastSeen: uint64(now - time.Duration(c.IdleS)*time.Second)}
 		putConn(tb, d, flow, val, ebpf.UpdateNoExist)
+		// Counted as the program would have when it tracked the flow
+		// (conns_add in bpf/ct.h); a stale generation's flow is not.
+		if !c.StaleGen {
+			var cc bpf.XlbConnCounts
+			if err := d.realConns.Lookup(c.RealID, &cc); err != nil {
+				tb.Fatal(err)
+			}
+			if ConnState(val.State) == ConnEstablished {
+				cc.Active++
+			} else {
+				cc.Inactive++
+			}
+			if err := d.realConns.Update(c.RealID, &cc, ebpf.UpdateAny); err != nil {
+				tb.Fatal(err)
+			}
+		}
 	}
 	for _, t := range f.Tables {
 		if err := d.SwapTable(t.ServiceID, t.slots()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, q := range f.Sequences {
+		if err := d.SwapSequence(q.ServiceID, q.IDs); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, l := range f.SchedReals {
+		if err := d.SwapSchedReals(l.ServiceID, l.Reals); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for id, c := range f.ConnCounts {
+		if err := d.realConns.Update(id, &bpf.XlbConnCounts{Active: int64(c.Active), Inactive: int64(c.Inactive)}, ebpf.UpdateAny); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -263,6 +346,7 @@ func TestGolden(t *testing.T) {
 				RealCounters:    make(map[uint32]Counters),
 				ConnsAfter:      dumpConns(t, d),
 				RepliesAfter:    dumpReplies(t, d),
+				ConnCountsAfter: connCounts(t, d, f.Reals),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -283,6 +367,7 @@ func TestGolden(t *testing.T) {
 				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
 				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
+				f.ConnCountsAfter = got.ConnCountsAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -306,6 +391,9 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.RepliesAfter, got.RepliesAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("nat replies after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.ConnCountsAfter, got.ConnCountsAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("conn counts after the run (-want +got):\n%s", diff)
 			}
 			// NAT rewrites checksums: whatever leaves must verify, as
 			// the input did.
