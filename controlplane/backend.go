@@ -30,6 +30,7 @@ type ServiceObservation struct {
 	Bytes   uint64
 	// OutPackets and OutBytes count replies translated back (NAT).
 	OutPackets, OutBytes uint64
+	Connections          uint64 // new flows scheduled
 	Reals                map[netip.AddrPort]RealObservation
 	// SorryActive says the sorry_server holds the table: no real has weight.
 	SorryActive bool
@@ -46,6 +47,10 @@ type RealObservation struct {
 	Bytes   uint64
 	// OutPackets and OutBytes count replies translated back (NAT).
 	OutPackets, OutBytes uint64
+	Connections          uint64 // new flows scheduled to it
+	// ActiveConns and InactiveConns are the data plane's counts of its
+	// tracked flows: established TCP, and the rest.
+	ActiveConns, InactiveConns uint64
 }
 
 // Real states as reported to operators; they are part of the API's schema.

@@ -93,9 +93,18 @@ func (x *XDP) Explain(k ServiceKey, client netip.AddrPort) (Explanation, error) 
 		byID[r.id] = a
 	}
 	vip := netip.AddrPortFrom(k.VIP, k.Port)
-	e := Explanation{Service: k, Client: client, TableSize: x.tableSize, Scheduler: svc.hash.String()}
+	e := Explanation{Service: k, Client: client, TableSize: x.tableSize, Scheduler: schedName(svc)}
 
-	// The scheduler's choice, which a new (or rescheduled) flow gets.
+	// The scheduler's choice, which a new (or rescheduled) flow gets. Only
+	// a Maglev table's is a function of the flow; rr/wrr take the next slot
+	// of a per-CPU cycle, and the least-connection family the reals' counts
+	// at the first packet.
+	if svc.sched != maps.SchedMaglev {
+		e.TableSize = 0
+		e.Notes = append(e.Notes, fmt.Sprintf("lb_algo %s: a new flow's real depends on %s at its first packet, not on the flow",
+			schedName(svc), map[bool]string{true: "the reals' connection counts", false: "the CPU's place in the cycle"}[usesList(svc.sched)]))
+		return x.explainConn(e, svc, byID, client, vip, k)
+	}
 	switch svc.hash {
 	case maps.HashSource:
 		e.Hash = sched.AddrHash(client.Addr())
@@ -111,6 +120,13 @@ func (x *XDP) Explain(k ServiceKey, client netip.AddrPort) (Explanation, error) 
 	}
 	e.SlotReal = byID[table[e.Slot]]
 
+	return x.explainConn(e, svc, byID, client, vip, k)
+}
+
+// explainConn completes e with what the connection table says of the
+// flow; without a usable entry the scheduler decides (e.SlotReal for a
+// Maglev table, unknown ahead of time for the others).
+func (x *XDP) explainConn(e Explanation, svc *xdpService, byID map[uint32]netip.AddrPort, client, vip netip.AddrPort, k ServiceKey) (Explanation, error) {
 	conn, tracked, err := x.dp.LookupConn(maps.Flow{Src: client, Dst: vip, Proto: uint8(k.Protocol)})
 	if err != nil {
 		return Explanation{}, err
@@ -144,7 +160,7 @@ func (x *XDP) Explain(k ServiceKey, client netip.AddrPort) (Explanation, error) 
 	}
 	e.DecidedBy = "scheduler"
 	e.Real = e.SlotReal
-	if !e.Real.IsValid() {
+	if !e.Real.IsValid() && svc.sched == maps.SchedMaglev {
 		e.Notes = append(e.Notes, "the slot is empty: no real is active, the packet is dropped")
 	}
 	return e, nil

@@ -13,7 +13,7 @@ import (
 )
 
 func TestExplain(t *testing.T) {
-	f := newXDPFixture(t, threeReals)
+	f := newXDPFixture(t, strings.Replace(threeReals, "lb_algo mh", "lb_algo mh", 1))
 	f.reconcile(t)
 	vip := MustParseServiceKey("198.18.0.100:80/tcp")
 	client := netip.MustParseAddrPort("198.18.1.10:40000")
@@ -66,7 +66,7 @@ func TestExplain(t *testing.T) {
 }
 
 func TestExplainSourceHash(t *testing.T) {
-	f := newXDPFixture(t, strings.Replace(threeReals, "lb_algo wrr", "lb_algo sh", 1))
+	f := newXDPFixture(t, strings.Replace(threeReals, "lb_algo mh", "lb_algo sh", 1))
 	f.reconcile(t)
 	vip := MustParseServiceKey("198.18.0.100:80/tcp")
 	backends := []maglev.Backend{
@@ -105,5 +105,27 @@ func TestExplainErrors(t *testing.T) {
 	_, err = f.rec.Explain(MustParseServiceKey("198.18.0.100:80/tcp"), netip.MustParseAddrPort("[2001:db8::1]:1"))
 	if !errors.Is(err, ErrInvalid) {
 		t.Errorf("IPv6 client of an IPv4 VIP: %v, want ErrInvalid", err)
+	}
+}
+
+// TestExplainSequence checks that a flow under rr/wrr or the least-
+// connection family is explained by its connection entry, or as the
+// scheduler's choice at its first packet, with no table slot.
+func TestExplainSequence(t *testing.T) {
+	for _, algo := range []string{"wrr", "wlc"} {
+		t.Run(algo, func(t *testing.T) {
+			f := newXDPFixture(t, strings.Replace(threeReals, "lb_algo mh", "lb_algo "+algo, 1))
+			f.reconcile(t)
+			e, err := f.rec.Explain(MustParseServiceKey("198.18.0.100:80/tcp"), netip.MustParseAddrPort("198.18.1.10:40000"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Scheduler != algo || e.TableSize != 0 || e.DecidedBy != "scheduler" || e.Real.IsValid() {
+				t.Errorf("Explain = %+v, want %s deciding at the first packet, no slot, no real", e, algo)
+			}
+			if len(e.Notes) == 0 || !strings.Contains(e.Notes[0], "at its first packet") {
+				t.Errorf("notes %q, want one saying the choice is made at the first packet", e.Notes)
+			}
+		})
 	}
 }

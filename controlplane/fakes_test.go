@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"xlb/config"
@@ -119,6 +120,36 @@ func (f *fakeDataplane) SetInside(ifindex int, inside bool) error {
 	return nil
 }
 
+func (f *fakeDataplane) SwapSequence(id uint32, ids []uint32) error {
+	f.log("swap sequence %d", id)
+	f.tables[id] = slices.Clone(ids)
+	return nil
+}
+
+func (f *fakeDataplane) SwapSchedReals(id uint32, reals []maps.SchedReal) error {
+	f.log("swap sched reals %d", id)
+	// The share of a list scheduler is modelled as weight-proportional:
+	// with equal counts, wlc spreads new flows by weight.
+	var slots []uint32
+	for _, r := range reals {
+		for range r.Weight {
+			slots = append(slots, r.ID)
+		}
+	}
+	f.tables[id] = slots
+	return nil
+}
+
+func (f *fakeDataplane) DeleteSchedReals(id uint32) error {
+	f.log("delete sched reals %d", id)
+	delete(f.tables, id)
+	return nil
+}
+
+func (f *fakeDataplane) RealConnCounts(id uint32) (uint64, uint64, error) { return 0, 0, nil }
+
+func (f *fakeDataplane) ResyncConnCounts() (int, error) { return 0, nil }
+
 func (f *fakeDataplane) takeOps() []string {
 	ops := f.ops
 	f.ops = nil
@@ -186,7 +217,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 
 const threeReals = `
 virtual_server 198.18.0.100 80 {
-    lb_algo wrr
+    lb_algo mh
     lb_kind DR
     protocol TCP
     real_server 198.18.0.11 80 { weight 3 }

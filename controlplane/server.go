@@ -156,19 +156,20 @@ func ServicesView(st State, obs map[ServiceKey]ServiceObservation) api.Services 
 	for _, svc := range st.Services {
 		o := obs[svc.Key]
 		as := api.Service{
-			VIP:        svc.Key.VIP.String(),
-			Port:       svc.Key.Port,
-			Protocol:   svc.Key.Protocol.String(),
-			Scheduler:  svc.Scheduler,
-			ServedBy:   o.Served,
-			Kind:       svc.Kind,
-			Status:     o.Status,
-			Reason:     o.Reason,
-			Packets:    o.Packets,
-			Bytes:      o.Bytes,
-			OutPackets: o.OutPackets,
-			OutBytes:   o.OutBytes,
-			Reals:      []api.Real{},
+			VIP:         svc.Key.VIP.String(),
+			Port:        svc.Key.Port,
+			Protocol:    svc.Key.Protocol.String(),
+			Scheduler:   svc.Scheduler,
+			ServedBy:    o.Served,
+			Kind:        svc.Kind,
+			Status:      o.Status,
+			Reason:      o.Reason,
+			Packets:     o.Packets,
+			Bytes:       o.Bytes,
+			OutPackets:  o.OutPackets,
+			OutBytes:    o.OutBytes,
+			Connections: o.Connections,
+			Reals:       []api.Real{},
 		}
 		if svc.Sorry.IsValid() {
 			as.SorryServer, as.SorryActive = svc.Sorry.String(), o.SorryActive
@@ -179,6 +180,7 @@ func ServicesView(st State, obs map[ServiceKey]ServiceObservation) api.Services 
 			ar := apiReal(r, ro.State, ro.Reason)
 			ar.MAC, ar.Iface, ar.Packets, ar.Bytes = ro.MAC, ro.Ifname, ro.Packets, ro.Bytes
 			ar.OutPackets, ar.OutBytes = ro.OutPackets, ro.OutBytes
+			ar.Connections, ar.ActiveConns, ar.InactiveConns = ro.Connections, ro.ActiveConns, ro.InactiveConns
 			as.Reals = append(as.Reals, ar)
 		}
 		for _, r := range svc.Down {

@@ -51,7 +51,7 @@ func TestServerServices(t *testing.T) {
 		return r
 	}
 	want := api.Services{Services: []api.Service{{
-		VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "wrr", ServedBy: "mh", Kind: "DR",
+		VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "mh", ServedBy: "mh", Kind: "DR",
 		Status: "active", Packets: 101, Quorum: 1, QuorumUp: true,
 		Reals: []api.Real{
 			real("198.18.0.11", 3, "aa:00:00:00:00:11", RealActive, 201),

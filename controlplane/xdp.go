@@ -13,6 +13,7 @@ import (
 	"xlb/config"
 	"xlb/controlplane/maglev"
 	"xlb/controlplane/neigh"
+	"xlb/controlplane/sched"
 	"xlb/maps"
 )
 
@@ -32,6 +33,11 @@ type Dataplane interface {
 	Reasons() (map[string]uint64, error)
 	LookupConn(f maps.Flow) (maps.Conn, bool, error)
 	SetInside(ifindex int, inside bool) error
+	SwapSequence(serviceID uint32, ids []uint32) error
+	SwapSchedReals(serviceID uint32, reals []maps.SchedReal) error
+	DeleteSchedReals(serviceID uint32) error
+	RealConnCounts(id uint32) (active, inactive uint64, err error)
+	ResyncConnCounts() (expired int, err error)
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
@@ -69,9 +75,10 @@ type xdpService struct {
 	kind        maps.Kind
 	unsupported string // non-empty: not programmed, and why
 	scheduler   string
-	hash        maps.HashKey // what the data plane keys the table by: mh, sh or dh
-	tableInputs string       // the Maglev inputs the installed table was built from
-	entry       maps.Service // the services map entry as written; ID 0 until then
+	hash        maps.HashKey   // what the data plane keys the table by: mh, sh or dh
+	sched       maps.Scheduler // how it picks a real for a new flow
+	tableInputs string         // the Maglev inputs the installed table was built from
+	entry       maps.Service   // the services map entry as written; ID 0 until then
 	reals       map[netip.AddrPort]*xdpReal
 	sorry       *xdpReal // the sorry_server's entry, when one is configured
 	sorryAddr   netip.AddrPort
@@ -124,10 +131,48 @@ func mapsKind(lbKind string) (maps.Kind, bool) {
 	return 0, false
 }
 
-// schedulerHash is what the data plane keys a service's table by for an
-// lb_algo, and whether it serves that lb_algo as such: mh by the flow, sh
-// by the client address, dh by the destination address. Any other lb_algo
-// is served by mh until its scheduler lands.
+// schedulerFor is how the data plane serves an lb_algo, and whether it
+// serves that lb_algo as such: rr and wrr from a sequence, lc, wlc, sed and
+// nq by scanning the service's reals with their connection counts, and mh,
+// sh and dh from a Maglev table keyed by the flow, the client address or the
+// destination. Any other lb_algo (lblc, lblcr, fo, ovf, twos) is served by
+// mh until its scheduler lands.
+func schedulerFor(lbAlgo string) (maps.Scheduler, maps.HashKey, bool) {
+	switch strings.ToLower(lbAlgo) {
+	case "rr":
+		return maps.SchedRR, maps.HashFlow, true
+	case "wrr":
+		return maps.SchedWRR, maps.HashFlow, true
+	case "lc":
+		return maps.SchedLC, maps.HashFlow, true
+	case "wlc":
+		return maps.SchedWLC, maps.HashFlow, true
+	case "sed":
+		return maps.SchedSED, maps.HashFlow, true
+	case "nq":
+		return maps.SchedNQ, maps.HashFlow, true
+	}
+	hash, native := schedulerHash(lbAlgo)
+	return maps.SchedMaglev, hash, native
+}
+
+// usesList says whether s picks from the service's real list (the
+// least-connection family).
+func usesList(s maps.Scheduler) bool {
+	return s == maps.SchedLC || s == maps.SchedWLC || s == maps.SchedSED || s == maps.SchedNQ
+}
+
+// schedName is the name of what serves a service: its lb_algo when the
+// data plane runs that scheduler, else the Maglev table's key.
+func schedName(svc *xdpService) string {
+	if svc.sched != maps.SchedMaglev {
+		return strings.ToLower(svc.scheduler)
+	}
+	return svc.hash.String()
+}
+
+// schedulerHash is the Maglev table's key for mh, sh and dh, and whether
+// the lb_algo is one of them.
 func schedulerHash(lbAlgo string) (maps.HashKey, bool) {
 	switch strings.ToLower(lbAlgo) {
 	case "mh":
@@ -148,6 +193,10 @@ func unsupportedReason(svc Service) string {
 	}
 	if _, ok := mapsKind(svc.Kind); !ok {
 		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane (DR, TUN and NAT are)", svc.Kind)
+	}
+	if s, _, _ := schedulerFor(svc.Scheduler); usesList(s) && len(svc.Reals) > maps.MaxSchedReals {
+		return fmt.Sprintf("lb_algo %s serves at most %d reals in the XDP data plane; this service has %d (mh, rr or wrr serve any number)",
+			svc.Scheduler, maps.MaxSchedReals, len(svc.Reals))
 	}
 	return ""
 }
@@ -231,18 +280,23 @@ func (x *XDP) applyService(svc Service) error {
 	}
 	cur.kind, _ = mapsKind(svc.Kind)
 	if cur.scheduler != svc.Scheduler {
-		hash, native := schedulerHash(svc.Scheduler)
+		kind, hash, native := schedulerFor(svc.Scheduler)
 		switch {
 		case !native:
-			x.log.Warn("scheduler served by weighted Maglev until the other LVS schedulers land",
+			x.log.Warn("scheduler served by weighted Maglev until it lands in the data plane",
 				"service", svc.Key.String(), "lb_algo", svc.Scheduler, "served_by", hash.String())
-		case hash != maps.HashFlow:
+		case kind == maps.SchedMaglev && hash != maps.HashFlow:
 			// A documented deviation (controlplane/sched doc.go, 3): LVS
 			// fills a 256-bucket table in list order.
 			x.log.Info("scheduler served by consistent hashing of the address: a weighted Maglev table, not LVS's 256-bucket table",
 				"service", svc.Key.String(), "lb_algo", svc.Scheduler, "served_by", hash.String())
 		}
-		cur.scheduler, cur.hash = svc.Scheduler, hash
+		if usesList(cur.sched) && !usesList(kind) && cur.entry.ID != 0 {
+			if err := x.dp.DeleteSchedReals(cur.id); err != nil {
+				return err
+			}
+		}
+		cur.scheduler, cur.hash, cur.sched = svc.Scheduler, hash, kind
 	}
 
 	// New and changed reals first: their entries must exist before a
@@ -453,10 +507,39 @@ func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
 func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 	backends := tableBackends(svc)
 	var inputs strings.Builder
+	fmt.Fprintf(&inputs, "%d:", svc.sched)
 	for _, b := range backends {
 		fmt.Fprintf(&inputs, "%d=%s*%d;", b.ID, b.Key, b.Weight)
 	}
-	if inputs.String() != svc.tableInputs || svc.tableInputs == "" {
+	size := x.tableSize
+	switch {
+	case svc.sched == maps.SchedRR || svc.sched == maps.SchedWRR:
+		seq, err := sequence(svc.sched, backends)
+		if err != nil {
+			return err
+		}
+		size = uint32(len(seq))
+		if inputs.String() != svc.tableInputs {
+			if err := x.dp.SwapSequence(svc.id, seq); err != nil {
+				return fmt.Errorf("install %s sequence: %w", schedName(svc), err)
+			}
+			svc.tableInputs = inputs.String()
+			x.log.Info("service sequence installed", "service", k.String(), "reals", len(backends), "length", len(seq))
+		}
+	case usesList(svc.sched):
+		size = 0
+		if inputs.String() != svc.tableInputs {
+			list := make([]maps.SchedReal, 0, len(backends))
+			for _, b := range sched.Sorted(backends) {
+				list = append(list, maps.SchedReal{ID: b.ID, Weight: b.Weight})
+			}
+			if err := x.dp.SwapSchedReals(svc.id, list); err != nil {
+				return fmt.Errorf("install %s reals: %w", schedName(svc), err)
+			}
+			svc.tableInputs = inputs.String()
+			x.log.Info("service real list installed", "service", k.String(), "reals", len(list))
+		}
+	case inputs.String() != svc.tableInputs:
 		slots, err := maglev.Build(backends, x.tableSize)
 		if err != nil {
 			return fmt.Errorf("build maglev table: %w", err)
@@ -465,17 +548,13 @@ func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 			return fmt.Errorf("install maglev table: %w", err)
 		}
 		svc.tableInputs = inputs.String()
-		if svc.tableInputs == "" {
-			// An empty table is still installed; mark it so it isn't rebuilt.
-			svc.tableInputs = "-"
-		}
 		x.log.Info("service table installed", "service", k.String(), "reals", len(backends))
 	}
 
 	// The service entry goes in after its table, so the first packet that
 	// matches it finds a table; it is rewritten when its kind, hash (the
 	// lb_algo) or tunnel source changes.
-	entry := maps.Service{ID: svc.id, TableSize: x.tableSize, Kind: svc.kind, Hash: svc.hash}
+	entry := maps.Service{ID: svc.id, TableSize: size, Kind: svc.kind, Hash: svc.hash, Scheduler: svc.sched}
 	if svc.kind == maps.KindTUN {
 		entry.TunnelSrc = tunnelSource(svc)
 		if !entry.TunnelSrc.IsValid() {
@@ -511,6 +590,11 @@ func (x *XDP) removeService(k ServiceKey) error {
 	if err := x.dp.DeleteTable(svc.id); err != nil {
 		errs = append(errs, err)
 	}
+	if usesList(svc.sched) {
+		if err := x.dp.DeleteSchedReals(svc.id); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for a, r := range svc.reals {
 		if err := x.dp.DeleteReal(r.id); err != nil {
 			errs = append(errs, fmt.Errorf("delete real %s: %w", a, err))
@@ -540,7 +624,7 @@ func toMapsKey(k ServiceKey) maps.ServiceKey {
 func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 	out := make(map[ServiceKey]ServiceObservation, len(x.services))
 	for k, svc := range x.services {
-		obs := ServiceObservation{Status: "active", Served: svc.hash.String(), Reals: map[netip.AddrPort]RealObservation{}}
+		obs := ServiceObservation{Status: "active", Served: schedName(svc), Reals: map[netip.AddrPort]RealObservation{}}
 		if svc.unsupported != "" {
 			obs.Status, obs.Reason, obs.Served = "unsupported", svc.unsupported, ""
 			out[k] = obs
@@ -548,6 +632,7 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 		}
 		if c, err := x.dp.ServiceCounters(svc.id); err == nil {
 			obs.Packets, obs.Bytes, obs.OutPackets, obs.OutBytes = c.Packets, c.Bytes, c.OutPackets, c.OutBytes
+			obs.Connections = c.Connections
 		}
 		for a, r := range svc.reals {
 			ro := RealObservation{State: r.state, Reason: r.reason, Ifname: r.hop.Ifname}
@@ -556,6 +641,10 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 			}
 			if c, err := x.dp.RealCounters(r.id); err == nil {
 				ro.Packets, ro.Bytes, ro.OutPackets, ro.OutBytes = c.Packets, c.Bytes, c.OutPackets, c.OutBytes
+				ro.Connections = c.Connections
+			}
+			if a, i, err := x.dp.RealConnCounts(r.id); err == nil {
+				ro.ActiveConns, ro.InactiveConns = a, i
 			}
 			obs.Reals[a] = ro
 		}
@@ -646,3 +735,25 @@ func CheckXDPConfig(cfg *config.Config) error {
 	}
 	return errors.Join(errs...)
 }
+
+// sequence is the rr or wrr cycle of a service's table inputs, in Key
+// order; with no real it is one empty slot (new flows find no real).
+func sequence(s maps.Scheduler, backends []maglev.Backend) ([]uint32, error) {
+	if len(backends) == 0 {
+		return []uint32{0}, nil
+	}
+	build := sched.WRRSequence
+	if s == maps.SchedRR {
+		build = sched.RRSequence
+	}
+	seq, err := build(sched.Sorted(backends))
+	if err != nil {
+		return nil, fmt.Errorf("build %v sequence: %w", s, err)
+	}
+	return seq, nil
+}
+
+// ResyncConnCounts rebuilds the data plane's per-real connection counts
+// from its connection tables: flows the LRU evicted or that expired
+// without another packet are otherwise never taken off.
+func (x *XDP) ResyncConnCounts() (int, error) { return x.dp.ResyncConnCounts() }

@@ -314,7 +314,7 @@ virtual_server 198.18.0.100 80 {
 		"put real 1 198.18.0.11 aa:00:00:00:00:11",
 		"clear real counters 2",
 		"put real 2 198.19.0.7 aa:00:00:00:00:fe",
-		"swap table 1",
+		"swap sequence 1",
 		"put service 198.18.0.100:80/6 id=1 kind=3 src=198.18.0.2",
 	}
 	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
@@ -394,8 +394,9 @@ func TestXDPSchedulerHash(t *testing.T) {
 		{"mh", maps.HashFlow, "mh", "", "scheduler served by"},
 		{"sh", maps.HashSource, "sh", "level=INFO msg=\"scheduler served by consistent hashing of the address", "level=WARN"},
 		{"dh", maps.HashDest, "dh", "level=INFO msg=\"scheduler served by consistent hashing of the address", "level=WARN"},
-		{"wrr", maps.HashFlow, "mh", "level=WARN msg=\"scheduler served by weighted Maglev until the other LVS schedulers land\"", "consistent hashing"},
-		{"lblc", maps.HashFlow, "mh", "level=WARN", "consistent hashing"},
+		{"wrr", maps.HashFlow, "wrr", "", "level=WARN"},
+		{"wlc", maps.HashFlow, "wlc", "", "level=WARN"},
+		{"lblc", maps.HashFlow, "mh", "level=WARN msg=\"scheduler served by weighted Maglev until it lands in the data plane\"", "consistent hashing"},
 	} {
 		t.Run(tc.lbAlgo, func(t *testing.T) {
 			var logs strings.Builder
@@ -406,7 +407,7 @@ func TestXDPSchedulerHash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			conf := strings.Replace(oneReal, "lb_algo wrr", "lb_algo "+tc.lbAlgo, 1)
+			conf := strings.Replace(oneReal, "lb_algo mh", "lb_algo "+tc.lbAlgo, 1)
 			rec := NewReconciler(mustParse(t, conf), x, logger)
 			if err := rec.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)
@@ -433,7 +434,7 @@ func TestXDPSchedulerHash(t *testing.T) {
 // dh rewrites the service entry alone: the table (weighted Maglev for all
 // three) and the reals stay.
 func TestXDPSchedulerChange(t *testing.T) {
-	f := newXDPFixture(t, strings.Replace(oneReal, "lb_algo wrr", "lb_algo sh", 1))
+	f := newXDPFixture(t, strings.Replace(oneReal, "lb_algo mh", "lb_algo sh", 1))
 	f.reconcile(t)
 	for _, tc := range []struct {
 		lbAlgo string
@@ -444,7 +445,7 @@ func TestXDPSchedulerChange(t *testing.T) {
 		{"mh", []string{"put service 198.18.0.100:80/6 id=1 kind=1 src=invalid IP"}},
 		{"sh", []string{"put service 198.18.0.100:80/6 id=1 kind=1 src=invalid IP hash=sh"}},
 	} {
-		conf := strings.Replace(oneReal, "lb_algo wrr", "lb_algo "+tc.lbAlgo, 1)
+		conf := strings.Replace(oneReal, "lb_algo mh", "lb_algo "+tc.lbAlgo, 1)
 		if err := f.rec.SetConfig(context.Background(), mustParse(t, conf)); err != nil {
 			t.Fatal(err)
 		}
@@ -456,7 +457,7 @@ func TestXDPSchedulerChange(t *testing.T) {
 
 const oneReal = `
 virtual_server 198.18.0.100 80 {
-    lb_algo wrr
+    lb_algo mh
     lb_kind DR
     protocol TCP
     real_server 198.18.0.11 80 { weight 1 }
@@ -641,6 +642,50 @@ func TestCheckXDPConfig(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestXDPLVSSchedulers checks what rr/wrr and the least-connection family
+// write: a sequence or a real list in place of the Maglev table, the
+// service entry naming the scheduler, and the list deleted when the
+// scheduler changes to one without it.
+func TestXDPLVSSchedulers(t *testing.T) {
+	k := maps.ServiceKey{Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Proto: 6}
+	for _, tc := range []struct {
+		algo     string
+		sched    maps.Scheduler
+		op       string
+		wantSize uint32
+	}{
+		{"wrr", maps.SchedWRR, "swap sequence 1", 6},
+		{"rr", maps.SchedRR, "swap sequence 1", 3},
+		{"wlc", maps.SchedWLC, "swap sched reals 1", 0},
+		{"nq", maps.SchedNQ, "swap sched reals 1", 0},
+	} {
+		t.Run(tc.algo, func(t *testing.T) {
+			f := newXDPFixture(t, strings.Replace(threeReals, "lb_algo mh", "lb_algo "+tc.algo, 1))
+			ops := f.reconcile(t)
+			if !slices.Contains(ops, tc.op) || slices.Contains(ops, "swap table 1") {
+				t.Errorf("ops %q, want %q and no Maglev table", ops, tc.op)
+			}
+			if e := f.dp.services[k]; e.Scheduler != tc.sched || e.TableSize != tc.wantSize {
+				t.Errorf("service entry %+v, want scheduler %v, table size %d", e, tc.sched, tc.wantSize)
+			}
+			if tc.algo != "rr" {
+				// 3:2:1 in the sequence (wrr) or the list's weights (wlc, nq).
+				assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 6, 2: 2.0 / 6, 3: 1.0 / 6})
+			}
+			if err := f.rec.SetConfig(context.Background(), mustParse(t, threeReals)); err != nil {
+				t.Fatal(err)
+			}
+			ops = f.dp.takeOps()
+			if want := "delete sched reals 1"; (tc.op == "swap sched reals 1") != slices.Contains(ops, want) {
+				t.Errorf("lb_algo %s → mh wrote %q; %q only when leaving a list scheduler", tc.algo, ops, want)
+			}
+			if !slices.Contains(ops, "swap table 1") || f.dp.services[k].Scheduler != maps.SchedMaglev {
+				t.Errorf("lb_algo %s → mh wrote %q, want a Maglev table and entry", tc.algo, ops)
 			}
 		})
 	}

@@ -133,7 +133,7 @@ func TestCLI(t *testing.T) {
 		{name: "missing argument", args: []string{"--socket", d.socket, "weight", "198.18.0.100:80"},
 			wantCode: 2, wantOut: []string{"accepts 3 arg(s)"}},
 		{name: "services stats", args: []string{"--socket", d.socket, "services", "--stats"},
-			wantOut: []string{"InPkts", "OutPkts", "InBytes", "OutBytes", "198.18.0.100:80", "777"}},
+			wantOut: []string{"Conns", "InPkts", "OutPkts", "InBytes", "OutBytes", "198.18.0.100:80", "777", "ActiveConn", "InActConn"}},
 		{name: "services rate", args: []string{"--socket", d.socket, "services", "--rate", "--interval", "10ms"},
 			wantOut: []string{"rates over", "PPS", "BPS", "198.18.0.100:80", "198.18.0.13:80"}},
 		{name: "services rate json", args: []string{"--socket", d.socket, "services", "--rate", "--interval", "10ms", "-o", "json"},

@@ -67,17 +67,17 @@ per second for each service and real, like ipvsadm --rate.`,
 func printServices(w io.Writer, svcs api.Services, stats bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	var notes []string
-	counters := func(in, inBytes, out, outBytes uint64) string {
+	counters := func(conns, in, inBytes, out, outBytes uint64) string {
 		if stats {
-			return fmt.Sprintf("%d\t%d\t%d\t%d", in, out, inBytes, outBytes)
+			return fmt.Sprintf("%d\t%d\t%d\t%d\t%d", conns, in, out, inBytes, outBytes)
 		}
 		return fmt.Sprintf("%d\t%d", in, inBytes)
 	}
 	head := "Packets\tBytes"
 	if stats {
-		head = "InPkts\tOutPkts\tInBytes\tOutBytes"
+		head = "Conns\tInPkts\tOutPkts\tInBytes\tOutBytes"
 	}
-	fmt.Fprintln(tw, "Prot\tLocalAddress:Port\tScheduler\tKind\tWeight\tEffective\tMAC\tState\t"+head)
+	fmt.Fprintln(tw, "Prot\tLocalAddress:Port\tScheduler\tKind\tWeight\tEffective\tMAC\tState\tActiveConn\tInActConn\t"+head)
 	for _, s := range svcs.Services {
 		vip := hostPort(s.VIP, s.Port)
 		sched := s.Scheduler
@@ -93,8 +93,8 @@ func printServices(w io.Writer, svcs api.Services, stats bool) error {
 		if s.SorryActive {
 			notes = append(notes, fmt.Sprintf("%s: no real has weight: new flows go to the sorry_server %s", vip, s.SorryServer))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t%s\n", strings.ToUpper(s.Protocol),
-			vip, sched, s.Kind, s.Status, counters(s.Packets, s.Bytes, s.OutPackets, s.OutBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\t\t\t%s\t\t\t%s\n", strings.ToUpper(s.Protocol),
+			vip, sched, s.Kind, s.Status, counters(s.Connections, s.Packets, s.Bytes, s.OutPackets, s.OutBytes))
 		for _, r := range s.Reals {
 			rip := hostPort(r.Address, r.Port)
 			eff := fmt.Sprint(r.EffectiveWeight)
@@ -108,8 +108,8 @@ func printServices(w io.Writer, svcs api.Services, stats bool) error {
 			if r.Reason != "" && r.State != "out" {
 				notes = append(notes, fmt.Sprintf("%s -> %s: %s", vip, rip, r.Reason))
 			}
-			fmt.Fprintf(tw, "  ->\t%s\t\t\t%d\t%s\t%s\t%s\t%s\n",
-				rip, r.Weight, eff, mac, r.State, counters(r.Packets, r.Bytes, r.OutPackets, r.OutBytes))
+			fmt.Fprintf(tw, "  ->\t%s\t\t\t%d\t%s\t%s\t%s\t%d\t%d\t%s\n",
+				rip, r.Weight, eff, mac, r.State, r.ActiveConns, r.InactiveConns, counters(r.Connections, r.Packets, r.Bytes, r.OutPackets, r.OutBytes))
 		}
 	}
 	if err := tw.Flush(); err != nil {

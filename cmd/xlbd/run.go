@@ -89,6 +89,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return nb.Run(ctx) })
 	g.Go(func() error { return hr.Run(ctx) })
+	g.Go(func() error { return resyncConnCounts(ctx, backend, log) })
 	if vr != nil {
 		g.Go(func() error { return vr.Run(ctx) })
 	}
@@ -206,6 +207,31 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 			if err := rec.Reconcile(ctx); err != nil {
 				log.Error("reconcile after neighbour change", "err", err)
 			}
+		}
+	}
+}
+
+// connResyncInterval is how often the per-real connection counts are
+// rebuilt from the connection tables (lc, wlc, sed and nq read them).
+const connResyncInterval = 5 * time.Second
+
+// resyncConnCounts keeps the data plane's per-real connection counts true:
+// flows the LRU evicted, or that expired without another packet, are
+// otherwise never taken off.
+func resyncConnCounts(ctx context.Context, backend *controlplane.XDP, log *slog.Logger) error {
+	t := time.NewTicker(connResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			expired, err := backend.ResyncConnCounts()
+			if err != nil {
+				log.Warn("resync connection counts", "err", err)
+				continue
+			}
+			log.Debug("connection counts resynced", "expired_entries_removed", expired)
 		}
 	}
 }

@@ -36,7 +36,9 @@ type Service struct {
 	// (NAT); DR and TUN replies bypass the load balancer.
 	OutPackets uint64 `json:"out_packets,omitempty"`
 	OutBytes   uint64 `json:"out_bytes,omitempty"`
-	Reals      []Real `json:"reals"`
+	// Connections counts new flows scheduled since the service was added.
+	Connections uint64 `json:"connections"`
+	Reals       []Real `json:"reals"`
 	// SorryServer is the configured sorry_server ("IP:PORT"), if any, and
 	// SorryActive whether it takes the new flows now (no real has weight).
 	SorryServer string `json:"sorry_server,omitempty"`
@@ -64,6 +66,12 @@ type Real struct {
 	Bytes           uint64 `json:"bytes"`
 	OutPackets      uint64 `json:"out_packets,omitempty"` // NAT replies from this real
 	OutBytes        uint64 `json:"out_bytes,omitempty"`
+	Connections     uint64 `json:"connections"` // new flows scheduled to it
+	// ActiveConns and InactiveConns are the data plane's tracked flows to
+	// it: established TCP, and the rest (SYN, closing, UDP), as ipvsadm's
+	// ActiveConn and InActConn.
+	ActiveConns   uint64 `json:"active_conns"`
+	InactiveConns uint64 `json:"inactive_conns"`
 }
 
 // States of a Real.
