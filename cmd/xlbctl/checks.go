@@ -13,30 +13,12 @@ import (
 )
 
 func newChecksCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
-	var output *string
-	cmd := &cobra.Command{
-		Use:   "checks [-o text|json]",
-		Short: "show every health check: state, last result and its reason, latency, failures",
-		Long: `checks lists each health-checked virtual service (a virtual_server_group's
+	return newViewCommand("checks [-o text|json]", "show every health check: state, last result and its reason, latency, failures",
+		`checks lists each health-checked virtual service (a virtual_server_group's
 once, under its first address) with its quorum, then each real server's health
 and, under it, each of its checks: up or down, what the last attempt saw,
 how long it took, consecutive failures, and when it runs next.`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(*output); err != nil {
-				return err
-			}
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
-			c, err := client().Checks(ctx)
-			if err != nil {
-				return err
-			}
-			return render(cmd.OutOrStdout(), *output, c, func(w io.Writer) error { return printChecks(w, c) })
-		},
-	}
-	output = outputFlag(cmd)
-	return cmd
+		client, withTimeout, func(ctx context.Context, c *api.Client) (api.Checks, error) { return c.Checks(ctx) }, printChecks)
 }
 
 // printChecks writes one line a service, a real and a check.

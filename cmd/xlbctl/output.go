@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"xlb/controlplane/api"
 )
 
 // outputFlag adds -o text|json to cmd and returns where its value lands.
@@ -33,4 +36,32 @@ func render(w io.Writer, output string, v any, text func(io.Writer) error) error
 		return enc.Encode(v)
 	}
 	return text(w)
+}
+
+// newViewCommand is a command that fetches one view from xlbd and prints
+// it: as indented JSON with -o json, else with print. get asks the API.
+func newViewCommand[T any](use, short, long string, client func() *api.Client,
+	withTimeout func(*cobra.Command) (context.Context, context.CancelFunc),
+	get func(context.Context, *api.Client) (T, error), print func(io.Writer, T) error) *cobra.Command {
+	var output *string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(*output); err != nil {
+				return err
+			}
+			ctx, cancel := withTimeout(cmd)
+			defer cancel()
+			v, err := get(ctx, client())
+			if err != nil {
+				return err
+			}
+			return render(cmd.OutOrStdout(), *output, v, func(w io.Writer) error { return print(w, v) })
+		},
+	}
+	output = outputFlag(cmd)
+	return cmd
 }

@@ -13,30 +13,12 @@ import (
 )
 
 func newReasonsCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
-	var output *string
-	cmd := &cobra.Command{
-		Use:   "reasons [-o text|json]",
-		Short: "show why the data plane passed, dropped or forwarded packets",
-		Long: `reasons prints the XDP program's packet counters by name, summed over CPUs
+	return newViewCommand("reasons [-o text|json]", "show why the data plane passed, dropped or forwarded packets",
+		`reasons prints the XDP program's packet counters by name, summed over CPUs
 since xlbd started: pass_* (left to the kernel: not for a virtual service, a
 fragment, …), drop_* (malformed, no real, …), tx and redirect (forwarded), and
 ct_* (what the connection table did for packets to a virtual service).`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(*output); err != nil {
-				return err
-			}
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
-			r, err := client().Reasons(ctx)
-			if err != nil {
-				return err
-			}
-			return render(cmd.OutOrStdout(), *output, r, func(w io.Writer) error { return printReasons(w, r) })
-		},
-	}
-	output = outputFlag(cmd)
-	return cmd
+		client, withTimeout, func(ctx context.Context, c *api.Client) (api.Reasons, error) { return c.Reasons(ctx) }, printReasons)
 }
 
 // printReasons writes one counter a line, by name.

@@ -14,29 +14,11 @@ import (
 )
 
 func newVRRPCommand(client func() *api.Client, withTimeout func(*cobra.Command) (context.Context, context.CancelFunc)) *cobra.Command {
-	var output *string
-	cmd := &cobra.Command{
-		Use:   "vrrp [-o text|json]",
-		Short: "show each VRRP instance: state, priorities, current master, last transition",
-		Long: `vrrp lists every vrrp_instance: its state (BACKUP, MASTER, FAULT, ...), configured
+	return newViewCommand("vrrp [-o text|json]", "show each VRRP instance: state, priorities, current master, last transition",
+		`vrrp lists every vrrp_instance: its state (BACKUP, MASTER, FAULT, ...), configured
 and effective priority (tracked objects' weights applied), the current master and
 its priority, and when and why it last changed state; then every vrrp_sync_group.`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(*output); err != nil {
-				return err
-			}
-			ctx, cancel := withTimeout(cmd)
-			defer cancel()
-			v, err := client().VRRP(ctx)
-			if err != nil {
-				return err
-			}
-			return render(cmd.OutOrStdout(), *output, v, func(w io.Writer) error { return printVRRP(w, v, time.Now()) })
-		},
-	}
-	output = outputFlag(cmd)
-	return cmd
+		client, withTimeout, func(ctx context.Context, c *api.Client) (api.VRRP, error) { return c.VRRP(ctx) }, func(w io.Writer, v api.VRRP) error { return printVRRP(w, v, time.Now()) })
 }
 
 // printVRRP writes one line an instance and one a sync group.
