@@ -182,8 +182,8 @@ func TestDemoScenario(t *testing.T) {
 		if !ok || len(svcs) != 1 {
 			t.Fatalf("services = %+v, want just %s", svcs, service)
 		}
-		if svc.Protocol != "tcp" || svc.Scheduler != "wrr" || svc.Kind != "DR" {
-			t.Errorf("service %s: protocol %q scheduler %q kind %q, want tcp wrr DR", service, svc.Protocol, svc.Scheduler, svc.Kind)
+		if svc.Protocol != "tcp" || svc.Scheduler != "mh" || svc.Kind != "DR" {
+			t.Errorf("service %s: protocol %q scheduler %q kind %q, want tcp mh DR", service, svc.Protocol, svc.Scheduler, svc.Kind)
 		}
 		want := map[netip.Addr]int{lab.RealAddr(1): 3, lab.RealAddr(2): 2, lab.RealAddr(3): 1}
 		if len(svc.Reals) != len(want) {
