@@ -35,10 +35,26 @@ type HealthPlan struct {
 	Keys map[string][]ServiceKey
 }
 
+// HealthOptions are the daemon's choices about how checks run.
+type HealthOptions struct {
+	// ViaVIP sends the TCP_CHECKs of DR services the clients' way: a SYN
+	// to the VIP in a frame addressed to the real's MAC (check.VIPPath),
+	// so a real that is up but not set up for the VIP counts as down.
+	// A check with connect_ip keeps its own target.
+	ViaVIP bool
+	// Iface names the interface that reaches a real (ViaVIP needs it).
+	Iface func(netip.Addr) (string, error)
+}
+
 // HealthChecks turns the checkers of cfg's virtual servers into health
 // services. A checker xlb cannot run (BFD_CHECK) is left out with a
 // warning; a checker that cannot be built is an error naming its line.
 func HealthChecks(cfg *config.Config) (HealthPlan, []string, error) {
+	return HealthChecksWith(cfg, HealthOptions{})
+}
+
+// HealthChecksWith is HealthChecks with the daemon's options.
+func HealthChecksWith(cfg *config.Config, opts HealthOptions) (HealthPlan, []string, error) {
 	plan := HealthPlan{Keys: map[string][]ServiceKey{}}
 	var warnings []string
 	var errs []error
@@ -84,6 +100,15 @@ func HealthChecks(cfg *config.Config) (HealthPlan, []string, error) {
 			}
 			for _, c := range rs.Checkers {
 				chk, err := buildChecker(cfg, vs, rs, c, tlsCerts)
+				if err == nil && opts.ViaVIP && c.Type == config.CheckTCP && vs.Kind == config.KindDR && !c.ConnectIP.IsValid() {
+					var via check.Checker
+					if via, err = viaVIP(opts, vs, rs, c); err != nil {
+						warnings = append(warnings, fmt.Sprintf("%s: TCP_CHECK of real_server %s: checked at its own address, not via the VIP: %v", c.Pos, real.Addr, err))
+						err = nil
+					} else {
+						chk = via
+					}
+				}
 				if errors.Is(err, errNotRun) {
 					warnings = append(warnings, fmt.Sprintf("%s: %s: %v", c.Pos, c.Type, err))
 					continue
@@ -214,6 +239,23 @@ func buildChecker(cfg *config.Config, vs config.VirtualServer, rs config.RealSer
 		return nil, fmt.Errorf("track_file %q: no such vrrp_track_file", c.TrackFile)
 	}
 	return nil, errNotRun
+}
+
+// viaVIP is the VIPPath check standing for TCP_CHECK c of DR real rs.
+func viaVIP(opts HealthOptions, vs config.VirtualServer, rs config.RealServer, c config.Checker) (check.Checker, error) {
+	if opts.Iface == nil {
+		return nil, errors.New("no interface lookup")
+	}
+	iface, err := opts.Iface(rs.Addr.Unmap())
+	if err != nil {
+		return nil, err
+	}
+	port := vs.Port
+	if c.ConnectPort != 0 {
+		port = c.ConnectPort
+	}
+	return check.NewVIPPath(check.VIPPathOptions{Interface: iface, VIP: netip.AddrPortFrom(vs.Addr.Unmap(), port),
+		Real: rs.Addr.Unmap(), Timeout: c.ConnectTimeout})
 }
 
 // checkURL is one url block as the HTTP checker takes it.

@@ -2,8 +2,10 @@ package controlplane
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,5 +180,59 @@ func TestHealthChecks(t *testing.T) {
 				t.Errorf("warnings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestHealthChecksViaVIP checks which TCP_CHECKs go the clients' way with
+// ViaVIP: DR services' without connect_ip; TUN, NAT and connect_ip keep
+// theirs, and a real whose interface is unknown keeps its own with a
+// warning.
+func TestHealthChecksViaVIP(t *testing.T) {
+	conf := `virtual_server 198.18.0.100 80 {
+		lb_kind DR
+		protocol TCP
+		real_server 198.18.0.11 80 { TCP_CHECK { } }
+		real_server 198.18.0.12 80 {
+			TCP_CHECK {
+				connect_ip 198.18.0.12
+			}
+		}
+		real_server 198.18.0.19 80 { TCP_CHECK { } } }
+	virtual_server 198.18.0.101 80 {
+		lb_kind TUN
+		protocol TCP
+		real_server 198.18.0.11 80 { TCP_CHECK { } } }`
+	iface := func(a netip.Addr) (string, error) {
+		if a == netip.MustParseAddr("198.18.0.19") {
+			return "", errors.New("no route")
+		}
+		return "eth0", nil
+	}
+	plan, warnings, err := HealthChecksWith(mustParse(t, conf), HealthOptions{ViaVIP: true, Iface: iface})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for name, v := range viewPlan(plan) {
+		for real, checks := range v.Reals {
+			for _, c := range checks {
+				got[name] = append(got[name], real+" "+strings.SplitN(c, " every", 2)[0])
+			}
+		}
+		slices.Sort(got[name])
+	}
+	want := map[string][]string{
+		"198.18.0.100:80/tcp": {
+			"198.18.0.11:80 TCP_CHECK 198.18.0.100:80 via 198.18.0.11",
+			"198.18.0.12:80 TCP_CHECK 198.18.0.12:80",
+			"198.18.0.19:80 TCP_CHECK 198.18.0.19:80",
+		},
+		"198.18.0.101:80/tcp": {"198.18.0.11:80 TCP_CHECK 198.18.0.11:80"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("checks (-want +got):\n%s", diff)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "198.18.0.19:80: checked at its own address, not via the VIP: no route") {
+		t.Errorf("warnings %q, want one for 198.18.0.19", warnings)
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sync/errgroup"
 
 	"xlb/config"
@@ -68,7 +70,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	}
 	backend.SetConnTimeouts(controlplane.ConnTimeouts{TCP: timeouts.TCP, TCPFin: timeouts.TCPFin, UDP: timeouts.UDP})
 	rec := controlplane.NewReconciler(cfg, backend, log)
-	plan, err := healthPlan(cfg, s.SlowStart, log)
+	plan, err := healthPlan(cfg, s, log)
 	if err != nil {
 		return err
 	}
@@ -178,7 +180,7 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
 				continue
 			}
-			plan, err := healthPlan(cfg, s.SlowStart, log)
+			plan, err := healthPlan(cfg, s, log)
 			if err != nil {
 				log.Error("reload rejected: the previous configuration keeps serving", "config", path, "err", err)
 				continue
@@ -257,6 +259,22 @@ func warnForwarding(cfg *config.Config, log *slog.Logger) {
 	}
 }
 
+// routeIface names the interface the kernel's route to addr leaves by.
+func routeIface(addr netip.Addr) (string, error) {
+	routes, err := netlink.RouteGet(addr.AsSlice())
+	if err != nil {
+		return "", fmt.Errorf("route to %s: %w", addr, err)
+	}
+	if len(routes) == 0 {
+		return "", fmt.Errorf("no route to %s", addr)
+	}
+	link, err := netlink.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return "", fmt.Errorf("route to %s: %w", addr, err)
+	}
+	return link.Attrs().Name, nil
+}
+
 // vrrpSection is what of a configuration VRRP runs on, as JSON (which
 // leaves out positions), for telling whether a reload changed it.
 func vrrpSection(cfg *config.Config) string {
@@ -270,8 +288,9 @@ func vrrpSection(cfg *config.Config) string {
 
 // healthPlan builds the configuration's health checks, logging what is
 // not run.
-func healthPlan(cfg *config.Config, slowStart time.Duration, log *slog.Logger) (controlplane.HealthPlan, error) {
-	plan, warnings, err := controlplane.HealthChecks(cfg)
+func healthPlan(cfg *config.Config, s settings, log *slog.Logger) (controlplane.HealthPlan, error) {
+	slowStart := s.SlowStart
+	plan, warnings, err := controlplane.HealthChecksWith(cfg, controlplane.HealthOptions{ViaVIP: s.CheckViaVIP, Iface: routeIface})
 	for _, w := range warnings {
 		log.Warn(w)
 	}

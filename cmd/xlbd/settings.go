@@ -42,6 +42,9 @@ type settings struct {
 	// SlowStart is how long a real coming back from a failed health check
 	// takes to ramp up to its full weight; 0: at once, as keepalived.
 	SlowStart time.Duration
+	// CheckViaVIP sends DR services' TCP_CHECKs to the VIP through the
+	// real's MAC, as clients' packets go.
+	CheckViaVIP bool
 }
 
 // fileKeys are the keys a settings file may hold: the long flag names, which
@@ -49,7 +52,7 @@ type settings struct {
 // (config-test, dump, print-settings) and the file's own name are flags only.
 var fileKeys = []string{
 	"config", "config-id", "interface", "bpffs", "socket", "log-level",
-	"maglev-size", "max-services", "max-reals", "conn-table-size", "resolve-timeout", "slow-start",
+	"maglev-size", "max-services", "max-reals", "conn-table-size", "resolve-timeout", "slow-start", "check-via-vip",
 }
 
 func newRootCommand() *cobra.Command { return newCommand(dispatch) }
@@ -125,6 +128,7 @@ XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
 	f.Uint32("max-reals", 4096, "capacity of the reals map")
 	f.Uint32("conn-table-size", 1<<20, "IPv4 flows the connection table holds (IPv6: a quarter); preallocated")
 	f.Duration("resolve-timeout", 3*time.Second, "how long start-up waits for real servers' MACs")
+	f.Bool("check-via-vip", false, "send DR services' TCP_CHECKs to the VIP through the real's MAC, as clients' packets go")
 	f.Duration("slow-start", 0, "ramp a real that passes its health checks again up to full weight over this time (0: at once)")
 	// Environment names follow the flag names, except where the issue's
 	// documented names differ (XLB_INTERFACES for -i).
@@ -197,6 +201,7 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 		ConnTableSize:  v.GetUint32("conn-table-size"),
 		ResolveTimeout: v.GetDuration("resolve-timeout"),
 		SlowStart:      v.GetDuration("slow-start"),
+		CheckViaVIP:    v.GetBool("check-via-vip"),
 	}
 	if s.ConfigID == "" {
 		// keepalived's default, the short host name; filled in here so
@@ -253,6 +258,7 @@ func settingsYAML(s settings) string {
 	fmt.Fprintf(&b, "conn-table-size: %d\n", s.ConnTableSize)
 	fmt.Fprintf(&b, "resolve-timeout: %s\n", s.ResolveTimeout)
 	fmt.Fprintf(&b, "slow-start: %s\n", s.SlowStart)
+	fmt.Fprintf(&b, "check-via-vip: %t\n", s.CheckViaVIP)
 	return b.String()
 }
 

@@ -172,7 +172,7 @@ func TestPrintSettings(t *testing.T) {
 		`bpffs: "/sys/fs/bpf/xlb"` + "\n" +
 		`socket: "/run/env.sock"` + "\n" +
 		`log-level: "debug"` + "\n" +
-		"maglev-size: 251\nmax-services: 256\nmax-reals: 4096\nconn-table-size: 1048576\nresolve-timeout: 3s\nslow-start: 0s\n"
+		"maglev-size: 251\nmax-services: 256\nmax-reals: 4096\nconn-table-size: 1048576\nresolve-timeout: 3s\nslow-start: 0s\ncheck-via-vip: false\n"
 	if diff := cmp.Diff(want, stdout.String()); diff != "" {
 		t.Errorf("--print-settings (-want +got):\n%s", diff)
 	}
