@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -471,4 +472,43 @@ func TestHealthAlpha(t *testing.T) {
 	_, took := waitReal(t, ctx, d, r1, upWithin+healthSlack, "active once its server answered",
 		func(r api.Real) bool { return r.State == api.RealActive && r.EffectiveWeight == 3 })
 	t.Logf("alpha %s active %v after its server answered", r1.Role, took.Round(time.Millisecond))
+}
+
+// TestHealthViaVIP runs TCP_CHECKs through the clients' path (xlbd
+// --check-via-vip): a real whose server still answers on its own address
+// but which lost the VIP from lo goes down.
+func TestHealthViaVIP(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	l, plain := startLabWith(t, ctx, lab.DR, "../testdata/e2e/health-viavip.conf")
+	// A second xlbd in the same lb namespace would clash with the first's
+	// XDP program: stop the plain one and start one checking via the VIP.
+	if err := plain.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.StartDaemonOn(ctx, l.LB, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl,
+		Config: "../testdata/e2e/health-viavip.conf"}, "--check-via-vip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := l.Reals[0]
+	c, err := d.Checks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr, ok := lab.FindCheckReal(c, healthService, netip.AddrPortFrom(r1.Addr, 80)); !ok || len(cr.Checks) != 1 ||
+		!strings.Contains(cr.Checks[0].ID, "via "+r1.Addr.String()) {
+		t.Fatalf("r1's checks %+v, want one TCP_CHECK via the real", cr)
+	}
+	waitReal(t, ctx, d, r1, settleWithin, "active", func(r api.Real) bool { return r.State == api.RealActive })
+
+	if _, err := exec.CommandContext(ctx, "ip", "-n", r1.NS, "addr", "del", lab.VIP.String()+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatal(err)
+	}
+	waitReal(t, ctx, d, r1, downWithin+healthSlack, "down once the VIP left its lo",
+		func(r api.Real) bool { return r.State == api.RealDown })
+	// Known problem (issue 7 note): with the VIP added back, the check has
+	// not been seen to pass again in this lab, so the return is not
+	// asserted here.
 }
