@@ -72,6 +72,10 @@ func NetNS(tb testing.TB) *NS {
 		}
 	})
 	ns.MustRun(tb, "ip", "link", "set", "lo", "up")
+	// No duplicate address detection: nothing else shares a test's links,
+	// and a tentative address (link-local ones included) cannot be bound
+	// for a second or more, which makes tests race the kernel.
+	ns.MustRun(tb, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 	return ns
 }
 
