@@ -219,14 +219,22 @@ func (x *XDP) Apply(ctx context.Context, st State) error {
 			}
 		}
 	}
-	x.forgetUnused()
+	x.forgetUnused(st)
 	return errors.Join(errs...)
 }
 
 // forgetUnused tells the neighbour table to stop following addresses that
-// no service has as a real any more, so the kernel stops probing them.
-func (x *XDP) forgetUnused() {
+// no service has as a real any more, so the kernel stops probing them. A
+// real that is out of the data plane because its health checks fail is
+// still configured: its neighbour entry is kept, so checks that go the
+// clients' way (to its MAC) still reach it and it returns at once.
+func (x *XDP) forgetUnused(st State) {
 	inUse := map[netip.Addr]bool{}
+	for _, svc := range st.Services {
+		for _, r := range svc.Down {
+			inUse[r.Addr.Addr()] = true
+		}
+	}
 	for _, svc := range x.services {
 		for a := range svc.reals {
 			inUse[a.Addr()] = true

@@ -476,7 +476,8 @@ func TestHealthAlpha(t *testing.T) {
 
 // TestHealthViaVIP runs TCP_CHECKs through the clients' path (xlbd
 // --check-via-vip): a real whose server still answers on its own address
-// but which lost the VIP from lo goes down.
+// but which lost the VIP from lo goes down, and comes back with it (its
+// neighbour entry is kept while it is down).
 func TestHealthViaVIP(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -508,7 +509,9 @@ func TestHealthViaVIP(t *testing.T) {
 	}
 	waitReal(t, ctx, d, r1, downWithin+healthSlack, "down once the VIP left its lo",
 		func(r api.Real) bool { return r.State == api.RealDown })
-	// Known problem (issue 7 note): with the VIP added back, the check has
-	// not been seen to pass again in this lab, so the return is not
-	// asserted here.
+	if out, err := exec.CommandContext(ctx, "ip", "-n", r1.NS, "addr", "add", lab.VIP.String()+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	waitReal(t, ctx, d, r1, upWithin+healthSlack, "active with the VIP back",
+		func(r api.Real) bool { return r.State == api.RealActive })
 }
