@@ -76,6 +76,11 @@ func TestFailover(t *testing.T) {
 			took := b.waitState(t, vrrp.StateMaster, 3*tc.advert+time.Second+2*time.Second)
 			t.Logf("takeover after graceful stop: %v", took)
 			waitHoldsOn(t, l.b, dev, vip, true)
+			// Notifications reach the caller from the router's own queue,
+			// a moment after the state changed: wait for them, boundedly.
+			for deadline := time.Now().Add(2 * time.Second); len(b.states()) < 2 && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			if diff := cmp.Diff([]vrrp.State{vrrp.StateBackup, vrrp.StateMaster}, b.states()); diff != "" {
 				t.Errorf("backup's notified states (-want +got):\n%s", diff)
 			}
