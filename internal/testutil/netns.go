@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 
@@ -121,5 +122,32 @@ func Veth(tb testing.TB, a *NS, ifA string, b *NS, ifB string) {
 	}{{a, ifA}, {b, ifB}} {
 		end.ns.MustRun(tb, "ip", "link", "set", end.ifname, "up")
 		end.ns.MustRun(tb, "ethtool", "-K", end.ifname, "tx", "off")
+	}
+	for _, end := range []struct {
+		ns     *NS
+		ifname string
+	}{{a, ifA}, {b, ifB}} {
+		end.ns.WaitLinkLocal(tb, end.ifname)
+	}
+}
+
+// WaitLinkLocal waits (up to 5 s) until ifname in ns has an IPv6
+// link-local address that is no longer tentative. The kernel adds every
+// IPv6 address tentative and clears the flag from a work queue, DAD or
+// not; until then the address cannot be bound, which makes a test that
+// opens an ICMPv6 or VRRP socket at once race the kernel.
+func (ns *NS) WaitLinkLocal(tb testing.TB, ifname string) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		all := ns.MustRun(tb, "ip", "-6", "addr", "show", "dev", ifname, "scope", "link")
+		tentative := ns.MustRun(tb, "ip", "-6", "addr", "show", "dev", ifname, "scope", "link", "tentative")
+		if strings.Contains(all, "inet6") && !strings.Contains(tentative, "inet6") {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s in %s: no usable link-local address after 5s:\n%s", ifname, ns.Name, all)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
