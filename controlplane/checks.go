@@ -19,9 +19,10 @@ import (
 const (
 	defaultRetry      = 1
 	defaultRetryDelay = time.Second
-	// scriptKillGrace is how long a timed-out script (MISC_CHECK,
-	// vrrp_script) has between SIGTERM and SIGKILL, as keepalived gives it.
-	scriptKillGrace = 2 * time.Second
+	// ScriptKillGrace is how long a timed-out script (MISC_CHECK,
+	// vrrp_script, notify and quorum scripts) has between SIGTERM and
+	// SIGKILL, as keepalived gives it.
+	ScriptKillGrace = 2 * time.Second
 )
 
 // HealthPlan is the health checks a configuration asks for, as the health
@@ -210,7 +211,7 @@ func buildChecker(cfg *config.Config, vs config.VirtualServer, rs config.RealSer
 		if err := scriptSecurity(cfg.Global, argv, user); err != nil {
 			return nil, err
 		}
-		return check.NewMisc(check.MiscOptions{Argv: argv, Timeout: c.MiscTimeout, KillGrace: scriptKillGrace,
+		return check.NewMisc(check.MiscOptions{Argv: argv, Timeout: c.MiscTimeout, KillGrace: ScriptKillGrace,
 			Dynamic: c.MiscDynamic, User: user, Group: group})
 	case config.CheckDNS:
 		return check.NewDNS(check.DNSOptions{Conn: conn, Type: c.DNSType, Name: c.DNSName})

@@ -150,7 +150,7 @@ type ScriptRunner struct{}
 // its exit code.
 func (ScriptRunner) Run(ctx context.Context, argv []string, user string) (int, error) {
 	u, g, _ := strings.Cut(user, ":")
-	res, err := script.Run(ctx, script.Command{Argv: argv, User: u, Group: g, KillGrace: scriptKillGrace})
+	res, err := script.Run(ctx, script.Command{Argv: argv, User: u, Group: g, KillGrace: ScriptKillGrace})
 	if err != nil {
 		return -1, err
 	}

@@ -19,8 +19,6 @@ const (
 	// notifyTimeout bounds notify_up/notify_down and quorum_up/quorum_down
 	// scripts: keepalived gives them none, but a hung one must not pile up.
 	notifyTimeout = time.Minute
-	// scriptKillGrace is keepalived's SIGTERM-to-SIGKILL delay.
-	scriptKillGrace = 2 * time.Second
 	// queuedScripts bounds quorum scripts waiting to run; more are dropped
 	// (and logged) rather than block the reconciler.
 	queuedScripts = 64
@@ -79,7 +77,7 @@ func (h *healthRunner) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			case c := <-h.scripts:
-				if err := h.run(ctx, "quorum script", c); err != nil {
+				if err := runScript(ctx, "quorum script", c); err != nil {
 					h.log.Warn("script failed", "err", err)
 				}
 			}
@@ -125,19 +123,20 @@ func (h *healthRunner) quorumChanged(svc controlplane.Service) {
 		return
 	}
 	select {
-	case h.scripts <- script.Command{Argv: argv, User: h.user, Group: h.group, Timeout: notifyTimeout, KillGrace: scriptKillGrace}:
+	case h.scripts <- script.Command{Argv: argv, User: h.user, Group: h.group, Timeout: notifyTimeout, KillGrace: controlplane.ScriptKillGrace}:
 	default:
 		h.log.Warn(what+" script dropped: too many queued", "service", svc.Key.String())
 	}
 }
 
 func (h *healthRunner) runNotify(ctx context.Context, n health.Notification) error {
-	return h.run(ctx, "notify script", script.Command{Argv: n.Command.Argv, User: n.Command.User,
-		Group: n.Command.Group, Timeout: notifyTimeout, KillGrace: scriptKillGrace})
+	return runScript(ctx, "notify script", script.Command{Argv: n.Command.Argv, User: n.Command.User,
+		Group: n.Command.Group, Timeout: notifyTimeout, KillGrace: controlplane.ScriptKillGrace})
 }
 
-// run runs one script and says how it failed, if it did.
-func (h *healthRunner) run(ctx context.Context, what string, c script.Command) error {
+// runScript runs one notify or quorum script and says how it failed, if
+// it did.
+func runScript(ctx context.Context, what string, c script.Command) error {
 	res, err := script.Run(ctx, c)
 	switch {
 	case err != nil:

@@ -157,13 +157,9 @@ func (v *vrrpRunner) runNotify(ctx context.Context, n vrrp.Notification) {
 			return
 		}
 		argv = append(argv, extra...)
-		res, err := script.Run(ctx, script.Command{Argv: argv, User: v.user, Group: v.group,
-			Timeout: notifyTimeout, KillGrace: scriptKillGrace})
-		switch {
-		case err != nil:
-			v.log.Warn("vrrp notify script", "argv", argv, "err", err)
-		case res.ExitCode != 0:
-			v.log.Warn("vrrp notify script", "argv", argv, "exit", res.ExitCode, "timed_out", res.TimedOut)
+		if err := runScript(ctx, "vrrp notify script", script.Command{Argv: argv, User: v.user, Group: v.group,
+			Timeout: notifyTimeout, KillGrace: controlplane.ScriptKillGrace}); err != nil {
+			v.log.Warn("script failed", "err", err)
 		}
 	}
 	run(specific)
