@@ -38,9 +38,10 @@ type HealthPlan struct {
 
 // HealthOptions are the daemon's choices about how checks run.
 type HealthOptions struct {
-	// ViaVIP sends the TCP_CHECKs of DR services the clients' way: a SYN
-	// to the VIP in a frame addressed to the real's MAC (check.VIPPath),
-	// so a real that is up but not set up for the VIP counts as down.
+	// ViaVIP sends the TCP_CHECKs of DR and TUN services the clients'
+	// way: a SYN to the VIP in a frame addressed to the real's MAC
+	// (check.VIPPath), or encapsulated to the real (check.VIPTunnel), so
+	// a real that is up but not set up for the VIP counts as down.
 	// A check with connect_ip keeps its own target.
 	ViaVIP bool
 	// Iface names the interface that reaches a real (ViaVIP needs it).
@@ -101,7 +102,7 @@ func HealthChecksWith(cfg *config.Config, opts HealthOptions) (HealthPlan, []str
 			}
 			for _, c := range rs.Checkers {
 				chk, err := buildChecker(cfg, vs, rs, c, tlsCerts)
-				if err == nil && opts.ViaVIP && c.Type == config.CheckTCP && vs.Kind == config.KindDR && !c.ConnectIP.IsValid() {
+				if err == nil && opts.ViaVIP && c.Type == config.CheckTCP && (vs.Kind == config.KindDR || vs.Kind == config.KindTUN) && !c.ConnectIP.IsValid() {
 					var via check.Checker
 					if via, err = viaVIP(opts, vs, rs, c); err != nil {
 						warnings = append(warnings, fmt.Sprintf("%s: TCP_CHECK of real_server %s: checked at its own address, not via the VIP: %v", c.Pos, real.Addr, err))
@@ -242,18 +243,29 @@ func buildChecker(cfg *config.Config, vs config.VirtualServer, rs config.RealSer
 	return nil, errNotRun
 }
 
-// viaVIP is the VIPPath check standing for TCP_CHECK c of DR real rs.
+// viaVIP is the check standing for TCP_CHECK c of DR or TUN real rs that
+// goes the clients' way: check.VIPPath to the real's MAC (DR), or
+// check.VIPTunnel in IP-in-IP to the real's address (TUN), whose outer
+// source the kernel picks by the route to the real as the control plane
+// does for the service's tunnel source.
 func viaVIP(opts HealthOptions, vs config.VirtualServer, rs config.RealServer, c config.Checker) (check.Checker, error) {
+	port := vs.Port
+	if c.ConnectPort != 0 {
+		port = c.ConnectPort
+	}
+	if vs.Kind == config.KindTUN {
+		if vs.Tunnel != nil && vs.Tunnel.Type != config.TunnelIPIP {
+			return nil, fmt.Errorf("tunnel type %s is not checked via the VIP", vs.Tunnel.Type)
+		}
+		return check.NewVIPTunnel(check.VIPTunnelOptions{VIP: netip.AddrPortFrom(vs.Addr.Unmap(), port),
+			Real: rs.Addr.Unmap(), Timeout: c.ConnectTimeout})
+	}
 	if opts.Iface == nil {
 		return nil, errors.New("no interface lookup")
 	}
 	iface, err := opts.Iface(rs.Addr.Unmap())
 	if err != nil {
 		return nil, err
-	}
-	port := vs.Port
-	if c.ConnectPort != 0 {
-		port = c.ConnectPort
 	}
 	return check.NewVIPPath(check.VIPPathOptions{Interface: iface, VIP: netip.AddrPortFrom(vs.Addr.Unmap(), port),
 		Real: rs.Addr.Unmap(), Timeout: c.ConnectTimeout})

@@ -184,9 +184,9 @@ func TestHealthChecks(t *testing.T) {
 }
 
 // TestHealthChecksViaVIP checks which TCP_CHECKs go the clients' way with
-// ViaVIP: DR services' without connect_ip; TUN, NAT and connect_ip keep
-// theirs, and a real whose interface is unknown keeps its own with a
-// warning.
+// ViaVIP: DR and TUN (IPIP) services' without connect_ip; NAT, a GUE
+// tunnel and connect_ip keep theirs, and a DR real whose interface is
+// unknown keeps its own with a warning.
 func TestHealthChecksViaVIP(t *testing.T) {
 	conf := `virtual_server 198.18.0.100 80 {
 		lb_kind DR
@@ -200,6 +200,15 @@ func TestHealthChecksViaVIP(t *testing.T) {
 		real_server 198.18.0.19 80 { TCP_CHECK { } } }
 	virtual_server 198.18.0.101 80 {
 		lb_kind TUN
+		protocol TCP
+		real_server 198.18.0.11 80 { TCP_CHECK { } }
+		real_server 2001:db8::11 80 { TCP_CHECK { } } }
+	virtual_server 198.18.0.102 80 {
+		lb_kind TUN type gue port 6080
+		protocol TCP
+		real_server 198.18.0.11 80 { TCP_CHECK { } } }
+	virtual_server 198.18.0.103 80 {
+		lb_kind NAT
 		protocol TCP
 		real_server 198.18.0.11 80 { TCP_CHECK { } } }`
 	iface := func(a netip.Addr) (string, error) {
@@ -227,12 +236,18 @@ func TestHealthChecksViaVIP(t *testing.T) {
 			"198.18.0.12:80 TCP_CHECK 198.18.0.12:80",
 			"198.18.0.19:80 TCP_CHECK 198.18.0.19:80",
 		},
-		"198.18.0.101:80/tcp": {"198.18.0.11:80 TCP_CHECK 198.18.0.11:80"},
+		"198.18.0.101:80/tcp": {
+			"198.18.0.11:80 TCP_CHECK 198.18.0.101:80 via tunnel to 198.18.0.11",
+			"[2001:db8::11]:80 TCP_CHECK 198.18.0.101:80 via tunnel to 2001:db8::11",
+		},
+		"198.18.0.102:80/tcp": {"198.18.0.11:80 TCP_CHECK 198.18.0.11:80"},
+		"198.18.0.103:80/tcp": {"198.18.0.11:80 TCP_CHECK 198.18.0.11:80"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("checks (-want +got):\n%s", diff)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "198.18.0.19:80: checked at its own address, not via the VIP: no route") {
-		t.Errorf("warnings %q, want one for 198.18.0.19", warnings)
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "198.18.0.19:80: checked at its own address, not via the VIP: no route") ||
+		!strings.Contains(warnings[1], "tunnel type gue is not checked via the VIP") {
+		t.Errorf("warnings %q, want one for 198.18.0.19 and one for the GUE service", warnings)
 	}
 }

@@ -475,21 +475,38 @@ func TestHealthAlpha(t *testing.T) {
 }
 
 // TestHealthViaVIP runs TCP_CHECKs through the clients' path (xlbd
-// --check-via-vip): a real whose server still answers on its own address
-// but which lost the VIP from lo goes down, and comes back with it (its
-// neighbour entry is kept while it is down).
+// --check-via-vip), in DR (a SYN to the VIP in a frame to the real's MAC)
+// and TUN (the SYN in IP-in-IP to the real): a real whose server still
+// answers on its own address but which lost the VIP from lo goes down,
+// and comes back with it (its neighbour entry is kept while it is down).
 func TestHealthViaVIP(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		mode   lab.Mode
+		config string
+		via    string // what the check's ID says of the real
+	}{
+		{lab.DR, "../testdata/e2e/health-viavip.conf", "via "},
+		{lab.TUN, "../testdata/e2e/health-viavip-tun.conf", "via tunnel to "},
+	} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			t.Parallel()
+			testHealthViaVIP(t, tc.mode, tc.config, tc.via)
+		})
+	}
+}
+
+func testHealthViaVIP(t *testing.T, mode lab.Mode, config, via string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	l, plain := startLabWith(t, ctx, lab.DR, "../testdata/e2e/health-viavip.conf")
+	l, plain := startLabWith(t, ctx, mode, config)
 	// A second xlbd in the same lb namespace would clash with the first's
 	// XDP program: stop the plain one and start one checking via the VIP.
 	if err := plain.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	d, err := l.StartDaemonOn(ctx, l.LB, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl,
-		Config: "../testdata/e2e/health-viavip.conf"}, "--check-via-vip")
+		Config: config}, "--check-via-vip")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,8 +516,8 @@ func TestHealthViaVIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cr, ok := lab.FindCheckReal(c, healthService, netip.AddrPortFrom(r1.Addr, 80)); !ok || len(cr.Checks) != 1 ||
-		!strings.Contains(cr.Checks[0].ID, "via "+r1.Addr.String()) {
-		t.Fatalf("r1's checks %+v, want one TCP_CHECK via the real", cr)
+		!strings.Contains(cr.Checks[0].ID, via+r1.Addr.String()) {
+		t.Fatalf("r1's checks %+v, want one TCP_CHECK %s%s", cr, via, r1.Addr)
 	}
 	waitReal(t, ctx, d, r1, settleWithin, "active", func(r api.Real) bool { return r.State == api.RealActive })
 

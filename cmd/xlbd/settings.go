@@ -42,8 +42,8 @@ type settings struct {
 	// SlowStart is how long a real coming back from a failed health check
 	// takes to ramp up to its full weight; 0: at once, as keepalived.
 	SlowStart time.Duration
-	// CheckViaVIP sends DR services' TCP_CHECKs to the VIP through the
-	// real's MAC, as clients' packets go.
+	// CheckViaVIP sends DR and TUN services' TCP_CHECKs to the VIP the
+	// way clients' packets go: through the real's MAC, or IP-in-IP to it.
 	CheckViaVIP bool
 }
 
@@ -128,7 +128,7 @@ XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
 	f.Uint32("max-reals", 4096, "capacity of the reals map")
 	f.Uint32("conn-table-size", 1<<20, "IPv4 flows the connection table holds (IPv6: a quarter); preallocated")
 	f.Duration("resolve-timeout", 3*time.Second, "how long start-up waits for real servers' MACs")
-	f.Bool("check-via-vip", false, "send DR services' TCP_CHECKs to the VIP through the real's MAC, as clients' packets go")
+	f.Bool("check-via-vip", false, "send DR and TUN services' TCP_CHECKs to the VIP the way clients' packets go (real's MAC, or IP-in-IP to the real)")
 	f.Duration("slow-start", 0, "ramp a real that passes its health checks again up to full weight over this time (0: at once)")
 	// Environment names follow the flag names, except where the issue's
 	// documented names differ (XLB_INTERFACES for -i).

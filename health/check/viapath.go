@@ -108,25 +108,13 @@ func (c *VIPPath) Check(ctx context.Context) Result {
 	if c.opts.VIP.Addr().Is6() {
 		ethType = unix.ETH_P_IPV6
 	}
-	// An ephemeral port from Linux's default ip_local_port_range keeps
-	// clear of the services on the load balancer itself.
-	us := netip.AddrPortFrom(src, uint16(32768+rand.IntN(60999-32768+1)))
+	us := netip.AddrPortFrom(src, ephemeralPort())
 
-	// Protocol 0 receives nothing until bind names one, so the filter is
-	// in place before the first frame queues: a busy balancer's other
-	// traffic never reaches this socket.
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err := replySocket(ethType, link.Attrs().Index, c.opts.VIP, us)
 	if err != nil {
-		return fail(start, "packet socket: %v", err)
-	}
-	defer unix.Close(fd)
-	if err := attachReplyFilter(fd, c.opts.VIP, us); err != nil {
 		return fail(start, "%v", err)
 	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(ethType), Ifindex: link.Attrs().Index}
-	if err := unix.Bind(fd, sa); err != nil {
-		return fail(start, "bind packet socket to %s: %v", c.opts.Interface, err)
-	}
+	defer unix.Close(fd)
 
 	syn := tcpSegment{Src: us, Dst: c.opts.VIP, Seq: rand.Uint32(), Flags: tcpSYN, Window: 64240}
 	to := &unix.SockaddrLinklayer{Protocol: htons(ethType), Ifindex: link.Attrs().Index, Halen: 6}
@@ -192,6 +180,34 @@ func firstAddr(link netlink.Link, v4 bool) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("source: no address of the vip's family on %s", link.Attrs().Name)
+}
+
+// ephemeralPort picks a port from Linux's default ip_local_port_range,
+// which keeps clear of the services on the load balancer itself.
+func ephemeralPort() uint16 {
+	return uint16(32768 + rand.IntN(60999-32768+1))
+}
+
+// replySocket opens an AF_PACKET socket that receives the answers from
+// vip to us arriving on ifindex (0: on any interface), frames of
+// ethType. Protocol 0 receives nothing until bind names one, so the
+// filter is in place before the first frame queues: a busy balancer's
+// other traffic never reaches this socket.
+func replySocket(ethType uint16, ifindex int, vip, us netip.AddrPort) (int, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("packet socket: %w", err)
+	}
+	if err := attachReplyFilter(fd, vip, us); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(ethType), Ifindex: ifindex}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("bind packet socket: %w", err)
+	}
+	return fd, nil
 }
 
 // attachReplyFilter lets only TCP from vip's port to us's port reach fd.
