@@ -19,8 +19,14 @@ func schedCheckFields() map[string]field[Checker] {
 		"warmup":             secondsField(func(c *Checker) *time.Duration { return &c.Warmup }, true),
 		"alpha":              flagField(func(c *Checker) *bool { return &c.Alpha }),
 		"log_all_failures":   flagField(func(c *Checker) *bool { return &c.LogAllFailures }),
+		"rise":               intField(func(c *Checker) *int { return &c.Rise }, 1, maxRiseFall),
+		"fall":               intField(func(c *Checker) *int { return &c.Fall }, 1, maxRiseFall),
 	}
 }
+
+// maxRiseFall bounds rise and fall: beyond it a real would take days
+// to change state at any sensible delay_loop.
+const maxRiseFall = 1000
 
 // commonCheckFields are the keywords every connecting checker shares (check/check_api.c).
 func commonCheckFields() map[string]field[Checker] {
@@ -482,6 +488,8 @@ func smtpHosts(d *decoder, item string, n *node, main Checker) []Checker {
 		host.DelayBeforeRetry = cmp.Or(c.DelayBeforeRetry, main.DelayBeforeRetry)
 		host.DelayLoop = cmp.Or(c.DelayLoop, main.DelayLoop)
 		host.Warmup = cmp.Or(c.Warmup, main.Warmup)
+		host.Rise = cmp.Or(c.Rise, main.Rise)
+		host.Fall = cmp.Or(c.Fall, main.Fall)
 		host.Alpha = c.Alpha || main.Alpha
 		hosts = append(hosts, host)
 		d.warnf(h.Key.Pos, "%s: host blocks are deprecated (keepalived too); write one SMTP_CHECK per host, with connect_ip and connect_port", item)

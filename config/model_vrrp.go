@@ -490,6 +490,12 @@ type Checker struct {
 	Warmup           time.Duration `json:"warmup,omitempty"`
 	Alpha            bool          `json:"alpha,omitempty"`
 	LogAllFailures   bool          `json:"log_all_failures,omitempty"`
+	// Rise and Fall are xlb's words, not keepalived's (its checkers have
+	// none; vrrp_script's are the model): how many checks in a row, each
+	// with its retries, must pass to bring a down real up, and fail to
+	// take an up real down. 0: 1, keepalived's behaviour.
+	Rise int `json:"rise,omitempty"`
+	Fall int `json:"fall,omitempty"`
 
 	// HTTP_GET, SSL_GET.
 	VirtualHost  string `json:"virtualhost,omitempty"`

@@ -133,7 +133,8 @@ func HealthChecksWith(cfg *config.Config, opts HealthOptions) (HealthPlan, []str
 var errNotRun = errors.New("not run by xlb yet; the real counts as up")
 
 // checkOptions are c's schedule with keepalived's defaults: retry 1,
-// delay_before_retry 1 s, warmup up to delay_loop, connect_timeout 5 s.
+// delay_before_retry 1 s, warmup up to delay_loop, connect_timeout 5 s;
+// rise and fall (xlb's words) 1.
 func checkOptions(vs config.VirtualServer, c config.Checker) health.CheckOptions {
 	o := health.CheckOptions{
 		Interval:   c.DelayLoop,
@@ -142,6 +143,8 @@ func checkOptions(vs config.VirtualServer, c config.Checker) health.CheckOptions
 		RetryDelay: c.DelayBeforeRetry,
 		Warmup:     c.Warmup,
 		Alpha:      c.Alpha || vs.Alpha,
+		Rise:       c.Rise,
+		Fall:       c.Fall,
 	}
 	if o.Interval == 0 {
 		o.Interval = vs.DelayLoop

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -49,6 +50,9 @@ func schedule(o health.CheckOptions) string {
 	if o.Alpha {
 		b.WriteString(" alpha")
 	}
+	if o.Rise != 0 || o.Fall != 0 {
+		fmt.Fprintf(&b, " rise %d fall %d", o.Rise, o.Fall)
+	}
 	return b.String()
 }
 
@@ -86,12 +90,14 @@ func TestHealthChecks(t *testing.T) {
 						retry 3
 						delay_before_retry 2
 						warmup 1
+						rise 3
+						fall 2
 					}
 				}
 			}`,
 			want: map[string]planView{"198.18.0.100:80/tcp": {Keys: []string{"198.18.0.100:80/tcp"}, Reals: map[string][]string{
 				"198.18.0.11:80": {"TCP_CHECK 198.18.0.11:80 every 6s timeout 0s retry 1 after 1s warmup 6s"},
-				"198.18.0.12:80": {"TCP_CHECK 198.18.0.12:8080 every 6s timeout 2s retry 3 after 2s warmup 1s"},
+				"198.18.0.12:80": {"TCP_CHECK 198.18.0.12:8080 every 6s timeout 2s retry 3 after 2s warmup 1s rise 3 fall 2"},
 			}}},
 		},
 		{

@@ -25,6 +25,7 @@ const (
 	healthMiscConfig    = "../testdata/e2e/health-misc.conf"
 	healthQuorumConfig  = "../testdata/e2e/health-quorum.conf"
 	healthAlphaConfig   = "../testdata/e2e/health-alpha.conf"
+	healthRiseConfig    = "../testdata/e2e/health-rise.conf"
 )
 
 // The checkers' schedule in those configurations, and the bounds issue 7
@@ -273,6 +274,40 @@ func TestHealthHTTPDown(t *testing.T) {
 	c = checkOf(t, ctx, d, r1)
 	if !c.Up || !c.Checks[0].Up || !c.Checks[0].LastUp || c.Checks[0].ConsecutiveFailures != 0 {
 		t.Errorf("xlbctl checks after recovery: %s up %v, check %+v; want up with 0 consecutive failures", r1.Role, c.Up, c.Checks[0])
+	}
+}
+
+// TestHealthRiseFall checks xlb's rise and fall words: r1 (rise 3, fall
+// 2) leaves the pool after two failing rounds, within twice the bound of
+// one, and returns only after three passing rounds, which cannot take
+// less than two delay_loops from the moment its server is back (the
+// Monitor's jitter only lengthens waits).
+func TestHealthRiseFall(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	l, d := startLabWith(t, ctx, lab.DR, healthRiseConfig)
+	r1 := l.Reals[0]
+	waitChecked(t, ctx, d, l.Reals[:2])
+
+	if err := l.StopServer(r1); err != nil {
+		t.Fatal(err)
+	}
+	_, took := waitReal(t, ctx, d, r1, 2*downWithin+healthSlack, "down after two failing rounds",
+		func(r api.Real) bool { return r.State == api.RealDown })
+	t.Logf("%s down %v after its server stopped (fall 2)", r1.Role, took.Round(time.Millisecond))
+
+	const rise = 3
+	start := time.Now()
+	if err := l.StartServer(ctx, bin.xlblab, r1); err != nil {
+		t.Fatal(err)
+	}
+	waitReal(t, ctx, d, r1, rise*upWithin+healthSlack, "active after three passing rounds",
+		func(r api.Real) bool { return r.State == api.RealActive })
+	back := time.Since(start)
+	t.Logf("%s active %v after its server was restarted (rise %d)", r1.Role, back.Round(time.Millisecond), rise)
+	if back < (rise-1)*delayLoop {
+		t.Errorf("%s active %v after its server came back, before %d rounds %v apart could pass", r1.Role, back, rise, delayLoop)
 	}
 }
 
