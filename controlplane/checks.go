@@ -34,6 +34,39 @@ type HealthPlan struct {
 	// service (its reals are checked once, as keepalived does) and many
 	// ServiceKeys.
 	Keys map[string][]ServiceKey
+	// Alerts names, by health service, the reals whose state changes send
+	// an smtp_alert; QuorumAlerts the services whose quorum changes do.
+	Alerts       map[string]map[netip.AddrPort]bool
+	QuorumAlerts map[ServiceKey]bool
+}
+
+// vrrpAlert says whether global_defs mails every VRRP instance's and sync
+// group's changes: smtp_alert_vrrp, else smtp_alert (an instance's own
+// smtp_alert turns it on for that instance alone).
+func vrrpAlert(g config.GlobalDefs) bool {
+	return globalAlert(g, func(a *config.Alerts) *bool { return a.VRRP })
+}
+
+// globalAlert is global_defs' word on alerts of one kind (which), else its
+// smtp_alert; none: no mail.
+func globalAlert(g config.GlobalDefs, which func(*config.Alerts) *bool) bool {
+	if g.Alerts == nil {
+		return false
+	}
+	if v := which(g.Alerts); v != nil {
+		return *v
+	}
+	return g.Alerts.SMTPAlert != nil && *g.Alerts.SMTPAlert
+}
+
+// checkerAlert says whether a checker's changes send mail: smtp_alert in
+// the real_server or its virtual_server, else global_defs'
+// smtp_alert_checker, else its smtp_alert; none of them: no mail.
+func checkerAlert(g config.GlobalDefs, vs config.VirtualServer, rs *config.RealServer) bool {
+	if vs.SMTPAlert || (rs != nil && rs.SMTPAlert) {
+		return true
+	}
+	return globalAlert(g, func(a *config.Alerts) *bool { return a.Checker })
 }
 
 // HealthOptions are the daemon's choices about how checks run.
@@ -57,7 +90,8 @@ func HealthChecks(cfg *config.Config) (HealthPlan, []string, error) {
 
 // HealthChecksWith is HealthChecks with the daemon's options.
 func HealthChecksWith(cfg *config.Config, opts HealthOptions) (HealthPlan, []string, error) {
-	plan := HealthPlan{Keys: map[string][]ServiceKey{}}
+	plan := HealthPlan{Keys: map[string][]ServiceKey{}, Alerts: map[string]map[netip.AddrPort]bool{},
+		QuorumAlerts: map[ServiceKey]bool{}}
 	var warnings []string
 	var errs []error
 	tlsCerts, err := sslCertificates(cfg.SSL)
@@ -71,6 +105,9 @@ func HealthChecksWith(cfg *config.Config, opts HealthOptions) (HealthPlan, []str
 			continue // Desired reports it
 		}
 		key := ServiceKey{VIP: vs.Addr.Unmap(), Port: vs.Port, Protocol: proto}
+		if checkerAlert(cfg.Global, vs, nil) {
+			plan.QuorumAlerts[key] = true
+		}
 		if i, ok := byBlock[vs.Pos]; ok {
 			name := plan.Services[i].Name
 			plan.Keys[name] = append(plan.Keys[name], key)
@@ -93,6 +130,12 @@ func HealthChecksWith(cfg *config.Config, opts HealthOptions) (HealthPlan, []str
 		}
 		for _, rs := range vs.Reals {
 			real := health.Real{Addr: netip.AddrPortFrom(rs.Addr.Unmap(), rs.Port), Weight: rs.Weight}
+			if checkerAlert(cfg.Global, vs, &rs) {
+				if plan.Alerts[svc.Name] == nil {
+					plan.Alerts[svc.Name] = map[netip.AddrPort]bool{}
+				}
+				plan.Alerts[svc.Name][real.Addr] = true
+			}
 			var err error
 			if real.NotifyUp, err = command(rs.NotifyUp, cfg.Global); err != nil {
 				errs = append(errs, fmt.Errorf("%s: notify_up of real_server %s: %w", rs.Pos, real.Addr, err))

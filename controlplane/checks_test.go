@@ -257,3 +257,62 @@ func TestHealthChecksViaVIP(t *testing.T) {
 		t.Errorf("warnings %q, want one for 198.18.0.19 and one for the GUE service", warnings)
 	}
 }
+
+// TestHealthAlerts checks which reals and services mail their changes:
+// smtp_alert in the real_server or virtual_server, else global_defs'
+// smtp_alert_checker, else its smtp_alert.
+func TestHealthAlerts(t *testing.T) {
+	services := `
+		virtual_server 198.18.0.100 80 {
+			protocol TCP
+			real_server 198.18.0.11 80 { smtp_alert
+				TCP_CHECK { } }
+			real_server 198.18.0.12 80 { TCP_CHECK { } } }
+		virtual_server 198.18.0.101 80 {
+			protocol TCP
+			smtp_alert
+			real_server 198.18.0.13 80 { TCP_CHECK { } } }`
+	tests := []struct {
+		name       string
+		global     string
+		wantReals  []string
+		wantQuorum []string
+	}{
+		{"words in the blocks only", "", []string{"198.18.0.11:80", "198.18.0.13:80"}, []string{"198.18.0.101:80/tcp"}},
+		{"global smtp_alert", "global_defs { smtp_alert }",
+			[]string{"198.18.0.11:80", "198.18.0.12:80", "198.18.0.13:80"}, []string{"198.18.0.100:80/tcp", "198.18.0.101:80/tcp"}},
+		{"smtp_alert_checker off wins over smtp_alert", "global_defs {\n smtp_alert\n smtp_alert_checker false\n }",
+			[]string{"198.18.0.11:80", "198.18.0.13:80"}, []string{"198.18.0.101:80/tcp"}},
+		{"smtp_alert_vrrp alone mails no checker", "global_defs { smtp_alert_vrrp }",
+			[]string{"198.18.0.11:80", "198.18.0.13:80"}, []string{"198.18.0.101:80/tcp"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, _, err := HealthChecks(mustParse(t, tc.global+services))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reals, quorum []string
+			for _, byReal := range plan.Alerts {
+				for a, on := range byReal {
+					if on {
+						reals = append(reals, a.String())
+					}
+				}
+			}
+			for k, on := range plan.QuorumAlerts {
+				if on {
+					quorum = append(quorum, k.String())
+				}
+			}
+			slices.Sort(reals)
+			slices.Sort(quorum)
+			if diff := cmp.Diff(tc.wantReals, reals); diff != "" {
+				t.Errorf("reals mailed (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantQuorum, quorum); diff != "" {
+				t.Errorf("quorum mailed (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

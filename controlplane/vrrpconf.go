@@ -201,7 +201,7 @@ func (m *vrrpMapper) instance(in config.Instance) {
 	if in.Notify != (config.Notify{}) {
 		m.plan.Notify[in.Name] = in.Notify
 	}
-	if in.SMTPAlert {
+	if in.SMTPAlert || vrrpAlert(m.cfg.Global) {
 		m.plan.SMTPAlert[in.Name] = true
 	}
 	// keepalived tracks the instance's own interface, unweighted: down
@@ -427,7 +427,7 @@ func (m *vrrpMapper) syncGroup(g config.SyncGroup) {
 	if g.Notify != (config.Notify{}) {
 		m.plan.Notify[g.Name] = g.Notify
 	}
-	if g.SMTPAlert {
+	if g.SMTPAlert || vrrpAlert(m.cfg.Global) {
 		m.plan.SMTPAlert[g.Name] = true
 	}
 	m.tracks(g.Name, g.TrackInterfaces, g.TrackScripts, g.TrackFiles, g.TrackProcesses, g.TrackBFDs)

@@ -284,6 +284,23 @@ vrrp_instance VI_2 {
 			wantWarn: []string{"test.conf:2:1: vrrp_instance VI_1: advert_int 1.6s: VRRP version 2 sends 2s"},
 		},
 		{
+			name: "global smtp_alert_vrrp mails every instance",
+			conf: "global_defs {\n smtp_alert_vrrp\n}\n" + minimal,
+			want: VRRPPlan{
+				Options:   router.Options{Instances: []router.InstanceConfig{vrrpInstance(func(c *router.InstanceConfig) {})}},
+				SMTPAlert: map[string]bool{"VI_1": true},
+				Tracks:    []VRRPTrack{primaryTrack("VI_1", "eth0")},
+			},
+		},
+		{
+			name: "global smtp_alert_vrrp off wins over smtp_alert",
+			conf: "global_defs {\n smtp_alert\n smtp_alert_vrrp off\n}\n" + minimal,
+			want: VRRPPlan{
+				Options: router.Options{Instances: []router.InstanceConfig{vrrpInstance(func(c *router.InstanceConfig) {})}},
+				Tracks:  []VRRPTrack{primaryTrack("VI_1", "eth0")},
+			},
+		},
+		{
 			name: "v3 drops auth_pass",
 			conf: strings.Replace(minimal, "interface eth0", "interface eth0\n\tversion 3\n\tauthentication {\n\t\tauth_type PASS\n\t\tauth_pass x\n\t}", 1),
 			want: VRRPPlan{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"xlb/controlplane/api"
 	"xlb/e2e/lab"
+	"xlb/internal/testutil"
 )
 
 // Configurations of the health-check tests. The misc and quorum ones are
@@ -225,6 +227,7 @@ func TestHealthHTTPDown(t *testing.T) {
 	defer cancel()
 	l, d := startLabWith(t, ctx, lab.DR, healthHTTPConfig)
 	r1 := l.Reals[0]
+	relay := testutil.StartSMTPSink(t, testutil.OpenNS(t, l.LB.NS), "127.0.0.1:2525", &testutil.SMTPSink{})
 	waitChecked(t, ctx, d, l.Reals)
 	svcs, err := d.Services(ctx)
 	if err != nil {
@@ -274,6 +277,30 @@ func TestHealthHTTPDown(t *testing.T) {
 	c = checkOf(t, ctx, d, r1)
 	if !c.Up || !c.Checks[0].Up || !c.Checks[0].LastUp || c.Checks[0].ConsecutiveFailures != 0 {
 		t.Errorf("xlbctl checks after recovery: %s up %v, check %+v; want up with 0 consecutive failures", r1.Role, c.Up, c.Checks[0])
+	}
+	// r1 has smtp_alert: its going down and coming back were mailed (the
+	// alerts go from a queue, so allow them a moment), and nothing else.
+	want := []string{
+		"Subject: [LB1] Realserver 198.18.0.11:80 of virtual server 198.18.0.100:80/tcp - DOWN",
+		"Subject: [LB1] Realserver 198.18.0.11:80 of virtual server 198.18.0.100:80/tcp - UP",
+	}
+	var got []string
+	for i := 0; i < 50; i++ {
+		got = got[:0]
+		for _, m := range relay.Received() {
+			for _, line := range strings.Split(m.Data, "\r\n") {
+				if strings.HasPrefix(line, "Subject: ") {
+					got = append(got, line)
+				}
+			}
+		}
+		if len(got) >= len(want) {
+			break
+		}
+		time.Sleep(pollEvery)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("smtp alerts (-want +got):\n%s", diff)
 	}
 }
 

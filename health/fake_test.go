@@ -230,9 +230,12 @@ func (h *harness) update(svcs ...Service) {
 }
 
 // events drains the changes so far, each spelled as short does.
-func (h *harness) events() []string {
+func (h *harness) events() []string { return h.spell(h.m.events.take()) }
+
+// spell is events' words for es.
+func (h *harness) spell(es []Event) []string {
 	var out []string
-	for _, e := range h.m.events.take() {
+	for _, e := range es {
 		out = append(out, h.short(e))
 	}
 	return out

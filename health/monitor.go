@@ -296,7 +296,8 @@ func (m *Monitor) refresh(r *realState, now time.Time, trigger string, initial b
 	}
 	r.published, r.lastChange = h, now
 	s := r.svc
-	m.events.push(Event{Time: now, Service: s.spec.Name, Real: r.spec.Addr, Health: h, Initial: initial})
+	m.events.push(Event{Time: now, Service: s.spec.Name, Real: r.spec.Addr, Health: h, Initial: initial,
+		UpChanged: !initial && h.Up != wasUp})
 	if initial || h.Up == wasUp {
 		return quorumChange
 	}

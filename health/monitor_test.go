@@ -184,8 +184,22 @@ func TestDynamicWeight(t *testing.T) {
 			}
 			h.update(Service{Name: "svc", Reals: []Real{{Addr: rs1, Weight: 10, Checks: checks}}})
 			h.until(55 * s)
-			if diff := cmp.Diff(tc.want, realOnly(h.events())); diff != "" {
+			events := h.m.events.take()
+			if diff := cmp.Diff(tc.want, realOnly(h.spell(events))); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			// UpChanged marks exactly the events whose up/down differs
+			// from the one before: weight changes alone are not.
+			var prev *Event
+			for i, e := range events {
+				if e.IsQuorum() {
+					continue
+				}
+				want := prev != nil && e.Health.Up != prev.Health.Up
+				if e.UpChanged != want {
+					t.Errorf("event %q: UpChanged %v, want %v", h.short(e), e.UpChanged, want)
+				}
+				prev = &events[i]
 			}
 		})
 	}

@@ -180,6 +180,10 @@ type Event struct {
 	Health   RealHealth
 	QuorumUp bool
 	Initial  bool
+	// UpChanged says a real went up or down with this event (not at its
+	// first state, nor a weight change alone): what notify_up/notify_down
+	// and smtp_alert follow.
+	UpChanged bool
 }
 
 // IsQuorum says whether e is a quorum change.

@@ -9,7 +9,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"xlb/config"
 	"xlb/controlplane"
+	"xlb/controlplane/alert"
 	"xlb/controlplane/api"
 	"xlb/health"
 	"xlb/internal/script"
@@ -19,28 +21,31 @@ const (
 	// notifyTimeout bounds notify_up/notify_down and quorum_up/quorum_down
 	// scripts: keepalived gives them none, but a hung one must not pile up.
 	notifyTimeout = time.Minute
-	// queuedScripts bounds quorum scripts waiting to run; more are dropped
-	// (and logged) rather than block the reconciler.
-	queuedScripts = 64
+	// queuedJobs bounds quorum scripts and smtp alerts waiting to run;
+	// more are dropped (and logged) rather than block the reconciler or
+	// the Monitor.
+	queuedJobs = 64
 )
 
 // healthRunner joins the health Monitor to the reconciler: check results
 // become RealHealth of every service their virtual_server stands for, and
-// the reconciler's quorum changes run quorum_up / quorum_down.
+// the reconciler's quorum changes run quorum_up / quorum_down; both send
+// the smtp_alert the configuration asks for.
 type healthRunner struct {
-	mon     *health.Monitor
-	rec     *controlplane.Reconciler
-	log     *slog.Logger
-	scripts chan script.Command
-	// user and group run quorum scripts (global_defs script_user).
-	user, group string
+	mon  *health.Monitor
+	rec  *controlplane.Reconciler
+	log  *slog.Logger
+	jobs chan func(context.Context)
 
 	mu   sync.Mutex
-	keys map[string][]controlplane.ServiceKey
+	plan controlplane.HealthPlan
+	// user and group run quorum scripts (global_defs script_user).
+	user, group string
+	mailer      alert.Mailer
 }
 
 func newHealthRunner(rec *controlplane.Reconciler, log *slog.Logger) *healthRunner {
-	h := &healthRunner{rec: rec, log: log, scripts: make(chan script.Command, queuedScripts)}
+	h := &healthRunner{rec: rec, log: log, jobs: make(chan func(context.Context), queuedJobs)}
 	h.mon = health.New(health.Config{
 		Logger:   log,
 		Jitter:   0.1,
@@ -52,12 +57,37 @@ func newHealthRunner(rec *controlplane.Reconciler, log *slog.Logger) *healthRunn
 }
 
 // setPlan gives the Monitor a configuration's checks (at start and on
-// reload); checks that keep their identity keep their state.
-func (h *healthRunner) setPlan(plan controlplane.HealthPlan) error {
+// reload), with global_defs' script user and mail settings; checks that
+// keep their identity keep their state.
+func (h *healthRunner) setPlan(plan controlplane.HealthPlan, g config.GlobalDefs) error {
 	h.mu.Lock()
-	h.keys = plan.Keys
+	h.plan = plan
+	h.user, h.group = g.ScriptUser, g.ScriptGroup
+	h.mailer = controlplane.Mailer(g)
 	h.mu.Unlock()
 	return h.mon.Update(plan.Services)
+}
+
+// queue runs job on the runner's worker, or drops it (logged as what)
+// when too many wait.
+func (h *healthRunner) queue(what string, job func(context.Context)) {
+	select {
+	case h.jobs <- job:
+	default:
+		h.log.Warn(what + " dropped: too many queued")
+	}
+}
+
+// mail sends msg if mail is set up, from the worker.
+func (h *healthRunner) mail(m alert.Mailer, msg alert.Message) {
+	if !m.Enabled() {
+		return
+	}
+	h.queue("smtp alert", func(ctx context.Context) {
+		if err := m.Send(ctx, msg); err != nil {
+			h.log.Warn("smtp alert", "subject", msg.Subject, "err", err)
+		}
+	})
 }
 
 // setActive passes ha_suspend's word on each service to the Monitor.
@@ -76,10 +106,8 @@ func (h *healthRunner) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case c := <-h.scripts:
-				if err := runScript(ctx, "quorum script", c); err != nil {
-					h.log.Warn("script failed", "err", err)
-				}
+			case job := <-h.jobs:
+				job(ctx)
 			}
 		}
 	})
@@ -94,7 +122,8 @@ func (h *healthRunner) onChange(ev health.Event) {
 		return // the reconciler decides quorum, overrides included
 	}
 	h.mu.Lock()
-	keys := h.keys[ev.Service]
+	keys := h.plan.Keys[ev.Service]
+	alerts, mailer := h.plan.Alerts[ev.Service][ev.Real], h.mailer
 	h.mu.Unlock()
 	if !ev.Initial || !ev.Health.Up {
 		state := "down"
@@ -103,6 +132,12 @@ func (h *healthRunner) onChange(ev health.Event) {
 		}
 		h.log.Info("real server "+state, "service", ev.Service, "real", ev.Real.String(),
 			"weight", ev.Health.Weight, "reason", ev.Health.Reason)
+	}
+	// A real's first result is no change: keepalived mails only changes.
+	if alerts && ev.UpChanged {
+		state := map[bool]string{true: "UP", false: "DOWN"}[ev.Health.Up]
+		body := fmt.Sprintf("=> %s <=", ev.Health.Reason)
+		h.mail(mailer, mailer.RealServer(ev.Real.String(), ev.Service, state, body))
 	}
 	rh := controlplane.RealHealth{Up: ev.Health.Up, Reason: ev.Health.Reason,
 		Weight: ev.Health.Weight, HasWeight: ev.Health.HasWeight}
@@ -118,15 +153,26 @@ func (h *healthRunner) quorumChanged(svc controlplane.Service) {
 	if svc.QuorumUp {
 		line, what = svc.QuorumUpScript, "quorum_up"
 	}
+	h.mu.Lock()
+	alerts, mailer, user, group := h.plan.QuorumAlerts[svc.Key], h.mailer, h.user, h.group
+	h.mu.Unlock()
+	if alerts {
+		state, body := "DOWN", "=> lost quorum <="
+		if svc.QuorumUp {
+			state, body = "UP", "=> gained quorum <="
+		}
+		h.mail(mailer, mailer.VirtualServer(svc.Key.String(), state, body))
+	}
 	argv, err := script.SplitWords(line)
 	if err != nil || len(argv) == 0 {
 		return
 	}
-	select {
-	case h.scripts <- script.Command{Argv: argv, User: h.user, Group: h.group, Timeout: notifyTimeout, KillGrace: controlplane.ScriptKillGrace}:
-	default:
-		h.log.Warn(what+" script dropped: too many queued", "service", svc.Key.String())
-	}
+	c := script.Command{Argv: argv, User: user, Group: group, Timeout: notifyTimeout, KillGrace: controlplane.ScriptKillGrace}
+	h.queue(what+" script of "+svc.Key.String(), func(ctx context.Context) {
+		if err := runScript(ctx, "quorum script", c); err != nil {
+			h.log.Warn("script failed", "err", err)
+		}
+	})
 }
 
 func (h *healthRunner) runNotify(ctx context.Context, n health.Notification) error {

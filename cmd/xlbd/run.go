@@ -75,8 +75,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		return err
 	}
 	hr := newHealthRunner(rec, log)
-	hr.user, hr.group = cfg.Global.ScriptUser, cfg.Global.ScriptGroup
-	if err := hr.setPlan(plan); err != nil {
+	if err := hr.setPlan(plan, cfg.Global); err != nil {
 		return err
 	}
 	rec.SeedHealth(controlplane.AlphaHealth(plan))
@@ -193,7 +192,7 @@ func reconcileLoop(ctx context.Context, s settings, timeouts config.LVSTimeouts,
 				log.Error("reload applied with errors", "err", err)
 				continue
 			}
-			if err := hr.setPlan(plan); err != nil {
+			if err := hr.setPlan(plan, cfg.Global); err != nil {
 				log.Error("reload: health checks not updated", "err", err)
 			}
 			if vr != nil {

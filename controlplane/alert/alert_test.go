@@ -1,12 +1,9 @@
 package alert
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,117 +11,6 @@ import (
 
 	"xlb/internal/testutil"
 )
-
-// sink is a small SMTP server that records one transaction per connection
-// and refuses recipients in refuse.
-type sink struct {
-	ln     net.Listener
-	refuse string
-	silent bool // accept connections and never answer
-
-	mu    sync.Mutex
-	mails []mail
-	wg    sync.WaitGroup
-}
-
-type mail struct {
-	Helo string
-	From string
-	To   []string
-	Data string
-}
-
-// startSink listens on addr inside ns; the listener stays in the namespace.
-func startSink(t *testing.T, ns *testutil.NS, addr string, s *sink) *sink {
-	t.Helper()
-	if err := ns.Do(func() error {
-		var err error
-		s.ln, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := s.ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() { s.ln.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *sink) serve(c net.Conn) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if s.silent {
-		buf := make([]byte, 1)
-		c.Read(buf) // until the client gives up and closes
-		return
-	}
-	r := bufio.NewReader(c)
-	say := func(line string) { c.Write([]byte(line + "\r\n")) }
-	var m mail
-	say("220 sink ESMTP")
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimRight(line, "\r\n")
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			m.Helo = arg
-			say("250 sink")
-		case "MAIL":
-			m.From = arg
-			say("250 ok")
-		case "RCPT":
-			if s.refuse != "" && strings.Contains(arg, s.refuse) {
-				say("550 no such user")
-				continue
-			}
-			m.To = append(m.To, arg)
-			say("250 ok")
-		case "DATA":
-			say("354 go ahead")
-			var data strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				data.WriteString(l)
-			}
-			m.Data = data.String()
-			s.mu.Lock()
-			s.mails = append(s.mails, m)
-			s.mu.Unlock()
-			say("250 queued")
-		case "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("502 unknown")
-		}
-	}
-}
-
-func (s *sink) received() []mail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]mail(nil), s.mails...)
-}
 
 // alertLab is a namespace where the relay listens on 198.18.0.25.
 func alertLab(t *testing.T) *testutil.NS {
@@ -135,19 +21,19 @@ func alertLab(t *testing.T) *testutil.NS {
 
 func TestSend(t *testing.T) {
 	ns := alertLab(t)
-	s := startSink(t, ns, "198.18.0.25:25", &sink{})
+	s := testutil.StartSMTPSink(t, ns, "198.18.0.25:25", &testutil.SMTPSink{})
 	m := Mailer{Server: "198.18.0.25:25", HeloName: "lb1.example", From: "xlb@example.org",
 		To: []string{"ops@example.org", "oncall@example.org"}, RouterID: "LB1", Timeout: 5 * time.Second}
 	msg := m.VRRPInstance("VI_1", "MASTER", "VI_1 is master now\nsecond line")
 	if err := ns.Do(func() error { return m.Send(context.Background(), msg) }); err != nil {
 		t.Fatal(err)
 	}
-	got := s.received()
+	got := s.Received()
 	if len(got) != 1 {
 		t.Fatalf("sink received %d mails, want 1", len(got))
 	}
-	if diff := cmp.Diff(mail{Helo: "lb1.example", From: "FROM:<xlb@example.org>",
-		To: []string{"TO:<ops@example.org>", "TO:<oncall@example.org>"}}, mail{Helo: got[0].Helo, From: got[0].From, To: got[0].To}); diff != "" {
+	if diff := cmp.Diff(testutil.Mail{Helo: "lb1.example", From: "FROM:<xlb@example.org>",
+		To: []string{"TO:<ops@example.org>", "TO:<oncall@example.org>"}}, testutil.Mail{Helo: got[0].Helo, From: got[0].From, To: got[0].To}); diff != "" {
 		t.Errorf("envelope (-want +got):\n%s", diff)
 	}
 	for _, want := range []string{
@@ -164,8 +50,8 @@ func TestSend(t *testing.T) {
 
 func TestSendErrors(t *testing.T) {
 	ns := alertLab(t)
-	startSink(t, ns, "198.18.0.25:25", &sink{refuse: "nobody@"})
-	startSink(t, ns, "198.18.0.25:2525", &sink{silent: true})
+	testutil.StartSMTPSink(t, ns, "198.18.0.25:25", &testutil.SMTPSink{Refuse: "nobody@"})
+	testutil.StartSMTPSink(t, ns, "198.18.0.25:2525", &testutil.SMTPSink{Silent: true})
 	base := Mailer{Server: "198.18.0.25:25", From: "xlb@example.org", To: []string{"nobody@example.org"}, RouterID: "LB1"}
 	tests := []struct {
 		name string

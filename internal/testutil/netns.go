@@ -154,3 +154,16 @@ func (ns *NS) WaitLinkLocal(tb testing.TB, ifname string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// OpenNS opens the existing named network namespace name (one a lab made)
+// for Do and Run; unlike NetNS it leaves the namespace in place at the
+// end of the test, closing only its handle.
+func OpenNS(tb testing.TB, name string) *NS {
+	tb.Helper()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		tb.Fatalf("open netns %s: %v", name, err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	return &NS{Name: name, Path: "/run/netns/" + name, Handle: h}
+}
