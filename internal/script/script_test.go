@@ -104,6 +104,12 @@ func TestRunAsUser(t *testing.T) {
 	}
 }
 
+// trapTimeout is the timeout of scripts that must have set their SIGTERM
+// trap before it strikes: the shell's start can take a few hundred
+// milliseconds on a loaded machine (a SIGTERM before the trap ends the
+// script as "terminated", and the test with it).
+const trapTimeout = 2 * time.Second
+
 // TestRunTimeoutKillsGroup runs a script whose child ignores SIGTERM and
 // would live on after its parent; the timeout must kill both.
 func TestRunTimeoutKillsGroup(t *testing.T) {
@@ -115,7 +121,7 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Run(t.Context(), Command{Argv: argv, Timeout: 300 * time.Millisecond, KillGrace: grace})
+			res, err := Run(t.Context(), Command{Argv: argv, Timeout: trapTimeout, KillGrace: grace})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,7 +147,7 @@ func TestRunTimeoutKillsGroup(t *testing.T) {
 func TestRunGraceLetsScriptExit(t *testing.T) {
 	res, err := Run(t.Context(), Command{
 		Argv:      []string{"/bin/sh", "-c", `trap "exit 7" TERM; sleep 60 & wait`},
-		Timeout:   200 * time.Millisecond,
+		Timeout:   trapTimeout,
 		KillGrace: 5 * time.Second,
 	})
 	if err != nil {
