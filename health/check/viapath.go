@@ -50,27 +50,36 @@ func NewVIPPath(o VIPPathOptions) (*VIPPath, error) {
 	o.VIP = netip.AddrPortFrom(o.VIP.Addr().Unmap(), o.VIP.Port())
 	o.Real = o.Real.Unmap()
 	o.Source = o.Source.Unmap()
-	var err error
+	err := checkProbe(o.VIP, o.Real, o.Source, o.Timeout)
 	switch {
 	case o.Interface == "":
 		err = errors.New("interface: missing")
-	case !o.VIP.Addr().IsValid():
-		err = errors.New("vip: missing")
-	case o.VIP.Port() == 0:
-		err = errors.New("vip: port missing")
-	case !o.Real.IsValid():
-		err = errors.New("real: missing")
+	case err != nil:
 	case o.Real.Is4() != o.VIP.Addr().Is4():
 		err = fmt.Errorf("real: %s is not of vip %s's family", o.Real, o.VIP.Addr())
-	case o.Source.IsValid() && o.Source.Is4() != o.VIP.Addr().Is4():
-		err = fmt.Errorf("source: %s is not of vip %s's family", o.Source, o.VIP.Addr())
-	case o.Timeout < 0:
-		err = fmt.Errorf("connect_timeout: want >= 0, got %s", o.Timeout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("TCP_CHECK via real: %w", err)
 	}
 	return &VIPPath{opts: o}, nil
+}
+
+// checkProbe checks what VIPPath and VIPTunnel options share: a VIP with
+// a port, a real, a source (if given) of the VIP's family, a timeout.
+func checkProbe(vip netip.AddrPort, real, source netip.Addr, timeout time.Duration) error {
+	switch {
+	case !vip.Addr().IsValid():
+		return errors.New("vip: missing")
+	case vip.Port() == 0:
+		return errors.New("vip: port missing")
+	case !real.IsValid():
+		return errors.New("real: missing")
+	case source.IsValid() && source.Is4() != vip.Addr().Is4():
+		return fmt.Errorf("source: %s is not of vip %s's family", source, vip.Addr())
+	case timeout < 0:
+		return fmt.Errorf("connect_timeout: want >= 0, got %s", timeout)
+	}
+	return nil
 }
 
 func (c *VIPPath) String() string {
@@ -104,39 +113,65 @@ func (c *VIPPath) Check(ctx context.Context) Result {
 		}
 	}
 
-	ethType := uint16(unix.ETH_P_IP)
-	if c.opts.VIP.Addr().Is6() {
-		ethType = unix.ETH_P_IPV6
-	}
 	us := netip.AddrPortFrom(src, ephemeralPort())
-
-	fd, err := replySocket(ethType, link.Attrs().Index, c.opts.VIP, us)
+	fd, err := replySocket(ethTypeOf(c.opts.VIP.Addr()), link.Attrs().Index, c.opts.VIP, us)
 	if err != nil {
 		return fail(start, "%v", err)
 	}
 	defer unix.Close(fd)
-
-	syn := tcpSegment{Src: us, Dst: c.opts.VIP, Seq: rand.Uint32(), Flags: tcpSYN, Window: 64240}
-	to := &unix.SockaddrLinklayer{Protocol: htons(ethType), Ifindex: link.Attrs().Index, Halen: 6}
+	to := &unix.SockaddrLinklayer{Protocol: htons(ethTypeOf(c.opts.VIP.Addr())), Ifindex: link.Attrs().Index, Halen: 6}
 	copy(to.Addr[:], realMAC)
-	if err := unix.Sendto(fd, syn.frame(realMAC, ourMAC), 0, to); err != nil {
-		return fail(start, "send SYN via %s: %v", c.opts.Interface, err)
-	}
+	return synExchange(ctx, start, synProbe{
+		vip: c.opts.VIP, us: us, replies: fd,
+		send: func(seg tcpSegment) error {
+			if err := unix.Sendto(fd, seg.frame(realMAC, ourMAC), 0, to); err != nil {
+				return fmt.Errorf("send SYN via %s: %w", c.opts.Interface, err)
+			}
+			return nil
+		},
+		noAnswer: fmt.Sprintf("no answer via the real's MAC %s", realMAC),
+		answered: "SYN-ACK via the real's MAC",
+	})
+}
 
-	reply, err := awaitReply(ctx, fd, c.opts.VIP, us)
+// synProbe is one SYN sent the clients' way and the wait for its answer.
+type synProbe struct {
+	vip, us  netip.AddrPort
+	replies  int                    // replySocket for vip → us
+	send     func(tcpSegment) error // puts a segment on the clients' path
+	noAnswer string                 // the reason when nothing answers in time
+	answered string                 // the reason when the real answers SYN-ACK
+}
+
+// synExchange sends p's SYN and waits for the real's SYN-ACK (up) or RST
+// (down: the port is closed for the VIP). Silence is down too: the real
+// lacks the VIP, or the path to it is broken. After a SYN-ACK it resets
+// the half-open connection on the real itself: our kernel drops the
+// answer, whose source, the VIP, is its own address, and so never would.
+func synExchange(ctx context.Context, start time.Time, p synProbe) Result {
+	syn := tcpSegment{Src: p.us, Dst: p.vip, Seq: rand.Uint32(), Flags: tcpSYN, Window: 64240}
+	if err := p.send(syn); err != nil {
+		return fail(start, "%v", err)
+	}
+	reply, err := awaitReply(ctx, p.replies, p.vip, p.us)
 	switch {
 	case err != nil && expired(ctx, err):
-		return fail(start, "no answer via the real's MAC %s", realMAC)
+		return fail(start, "%s", p.noAnswer)
 	case err != nil:
 		return fail(start, "%v", err)
 	case reply.Flags&tcpRST != 0:
 		return fail(start, "port closed on the real for the VIP")
 	}
-	// Reset the half-open connection on the real: our kernel may not,
-	// as it drops a reply whose source, the VIP, is its own address.
-	rst := tcpSegment{Src: us, Dst: c.opts.VIP, Seq: reply.Ack, Flags: tcpRST}
-	_ = unix.Sendto(fd, rst.frame(realMAC, ourMAC), 0, to)
-	return pass(start, "SYN-ACK via the real's MAC")
+	_ = p.send(tcpSegment{Src: p.us, Dst: p.vip, Seq: reply.Ack, Flags: tcpRST})
+	return pass(start, p.answered)
+}
+
+// ethTypeOf is the EtherType of addr's family.
+func ethTypeOf(addr netip.Addr) uint16 {
+	if addr.Is4() {
+		return unix.ETH_P_IP
+	}
+	return unix.ETH_P_IPV6
 }
 
 // realMAC looks the real up in Interface's neighbour table.

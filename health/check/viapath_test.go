@@ -73,9 +73,10 @@ func linkMAC(t *testing.T, ns *testutil.NS, ifname string) string {
 	return mac
 }
 
-func TestVIPPath(t *testing.T) {
-	l, _ := drLab(t)
-	var ln4, ln6 net.Listener
+// vipListeners listens on both VIPs in l's server and returns the
+// listeners; they close when the test ends.
+func vipListeners(t *testing.T, l *lab) (ln4, ln6 net.Listener) {
+	t.Helper()
 	l.inServer(t, func() (err error) {
 		if ln4, err = net.Listen("tcp", netip.AddrPortFrom(vipV4, 0).String()); err != nil {
 			return err
@@ -84,6 +85,12 @@ func TestVIPPath(t *testing.T) {
 		return err
 	})
 	t.Cleanup(func() { ln4.Close(); ln6.Close() })
+	return ln4, ln6
+}
+
+func TestVIPPath(t *testing.T) {
+	l, _ := drLab(t)
+	ln4, ln6 := vipListeners(t, l)
 	port4, port6 := addrPort(ln4.Addr()).Port(), addrPort(ln6.Addr()).Port()
 	closed := freePort(t, l, "tcp")
 

@@ -2,9 +2,7 @@ package check
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -28,8 +26,7 @@ type VIPTunnelOptions struct {
 	// Addr takes the route's source to Real when the families agree, else
 	// the first address of VIP's family on the route's interface.
 	Source netip.Addr
-	// Timeout is connect_timeout: it bounds one attempt together with
-	// the caller's ctx deadline, whichever is sooner.
+	// Timeout is connect_timeout, as VIPPathOptions.Timeout.
 	Timeout time.Duration
 }
 
@@ -51,22 +48,13 @@ func NewVIPTunnel(o VIPTunnelOptions) (*VIPTunnel, error) {
 	o.Real = o.Real.Unmap()
 	o.TunnelSource = o.TunnelSource.Unmap()
 	o.Source = o.Source.Unmap()
-	var err error
+	err := checkProbe(o.VIP, o.Real, o.Source, o.Timeout)
 	switch {
-	case !o.VIP.Addr().IsValid():
-		err = errors.New("vip: missing")
-	case o.VIP.Port() == 0:
-		err = errors.New("vip: port missing")
-	case !o.Real.IsValid():
-		err = errors.New("real: missing")
+	case err != nil:
 	case o.VIP.Addr().Is6() && o.Real.Is4():
 		err = fmt.Errorf("real: an IPv6 vip (%s) cannot be tunnelled to an IPv4 real (%s)", o.VIP.Addr(), o.Real)
 	case o.TunnelSource.IsValid() && o.TunnelSource.Is4() != o.Real.Is4():
 		err = fmt.Errorf("tunnel source: %s is not of real %s's family", o.TunnelSource, o.Real)
-	case o.Source.IsValid() && o.Source.Is4() != o.VIP.Addr().Is4():
-		err = fmt.Errorf("source: %s is not of vip %s's family", o.Source, o.VIP.Addr())
-	case o.Timeout < 0:
-		err = fmt.Errorf("connect_timeout: want >= 0, got %s", o.Timeout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("TCP_CHECK via tunnel: %w", err)
@@ -94,13 +82,8 @@ func (c *VIPTunnel) Check(ctx context.Context) Result {
 		}
 	}
 	us := netip.AddrPortFrom(src, ephemeralPort())
-
-	ethType := uint16(unix.ETH_P_IP)
-	if c.opts.VIP.Addr().Is6() {
-		ethType = unix.ETH_P_IPV6
-	}
 	// The answer comes back on whatever interface routes to src.
-	rfd, err := replySocket(ethType, 0, c.opts.VIP, us)
+	rfd, err := replySocket(ethTypeOf(c.opts.VIP.Addr()), 0, c.opts.VIP, us)
 	if err != nil {
 		return fail(start, "%v", err)
 	}
@@ -110,23 +93,18 @@ func (c *VIPTunnel) Check(ctx context.Context) Result {
 		return fail(start, "%v", err)
 	}
 	defer unix.Close(tun)
-
-	syn := tcpSegment{Src: us, Dst: c.opts.VIP, Seq: rand.Uint32(), Flags: tcpSYN, Window: 64240}
-	if err := c.send(tun, syn); err != nil {
-		return fail(start, "send SYN in a tunnel to %s: %v", c.opts.Real, err)
-	}
-	reply, err := awaitReply(ctx, rfd, c.opts.VIP, us)
-	switch {
-	case err != nil && expired(ctx, err):
-		return fail(start, "no answer through the tunnel to %s", c.opts.Real)
-	case err != nil:
-		return fail(start, "%v", err)
-	case reply.Flags&tcpRST != 0:
-		return fail(start, "port closed on the real for the VIP")
-	}
-	// As VIPPath: reset the half-open connection on the real ourselves.
-	_ = c.send(tun, tcpSegment{Src: us, Dst: c.opts.VIP, Seq: reply.Ack, Flags: tcpRST})
-	return pass(start, "SYN-ACK through the tunnel")
+	return synExchange(ctx, start, synProbe{
+		vip: c.opts.VIP, us: us, replies: rfd,
+		send: func(seg tcpSegment) error {
+			packet := seg.frame(nil, nil)[ethHeaderLen:]
+			if err := unix.Sendto(tun, packet, 0, sockaddr(c.opts.Real)); err != nil {
+				return fmt.Errorf("send SYN in a tunnel to %s: %w", c.opts.Real, err)
+			}
+			return nil
+		},
+		noAnswer: fmt.Sprintf("no answer through the tunnel to %s", c.opts.Real),
+		answered: "SYN-ACK through the tunnel",
+	})
 }
 
 // innerSource is Options.Source's default: the route to the real tells
@@ -177,12 +155,6 @@ func (c *VIPTunnel) tunnelSocket() (int, error) {
 		}
 	}
 	return fd, nil
-}
-
-// send writes seg's IP packet to the real through the tunnel socket.
-func (c *VIPTunnel) send(fd int, seg tcpSegment) error {
-	packet := seg.frame(nil, nil)[ethHeaderLen:]
-	return unix.Sendto(fd, packet, 0, sockaddr(c.opts.Real))
 }
 
 // sockaddr is a for the socket calls, port 0 (raw sockets have none).

@@ -2,7 +2,6 @@ package check
 
 import (
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -37,15 +36,7 @@ func tunLab(t *testing.T) *lab {
 
 func TestVIPTunnel(t *testing.T) {
 	l := tunLab(t)
-	var ln4, ln6 net.Listener
-	l.inServer(t, func() (err error) {
-		if ln4, err = net.Listen("tcp", netip.AddrPortFrom(vipV4, 0).String()); err != nil {
-			return err
-		}
-		ln6, err = net.Listen("tcp", netip.AddrPortFrom(vipV6, 0).String())
-		return err
-	})
-	t.Cleanup(func() { ln4.Close(); ln6.Close() })
+	ln4, ln6 := vipListeners(t, l)
 	port4, port6 := addrPort(ln4.Addr()).Port(), addrPort(ln6.Addr()).Port()
 	closed := freePort(t, l, "tcp")
 	vip4, vip6 := netip.AddrPortFrom(vipV4, port4), netip.AddrPortFrom(vipV6, port6)
