@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"xlb/internal/nsrun"
 )
@@ -166,4 +169,44 @@ func OpenNS(tb testing.TB, name string) *NS {
 	}
 	tb.Cleanup(func() { h.Close() })
 	return &NS{Name: name, Path: "/run/netns/" + name, Handle: h}
+}
+
+// AddAddrs adds each address ("198.18.0.1/24", "2001:db8::1/64") to ifname
+// in ns, without duplicate address detection.
+func (ns *NS) AddAddrs(tb testing.TB, ifname string, addrs ...string) {
+	tb.Helper()
+	for _, a := range addrs {
+		ns.MustRun(tb, "ip", "addr", "add", a, "dev", ifname, "nodad")
+	}
+}
+
+// LinkLocal waits as WaitLinkLocal does until ifname in ns has a usable
+// IPv6 link-local address, and returns it.
+func (ns *NS) LinkLocal(tb testing.TB, ifname string) netip.Addr {
+	tb.Helper()
+	ns.WaitLinkLocal(tb, ifname)
+	var found netip.Addr
+	if err := ns.Do(func() error {
+		link, err := netlink.LinkByName(ifname)
+		if err != nil {
+			return err
+		}
+		list, err := netlink.AddrList(link, netlink.FAMILY_V6)
+		if err != nil {
+			return err
+		}
+		for _, a := range list {
+			ip, _ := netip.AddrFromSlice(a.IP)
+			if ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+				found = ip
+			}
+		}
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	if !found.IsValid() {
+		tb.Fatalf("%s in %s: no usable link-local address", ifname, ns.Name)
+	}
+	return found
 }

@@ -123,4 +123,3 @@ func (s *SMTPSink) Received() []Mail {
 	defer s.mu.Unlock()
 	return append([]Mail(nil), s.mails...)
 }
-

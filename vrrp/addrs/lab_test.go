@@ -26,16 +26,11 @@ type lab struct {
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	l := &lab{a: testutil.NetNS(t), b: testutil.NetNS(t), c: testutil.NetNS(t)}
-	for _, ns := range []*testutil.NS{l.a, l.b, l.c} {
-		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
-	}
 	testutil.Veth(t, l.a, "eth0", l.b, "eth0")
 	testutil.Veth(t, l.a, "eth1", l.c, "eth0")
-	l.a.MustRun(t, "ip", "addr", "add", "198.18.0.1/24", "dev", "eth0")
-	l.a.MustRun(t, "ip", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
-	l.a.MustRun(t, "ip", "addr", "add", "198.18.1.1/24", "dev", "eth1")
-	l.b.MustRun(t, "ip", "addr", "add", "198.18.0.2/24", "dev", "eth0")
-	l.b.MustRun(t, "ip", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
+	l.a.AddAddrs(t, "eth0", "198.18.0.1/24", "2001:db8::1/64")
+	l.a.AddAddrs(t, "eth1", "198.18.1.1/24")
+	l.b.AddAddrs(t, "eth0", "198.18.0.2/24", "2001:db8::2/64")
 	return l
 }
 

@@ -67,7 +67,7 @@ func TestKeepalivedAdvert(t *testing.T) {
 			k := testutil.StartKeepalived(t, l.a, tc.conf)
 			wantSrc := netip.MustParseAddr("198.18.0.1")
 			if tc.opts.IPv6 {
-				wantSrc = linkLocal(t, l.a, "eth0")
+				wantSrc = l.a.LinkLocal(t, "eth0")
 			}
 			// keepalived is backup for 3 intervals before it advertises.
 			start := time.Now()

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
-
 	"xlb/internal/testutil"
 	"xlb/vrrp/conn"
 )
@@ -23,66 +20,13 @@ type lab struct {
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	l := &lab{a: testutil.NetNS(t), b: testutil.NetNS(t), c: testutil.NetNS(t)}
-	for _, ns := range []*testutil.NS{l.a, l.b, l.c} {
-		// Without DAD the link-local addresses, VRRP's IPv6 sources, are
-		// usable at once.
-		ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
-	}
 	testutil.Veth(t, l.a, "eth0", l.b, "eth0")
 	testutil.Veth(t, l.b, "eth1", l.c, "eth0")
-	for _, c := range []struct {
-		ns     *testutil.NS
-		ifname string
-		addrs  []string
-	}{
-		{l.a, "eth0", []string{"198.18.0.1/24", "198.18.0.3/24", "2001:db8::1/64"}},
-		{l.b, "eth0", []string{"198.18.0.2/24", "2001:db8::2/64"}},
-		{l.b, "eth1", []string{"198.18.1.2/24"}},
-		{l.c, "eth0", []string{"198.18.1.3/24"}},
-	} {
-		for _, a := range c.addrs {
-			c.ns.MustRun(t, "ip", "addr", "add", a, "dev", c.ifname, "nodad")
-		}
-	}
-	for _, ns := range []*testutil.NS{l.a, l.b, l.c} {
-		linkLocal(t, ns, "eth0")
-	}
+	l.a.AddAddrs(t, "eth0", "198.18.0.1/24", "198.18.0.3/24", "2001:db8::1/64")
+	l.b.AddAddrs(t, "eth0", "198.18.0.2/24", "2001:db8::2/64")
+	l.b.AddAddrs(t, "eth1", "198.18.1.2/24")
+	l.c.AddAddrs(t, "eth0", "198.18.1.3/24")
 	return l
-}
-
-// linkLocal waits (boundedly) until ifname in ns has a usable link-local
-// address and returns it.
-func linkLocal(t *testing.T, ns *testutil.NS, ifname string) netip.Addr {
-	t.Helper()
-	for range 100 {
-		var found netip.Addr
-		err := ns.Do(func() error {
-			link, err := netlink.LinkByName(ifname)
-			if err != nil {
-				return err
-			}
-			list, err := netlink.AddrList(link, netlink.FAMILY_V6)
-			if err != nil {
-				return err
-			}
-			for _, a := range list {
-				ip, _ := netip.AddrFromSlice(a.IP)
-				if ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
-					found = ip
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if found.IsValid() {
-			return found
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s in %s: no usable link-local address", ifname, ns.Name)
-	return netip.Addr{}
 }
 
 func ifindex(t *testing.T, ns *testutil.NS, ifname string) int {
@@ -126,7 +70,7 @@ func payload(s string) []byte { return append([]byte{0x21, 0x33}, s...) }
 func TestSendReceive(t *testing.T) {
 	l := newLab(t)
 	bIdx := ifindex(t, l.b, "eth0")
-	aLL := linkLocal(t, l.a, "eth0")
+	aLL := l.a.LinkLocal(t, "eth0")
 	tests := []struct {
 		name     string
 		send     conn.Options

@@ -60,7 +60,7 @@ func TestKeepalivedMasterCrash(t *testing.T) {
 			vip, master := vip4, addrA4
 			if tc.v6 {
 				// IPv6 adverts come from the link-local address.
-				vip, master = vip6, linkLocal(t, l.a)
+				vip, master = vip6, l.a.LinkLocal(t, "eth0")
 			}
 			ib := instance("VI_1", tc.version, 100, tc.advert, tc.v6)
 			extra := ""

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"xlb/internal/testutil"
 	"xlb/vrrp"
@@ -48,53 +47,12 @@ func newLab(t *testing.T) *lab {
 		{l.b, []string{"198.18.0.2/24", "2001:db8::2/64"}},
 		{l.c, []string{"198.18.0.3/24", "2001:db8::3/64"}},
 	} {
-		h.ns.MustRun(t, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
 		port := "p" + string(rune('a'+i))
 		testutil.Veth(t, h.ns, "eth0", sw, port)
 		sw.MustRun(t, "ip", "link", "set", port, "master", "br0")
-		for _, a := range h.addrs {
-			h.ns.MustRun(t, "ip", "addr", "add", a, "dev", "eth0", "nodad")
-		}
-	}
-	for _, ns := range []*testutil.NS{l.a, l.b, l.c} {
-		linkLocal(t, ns)
+		h.ns.AddAddrs(t, "eth0", h.addrs...)
 	}
 	return l
-}
-
-// linkLocal waits (boundedly) until eth0 in ns has a usable link-local
-// address and returns it.
-func linkLocal(t *testing.T, ns *testutil.NS) netip.Addr {
-	t.Helper()
-	for range 100 {
-		var found netip.Addr
-		err := ns.Do(func() error {
-			link, err := netlink.LinkByName("eth0")
-			if err != nil {
-				return err
-			}
-			list, err := netlink.AddrList(link, netlink.FAMILY_V6)
-			if err != nil {
-				return err
-			}
-			for _, a := range list {
-				ip, _ := netip.AddrFromSlice(a.IP)
-				if ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
-					found = ip
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if found.IsValid() {
-			return found
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: eth0 has no usable link-local address", ns.Name)
-	return netip.Addr{}
 }
 
 // running is a Router running in a namespace.
