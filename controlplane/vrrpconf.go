@@ -380,44 +380,34 @@ func (m *vrrpMapper) tracks(target string, ifaces, scripts, files, procs, bfds [
 		add("interface", vrrp.TrackInterface, t, 0, false)
 	}
 	for _, t := range scripts {
-		var w int
-		var rev bool
-		for _, s := range m.cfg.Scripts {
-			if s.Name == t.Name {
-				w, rev = s.Weight, s.Reverse
-			}
-		}
+		w, rev := tracked(m.cfg.Scripts, t.Name, 0, func(s config.Script) (string, int, bool) { return s.Name, s.Weight, s.Reverse })
 		add("script", vrrp.TrackScript, t, w, rev)
 	}
 	for _, t := range files {
-		w, rev := 1, false
-		for _, f := range m.cfg.TrackFiles {
-			if f.Name == t.Name {
-				w, rev = f.Weight, f.Reverse
-			}
-		}
+		w, rev := tracked(m.cfg.TrackFiles, t.Name, 1, func(f config.TrackFile) (string, int, bool) { return f.Name, f.Weight, f.Reverse })
 		add("file", vrrp.TrackFile, t, w, rev)
 	}
 	for _, t := range procs {
-		var w int
-		var rev bool
-		for _, p := range m.cfg.TrackProcesses {
-			if p.Name == t.Name {
-				w, rev = p.Weight, p.Reverse
-			}
-		}
+		w, rev := tracked(m.cfg.TrackProcesses, t.Name, 0, func(p config.TrackProcess) (string, int, bool) { return p.Name, p.Weight, p.Reverse })
 		add("process", vrrp.TrackScript, t, w, rev)
 	}
 	for _, t := range bfds {
-		var w int
-		var rev bool
-		for _, b := range m.cfg.BFDInstances {
-			if b.Name == t.Name {
-				w, rev = b.Weight, b.Reverse
-			}
-		}
+		w, rev := tracked(m.cfg.BFDInstances, t.Name, 0, func(b config.BFDInstance) (string, int, bool) { return b.Name, b.Weight, b.Reverse })
 		add("bfd", vrrp.TrackScript, t, w, rev)
 	}
+}
+
+// tracked returns the weight and reverse flag of the object called name in
+// objs, as of (name, weight, reverse), the last one of that name winning;
+// weight def when there is none.
+func tracked[T any](objs []T, name string, def int, of func(T) (string, int, bool)) (weight int, reverse bool) {
+	weight = def
+	for _, o := range objs {
+		if n, w, r := of(o); n == name {
+			weight, reverse = w, r
+		}
+	}
+	return weight, reverse
 }
 
 func (m *vrrpMapper) syncGroup(g config.SyncGroup) {
