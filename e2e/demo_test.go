@@ -47,30 +47,7 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 // are stopped again before xlbd starts.
 func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	dir := t.TempDir()
-	if len(dir) > 80 { // leave room for the socket name in sun_path
-		var err error
-		if dir, err = os.MkdirTemp("", "xlb-e2e-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xlbt-"),
-		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Mode:   mode,
-		XLBCtl: bin.xlbctl,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("tear down lab %s: %v", l.Name, err)
-		}
-	})
+	l := newLab(t, ctx, "xlbt-", lab.Options{Mode: mode, XLBCtl: bin.xlbctl})
 	if err := l.StartServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +66,35 @@ func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config strin
 		}
 	})
 	return l, d
+}
+
+// newLab builds a lab with opts, named by prefix and unique, logging to
+// the test, in a directory short enough for the daemon's socket path, and
+// tears it down when the test ends.
+func newLab(t *testing.T, ctx context.Context, prefix string, opts lab.Options) *lab.Lab {
+	t.Helper()
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	if len(dir) > 80 { // leave room for the socket name in sun_path
+		var err error
+		if dir, err = os.MkdirTemp("", "xlb-e2e-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	opts.Name = testutil.UniqueName(prefix)
+	opts.Dir = dir
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	l, err := lab.New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("tear down lab %s: %v", l.Name, err)
+		}
+	})
+	return l
 }
 
 // testWriter sends the lab's step log to t.Log, shown on failure or -v.

@@ -3,16 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"xlb/controlplane/api"
 	"xlb/e2e/lab"
-	"xlb/internal/testutil"
 )
 
 // Configurations of the NAT tests.
@@ -27,29 +24,7 @@ const (
 // balancer's interfaces with config.
 func startNATLab(t *testing.T, ctx context.Context, config string) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	dir := t.TempDir()
-	if len(dir) > 80 { // leave room for the socket name in sun_path
-		var err error
-		if dir, err = os.MkdirTemp("", "xlb-e2e-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xlbt-"),
-		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Mode:   lab.NAT,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("tear down lab %s: %v", l.Name, err)
-		}
-	})
+	l := newLab(t, ctx, "xlbt-", lab.Options{Mode: lab.NAT})
 	if err := l.StartNATServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -15,7 +13,6 @@ import (
 
 	"xlb/controlplane/api"
 	"xlb/e2e/lab"
-	"xlb/internal/testutil"
 )
 
 // The HA lab's configurations: the master runs on lb, the backup on lb2;
@@ -45,29 +42,7 @@ var vipURL = "http://" + netip.AddrPortFrom(lab.VIP, 80).String() + "/"
 // balancer lb2 and the reals' servers running; no daemon yet.
 func startHALab(t *testing.T, ctx context.Context) (*lab.Lab, lab.Node) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	dir := t.TempDir()
-	if len(dir) > 80 { // leave room for the socket name in sun_path
-		var err error
-		if dir, err = os.MkdirTemp("", "xlb-e2e-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xlbh-"),
-		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		NoVIP:  true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("tear down lab %s: %v", l.Name, err)
-		}
-	})
+	l := newLab(t, ctx, "xlbh-", lab.Options{NoVIP: true})
 	lb2, err := l.AddLB(ctx, "lb2")
 	if err != nil {
 		t.Fatal(err)
