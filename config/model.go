@@ -162,6 +162,9 @@ type VirtualServer struct {
 	// Tunnel is lb_kind TUN's options when they ask for more than plain IPIP; nil: IPIP.
 	Tunnel    *Tunnel       `json:"tunnel,omitempty"`
 	DelayLoop time.Duration `json:"delay_loop"` // delay_loop: seconds between health checks, to the microsecond; default 60s
+	// TunnelSource is xlb's tunnel_source word: lb_kind TUN's outer source
+	// address; invalid: the source of the route to the first real.
+	TunnelSource netip.Addr `json:"tunnel_source,omitzero"`
 
 	// Parsed, not acted on yet (the parser warns).
 	PersistenceTimeout     time.Duration `json:"persistence_timeout,omitempty"`     // 0: no persistence

@@ -48,6 +48,8 @@ type vsDraft struct {
 	// a large configuration has thousands); inhibit the reals' inhibit_on_failure default.
 	checks  *Checker
 	inhibit bool
+	// tunnelSourceAt is where tunnel_source was written, for its errors.
+	tunnelSourceAt Pos
 }
 
 // rsDraft is a real server being decoded.
@@ -62,14 +64,15 @@ type rsDraft struct {
 var virtualServerSchema = &schema[vsDraft]{
 	words: virtualServerWords,
 	fields: map[string]field[vsDraft]{
-		"delay_loop":  decodeDelayLoop,
-		"lb_algo":     decodeScheduler,
-		"lvs_sched":   decodeScheduler,
-		"lb_kind":     kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
-		"lvs_method":  kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
-		"protocol":    decodeProtocol,
-		"weight":      decodeDefaultWeight,
-		"real_server": decodeRealServer,
+		"delay_loop":    decodeDelayLoop,
+		"lb_algo":       decodeScheduler,
+		"lvs_sched":     decodeScheduler,
+		"tunnel_source": decodeTunnelSource,
+		"lb_kind":       kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
+		"lvs_method":    kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
+		"protocol":      decodeProtocol,
+		"weight":        decodeDefaultWeight,
+		"real_server":   decodeRealServer,
 
 		"persistence_timeout":     decodePersistenceTimeout,
 		"persistence_granularity": decodePersistenceGranularity,
@@ -322,9 +325,24 @@ func (v *vsDraft) resolve(d *decoder, addr netip.Addr, port uint16, warn bool) V
 			}
 			rs.Port = port
 		}
+		if warn && vs.TunnelSource.IsValid() && vs.Kind == KindTUN && rs.Addr.Unmap().Is4() != vs.TunnelSource.Is4() {
+			d.errorf(rs.Pos, "%s: %s is not of tunnel_source %s's family: the outer header needs both of one family",
+				r.name, rs.Addr, vs.TunnelSource)
+		}
 		vs.Reals = append(vs.Reals, rs)
 	}
+	if warn && vs.TunnelSource.IsValid() && vs.Kind != KindTUN {
+		d.errorf(v.tunnelSourceAt, "%s: tunnel_source: only lb_kind TUN has an outer source (this one is %s)", v.name, vs.Kind)
+	}
 	return vs
+}
+
+// decodeTunnelSource reads xlb's "tunnel_source ADDRESS": the outer source
+// of lb_kind TUN's packets.
+func decodeTunnelSource(d *decoder, n *node, v *vsDraft) {
+	addrField(func(v *vsDraft) *netip.Addr { return &v.vs.TunnelSource })(d, n, v)
+	v.vs.TunnelSource = v.vs.TunnelSource.Unmap()
+	v.tunnelSourceAt = n.Key.Pos
 }
 
 // inheritChecks fills the settings c leaves unset from def, keepalived's order being the

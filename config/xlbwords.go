@@ -13,6 +13,7 @@ var checkerRiseFall = []*block{
 }
 
 func init() {
+	virtualServerWords.add("tunnel_source", nil)
 	for _, b := range checkerRiseFall {
 		b.add("rise", nil)
 		b.add("fall", nil)

@@ -43,3 +43,29 @@ func TestRiseFall(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelSource checks xlb's tunnel_source word: read for lb_kind TUN,
+// refused elsewhere and for a real of the other family, at its line.
+func TestTunnelSource(t *testing.T) {
+	src := "virtual_server 198.18.0.100 80 {\n protocol TCP\n lb_kind TUN\n tunnel_source 198.18.0.2\n real_server 198.18.1.1 80 {\n }\n}\n"
+	cfg, errs, _ := parseDiags(t, src)
+	if errs != nil {
+		t.Fatalf("errors: %q", errs)
+	}
+	if got := cfg.VirtualServers[0].TunnelSource.String(); got != "198.18.0.2" {
+		t.Errorf("TunnelSource = %s, want 198.18.0.2", got)
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"not TUN", "virtual_server 198.18.0.100 80 {\n protocol TCP\n lb_kind DR\n tunnel_source 198.18.0.2\n real_server 198.18.1.1 80 {\n }\n}\n",
+			"k.conf:4:2: virtual_server 198.18.0.100 80: tunnel_source: only lb_kind TUN has an outer source (this one is DR)"},
+		{"real of the other family", "virtual_server 198.18.0.100 80 {\n protocol TCP\n lb_kind TUN\n tunnel_source 2001:db8::2\n real_server 198.18.1.1 80 {\n }\n}\n",
+			"k.conf:5:2: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: 198.18.1.1 is not of tunnel_source 2001:db8::2's family: the outer header needs both of one family"},
+		{"not an address", "virtual_server 198.18.0.100 80 {\n protocol TCP\n lb_kind TUN\n tunnel_source eth0\n real_server 198.18.1.1 80 {\n }\n}\n",
+			`k.conf:4:16: virtual_server 198.18.0.100 80: tunnel_source "eth0": want an IPv4 or IPv6 address`},
+	} {
+		_, errs, _ := parseDiags(t, tc.src)
+		if diff := cmp.Diff([]string{tc.want}, errs); diff != "" {
+			t.Errorf("%s: errors (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}

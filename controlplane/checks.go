@@ -291,9 +291,9 @@ func buildChecker(cfg *config.Config, vs config.VirtualServer, rs config.RealSer
 
 // viaVIP is the check standing for TCP_CHECK c of DR or TUN real rs that
 // goes the clients' way: check.VIPPath to the real's MAC (DR), or
-// check.VIPTunnel in IP-in-IP to the real's address (TUN), whose outer
-// source the kernel picks by the route to the real as the control plane
-// does for the service's tunnel source.
+// check.VIPTunnel in IP-in-IP to the real's address (TUN), from the
+// service's tunnel_source, else from the source the kernel picks by the
+// route to the real, as the control plane does for the data plane.
 func viaVIP(opts HealthOptions, vs config.VirtualServer, rs config.RealServer, c config.Checker) (check.Checker, error) {
 	port := vs.Port
 	if c.ConnectPort != 0 {
@@ -304,7 +304,7 @@ func viaVIP(opts HealthOptions, vs config.VirtualServer, rs config.RealServer, c
 			return nil, fmt.Errorf("tunnel type %s is not checked via the VIP", vs.Tunnel.Type)
 		}
 		return check.NewVIPTunnel(check.VIPTunnelOptions{VIP: netip.AddrPortFrom(vs.Addr.Unmap(), port),
-			Real: rs.Addr.Unmap(), Timeout: c.ConnectTimeout})
+			Real: rs.Addr.Unmap(), TunnelSource: vs.TunnelSource, Timeout: c.ConnectTimeout})
 	}
 	if opts.Iface == nil {
 		return nil, errors.New("no interface lookup")

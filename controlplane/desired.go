@@ -120,6 +120,7 @@ func Desired(cfg *config.Config, in Inputs) (State, error) {
 			Hysteresis:       vs.Hysteresis,
 			QuorumUpScript:   vs.QuorumUp,
 			QuorumDownScript: vs.QuorumDown,
+			TunnelSource:     vs.TunnelSource,
 		}
 		if ss := vs.SorryServer; ss != nil {
 			svc.Sorry = netip.AddrPortFrom(ss.Addr.Unmap(), ss.Port)

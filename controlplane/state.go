@@ -108,6 +108,9 @@ type Service struct {
 	// QuorumUp says whether the live reals' weights meet the quorum, and
 	// SorryOnly that they do not and a sorry server takes every new flow.
 	QuorumUp, SorryOnly bool
+	// TunnelSource is lb_kind TUN's outer source as configured
+	// (tunnel_source); invalid: the route's source to the first real.
+	TunnelSource netip.Addr
 }
 
 // Real is one real server of a service with its weights.

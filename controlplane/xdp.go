@@ -82,7 +82,8 @@ type xdpService struct {
 	reals       map[netip.AddrPort]*xdpReal
 	sorry       *xdpReal // the sorry_server's entry, when one is configured
 	sorryAddr   netip.AddrPort
-	sorryOnly   bool // quorum lost: the sorry server takes the whole table
+	sorryOnly   bool       // quorum lost: the sorry server takes the whole table
+	tunnelSrc   netip.Addr // tunnel_source; invalid: tunnelSource picks one
 }
 
 // xdpReal is what XDP wrote for one real server.
@@ -287,6 +288,7 @@ func (x *XDP) applyService(svc Service) error {
 		x.services[svc.Key] = cur
 	}
 	cur.kind, _ = mapsKind(svc.Kind)
+	cur.tunnelSrc = svc.TunnelSource
 	if cur.scheduler != svc.Scheduler {
 		kind, hash, native := schedulerFor(svc.Scheduler)
 		switch {
@@ -446,10 +448,14 @@ func sameHop(a, b neigh.Hop) bool {
 		a.Src == b.Src
 }
 
-// tunnelSource picks a TUN service's outer source address: the source the
-// kernel's route gives towards its first active real (by address), so
-// replies to ICMP errors about the tunnel come back to this host.
+// tunnelSource picks a TUN service's outer source address: tunnel_source
+// when configured, else the source the kernel's route gives towards its
+// first active real (by address), so replies to ICMP errors about the
+// tunnel come back to this host.
 func tunnelSource(svc *xdpService) netip.Addr {
+	if svc.tunnelSrc.IsValid() {
+		return svc.tunnelSrc
+	}
 	addrs := make([]netip.AddrPort, 0, len(svc.reals))
 	for a, r := range svc.reals {
 		if r.state == RealActive && r.hop.Src.IsValid() {

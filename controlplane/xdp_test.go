@@ -337,6 +337,34 @@ virtual_server 198.18.0.100 80 {
 	}
 }
 
+// TestXDPTunnelSource checks that tunnel_source is the outer source,
+// whatever the routes to the reals say.
+func TestXDPTunnelSource(t *testing.T) {
+	conf := `
+virtual_server 198.18.0.100 80 {
+    lb_kind TUN
+    lb_algo wrr
+    protocol TCP
+    tunnel_source 198.18.9.9
+    real_server 198.18.0.11 80 { weight 1 }
+}
+`
+	f := newXDPFixture(t, conf)
+	direct := hop("aa:00:00:00:00:11")
+	direct.Src = netip.MustParseAddr("198.18.0.2")
+	f.nb.routed = map[netip.Addr]neigh.Hop{netip.MustParseAddr("198.18.0.11"): direct}
+	want := []string{
+		"clear service counters 1",
+		"clear real counters 1",
+		"put real 1 198.18.0.11 aa:00:00:00:00:11",
+		"swap sequence 1",
+		"put service 198.18.0.100:80/6 id=1 kind=3 src=198.18.9.9",
+	}
+	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
+		t.Errorf("TUN writes (-want +got):\n%s", diff)
+	}
+}
+
 func TestXDPTunnelWaitsForASource(t *testing.T) {
 	conf := `
 virtual_server 198.18.0.100 80 {
