@@ -120,6 +120,10 @@ func Desired(cfg *config.Config, in Inputs) (State, error) {
 			Hysteresis:       vs.Hysteresis,
 			QuorumUpScript:   vs.QuorumUp,
 			QuorumDownScript: vs.QuorumDown,
+
+			Persistence:            vs.PersistenceTimeout,
+			PersistenceGranularity: vs.PersistenceGranularity,
+			OPS:                    vs.OPS,
 		}
 		if ss := vs.SorryServer; ss != nil {
 			svc.Sorry = netip.AddrPortFrom(ss.Addr.Unmap(), ss.Port)

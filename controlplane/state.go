@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Protocol is a virtual service's transport protocol, as IANA numbers it
@@ -108,6 +109,13 @@ type Service struct {
 	// QuorumUp says whether the live reals' weights meet the quorum, and
 	// SorryOnly that they do not and a sorry server takes every new flow.
 	QuorumUp, SorryOnly bool
+	// Persistence is persistence_timeout (0: none): a client's new flows
+	// go to the real of its last ones while its template is this fresh.
+	// PersistenceGranularity is persistence_granularity as a prefix
+	// length (0: a host), and OPS is one-packet scheduling (UDP only).
+	Persistence            time.Duration
+	PersistenceGranularity int
+	OPS                    bool
 }
 
 // Real is one real server of a service with its weights.

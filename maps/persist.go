@@ -90,12 +90,16 @@ func PersistMask(vip netip.Addr, bits int) [16]byte {
 func PersistClient(vip, client netip.Addr, bits int) netip.Addr {
 	client = client.Unmap()
 	m := PersistMask(vip, bits)
+	if client.Is4() {
+		a := client.As4()
+		for i := range a {
+			a[i] &= m[12+i]
+		}
+		return netip.AddrFrom4(a)
+	}
 	a := client.As16()
 	for i := range a {
 		a[i] &= m[i]
-	}
-	if client.Is4() {
-		return netip.AddrFrom16(a).Unmap()
 	}
 	return netip.AddrFrom16(a)
 }
