@@ -47,6 +47,13 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 // are stopped again before xlbd starts.
 func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
+	return startLabNamed(t, ctx, "xlbt-", mode, config, stopped...)
+}
+
+// startLabNamed is startLabWith with the lab's namespaces named from
+// prefix (testutil.UniqueName).
+func startLabNamed(t *testing.T, ctx context.Context, prefix string, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	if len(dir) > 80 { // leave room for the socket name in sun_path
@@ -57,7 +64,7 @@ func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config strin
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
 	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xlbt-"),
+		Name:   testutil.UniqueName(prefix),
 		Dir:    dir,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Mode:   mode,
