@@ -164,10 +164,9 @@ enum conn_state {
  * REASON_REDIRECT) count each packet once, by the path that decided its
  * verdict; the conntrack events after them count what the connection table
  * did for a VIP packet (one of hit, miss, expired, real_gone per lookup;
- * ops for a packet of an ops service, which skips the table).
+ * ops for a packet of an ops service, which finds no entry and writes none).
  *
- * Invariant: a packet that reaches the connection table (or, for ops
- * services, the scheduler) gets one event and
+ * Invariant: a packet that reaches the connection table gets one event and
  * then one of TX, REDIRECT, DROP_NO_REAL, DROP_REAL_REMOVED, DROP_TUNNEL,
  * PASS_NO_NEIGH, PASS_FIB, DROP_FAMILY; no other packet gets one of those
  * eight. NAT replies never reach the connection table the same way (they
@@ -201,7 +200,7 @@ enum reason {
 	REASON_CT_MISS,            /* event: new flow, scheduled and tracked */
 	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, or its closed 5-tuple reopened by a SYN: rescheduled */
 	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */
-	REASON_OPS,                /* event: a packet of an ops service, scheduled without the connection table */
+	REASON_OPS,                /* event: a packet of an ops service (a connection-table miss), scheduled and not tracked */
 	REASON_MAX,
 };
 

@@ -3,8 +3,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* xlb.c: the XDP entry point. It only wires the headers:
  * parse (parse.h) -> services lookup (services4 or services, by family) ->
- * connection table (ct.h; conns4 or conns6, by family; skipped by ops
- * services) -> on a new, expired or orphaned flow the client's persistence
+ * connection table (ct.h; conns4 or conns6, by family; ops services'
+ * packets are never tracked) -> on a new, expired or orphaned flow the client's persistence
  * template (persist.h) or the service's scheduler (a Maglev slot, hash.h; the
  * rr/wrr sequence; or the lc/wlc/sed/nq scan) -> real -> rewrite MACs (DR),
  * push an outer header (TUN, encap.h) or rewrite the destination and route
@@ -271,21 +271,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	struct flow4 k4;
 	struct conn *c;
 	struct real *r;
-
-	/* ops: each packet is a flow of its own, never tracked (a NAT
-	 * service still writes the reverse entry, so replies find the VIP). */
-	if (svc->flags & SERVICE_F_OPS) {
-		count_reason(REASON_OPS);
-		r = choose_real(svc, p, now, real_id);
-		if (!r) {
-			*why = REASON_DROP_NO_REAL;
-			return NULL;
-		}
-		cw->written = 1;
-		cw->state = CONN_UDP;
-		cw->fresh = 1;
-		return r;
-	}
+	bool ops = false;
 
 	/* One call site per map, so the verifier inlines each lookup. */
 	if (p->is_v6) {
@@ -329,7 +315,13 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 			}
 		}
 	} else {
-		count_reason(REASON_CT_MISS);
+		/* ops: each packet is a flow of its own, never tracked (a NAT
+		 * service still writes the reverse entry, so replies find the
+		 * VIP). Tested here, on a miss, which is all an ops service's
+		 * packets get: an ops packet pays the failed lookup, tracked
+		 * flows pay no test. */
+		ops = svc->flags & SERVICE_F_OPS;
+		count_reason(ops ? REASON_OPS : REASON_CT_MISS);
 	}
 
 	r = choose_real(svc, p, now, real_id);
@@ -346,6 +338,8 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	cw->written = 1;
 	cw->state = fresh.state;
 	cw->fresh = 1;
+	if (ops)
+		return r;
 	conns_add(*real_id, fresh.state, 1);
 	if (c) {
 		conns_forget(c);

@@ -646,8 +646,8 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 // "drop_unknown_kind", "drop_real_removed", "drop_tunnel", "tx",
 // "redirect" (one per packet), and the conntrack events "ct_hit",
 // "ct_miss", "ct_expired", "ct_real_gone" (one per VIP packet that reached
-// the connection table), and "ops" (one per packet of an ops service,
-// which skips the table). NAT adds the verdicts "pass_no_neigh",
+// the connection table), "ops" standing for the miss of a packet of an ops
+// service, which is scheduled and not tracked. NAT adds the verdicts "pass_no_neigh",
 // "pass_fib", "drop_family" for client packets and "reply_tx",
 // "reply_redirect", "reply_pass_no_neigh", "reply_pass_fib" for replies
 // (see KindNAT). Every name is present.
