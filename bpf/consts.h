@@ -76,6 +76,8 @@
 #define MAX_CONNS6 262144       /* entries in the IPv6 connection table */
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
 #define MAX_IFACES 4096         /* entries in ifaces: the highest ifindex that can be an inside interface, + 1 */
+#define MAX_PERSIST 262144      /* entries in persist4: IPv4 persistence templates (one per client, or client prefix, and service) */
+#define MAX_PERSIST6 65536      /* entries in persist6: IPv6 persistence templates */
 
 /* Least-connection schedulers (lc, wlc, sed, nq): a first packet scans the
  * service's reals once, so their number is bounded; 64 keeps the scan (one
@@ -120,6 +122,8 @@ enum service_flag {
 	SERVICE_F_DROP_REMOVED = 1, /* drop a tracked flow whose real was removed, instead of rescheduling it */
 	SERVICE_F_HASH_SRC = 2,     /* sh: schedule by the client address alone, not the 5-tuple */
 	SERVICE_F_HASH_DST = 4,     /* dh: schedule by the destination address alone (wins over HASH_SRC) */
+	SERVICE_F_PERSIST = 8,      /* persistence_timeout: a client's new flows follow its template (persist.h) */
+	SERVICE_F_OPS = 16,         /* ops: every packet scheduled anew, no connection entry (UDP only) */
 };
 
 /* sched_kind is how a service picks the real of a new flow; stored in
@@ -139,6 +143,7 @@ enum sched_kind {
 enum real_flag {
 	REAL_F_REMOVED = 1, /* the control plane removed this real: its tracked flows move (or drop) */
 	REAL_F_PRESENT = 2, /* the entry holds a real (deleted entries keep only gen) */
+	REAL_F_QUIESCED = 4, /* weight 0: tracked flows stay, persistence templates to it are ignored and rewritten */
 };
 
 /* iface_flag bits go in iface.flags. */
@@ -158,7 +163,8 @@ enum conn_state {
 /* reason indexes the per-CPU reasons array. The verdict reasons (up to
  * REASON_REDIRECT) count each packet once, by the path that decided its
  * verdict; the conntrack events after them count what the connection table
- * did for a VIP packet (one of hit, miss, expired, real_gone per lookup).
+ * did for a VIP packet (one of hit, miss, expired, real_gone per lookup;
+ * ops for a packet of an ops service, which finds no entry and writes none).
  *
  * Invariant: a packet that reaches the connection table gets one event and
  * then one of TX, REDIRECT, DROP_NO_REAL, DROP_REAL_REMOVED, DROP_TUNNEL,
@@ -166,7 +172,7 @@ enum conn_state {
  * eight. NAT replies never reach the connection table the same way (they
  * are found in nat4/nat6) and have verdicts of their own (REPLY_*). Hits are therefore not counted
  * (their entry stays zero, one counter update less per established packet):
- * maps.Reasons derives them as those five less miss, expired and real_gone.
+ * maps.Reasons derives them as those eight less miss, expired, real_gone and ops.
  * A new path that forwards without the table must keep this true (or count
  * hits again). */
 enum reason {
@@ -194,6 +200,7 @@ enum reason {
 	REASON_CT_MISS,            /* event: new flow, scheduled and tracked */
 	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, or its closed 5-tuple reopened by a SYN: rescheduled */
 	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */
+	REASON_OPS,                /* event: a packet of an ops service (a connection-table miss), scheduled and not tracked */
 	REASON_MAX,
 };
 

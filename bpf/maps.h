@@ -196,4 +196,25 @@ struct {
 	__type(value, struct clock_cache);
 } clock SEC(".maps");
 
+/* persist4 and persist6 hold the persistence templates of persistent
+ * services (persist.h), IPv4 and IPv6 apart as the connection tables.
+ * LRU hashes shared by all CPUs (a client's flows arrive on any CPU),
+ * preallocated: a flood of clients evicts the oldest templates instead of
+ * failing. Sized by maps.Options.PersistTableSize, PersistTableSize6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_PERSIST);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct persist4_key);
+	__type(value, struct persist);
+} persist4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_PERSIST6);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct persist6_key);
+	__type(value, struct persist);
+} persist6 SEC(".maps");
+
 #endif

@@ -259,6 +259,13 @@ static __always_inline __u32 vip_port_proto(struct flow *f)
 	return bpf_htonl((__u32)bpf_ntohs(f->dport) << 16 | (__u32)f->proto << 8);
 }
 
+/* vip_port0_proto is vip_port_proto for port 0: the last word of the
+ * key of an all-ports service of f's protocol. Inlined: tiny. */
+static __always_inline __u32 vip_port0_proto(struct flow *f)
+{
+	return bpf_htonl((__u32)f->proto << 8);
+}
+
 _Static_assert(sizeof(struct flow4) == FLOW4_WORDS * sizeof(__u32), "flow4 is not whole words");
 _Static_assert(__builtin_offsetof(struct flow4, sport) == 2 * sizeof(__u32) &&
 	       __builtin_offsetof(struct flow4, proto) == 3 * sizeof(__u32),

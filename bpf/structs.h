@@ -36,6 +36,8 @@ struct service {
 	__u8 sched;           /* enum sched_kind */
 	__u8 pad;
 	__u8 tunnel_src[16];  /* TUN: outer source address; its family must be the real's */
+	__u32 persist_timeout;  /* s: persistence_timeout, with SERVICE_F_PERSIST */
+	__u8 persist_mask[16];  /* persistence_granularity as a mask of the client address (IPv4: the last 4 bytes) */
 };
 
 /* real is a backend server; the reals array value, indexed by real id. An
@@ -165,6 +167,28 @@ struct iface {
 /* reason_count is the per-CPU count of one enum reason. */
 struct reason_count {
 	__u64 packets;
+};
+
+/* persist4_key is the persist4 key: an IPv4 client, masked by its
+ * service's persistence_granularity, and the service. Two whole words. */
+struct persist4_key {
+	__u32 service_id;
+	__be32 client;
+};
+
+/* persist6_key is the persist6 key: as persist4_key, 16-byte client. */
+struct persist6_key {
+	__u32 service_id;
+	__u8 client[16];
+};
+
+/* persist is a persistence template (IPVS's): the persist4 and persist6
+ * value, the real a client's new flows to a persistent service go to. */
+struct persist {
+	__u32 real_id;   /* the real the client's flows go to */
+	__u16 real_gen;  /* real.gen when the template was written */
+	__u16 pad;
+	__u64 last_seen; /* as conn.last_seen: a new flow or a touch of one of its flows */
 };
 
 #endif

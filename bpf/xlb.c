@@ -3,8 +3,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* xlb.c: the XDP entry point. It only wires the headers:
  * parse (parse.h) -> services lookup (services4 or services, by family) ->
- * connection table (ct.h; conns4 or conns6, by family) -> on a new, expired
- * or orphaned flow the service's scheduler (a Maglev slot, hash.h; the
+ * connection table (ct.h; conns4 or conns6, by family; ops services'
+ * packets are never tracked) -> on a new, expired or orphaned flow the client's persistence
+ * template (persist.h) or the service's scheduler (a Maglev slot, hash.h; the
  * rr/wrr sequence; or the lc/wlc/sed/nq scan) -> real -> rewrite MACs (DR),
  * push an outer header (TUN, encap.h) or rewrite the destination and route
  * (NAT, nat.h) -> XDP_TX or redirect. On interfaces facing NAT reals
@@ -21,8 +22,15 @@
 #include "ct.h"
 #include "encap.h"
 #include "nat.h"
+#include "persist.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* port0_services is non-zero while a service listens on port 0 (all
+ * ports, keepalived's "virtual_server IP 0"): only then does a packet whose
+ * (VIP, port, proto) is no service pay a second lookup, of (VIP, 0, proto).
+ * Set by Go (maps.PutService, DeleteService); a global in .bss, one load. */
+volatile __u32 port0_services;
 
 /* btf_anchor is never called. Its parameters put into BTF, in full, types
  * clang 14 would leave out or only forward-declare: enums used only as
@@ -219,6 +227,24 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
 	return r;
 }
 
+/* choose_real picks the real of a new flow of svc: the client's
+ * persistence template when the service is persistent and the template
+ * holds (persist.h), else the scheduler, whose pick then becomes the
+ * template. Inlined: once per new flow. */
+static __always_inline struct real *choose_real(const struct service *svc, struct packet *p, __u64 now, __u32 *real_id)
+{
+	if (!(svc->flags & SERVICE_F_PERSIST))
+		return schedule(svc, p, real_id);
+	struct persist_ref ref;
+	struct real *r = persist_find(svc, p, now, real_id, &ref);
+	if (r)
+		return r;
+	r = schedule(svc, p, real_id);
+	if (r)
+		persist_store(&ref, p->is_v6, *real_id, r->gen, now);
+	return r;
+}
+
 /* ct_write says what pick_real wrote to the connection table: the state
  * and clock of an entry it created or refreshed (written 0: nothing, an
  * established packet within CONN_TOUCH_NS). NAT mirrors them into the
@@ -245,6 +271,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	struct flow4 k4;
 	struct conn *c;
 	struct real *r;
+	bool ops = false;
 
 	/* One call site per map, so the verifier inlines each lookup. */
 	if (p->is_v6) {
@@ -275,6 +302,8 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 					c->last_seen = now;
 					cw->written = 1;
 					cw->state = state;
+					if (svc->flags & SERVICE_F_PERSIST)
+						persist_touch(svc, p, id, c->real_gen, now);
 				}
 				*real_id = id;
 				return r;
@@ -286,10 +315,16 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 			}
 		}
 	} else {
-		count_reason(REASON_CT_MISS);
+		/* ops: each packet is a flow of its own, never tracked (a NAT
+		 * service still writes the reverse entry, so replies find the
+		 * VIP). Tested here, on a miss, which is all an ops service's
+		 * packets get: an ops packet pays the failed lookup, tracked
+		 * flows pay no test. */
+		ops = svc->flags & SERVICE_F_OPS;
+		count_reason(ops ? REASON_OPS : REASON_CT_MISS);
 	}
 
-	r = schedule(svc, p, real_id);
+	r = choose_real(svc, p, now, real_id);
 	if (!r) {
 		*why = REASON_DROP_NO_REAL;
 		return NULL;
@@ -303,6 +338,8 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	cw->written = 1;
 	cw->state = fresh.state;
 	cw->fresh = 1;
+	if (ops)
+		return r;
 	conns_add(*real_id, fresh.state, 1);
 	if (c) {
 		conns_forget(c);
@@ -430,10 +467,18 @@ int xlb_xdp(struct xdp_md *ctx)
 		struct vip_key key;
 		fill_vip_key(&key, &p.flow);
 		svc = bpf_map_lookup_elem(&services, &key);
+		if (!svc && port0_services) {
+			((__u32 *)&key)[VIP_KEY_WORDS - 1] = vip_port0_proto(&p.flow);
+			svc = bpf_map_lookup_elem(&services, &key);
+		}
 	} else {
 		struct vip4_key key4;
 		fill_vip4_key(&key4, &p.flow);
 		svc = bpf_map_lookup_elem(&services4, &key4);
+		if (!svc && port0_services) {
+			((__u32 *)&key4)[1] = vip_port0_proto(&p.flow);
+			svc = bpf_map_lookup_elem(&services4, &key4);
+		}
 	}
 	if (!svc) {
 		count_reason(REASON_PASS_NOT_VIP);

@@ -108,6 +108,26 @@ type XlbNatRev struct {
 	LastSeen  uint64
 }
 
+type XlbPersist struct {
+	_        structs.HostLayout
+	RealId   uint32
+	RealGen  uint16
+	Pad      uint16
+	LastSeen uint64
+}
+
+type XlbPersist4Key struct {
+	_         structs.HostLayout
+	ServiceId uint32
+	Client    uint32
+}
+
+type XlbPersist6Key struct {
+	_         structs.HostLayout
+	ServiceId uint32
+	Client    [16]uint8
+}
+
 type XlbReal struct {
 	_       structs.HostLayout
 	Addr    [16]uint8
@@ -123,8 +143,9 @@ type XlbReal struct {
 type XlbRealFlag uint32
 
 const (
-	XlbRealFlagREAL_F_REMOVED XlbRealFlag = 1
-	XlbRealFlagREAL_F_PRESENT XlbRealFlag = 2
+	XlbRealFlagREAL_F_REMOVED  XlbRealFlag = 1
+	XlbRealFlagREAL_F_PRESENT  XlbRealFlag = 2
+	XlbRealFlagREAL_F_QUIESCED XlbRealFlag = 4
 )
 
 type XlbReason uint32
@@ -154,7 +175,8 @@ const (
 	XlbReasonREASON_CT_MISS             XlbReason = 21
 	XlbReasonREASON_CT_EXPIRED          XlbReason = 22
 	XlbReasonREASON_CT_REAL_GONE        XlbReason = 23
-	XlbReasonREASON_MAX                 XlbReason = 24
+	XlbReasonREASON_OPS                 XlbReason = 24
+	XlbReasonREASON_MAX                 XlbReason = 25
 )
 
 type XlbReasonCount struct {
@@ -189,14 +211,16 @@ type XlbSchedReal struct {
 }
 
 type XlbService struct {
-	_         structs.HostLayout
-	Id        uint32
-	TableSize uint32
-	Kind      uint8
-	Flags     uint8
-	Sched     uint8
-	Pad       uint8
-	TunnelSrc [16]uint8
+	_              structs.HostLayout
+	Id             uint32
+	TableSize      uint32
+	Kind           uint8
+	Flags          uint8
+	Sched          uint8
+	Pad            uint8
+	TunnelSrc      [16]uint8
+	PersistTimeout uint32
+	PersistMask    [16]uint8
 }
 
 type XlbServiceFlag uint32
@@ -205,6 +229,8 @@ const (
 	XlbServiceFlagSERVICE_F_DROP_REMOVED XlbServiceFlag = 1
 	XlbServiceFlagSERVICE_F_HASH_SRC     XlbServiceFlag = 2
 	XlbServiceFlagSERVICE_F_HASH_DST     XlbServiceFlag = 4
+	XlbServiceFlagSERVICE_F_PERSIST      XlbServiceFlag = 8
+	XlbServiceFlagSERVICE_F_OPS          XlbServiceFlag = 16
 )
 
 type XlbVip4Key struct {
@@ -234,6 +260,8 @@ const (
 	XlbMapMaglevTables        = "maglev_tables"
 	XlbMapNat4                = "nat4"
 	XlbMapNat6                = "nat6"
+	XlbMapPersist4            = "persist4"
+	XlbMapPersist6            = "persist6"
 	XlbMapRealConns           = "real_conns"
 	XlbMapRealStats           = "real_stats"
 	XlbMapReals               = "reals"
@@ -248,6 +276,7 @@ const (
 	XlbVarConnTimeoutTcpNs    = "conn_timeout_tcp_ns"
 	XlbVarConnTimeoutTcpfinNs = "conn_timeout_tcpfin_ns"
 	XlbVarConnTimeoutUdpNs    = "conn_timeout_udp_ns"
+	XlbVarPort0Services       = "port0_services"
 )
 
 // LoadXlb returns the embedded CollectionSpec for Xlb.
@@ -306,6 +335,8 @@ type XlbMapSpecs struct {
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
 	Nat4         *ebpf.MapSpec `ebpf:"nat4"`
 	Nat6         *ebpf.MapSpec `ebpf:"nat6"`
+	Persist4     *ebpf.MapSpec `ebpf:"persist4"`
+	Persist6     *ebpf.MapSpec `ebpf:"persist6"`
 	RealConns    *ebpf.MapSpec `ebpf:"real_conns"`
 	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
 	Reals        *ebpf.MapSpec `ebpf:"reals"`
@@ -325,6 +356,7 @@ type XlbVariableSpecs struct {
 	ConnTimeoutTcpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
 	ConnTimeoutUdpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
+	Port0Services       *ebpf.VariableSpec `ebpf:"port0_services"`
 }
 
 // XlbObjects contains all objects after they have been loaded into the kernel.
@@ -354,6 +386,8 @@ type XlbMaps struct {
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
 	Nat4         *ebpf.Map `ebpf:"nat4"`
 	Nat6         *ebpf.Map `ebpf:"nat6"`
+	Persist4     *ebpf.Map `ebpf:"persist4"`
+	Persist6     *ebpf.Map `ebpf:"persist6"`
 	RealConns    *ebpf.Map `ebpf:"real_conns"`
 	RealStats    *ebpf.Map `ebpf:"real_stats"`
 	Reals        *ebpf.Map `ebpf:"reals"`
@@ -374,6 +408,8 @@ func (m *XlbMaps) Close() error {
 		m.MaglevTables,
 		m.Nat4,
 		m.Nat6,
+		m.Persist4,
+		m.Persist6,
 		m.RealConns,
 		m.RealStats,
 		m.Reals,
@@ -394,6 +430,7 @@ type XlbVariables struct {
 	ConnTimeoutTcpNs    *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
 	ConnTimeoutUdpNs    *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
+	Port0Services       *ebpf.Variable `ebpf:"port0_services"`
 }
 
 // XlbPrograms contains all programs after they have been loaded into the kernel.

@@ -90,12 +90,12 @@ func TestParseDiagnostics(t *testing.T) {
 		},
 		{
 			name: "unknown and unsupported words in virtual_server",
-			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n persistence_timeout 50\n lb_alog rr\n real_server 198.18.1.1 80 {\n }\n}\n",
+			src:  "virtual_server 198.18.0.100 80 {\n protocol TCP\n ops\n lb_alog rr\n real_server 198.18.1.1 80 {\n }\n}\n",
 			wantErrs: []string{
 				`k.conf:4:2: unknown keyword "lb_alog" in virtual_server 198.18.0.100 80; did you mean lb_algo?`,
 			},
 			wantWarns: []string{
-				`k.conf:3:2: virtual_server 198.18.0.100 80: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
+				`k.conf:1:1: virtual_server 198.18.0.100 80: ops: one-packet scheduling requires protocol UDP; ignored, as keepalived does`,
 			},
 		},
 		{
@@ -284,6 +284,7 @@ func TestParseModel(t *testing.T) {
 			want: []VirtualServer{{
 				Pos: p(1, 1), Addr: netip.MustParseAddr("2001:db8::100"), Port: 0,
 				Protocol: ProtocolUDP, Scheduler: SchedulerMH, Kind: KindTUN, DelayLoop: 250 * time.Millisecond, Quorum: 1,
+				PersistenceTimeout: 360 * time.Second, // port 0 implies persistence, as in keepalived
 				Reals: []RealServer{
 					{Pos: p(7, 2), Addr: netip.MustParseAddr("2001:db8:1::1"), Port: 0, Weight: 0},
 					{Pos: p(10, 2), Addr: netip.MustParseAddr("198.18.1.2"), Port: 0, Weight: 7},
@@ -378,9 +379,7 @@ func TestLoadGolden(t *testing.T) {
 	}
 	wantWarns := []string{
 		file + `:14:4: global_defs: vrrp_skip_check_adv_addr: parsed, but xlb does not act on it yet (VRRP checks every advert's addresses)`,
-		file + `:57:5: virtual_server 198.18.0.100 80: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
 		file + `:118:1: virtual_server 198.18.0.102 0: no protocol line; using UDP, keepalived's default`,
-		file + `:119:5: virtual_server 198.18.0.102 0: persistence_timeout: parsed, but xlb does not act on it yet (persistence needs connection tracking)`,
 		file + `:125:1: virtual_server fwmark 7: the XDP backend cannot see firewall marks; xlbd refuses this file unless it runs the IPVS backend`,
 	}
 

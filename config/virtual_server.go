@@ -207,6 +207,7 @@ func decodeVirtualServer(d *decoder, n *node, cfg *configDraft) {
 		// would turn the same file into different services.
 		v.vs.Protocol = ProtocolUDP
 	}
+	persistenceFixups(d, n.Key.Pos, name, v, len(d.errs) > nerr)
 	// A virtual server with errors still takes its address, so that a duplicate of it is
 	// reported in the same run.
 	v.bad = len(d.errs) > nerr
@@ -269,6 +270,12 @@ func finishServers(d *decoder, cfg *configDraft) {
 					d.errorf(v.vs.Pos, "%s: no virtual_server_group %s", v.name, v.vs.Group)
 				}
 				continue
+			}
+			if v.vs.PersistenceTimeout == 0 && slices.ContainsFunc(g.Addrs, func(e GroupEntry) bool { return e.Port == 0 }) {
+				// As keepalived: a group with a port-0 entry makes its services persistent.
+				d.warnf(v.vs.Pos, "%s: virtual_server_group %s has a port 0 entry, which is only valid for persistent services; persistence_timeout %d set, as keepalived does",
+					v.name, g.Name, int(defaultPersistence/time.Second))
+				v.vs.PersistenceTimeout = defaultPersistence
 			}
 			for i, e := range g.Addrs {
 				add(v, e.Addr, e.Port, i == 0)
@@ -650,11 +657,41 @@ func decodeWeight(d *decoder, n *node, r *rsDraft) {
 	r.rs.Weight, r.weightSet = int(w), true
 }
 
+// defaultPersistence is keepalived's persistence_timeout when persistence is
+// asked for without one (IPVS_SVC_PERSISTENT_TIMEOUT).
+const defaultPersistence = 360 * time.Second
+
+// persistenceFixups corrects what keepalived corrects, with a warning at the
+// virtual server's line (pos): ops on a service that is not UDP is reset
+// (IPVS's one-packet scheduling is for UDP only), a port-0 (all ports)
+// service without persistence gets the default persistence_timeout (IPVS
+// serves port 0 only for persistent services), and
+// persistence_granularity alone implies the default persistence_timeout
+// (silently, as in keepalived). bad says the virtual server has errors (its
+// port may be 0 because it did not parse).
+func persistenceFixups(d *decoder, pos Pos, name string, v *vsDraft, bad bool) {
+	if v.vs.PersistenceGranularity != 0 && v.vs.PersistenceTimeout == 0 {
+		v.vs.PersistenceTimeout = defaultPersistence
+	}
+	if v.vs.Fwmark != 0 {
+		return // IPVS allows ops and port 0 with a firewall mark
+	}
+	if v.vs.OPS && v.vs.Protocol != ProtocolUDP {
+		d.warnf(pos, "%s: ops: one-packet scheduling requires protocol UDP; ignored, as keepalived does", name)
+		v.vs.OPS = false
+	}
+	if !bad && v.vs.Group == "" && v.vs.Addr.IsValid() && v.vs.Port == 0 && v.vs.PersistenceTimeout == 0 {
+		d.warnf(pos, "%s: port 0 (all ports) is only valid for persistent services; persistence_timeout %d set, as keepalived does",
+			name, int(defaultPersistence/time.Second))
+		v.vs.PersistenceTimeout = defaultPersistence
+	}
+}
+
 // decodePersistenceTimeout reads "persistence_timeout [SECONDS]"; alone it means 360s, as
 // in keepalived.
 func decodePersistenceTimeout(d *decoder, n *node, v *vsDraft) {
 	if len(n.Args) == 0 && n.Block == nil {
-		v.vs.PersistenceTimeout = 360 * time.Second
+		v.vs.PersistenceTimeout = defaultPersistence
 		return
 	}
 	t, ok := value(d, v.name, n)

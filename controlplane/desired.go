@@ -113,14 +113,17 @@ func Desired(cfg *config.Config, in Inputs) (State, error) {
 			return State{}, fmt.Errorf("%s: virtual_server %s %d: %w", vs.Pos, vs.Addr, vs.Port, err)
 		}
 		svc := Service{
-			Key:              ServiceKey{VIP: vs.Addr.Unmap(), Port: vs.Port, Protocol: proto},
-			Scheduler:        fmt.Sprint(vs.Scheduler),
-			Kind:             fmt.Sprint(vs.Kind),
-			Quorum:           vs.Quorum,
-			Hysteresis:       vs.Hysteresis,
-			QuorumUpScript:   vs.QuorumUp,
-			QuorumDownScript: vs.QuorumDown,
-			TunnelSource:     vs.TunnelSource,
+			Key:                    ServiceKey{VIP: vs.Addr.Unmap(), Port: vs.Port, Protocol: proto},
+			Scheduler:              fmt.Sprint(vs.Scheduler),
+			Kind:                   fmt.Sprint(vs.Kind),
+			Quorum:                 vs.Quorum,
+			Hysteresis:             vs.Hysteresis,
+			QuorumUpScript:         vs.QuorumUp,
+			QuorumDownScript:       vs.QuorumDown,
+			TunnelSource:           vs.TunnelSource,
+			Persistence:            vs.PersistenceTimeout,
+			PersistenceGranularity: vs.PersistenceGranularity,
+			OPS:                    vs.OPS,
 		}
 		if ss := vs.SorryServer; ss != nil {
 			svc.Sorry = netip.AddrPortFrom(ss.Addr.Unmap(), ss.Port)

@@ -51,6 +51,9 @@ type Explanation struct {
 	DecidedBy string
 	// Conn is the flow's connection-table entry, when it has one.
 	Conn *TrackedConn
+	// Template is the client's persistence template, when the service is
+	// persistent and has one.
+	Template *PersistTemplate
 	// The scheduler's choice for a new flow: the table slot of a hash of
 	// the flow (mh), the client address (sh) or the destination (dh).
 	Scheduler string
@@ -67,6 +70,14 @@ type TrackedConn struct {
 	State   string         // "syn", "established", "closing", "udp"
 	Idle    time.Duration
 	Timeout time.Duration
+}
+
+// PersistTemplate is a client's persistence template, as Explain reads it.
+type PersistTemplate struct {
+	Client  netip.Addr     // the client address masked by persistence_granularity
+	Real    netip.AddrPort // invalid when the template's real is gone
+	Idle    time.Duration
+	Timeout time.Duration // persistence_timeout
 }
 
 var connStateNames = map[maps.ConnState]string{
@@ -94,6 +105,9 @@ func (x *XDP) Explain(k ServiceKey, client netip.AddrPort) (Explanation, error) 
 	}
 	vip := netip.AddrPortFrom(k.VIP, k.Port)
 	e := Explanation{Service: k, Client: client, TableSize: x.tableSize, Scheduler: schedName(svc)}
+	if k.Port == 0 {
+		e.Notes = append(e.Notes, "an all-ports service: the connection table is read for destination port 0; flows to each port have entries of their own")
+	}
 
 	// The scheduler's choice, which a new (or rescheduled) flow gets. Only
 	// a Maglev table's is a function of the flow; rr/wrr take the next slot
@@ -158,6 +172,12 @@ func (x *XDP) explainConn(e Explanation, svc *xdpService, byID map[uint32]netip.
 			return e, nil
 		}
 	}
+	if svc.persist > 0 {
+		decided, err := x.explainTemplate(&e, svc, byID, k, client)
+		if err != nil || decided {
+			return e, err
+		}
+	}
 	e.DecidedBy = "scheduler"
 	e.Real = e.SlotReal
 	if !e.Real.IsValid() && svc.sched == maps.SchedMaglev {
@@ -180,4 +200,50 @@ func (r *Reconciler) Explain(k ServiceKey, client netip.AddrPort) (Explanation, 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return ex.Explain(k, client)
+}
+
+// explainTemplate completes e with the client's persistence template of a
+// persistent service, and says whether the template decides the flow: as
+// the program, a template decides while it is fresh and its real is
+// configured, active and not quiesced; else the scheduler decides and the
+// template is rewritten.
+func (x *XDP) explainTemplate(e *Explanation, svc *xdpService, byID map[uint32]netip.AddrPort, k ServiceKey, client netip.AddrPort) (bool, error) {
+	masked := maps.PersistClient(k.VIP, client.Addr(), svc.persistBits)
+	t, ok, err := x.dp.LookupPersist(svc.id, masked)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		e.Notes = append(e.Notes, fmt.Sprintf("persistent service: no template for %s/%d: the scheduler's pick becomes one",
+			masked, persistBits(k.VIP, svc.persistBits)))
+		return false, nil
+	}
+	pt := &PersistTemplate{Client: masked, Real: byID[t.RealID], Idle: max(0, maps.MonotonicNow()-t.LastSeen), Timeout: svc.persist}
+	e.Template = pt
+	real, configured := svc.reals[pt.Real]
+	switch {
+	case !pt.Real.IsValid() || !configured:
+		e.Notes = append(e.Notes, "the template's real is no longer configured: the scheduler decides and the template is rewritten")
+	case pt.Idle > pt.Timeout:
+		e.Notes = append(e.Notes, fmt.Sprintf("the template is idle past persistence_timeout %s: the scheduler decides and the template is rewritten", pt.Timeout))
+	case real.weight == 0 || real.state != RealActive:
+		e.Notes = append(e.Notes, "the template's real is quiesced or out: the scheduler decides and the template is rewritten")
+	default:
+		e.Real, e.DecidedBy = pt.Real, "persistence template"
+		return true, nil
+	}
+	return false, nil
+}
+
+// persistBits is the prefix length a persistent service at vip groups
+// clients by: persistence_granularity, or a host when 0 or too long.
+func persistBits(vip netip.Addr, bits int) int {
+	width := 128
+	if vip.Is4() {
+		width = 32
+	}
+	if bits <= 0 || bits > width {
+		return width
+	}
+	return bits
 }

@@ -17,12 +17,13 @@ import (
 // fakeDataplane records every write in order, and keeps the maps' contents
 // so tests can look at what the data plane would do.
 type fakeDataplane struct {
-	ops      []string
-	services map[maps.ServiceKey]maps.Service
-	reals    map[uint32]maps.Real
-	tables   map[uint32][]uint32
-	conns    map[maps.Flow]maps.Conn
-	failPut  error // returned by PutReal when set
+	ops       []string
+	services  map[maps.ServiceKey]maps.Service
+	reals     map[uint32]maps.Real
+	tables    map[uint32][]uint32
+	conns     map[maps.Flow]maps.Conn
+	templates map[persistKey]maps.Template
+	failPut   error // returned by PutReal when set
 }
 
 func newFakeDataplane() *fakeDataplane {
@@ -107,6 +108,17 @@ func (f *fakeDataplane) ClearRealCounters(id uint32) error {
 
 func (f *fakeDataplane) Reasons() (map[string]uint64, error) {
 	return map[string]uint64{"tx": 7, "pass_not_vip": 3}, nil
+}
+
+func (f *fakeDataplane) LookupPersist(id uint32, client netip.Addr) (maps.Template, bool, error) {
+	t, ok := f.templates[persistKey{id, client}]
+	return t, ok, nil
+}
+
+// persistKey names a template in the fake: service id and masked client.
+type persistKey struct {
+	id     uint32
+	client netip.Addr
 }
 
 func (f *fakeDataplane) LookupConn(fl maps.Flow) (maps.Conn, bool, error) {

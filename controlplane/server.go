@@ -146,6 +146,9 @@ func explanationView(e Explanation) api.Explanation {
 	if c := e.Conn; c != nil {
 		out.Conn = &api.TrackedConn{Real: str(c.Real), State: c.State, IdleS: c.Idle.Seconds(), TimeoutS: c.Timeout.Seconds()}
 	}
+	if t := e.Template; t != nil {
+		out.Template = &api.Template{Client: t.Client.String(), Real: str(t.Real), IdleS: t.Idle.Seconds(), TimeoutS: t.Timeout.Seconds()}
+	}
 	return out
 }
 
@@ -175,6 +178,11 @@ func ServicesView(st State, obs map[ServiceKey]ServiceObservation) api.Services 
 			as.SorryServer, as.SorryActive = svc.Sorry.String(), o.SorryActive
 		}
 		as.Quorum, as.QuorumUp = svc.Quorum, svc.QuorumUp
+		if svc.Persistence > 0 {
+			as.PersistenceS = uint32(svc.Persistence / time.Second)
+			as.PersistenceGranularity = persistBits(svc.Key.VIP, svc.PersistenceGranularity)
+		}
+		as.OPS = svc.OPS && svc.Key.Protocol == UDP
 		for _, r := range svc.Reals {
 			ro := o.Reals[r.Addr]
 			ar := apiReal(r, ro.State, ro.Reason)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Protocol is a virtual service's transport protocol, as IANA numbers it
@@ -111,6 +112,13 @@ type Service struct {
 	// TunnelSource is lb_kind TUN's outer source as configured
 	// (tunnel_source); invalid: the route's source to the first real.
 	TunnelSource netip.Addr
+	// Persistence is persistence_timeout (0: none): a client's new flows
+	// go to the real of its last ones while its template is this fresh.
+	// PersistenceGranularity is persistence_granularity as a prefix
+	// length (0: a host), and OPS is one-packet scheduling (UDP only).
+	Persistence            time.Duration
+	PersistenceGranularity int
+	OPS                    bool
 }
 
 // Real is one real server of a service with its weights.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"xlb/config"
 	"xlb/controlplane/maglev"
@@ -38,6 +39,7 @@ type Dataplane interface {
 	DeleteSchedReals(serviceID uint32) error
 	RealConnCounts(id uint32) (active, inactive uint64, err error)
 	ResyncConnCounts() (expired int, err error)
+	LookupPersist(serviceID uint32, client netip.Addr) (maps.Template, bool, error)
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
@@ -84,17 +86,22 @@ type xdpService struct {
 	sorryAddr   netip.AddrPort
 	sorryOnly   bool       // quorum lost: the sorry server takes the whole table
 	tunnelSrc   netip.Addr // tunnel_source; invalid: tunnelSource picks one
+	allPorts    bool       // port 0: a NAT real keeps the client's destination port
+	persist     time.Duration
+	persistBits int
+	ops         bool
 }
 
 // xdpReal is what XDP wrote for one real server.
 type xdpReal struct {
-	id      uint32
-	weight  int
-	hop     neigh.Hop // written to the reals map when resolved
-	port    uint16    // NAT: the real's port as written; 0 otherwise
-	written bool      // the reals map has an entry for id
-	state   string
-	reason  string
+	id       uint32
+	weight   int
+	hop      neigh.Hop // written to the reals map when resolved
+	port     uint16    // NAT: the real's port as written; 0 otherwise
+	quiesced bool      // written with weight 0: persistence templates skip it
+	written  bool      // the reals map has an entry for id
+	state    string
+	reason   string
 }
 
 // NewXDP returns an XDP backend writing to dp, resolving next hops with nb
@@ -189,9 +196,6 @@ func schedulerHash(lbAlgo string) (maps.HashKey, bool) {
 // unsupportedReason says why the XDP data plane cannot serve svc yet, or ""
 // when it can.
 func unsupportedReason(svc Service) string {
-	if svc.Key.Port == 0 {
-		return "all-ports virtual services (port 0) are not served by the XDP data plane yet"
-	}
 	if _, ok := mapsKind(svc.Kind); !ok {
 		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane (DR, TUN and NAT are)", svc.Kind)
 	}
@@ -289,6 +293,13 @@ func (x *XDP) applyService(svc Service) error {
 	}
 	cur.kind, _ = mapsKind(svc.Kind)
 	cur.tunnelSrc = svc.TunnelSource
+	cur.allPorts = svc.Key.Port == 0
+	cur.persist, cur.persistBits, cur.ops = svc.Persistence, svc.PersistenceGranularity, svc.OPS
+	if cur.ops && svc.Key.Protocol != UDP {
+		// The configuration resets it with a warning, as keepalived; a
+		// State from elsewhere gets the same.
+		cur.ops = false
+	}
 	if cur.scheduler != svc.Scheduler {
 		kind, hash, native := schedulerFor(svc.Scheduler)
 		switch {
@@ -353,7 +364,7 @@ func (x *XDP) applyService(svc Service) error {
 }
 
 func (x *XDP) applyReal(svc *xdpService, r Real) error {
-	cur, err := x.writeReal(svc.kind, svc.reals[r.Addr], r)
+	cur, err := x.writeReal(svc, svc.reals[r.Addr], r)
 	if cur != nil {
 		svc.reals[r.Addr] = cur
 	}
@@ -361,9 +372,9 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 }
 
 // writeReal brings one real's entry (cur, or a new one when nil) in step
-// with r for a service of kind, and returns it: nil only when no id could
-// be had.
-func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) {
+// with r for service svc, and returns it: nil only when no id could be had.
+func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real) (*xdpReal, error) {
+	kind := svc.kind
 	if cur == nil {
 		id, err := x.realIDs.get()
 		if err != nil {
@@ -386,9 +397,11 @@ func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) 
 		lookup = x.nb.LookupRouted
 	}
 	var port uint16
-	if kind == maps.KindNAT {
+	if kind == maps.KindNAT && !svc.allPorts {
+		// An all-ports service keeps the client's destination port.
 		port = r.Addr.Port()
 	}
+	quiesced := r.Weight == 0
 	hop, err := lookup(r.Addr.Addr())
 	routed := false
 	if err != nil {
@@ -407,13 +420,14 @@ func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) 
 			return cur, nil
 		}
 	}
-	if !cur.written || !sameHop(hop, cur.hop) || port != cur.port {
+	if !cur.written || !sameHop(hop, cur.hop) || port != cur.port || quiesced != cur.quiesced {
 		err := x.dp.PutReal(cur.id, maps.Real{
-			Addr:    r.Addr.Addr(),
-			Port:    port,
-			MAC:     hop.DstMAC,
-			SrcMAC:  hop.SrcMAC,
-			Ifindex: hop.Ifindex,
+			Addr:     r.Addr.Addr(),
+			Port:     port,
+			MAC:      hop.DstMAC,
+			SrcMAC:   hop.SrcMAC,
+			Ifindex:  hop.Ifindex,
+			Quiesced: quiesced,
 		})
 		if err != nil {
 			return cur, err
@@ -422,7 +436,7 @@ func (x *XDP) writeReal(kind maps.Kind, cur *xdpReal, r Real) (*xdpReal, error) 
 			x.log.Info("real server moved", "real", r.Addr.String(),
 				"mac", hop.DstMAC.String(), "was", cur.hop.DstMAC.String(), "iface", hop.Ifname)
 		}
-		cur.hop, cur.port, cur.written = hop, port, true
+		cur.hop, cur.port, cur.quiesced, cur.written = hop, port, quiesced, true
 	}
 	if kind == maps.KindNAT && hop.Ifindex != 0 && !x.inside[hop.Ifindex] {
 		// Replies from this real arrive on this interface: the data plane
@@ -509,7 +523,7 @@ func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
 	}
 	// The sorry server lives beside the reals, not among them, so it may
 	// share an address with one of them.
-	cur, err := x.writeReal(svc.kind, svc.sorry, Real{Addr: addr, Weight: 1})
+	cur, err := x.writeReal(svc, svc.sorry, Real{Addr: addr, Weight: 1})
 	if cur != nil {
 		svc.sorry, svc.sorryAddr = cur, addr
 	}
@@ -568,7 +582,8 @@ func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 	// The service entry goes in after its table, so the first packet that
 	// matches it finds a table; it is rewritten when its kind, hash (the
 	// lb_algo) or tunnel source changes.
-	entry := maps.Service{ID: svc.id, TableSize: size, Kind: svc.kind, Hash: svc.hash, Scheduler: svc.sched}
+	entry := maps.Service{ID: svc.id, TableSize: size, Kind: svc.kind, Hash: svc.hash, Scheduler: svc.sched,
+		Persist: svc.persist, PersistPrefix: svc.persistBits, OnePacket: svc.ops}
 	if svc.kind == maps.KindTUN {
 		entry.TunnelSrc = tunnelSource(svc)
 		if !entry.TunnelSrc.IsValid() {

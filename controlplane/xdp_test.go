@@ -105,7 +105,8 @@ func TestXDPWritesOnlyDifferences(t *testing.T) {
 	if err := f.rec.SetWeight(context.Background(), vip, netip.MustParseAddrPort("198.18.0.13:80"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"swap table 1"}, f.dp.takeOps()); diff != "" {
+	// The real's entry says it is quiesced (persistence templates skip it).
+	if diff := cmp.Diff([]string{"put real 3 198.18.0.13 aa:00:00:00:00:13", "swap table 1"}, f.dp.takeOps()); diff != "" {
 		t.Errorf("weight 0 writes (-want +got):\n%s", diff)
 	}
 	assertShares(t, f.dp.share(1), map[uint32]float64{1: 3.0 / 5, 2: 2.0 / 5})
@@ -192,30 +193,33 @@ func TestXDPRemovals(t *testing.T) {
 }
 
 func TestXDPUnsupportedServices(t *testing.T) {
+	var reals strings.Builder
+	for i := range maps.MaxSchedReals + 1 {
+		fmt.Fprintf(&reals, "    real_server 198.18.1.%d 80 { weight 1 }\n", i+1)
+	}
 	conf := `
-virtual_server 198.18.0.101 0 {
+virtual_server 198.18.0.101 80 {
     lb_kind DR
-    lb_algo rr
+    lb_algo lc
     protocol TCP
-    real_server 198.18.0.11 0 { weight 1 }
-}
+` + reals.String() + `}
 `
 	f := newXDPFixture(t, conf)
 	if ops := f.reconcile(t); len(ops) != 0 {
 		t.Errorf("unsupported services wrote %q, want nothing", ops)
 	}
 	_, obs := f.rec.Snapshot()
-	o := obs[MustParseServiceKey("198.18.0.101:0/tcp")]
-	if o.Status != "unsupported" || !strings.Contains(o.Reason, "port 0") {
-		t.Errorf("service observed as %q (%q), want unsupported naming port 0", o.Status, o.Reason)
+	o := obs[MustParseServiceKey("198.18.0.101:80/tcp")]
+	if o.Status != "unsupported" || !strings.Contains(o.Reason, "at most 64 reals") {
+		t.Errorf("service observed as %q (%q), want unsupported naming the 64 reals", o.Status, o.Reason)
 	}
 
-	// Giving it a port makes it served.
-	if err := f.rec.SetConfig(context.Background(), mustParse(t, strings.ReplaceAll(conf, " 0 {", " 80 {"))); err != nil {
+	// Another scheduler makes it served.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, strings.ReplaceAll(conf, "lb_algo lc", "lb_algo mh"))); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.dp.services) != 1 {
-		t.Errorf("after port 0 → 80, %d services written, want 1", len(f.dp.services))
+		t.Errorf("after lc -> mh, %d services written, want 1", len(f.dp.services))
 	}
 }
 

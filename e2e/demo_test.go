@@ -47,7 +47,14 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 // are stopped again before xlbd starts.
 func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
-	l := newLab(t, ctx, "xlbt-", lab.Options{Mode: mode, XLBCtl: bin.xlbctl})
+	return startLabNamed(t, ctx, "xlbt-", mode, config, stopped...)
+}
+
+// startLabNamed is startLabWith with the lab's namespaces named from
+// prefix (testutil.UniqueName).
+func startLabNamed(t *testing.T, ctx context.Context, prefix string, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
+	t.Helper()
+	l := newLab(t, ctx, prefix, lab.Options{Mode: mode, XLBCtl: bin.xlbctl})
 	if err := l.StartServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,13 @@ type Options struct {
 	// tracked flow. Preallocated like the connection tables: a node
 	// without NAT services may set 1 to save the memory.
 	NATTableSize, NATTableSize6 uint32
+	// PersistTableSize and PersistTableSize6 are how many IPv4 and IPv6
+	// persistence templates (persist4, persist6: one per client, or
+	// client prefix, of each persistent service) the tables hold; zero
+	// means DefaultPersistTableSize and a quarter of it. Preallocated LRU
+	// hashes: 88 bytes an IPv4 entry, 104 an IPv6 one (TestPersistMemory),
+	// 28 MiB at the defaults.
+	PersistTableSize, PersistTableSize6 uint32
 	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
 	// established TCP (ipvsadm --set tcp), TCPFinTimeout after a FIN or
 	// RST (tcpfin), UDPTimeout (udp), SYNTimeout after a SYN only
@@ -97,21 +104,25 @@ type Dataplane struct {
 	serviceStats *ebpf.Map
 	realStats    *ebpf.Map
 	reasons      *ebpf.Map
-	conns4       *ebpf.Map     // IPv4 flows
-	conns6       *ebpf.Map     // IPv6 flows
-	nat4         *ebpf.Map     // IPv4 NAT replies
-	nat6         *ebpf.Map     // IPv6 NAT replies
-	ifaces       *ebpf.Map     // interface roles by ifindex
-	schedLists   *ebpf.Map     // lc/wlc/sed/nq reals by service id
-	schedPos     *ebpf.Map     // rr/wrr per-CPU positions by service id
-	realConns    *ebpf.Map     // active/inactive flows by real id
-	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
-	reasonNames  []string      // enum reason value -> name, from BTF
+	conns4       *ebpf.Map      // IPv4 flows
+	conns6       *ebpf.Map      // IPv6 flows
+	nat4         *ebpf.Map      // IPv4 NAT replies
+	nat6         *ebpf.Map      // IPv6 NAT replies
+	ifaces       *ebpf.Map      // interface roles by ifindex
+	schedLists   *ebpf.Map      // lc/wlc/sed/nq reals by service id
+	schedPos     *ebpf.Map      // rr/wrr per-CPU positions by service id
+	realConns    *ebpf.Map      // active/inactive flows by real id
+	persist4     *ebpf.Map      // IPv4 persistence templates
+	persist6     *ebpf.Map      // IPv6 persistence templates
+	port0        *ebpf.Variable // non-zero while a port-0 service exists
+	innerSpec    *ebpf.MapSpec  // template for the Maglev tables, with BTF
+	reasonNames  []string       // enum reason value -> name, from BTF
 	ncpu         int
 
 	lock *os.File // PinDir, flocked while this Dataplane is open
 
-	realMu sync.Mutex // orders read-modify-writes of reals entries (generations)
+	realMu  sync.Mutex // orders read-modify-writes of reals entries (generations)
+	port0Mu sync.Mutex // orders writes of port0_services
 
 	mu     sync.Mutex
 	links  map[string]link.Link // by interface name
@@ -143,6 +154,9 @@ func Open(opts Options) (*Dataplane, error) {
 	}
 	if opts.NATTableSize6 == 0 {
 		opts.NATTableSize6 = opts.ConnTableSize6
+	}
+	if err := persistDefaults(&opts); err != nil {
+		return nil, fmt.Errorf("open data plane: %w", err)
 	}
 	if opts.NATTableSize > maxConns || opts.NATTableSize6 > maxConns {
 		return nil, fmt.Errorf("open data plane: nat table size: want 1..%d, got %d and %d", maxConns, opts.NATTableSize, opts.NATTableSize6)
@@ -237,6 +251,8 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	}
 	spec.Maps[bpf.XlbMapNat4].MaxEntries = opts.NATTableSize
 	spec.Maps[bpf.XlbMapNat6].MaxEntries = opts.NATTableSize6
+	spec.Maps[bpf.XlbMapPersist4].MaxEntries = opts.PersistTableSize
+	spec.Maps[bpf.XlbMapPersist6].MaxEntries = opts.PersistTableSize6
 	for name, n := range map[string]uint32{bpf.XlbMapConns4: opts.ConnTableSize, bpf.XlbMapConns6: opts.ConnTableSize6} {
 		conns := spec.Maps[name]
 		conns.MaxEntries = n
@@ -299,6 +315,9 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		schedLists:   coll.Maps[bpf.XlbMapSchedLists],
 		schedPos:     coll.Maps[bpf.XlbMapSchedPos],
 		realConns:    coll.Maps[bpf.XlbMapRealConns],
+		persist4:     coll.Maps[bpf.XlbMapPersist4],
+		persist6:     coll.Maps[bpf.XlbMapPersist6],
+		port0:        coll.Variables[bpf.XlbVarPort0Services],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,

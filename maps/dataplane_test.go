@@ -66,11 +66,25 @@ func TestValidation(t *testing.T) {
 			return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindTUN, TunnelSrc: netip.IPv6Unspecified()})
 		}, "tunnel src: want an address for a TUN service, got \"::\""},
 		{"service no addr", func() error { return d.PutService(ServiceKey{Port: 80, Proto: unix.IPPROTO_TCP}, okSvc) }, "addr: missing"},
-		{"service port 0", func() error {
-			k := testVIP
-			k.Port = 0
-			return d.PutService(k, okSvc)
-		}, "port: want 1..65535, got 0"},
+		{"service ops tcp", func() error {
+			s := okSvc
+			s.OnePacket = true
+			return d.PutService(testVIP, s)
+		}, "one-packet scheduling: want a udp service"},
+		{"service persist fraction", func() error {
+			s := okSvc
+			s.Persist = 1500 * time.Millisecond
+			return d.PutService(testVIP, s)
+		}, "persist: want whole seconds"},
+		{"service persist prefix", func() error {
+			s := okSvc
+			s.Persist, s.PersistPrefix = time.Second, 129
+			return d.PutService(testVIP, s)
+		}, "persist prefix: want 0..128, got 129"},
+		{"template service id", func() error {
+			_, _, err := d.LookupPersist(0, netip.MustParseAddr("198.18.1.0"))
+			return err
+		}, "service id: want 1..4, got 0"},
 		{"service proto", func() error {
 			k := testVIP
 			k.Proto = unix.IPPROTO_ICMP
@@ -340,7 +354,7 @@ func TestReasonNames(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{"ct_expired", "ct_hit", "ct_miss", "ct_real_gone",
-		"drop_family", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind",
+		"drop_family", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind", "ops",
 		"pass_fib", "pass_fragment", "pass_ipv6_ext_limit", "pass_ipv6_routing", "pass_no_neigh", "pass_not_ip", "pass_not_vip",
 		"pass_other_l4", "redirect", "reply_pass_fib", "reply_pass_no_neigh", "reply_redirect", "reply_tx", "tx"}
 	if diff := cmp.Diff(want, names); diff != "" {
@@ -413,7 +427,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "ifaces", "maglev_tables", "nat4", "nat6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
+	want := []string{"clock", "conns4", "conns6", "ifaces", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -170,6 +171,18 @@ type Service struct {
 	// SchedMaglev, the sequence's length (1..MaxSequenceLen) under
 	// SchedRR and SchedWRR, and unused (0) otherwise.
 	Scheduler Scheduler
+	// Persist is persistence_timeout: while a client's template is this
+	// fresh, its new flows go to the template's real (persist.go); 0: no
+	// persistence. Whole seconds, up to MaxPersistTimeout.
+	Persist time.Duration
+	// PersistPrefix is persistence_granularity as a prefix length: the
+	// client addresses that share a template. 0 means a host (/32, /128);
+	// above the VIP family's bits it is that.
+	PersistPrefix int
+	// OnePacket is ops (UDP only): every packet is scheduled on its own
+	// and nothing is tracked (reason ops; a NAT service still writes the
+	// reverse entry of each packet so that replies find the VIP).
+	OnePacket bool
 }
 
 // Real is a backend server and how to reach it. A real of a KindNAT
@@ -184,6 +197,9 @@ type Real struct {
 	// Port is KindNAT's new destination port (keepalived's real_server
 	// port); 0 keeps the VIP's port. DR and TUN ignore it.
 	Port uint16
+	// Quiesced says the real has weight 0: its tracked flows stay, but
+	// persistence templates that name it are ignored and rewritten.
+	Quiesced bool
 }
 
 // Counters are traffic totals summed over CPUs. Packets and Bytes count
@@ -211,8 +227,6 @@ func vipKey(k ServiceKey) (bpf.XlbVipKey, error) {
 		return bpf.XlbVipKey{}, errors.New("addr: missing")
 	case addr.Zone() != "":
 		return bpf.XlbVipKey{}, fmt.Errorf("addr: want no zone, got %q", addr.Zone())
-	case k.Port == 0:
-		return bpf.XlbVipKey{}, errors.New("port: want 1..65535, got 0 (all-ports services are not supported yet)")
 	case k.Proto != unix.IPPROTO_TCP && k.Proto != unix.IPPROTO_UDP:
 		return bpf.XlbVipKey{}, fmt.Errorf("proto: want tcp (6) or udp (17), got %d", k.Proto)
 	}
@@ -310,7 +324,11 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 		err = fmt.Errorf("hash: want %d (flow), %d (source) or %d (dest), got %d", HashFlow, HashSource, HashDest, s.Hash)
 	}
 	if err == nil {
+		err = checkPersist(k, s)
+	}
+	if err == nil {
 		val := bpf.XlbService{Id: s.ID, TableSize: s.TableSize, Kind: uint8(s.Kind), Sched: uint8(s.Scheduler)}
+		persistValue(&val, k, s)
 		if s.TunnelSrc.IsValid() {
 			val.TunnelSrc = s.TunnelSrc.Unmap().As16()
 		}
@@ -324,6 +342,9 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_HASH_DST)
 		}
 		err = m.Update(key, &val, ebpf.UpdateAny)
+	}
+	if err == nil && k.Port == 0 {
+		err = d.syncPort0()
 	}
 	if err != nil {
 		return fmt.Errorf("put service %s: %w", k, err)
@@ -339,6 +360,9 @@ func (d *Dataplane) DeleteService(k ServiceKey) error {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			err = ErrNotFound
 		}
+	}
+	if err == nil && k.Port == 0 {
+		err = d.syncPort0()
 	}
 	if err != nil {
 		return fmt.Errorf("delete service %s: %w", k, err)
@@ -423,6 +447,9 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 		return val, fmt.Errorf("ifindex: want > 0, got %d", r.Ifindex)
 	}
 	val.Flags = uint16(bpf.XlbRealFlagREAL_F_PRESENT)
+	if r.Quiesced {
+		val.Flags |= uint16(bpf.XlbRealFlagREAL_F_QUIESCED)
+	}
 	val.Port = htons(r.Port)
 	val.Addr = addr.As16()
 	copy(val.Mac[:], r.MAC)
@@ -619,7 +646,8 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 // "drop_unknown_kind", "drop_real_removed", "drop_tunnel", "tx",
 // "redirect" (one per packet), and the conntrack events "ct_hit",
 // "ct_miss", "ct_expired", "ct_real_gone" (one per VIP packet that reached
-// the connection table). NAT adds the verdicts "pass_no_neigh",
+// the connection table), "ops" standing for the miss of a packet of an ops
+// service, which is scheduled and not tracked. NAT adds the verdicts "pass_no_neigh",
 // "pass_fib", "drop_family" for client packets and "reply_tx",
 // "reply_redirect", "reply_pass_no_neigh", "reply_pass_fib" for replies
 // (see KindNAT). Every name is present.
@@ -645,7 +673,7 @@ func (d *Dataplane) Reasons() (map[string]uint64, error) {
 
 // hitCount derives the conntrack hits from the other counts. Every packet
 // that reaches the connection table gets exactly one event (hit, miss,
-// expired, real gone) and then exactly one of the verdicts tx, redirect,
+// expired, real gone; ops for the packets of ops services) and then exactly one of the verdicts tx, redirect,
 // drop_no_real, drop_real_removed, drop_tunnel, pass_no_neigh, pass_fib,
 // drop_family, and no packet that misses the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
 // hits are those verdicts less the other events. The counters are read
@@ -658,7 +686,7 @@ func hitCount(counts map[string]uint64, names []string) uint64 {
 		bpf.XlbReasonREASON_PASS_NO_NEIGH, bpf.XlbReasonREASON_PASS_FIB, bpf.XlbReasonREASON_DROP_FAMILY} {
 		lookups += counts[names[r]]
 	}
-	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_CT_MISS, bpf.XlbReasonREASON_CT_EXPIRED, bpf.XlbReasonREASON_CT_REAL_GONE} {
+	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_CT_MISS, bpf.XlbReasonREASON_CT_EXPIRED, bpf.XlbReasonREASON_CT_REAL_GONE, bpf.XlbReasonREASON_OPS} {
 		others += counts[names[r]]
 	}
 	if others > lookups {

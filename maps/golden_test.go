@@ -2,8 +2,10 @@ package maps
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -42,13 +44,16 @@ type fixture struct {
 	Sequences  []fixtureSequence       `json:"sequences,omitempty"`
 	SchedReals []fixtureSchedList      `json:"sched_reals,omitempty"`
 	ConnCounts map[uint32]fixtureCount `json:"conn_counts,omitempty"`
+	// Templates are persistence templates before the run.
+	Templates []fixtureTemplate `json:"templates,omitempty"`
 	// Ingress names the NAT lab's interface ("outside" or "inside") the
 	// frames arrive on: the case runs in the lab (natLab), where
 	// bpf_fib_lookup finds routes and neighbours. Empty: lo, no lab.
 	Ingress string `json:"ingress,omitempty"`
 	// Before are frames run first, arriving on the lab's outside
-	// interface (a client's packets that set up a NAT flow); their results
-	// are not checked, but count in the reasons and counters.
+	// interface (a client's packets that set up a NAT flow), or on lo
+	// when the case runs outside the lab; their results are not checked,
+	// but count in the reasons and counters.
 	Before []testutil.HexFrame `json:"before,omitempty"`
 	In     testutil.HexFrame   `json:"in"`
 
@@ -62,6 +67,17 @@ type fixture struct {
 	// ConnCountsAfter are the fixture's reals' counts after the run
 	// (RealConnCounts), non-zero ones only.
 	ConnCountsAfter map[uint32]fixtureCount `json:"conn_counts_after,omitempty"`
+	// TemplatesAfter are both persistence tables after the run.
+	TemplatesAfter []fixtureTemplate `json:"templates_after,omitempty"`
+}
+
+// fixtureTemplate is a persistence template: before the run idle_s ages
+// it; after the run it is left out.
+type fixtureTemplate struct {
+	ServiceID uint32 `json:"service_id"`
+	Client    string `json:"client"` // the masked address
+	RealID    uint32 `json:"real_id"`
+	IdleS     int    `json:"idle_s,omitempty"`
 }
 
 // fixtureCount is a real's active and inactive connection counts.
@@ -146,21 +162,25 @@ type fixtureService struct {
 	Kind        Kind   `json:"kind"`
 	TunnelSrc   string `json:"tunnel_src,omitempty"`
 	DropRemoved bool   `json:"drop_removed,omitempty"`
-	Hash        string `json:"hash,omitempty"`  // lb_algo "sh" or "dh"; omitted: mh (the flow)
-	Sched       string `json:"sched,omitempty"` // lb_algo rr, wrr, lc, wlc, sed, nq; omitted: Maglev (see hash)
+	Hash        string `json:"hash,omitempty"`           // lb_algo "sh" or "dh"; omitted: mh (the flow)
+	Sched       string `json:"sched,omitempty"`          // lb_algo rr, wrr, lc, wlc, sed, nq; omitted: Maglev (see hash)
+	PersistS    int    `json:"persist_s,omitempty"`      // persistence_timeout
+	PersistBits int    `json:"persist_prefix,omitempty"` // persistence_granularity
+	OPS         bool   `json:"ops,omitempty"`
 }
 
 // hashKeys maps a fixture service's hash to Service.Hash.
 var hashKeys = map[string]HashKey{"": HashFlow, "mh": HashFlow, "sh": HashSource, "dh": HashDest}
 
 type fixtureReal struct {
-	ID      uint32 `json:"id"`
-	Addr    string `json:"addr"`
-	Port    uint16 `json:"port,omitempty"` // NAT
-	MAC     string `json:"mac,omitempty"`  // omitted with src_mac and ifindex: routed (NAT)
-	SrcMAC  string `json:"src_mac,omitempty"`
-	Ifindex int    `json:"ifindex,omitempty"`
-	Removed bool   `json:"removed,omitempty"` // RemoveReal after PutReal
+	ID       uint32 `json:"id"`
+	Addr     string `json:"addr"`
+	Port     uint16 `json:"port,omitempty"` // NAT
+	MAC      string `json:"mac,omitempty"`  // omitted with src_mac and ifindex: routed (NAT)
+	SrcMAC   string `json:"src_mac,omitempty"`
+	Ifindex  int    `json:"ifindex,omitempty"`
+	Removed  bool   `json:"removed,omitempty"`  // RemoveReal after PutReal
+	Quiesced bool   `json:"quiesced,omitempty"` // weight 0
 }
 
 // fixtureTable fills a service's table of size slots with Fill repeated.
@@ -218,7 +238,8 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 		if !ok {
 			tb.Fatalf("service %s: sched %q unknown", s.VIP, s.Sched)
 		}
-		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved, Hash: hash, Scheduler: sched}
+		svc := Service{ID: s.ID, TableSize: s.TableSize, Kind: s.Kind, DropRemoved: s.DropRemoved, Hash: hash, Scheduler: sched,
+			Persist: time.Duration(s.PersistS) * time.Second, PersistPrefix: s.PersistBits, OnePacket: s.OPS}
 		if s.TunnelSrc != "" {
 			svc.TunnelSrc = netip.MustParseAddr(s.TunnelSrc)
 		}
@@ -237,7 +258,7 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 				tb.Fatal(err)
 			}
 		}
-		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: r.Ifindex}); err != nil {
+		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: r.Ifindex, Quiesced: r.Quiesced}); err != nil {
 			tb.Fatal(err)
 		}
 		if r.Removed {
@@ -274,6 +295,20 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			if err := d.realConns.Update(c.RealID, &cc, ebpf.UpdateAny); err != nil {
 				tb.Fatal(err)
 			}
+		}
+	}
+	for _, t := range f.Templates {
+		m, key, err := d.persistKey(t.ServiceID, netip.MustParseAddr(t.Client))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var r bpf.XlbReal
+		if err := d.reals.Lookup(t.RealID, &r); err != nil {
+			tb.Fatal(err)
+		}
+		v := bpf.XlbPersist{RealId: t.RealID, RealGen: r.Gen, LastSeen: uint64(now - time.Duration(t.IdleS)*time.Second)}
+		if err := m.Update(key, &v, ebpf.UpdateNoExist); err != nil {
+			tb.Fatal(err)
 		}
 	}
 	for _, t := range f.Tables {
@@ -336,6 +371,9 @@ func TestGolden(t *testing.T) {
 			if f.Ingress != "" {
 				verdict, out = lab.run(t, d, f)
 			} else {
+				for _, in := range f.Before {
+					run(t, d.Program(), in)
+				}
 				verdict, out = run(t, d.Program(), f.In)
 			}
 			got := fixture{
@@ -347,6 +385,7 @@ func TestGolden(t *testing.T) {
 				ConnsAfter:      dumpConns(t, d),
 				RepliesAfter:    dumpReplies(t, d),
 				ConnCountsAfter: connCounts(t, d, f.Reals),
+				TemplatesAfter:  dumpTemplates(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -368,6 +407,7 @@ func TestGolden(t *testing.T) {
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
 				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
 				f.ConnCountsAfter = got.ConnCountsAfter
+				f.TemplatesAfter = got.TemplatesAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -394,6 +434,9 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.ConnCountsAfter, got.ConnCountsAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("conn counts after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.TemplatesAfter, got.TemplatesAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("templates after the run (-want +got):\n%s", diff)
 			}
 			// NAT rewrites checksums: whatever leaves must verify, as
 			// the input did.
@@ -450,4 +493,31 @@ func writeFixture(tb testing.TB, name string, f *fixture) {
 	if err := os.WriteFile(filepath.Join(goldenDir, name+".json"), append(raw, '\n'), 0o644); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// dumpTemplates lists both persistence tables, sorted, without clocks.
+func dumpTemplates(tb testing.TB, d *Dataplane) []fixtureTemplate {
+	tb.Helper()
+	var out []fixtureTemplate
+	var v bpf.XlbPersist
+	var k4 bpf.XlbPersist4Key
+	it := d.persist4.Iterate()
+	for it.Next(&k4, &v) {
+		var a [4]byte
+		binary.NativeEndian.PutUint32(a[:], k4.Client)
+		out = append(out, fixtureTemplate{ServiceID: k4.ServiceId, Client: netip.AddrFrom4(a).String(), RealID: v.RealId})
+	}
+	if err := it.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	var k6 bpf.XlbPersist6Key
+	it = d.persist6.Iterate()
+	for it.Next(&k6, &v) {
+		out = append(out, fixtureTemplate{ServiceID: k6.ServiceId, Client: netip.AddrFrom16(k6.Client).String(), RealID: v.RealId})
+	}
+	if err := it.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	slices.SortFunc(out, func(a, b fixtureTemplate) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+	return out
 }

@@ -19,8 +19,8 @@ func newExplainCommand(client func() *api.Client, withTimeout func(*cobra.Comman
 		Short: "say which real a client's flow goes to, and why",
 		Long: `explain answers which real server the data plane sends the flow from
 CLIENT:PORT to the virtual service, and why: its connection-table entry (state,
-idle time, timeout), or — for a new, expired or orphaned flow — the scheduler's
-table slot (the hash of the flow for mh, of the client for sh, of the VIP for
+idle time, timeout), or — for a new, expired or orphaned flow — the client's
+persistence template (persistent services), or the scheduler's table slot (the hash of the flow for mh, of the client for sh, of the VIP for
 dh). It reads the same inputs as the XDP program, without sending a packet.`,
 		Example: "  xlbctl explain 198.18.0.100:80/tcp 198.18.0.10:43512",
 		Args:    usageArgs(cobra.ExactArgs(2)),
@@ -65,6 +65,13 @@ func printExplanation(w io.Writer, e api.Explanation) {
 		fmt.Fprintf(w, "  connection table: %s, %s, idle %.0fs of %.0fs\n", cr, c.State, c.IdleS, c.TimeoutS)
 	} else {
 		fmt.Fprintln(w, "  connection table: no entry")
+	}
+	if t := e.Template; t != nil {
+		tr := t.Real
+		if tr == "" {
+			tr = "a real no longer configured"
+		}
+		fmt.Fprintf(w, "  persistence template: %s -> %s, idle %.0fs of %.0fs\n", t.Client, tr, t.IdleS, t.TimeoutS)
 	}
 	slotReal := e.SlotReal
 	if slotReal == "" {

@@ -84,6 +84,16 @@ func printServices(w io.Writer, svcs api.Services, stats bool) error {
 		if s.ServedBy != "" && !strings.EqualFold(s.ServedBy, s.Scheduler) {
 			sched = fmt.Sprintf("%s(as %s)", s.Scheduler, s.ServedBy)
 		}
+		// As ipvsadm -Ln: "rr persistent 360 mask 255.255.255.0", "ops".
+		if s.PersistenceS > 0 {
+			sched += fmt.Sprintf(" persistent %d", s.PersistenceS)
+			if m := persistMask(s.VIP, s.PersistenceGranularity); m != "" {
+				sched += " mask " + m
+			}
+		}
+		if s.OPS {
+			sched += " ops"
+		}
 		if s.Reason != "" {
 			notes = append(notes, fmt.Sprintf("%s: %s", vip, s.Reason))
 		}
@@ -120,6 +130,23 @@ func printServices(w io.Writer, svcs api.Services, stats bool) error {
 		fmt.Fprintln(w, n)
 	}
 	return nil
+}
+
+// persistMask writes a persistence granularity as ipvsadm does: an IPv4
+// netmask, or an IPv6 prefix length; "" for a host (ipvsadm's default).
+func persistMask(vip string, bits int) string {
+	a, err := netip.ParseAddr(vip)
+	if err != nil || bits <= 0 || (a.Is4() && bits >= 32) || bits >= 128 {
+		return ""
+	}
+	if a.Is6() {
+		return fmt.Sprint(bits)
+	}
+	m := [4]byte{}
+	for i := range bits {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	return netip.AddrFrom4(m).String()
 }
 
 func hostPort(addr string, port uint16) string {

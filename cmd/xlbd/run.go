@@ -38,14 +38,15 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 	// connection table's, fixed at load (zero: IPVS's defaults).
 	timeouts := cfg.Global.LVSTimeouts
 	dp, err := maps.Open(maps.Options{
-		PinDir:        s.BPFFS,
-		MaxServices:   s.MaxServices,
-		MaxReals:      s.MaxReals,
-		ConnTableSize: s.ConnTableSize,
-		TCPTimeout:    timeouts.TCP,
-		TCPFinTimeout: timeouts.TCPFin,
-		UDPTimeout:    timeouts.UDP,
-		Logger:        log,
+		PinDir:           s.BPFFS,
+		MaxServices:      s.MaxServices,
+		MaxReals:         s.MaxReals,
+		ConnTableSize:    s.ConnTableSize,
+		PersistTableSize: s.PersistTableSize,
+		TCPTimeout:       timeouts.TCP,
+		TCPFinTimeout:    timeouts.TCPFin,
+		UDPTimeout:       timeouts.UDP,
+		Logger:           log,
 	})
 	if err != nil {
 		return err

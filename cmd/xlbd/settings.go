@@ -14,6 +14,7 @@ import (
 
 	"xlb/controlplane/api"
 	"xlb/controlplane/maglev"
+	"xlb/maps"
 )
 
 // defaultSettingsFile is read when it exists; --settings (or XLB_SETTINGS) names
@@ -24,21 +25,24 @@ var defaultSettingsFile = "/etc/xlb/xlbd.yaml"
 // first to last: a flag, an XLB_* environment variable, the YAML settings file,
 // the default.
 type settings struct {
-	Config         string
-	ConfigID       string // selects keepalived's @ID lines; empty: the host name
-	Interfaces     []string
-	BPFFS          string
-	Socket         string
-	CheckOnly      bool
-	Dump           bool // with CheckOnly: print the configuration as JSON
-	PrintSettings  bool
-	SettingsFile   string // the YAML file read, empty when none
-	LogLevel       string
-	MaglevSize     uint32
-	MaxServices    uint32
-	MaxReals       uint32
-	ConnTableSize  uint32 // IPv4 flows the connection table holds; IPv6 gets a quarter
-	ResolveTimeout time.Duration
+	Config        string
+	ConfigID      string // selects keepalived's @ID lines; empty: the host name
+	Interfaces    []string
+	BPFFS         string
+	Socket        string
+	CheckOnly     bool
+	Dump          bool // with CheckOnly: print the configuration as JSON
+	PrintSettings bool
+	SettingsFile  string // the YAML file read, empty when none
+	LogLevel      string
+	MaglevSize    uint32
+	MaxServices   uint32
+	MaxReals      uint32
+	ConnTableSize uint32 // IPv4 flows the connection table holds; IPv6 gets a quarter
+	// PersistTableSize is how many IPv4 persistence templates the data
+	// plane holds (IPv6: a quarter).
+	PersistTableSize uint32
+	ResolveTimeout   time.Duration
 	// SlowStart is how long a real coming back from a failed health check
 	// takes to ramp up to its full weight; 0: at once, as keepalived.
 	SlowStart time.Duration
@@ -52,7 +56,7 @@ type settings struct {
 // (config-test, dump, print-settings) and the file's own name are flags only.
 var fileKeys = []string{
 	"config", "config-id", "interface", "bpffs", "socket", "log-level",
-	"maglev-size", "max-services", "max-reals", "conn-table-size", "resolve-timeout", "slow-start", "check-via-vip",
+	"maglev-size", "max-services", "max-reals", "conn-table-size", "persist-table-size", "resolve-timeout", "slow-start", "check-via-vip",
 }
 
 func newRootCommand() *cobra.Command { return newCommand(dispatch) }
@@ -127,6 +131,7 @@ XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
 	f.Uint32("max-services", 256, "capacity of the services map")
 	f.Uint32("max-reals", 4096, "capacity of the reals map")
 	f.Uint32("conn-table-size", 1<<20, "IPv4 flows the connection table holds (IPv6: a quarter); preallocated")
+	f.Uint32("persist-table-size", maps.DefaultPersistTableSize, "IPv4 persistence templates the data plane holds (IPv6: a quarter); preallocated")
 	f.Duration("resolve-timeout", 3*time.Second, "how long start-up waits for real servers' MACs")
 	f.Bool("check-via-vip", false, "send DR and TUN services' TCP_CHECKs to the VIP the way clients' packets go (real's MAC, or IP-in-IP to the real)")
 	f.Duration("slow-start", 0, "ramp a real that passes its health checks again up to full weight over this time (0: at once)")
@@ -186,22 +191,23 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 		return settings{}, err
 	}
 	s := settings{
-		Config:         v.GetString("config"),
-		ConfigID:       v.GetString("config-id"),
-		BPFFS:          v.GetString("bpffs"),
-		Socket:         v.GetString("socket"),
-		CheckOnly:      v.GetBool("config-test"),
-		Dump:           v.GetBool("dump"),
-		PrintSettings:  v.GetBool("print-settings"),
-		SettingsFile:   file,
-		LogLevel:       v.GetString("log-level"),
-		MaglevSize:     v.GetUint32("maglev-size"),
-		MaxServices:    v.GetUint32("max-services"),
-		MaxReals:       v.GetUint32("max-reals"),
-		ConnTableSize:  v.GetUint32("conn-table-size"),
-		ResolveTimeout: v.GetDuration("resolve-timeout"),
-		SlowStart:      v.GetDuration("slow-start"),
-		CheckViaVIP:    v.GetBool("check-via-vip"),
+		Config:           v.GetString("config"),
+		ConfigID:         v.GetString("config-id"),
+		BPFFS:            v.GetString("bpffs"),
+		Socket:           v.GetString("socket"),
+		CheckOnly:        v.GetBool("config-test"),
+		Dump:             v.GetBool("dump"),
+		PrintSettings:    v.GetBool("print-settings"),
+		SettingsFile:     file,
+		LogLevel:         v.GetString("log-level"),
+		MaglevSize:       v.GetUint32("maglev-size"),
+		MaxServices:      v.GetUint32("max-services"),
+		MaxReals:         v.GetUint32("max-reals"),
+		ConnTableSize:    v.GetUint32("conn-table-size"),
+		PersistTableSize: v.GetUint32("persist-table-size"),
+		ResolveTimeout:   v.GetDuration("resolve-timeout"),
+		SlowStart:        v.GetDuration("slow-start"),
+		CheckViaVIP:      v.GetBool("check-via-vip"),
 	}
 	if s.ConfigID == "" {
 		// keepalived's default, the short host name; filled in here so
@@ -256,6 +262,7 @@ func settingsYAML(s settings) string {
 	fmt.Fprintf(&b, "max-services: %d\n", s.MaxServices)
 	fmt.Fprintf(&b, "max-reals: %d\n", s.MaxReals)
 	fmt.Fprintf(&b, "conn-table-size: %d\n", s.ConnTableSize)
+	fmt.Fprintf(&b, "persist-table-size: %d\n", s.PersistTableSize)
 	fmt.Fprintf(&b, "resolve-timeout: %s\n", s.ResolveTimeout)
 	fmt.Fprintf(&b, "slow-start: %s\n", s.SlowStart)
 	fmt.Fprintf(&b, "check-via-vip: %t\n", s.CheckViaVIP)

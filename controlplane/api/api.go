@@ -47,6 +47,12 @@ type Service struct {
 	// the live reals' weights meet it (keepalived's rule, with hysteresis).
 	Quorum   int  `json:"quorum"`
 	QuorumUp bool `json:"quorum_up"`
+	// PersistenceS is persistence_timeout in seconds (0: not persistent)
+	// and PersistenceGranularity the prefix length clients share a
+	// template by (32 or 128: a host); OPS is one-packet scheduling.
+	PersistenceS           uint32 `json:"persistence_s,omitempty"`
+	PersistenceGranularity int    `json:"persistence_granularity,omitempty"`
+	OPS                    bool   `json:"ops,omitempty"`
 }
 
 // Real is one real server of a service.
@@ -114,6 +120,9 @@ type Explanation struct {
 	DecidedBy string `json:"decided_by"` // "connection table" or "scheduler"
 	// Conn is the flow's connection-table entry, when there is one.
 	Conn *TrackedConn `json:"conn,omitempty"`
+	// Template is the client's persistence template, when the service is
+	// persistent and has one.
+	Template *Template `json:"template,omitempty"`
 	// The scheduler's choice for a new flow: slot = hash mapped onto
 	// table_size; slot_real is the real in that slot.
 	Scheduler string   `json:"scheduler"` // "mh" (flow), "sh" (client address), "dh" (destination)
@@ -128,6 +137,15 @@ type Explanation struct {
 type TrackedConn struct {
 	Real     string  `json:"real"` // empty when its real is gone
 	State    string  `json:"state"`
+	IdleS    float64 `json:"idle_s"`
+	TimeoutS float64 `json:"timeout_s"`
+}
+
+// Template is a persistence template: the real a client's (or its
+// prefix's) new flows go to while it is fresh.
+type Template struct {
+	Client   string  `json:"client"` // the masked address, e.g. "198.18.1.0"
+	Real     string  `json:"real"`   // empty when its real is gone
 	IdleS    float64 `json:"idle_s"`
 	TimeoutS float64 `json:"timeout_s"`
 }
