@@ -196,4 +196,17 @@ struct {
 	__type(value, struct clock_cache);
 } clock SEC(".maps");
 
+/* localities maps (service, destination address) to the real (lblc) or
+ * set of reals (lblcr) new flows to that destination go to (bpf/lblc.h).
+ * An LRU shared by all CPUs and services, read and written only on new
+ * flows of lblc and lblcr services; sized by maps.Options.LocalityTableSize.
+ * Preallocated, as every LRU: 16384 entries take about 2.5 MiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LOCALITIES);
+	__type(key, struct locality_key);
+	__type(value, struct locality);
+} localities SEC(".maps");
+
 #endif
+

@@ -91,6 +91,29 @@ const (
 	XlbLbKindLB_KIND_TUN XlbLbKind = 3
 )
 
+type XlbLocality struct {
+	_       structs.HostLayout
+	LastUse uint64
+	LastMod uint64
+	Count   uint32
+	Pad     uint32
+	Members [8]XlbLocalityMember
+}
+
+type XlbLocalityKey struct {
+	_         structs.HostLayout
+	ServiceId uint32
+	Addr      [16]uint8
+}
+
+type XlbLocalityMember struct {
+	_       structs.HostLayout
+	RealId  uint32
+	RealGen uint16
+	Hint    uint8
+	Pad     uint8
+}
+
 type XlbMaglevBucket struct {
 	_      structs.HostLayout
 	RealId [2]uint32
@@ -172,7 +195,9 @@ const (
 	XlbSchedKindSCHED_WLC    XlbSchedKind = 4
 	XlbSchedKindSCHED_SED    XlbSchedKind = 5
 	XlbSchedKindSCHED_NQ     XlbSchedKind = 6
-	XlbSchedKindSCHED_MAX    XlbSchedKind = 7
+	XlbSchedKindSCHED_LBLC   XlbSchedKind = 7
+	XlbSchedKindSCHED_LBLCR  XlbSchedKind = 8
+	XlbSchedKindSCHED_MAX    XlbSchedKind = 9
 )
 
 type XlbSchedList struct {
@@ -227,27 +252,30 @@ type XlbVipKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XlbMapClock               = "clock"
-	XlbMapConns4              = "conns4"
-	XlbMapConns6              = "conns6"
-	XlbMapIfaces              = "ifaces"
-	XlbMapMaglevTables        = "maglev_tables"
-	XlbMapNat4                = "nat4"
-	XlbMapNat6                = "nat6"
-	XlbMapRealConns           = "real_conns"
-	XlbMapRealStats           = "real_stats"
-	XlbMapReals               = "reals"
-	XlbMapReasons             = "reasons"
-	XlbMapSchedLists          = "sched_lists"
-	XlbMapSchedPos            = "sched_pos"
-	XlbMapServiceStats        = "service_stats"
-	XlbMapServices            = "services"
-	XlbMapServices4           = "services4"
-	XlbProgXlbXdp             = "xlb_xdp"
-	XlbVarConnTimeoutSynNs    = "conn_timeout_syn_ns"
-	XlbVarConnTimeoutTcpNs    = "conn_timeout_tcp_ns"
-	XlbVarConnTimeoutTcpfinNs = "conn_timeout_tcpfin_ns"
-	XlbVarConnTimeoutUdpNs    = "conn_timeout_udp_ns"
+	XlbMapClock                = "clock"
+	XlbMapConns4               = "conns4"
+	XlbMapConns6               = "conns6"
+	XlbMapIfaces               = "ifaces"
+	XlbMapLocalities           = "localities"
+	XlbMapMaglevTables         = "maglev_tables"
+	XlbMapNat4                 = "nat4"
+	XlbMapNat6                 = "nat6"
+	XlbMapRealConns            = "real_conns"
+	XlbMapRealStats            = "real_stats"
+	XlbMapReals                = "reals"
+	XlbMapReasons              = "reasons"
+	XlbMapSchedLists           = "sched_lists"
+	XlbMapSchedPos             = "sched_pos"
+	XlbMapServiceStats         = "service_stats"
+	XlbMapServices             = "services"
+	XlbMapServices4            = "services4"
+	XlbProgXlbXdp              = "xlb_xdp"
+	XlbVarConnTimeoutSynNs     = "conn_timeout_syn_ns"
+	XlbVarConnTimeoutTcpNs     = "conn_timeout_tcp_ns"
+	XlbVarConnTimeoutTcpfinNs  = "conn_timeout_tcpfin_ns"
+	XlbVarConnTimeoutUdpNs     = "conn_timeout_udp_ns"
+	XlbVarLocalityExpirationNs = "locality_expiration_ns"
+	XlbVarLocalityShrinkNs     = "locality_shrink_ns"
 )
 
 // LoadXlb returns the embedded CollectionSpec for Xlb.
@@ -303,6 +331,7 @@ type XlbMapSpecs struct {
 	Conns4       *ebpf.MapSpec `ebpf:"conns4"`
 	Conns6       *ebpf.MapSpec `ebpf:"conns6"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
+	Localities   *ebpf.MapSpec `ebpf:"localities"`
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
 	Nat4         *ebpf.MapSpec `ebpf:"nat4"`
 	Nat6         *ebpf.MapSpec `ebpf:"nat6"`
@@ -321,10 +350,12 @@ type XlbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbVariableSpecs struct {
-	ConnTimeoutSynNs    *ebpf.VariableSpec `ebpf:"conn_timeout_syn_ns"`
-	ConnTimeoutTcpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
-	ConnTimeoutTcpfinNs *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
-	ConnTimeoutUdpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
+	ConnTimeoutSynNs     *ebpf.VariableSpec `ebpf:"conn_timeout_syn_ns"`
+	ConnTimeoutTcpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
+	ConnTimeoutTcpfinNs  *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
+	ConnTimeoutUdpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
+	LocalityExpirationNs *ebpf.VariableSpec `ebpf:"locality_expiration_ns"`
+	LocalityShrinkNs     *ebpf.VariableSpec `ebpf:"locality_shrink_ns"`
 }
 
 // XlbObjects contains all objects after they have been loaded into the kernel.
@@ -351,6 +382,7 @@ type XlbMaps struct {
 	Conns4       *ebpf.Map `ebpf:"conns4"`
 	Conns6       *ebpf.Map `ebpf:"conns6"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
+	Localities   *ebpf.Map `ebpf:"localities"`
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
 	Nat4         *ebpf.Map `ebpf:"nat4"`
 	Nat6         *ebpf.Map `ebpf:"nat6"`
@@ -371,6 +403,7 @@ func (m *XlbMaps) Close() error {
 		m.Conns4,
 		m.Conns6,
 		m.Ifaces,
+		m.Localities,
 		m.MaglevTables,
 		m.Nat4,
 		m.Nat6,
@@ -390,10 +423,12 @@ func (m *XlbMaps) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbVariables struct {
-	ConnTimeoutSynNs    *ebpf.Variable `ebpf:"conn_timeout_syn_ns"`
-	ConnTimeoutTcpNs    *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
-	ConnTimeoutTcpfinNs *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
-	ConnTimeoutUdpNs    *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
+	ConnTimeoutSynNs     *ebpf.Variable `ebpf:"conn_timeout_syn_ns"`
+	ConnTimeoutTcpNs     *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
+	ConnTimeoutTcpfinNs  *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
+	ConnTimeoutUdpNs     *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
+	LocalityExpirationNs *ebpf.Variable `ebpf:"locality_expiration_ns"`
+	LocalityShrinkNs     *ebpf.Variable `ebpf:"locality_shrink_ns"`
 }
 
 // XlbPrograms contains all programs after they have been loaded into the kernel.

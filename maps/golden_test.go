@@ -42,6 +42,8 @@ type fixture struct {
 	Sequences  []fixtureSequence       `json:"sequences,omitempty"`
 	SchedReals []fixtureSchedList      `json:"sched_reals,omitempty"`
 	ConnCounts map[uint32]fixtureCount `json:"conn_counts,omitempty"`
+	// Localities are lblc/lblcr entries before the run (locality_test.go).
+	Localities []fixtureLocality `json:"localities,omitempty"`
 	// Ingress names the NAT lab's interface ("outside" or "inside") the
 	// frames arrive on: the case runs in the lab (natLab), where
 	// bpf_fib_lookup finds routes and neighbours. Empty: lo, no lab.
@@ -62,6 +64,8 @@ type fixture struct {
 	// ConnCountsAfter are the fixture's reals' counts after the run
 	// (RealConnCounts), non-zero ones only.
 	ConnCountsAfter map[uint32]fixtureCount `json:"conn_counts_after,omitempty"`
+	// LocalitiesAfter is the whole lblc/lblcr table after the run.
+	LocalitiesAfter []fixtureLocality `json:"localities_after,omitempty"`
 }
 
 // fixtureCount is a real's active and inactive connection counts.
@@ -83,7 +87,8 @@ type fixtureSchedList struct {
 }
 
 // schedByName maps a fixture service's sched to Service.Scheduler.
-var schedByName = map[string]Scheduler{"": SchedMaglev, "rr": SchedRR, "wrr": SchedWRR, "lc": SchedLC, "wlc": SchedWLC, "sed": SchedSED, "nq": SchedNQ}
+var schedByName = map[string]Scheduler{"": SchedMaglev, "rr": SchedRR, "wrr": SchedWRR, "lc": SchedLC, "wlc": SchedWLC, "sed": SchedSED, "nq": SchedNQ,
+	"lblc": SchedLBLC, "lblcr": SchedLBLCR}
 
 // connCounts reads the counts of reals, non-zero ones only.
 func connCounts(tb testing.TB, d *Dataplane, reals []fixtureReal) map[uint32]fixtureCount {
@@ -147,7 +152,7 @@ type fixtureService struct {
 	TunnelSrc   string `json:"tunnel_src,omitempty"`
 	DropRemoved bool   `json:"drop_removed,omitempty"`
 	Hash        string `json:"hash,omitempty"`  // lb_algo "sh" or "dh"; omitted: mh (the flow)
-	Sched       string `json:"sched,omitempty"` // lb_algo rr, wrr, lc, wlc, sed, nq; omitted: Maglev (see hash)
+	Sched       string `json:"sched,omitempty"` // lb_algo rr, wrr, lc, wlc, sed, nq, lblc, lblcr; omitted: Maglev (see hash)
 }
 
 // hashKeys maps a fixture service's hash to Service.Hash.
@@ -296,6 +301,7 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			tb.Fatal(err)
 		}
 	}
+	fillLocalities(tb, d, f.Localities)
 }
 
 // run passes frame through d's program once, arriving on lo.
@@ -347,6 +353,7 @@ func TestGolden(t *testing.T) {
 				ConnsAfter:      dumpConns(t, d),
 				RepliesAfter:    dumpReplies(t, d),
 				ConnCountsAfter: connCounts(t, d, f.Reals),
+				LocalitiesAfter: dumpLocalities(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -367,7 +374,7 @@ func TestGolden(t *testing.T) {
 				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
 				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
-				f.ConnCountsAfter = got.ConnCountsAfter
+				f.ConnCountsAfter, f.LocalitiesAfter = got.ConnCountsAfter, got.LocalitiesAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -394,6 +401,9 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.ConnCountsAfter, got.ConnCountsAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("conn counts after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.LocalitiesAfter, got.LocalitiesAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("localities after the run (-want +got):\n%s", diff)
 			}
 			// NAT rewrites checksums: whatever leaves must verify, as
 			// the input did.
