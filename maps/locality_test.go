@@ -304,3 +304,99 @@ func ageConnTo(tb testing.TB, d *Dataplane, frame []byte) {
 	c.LastSeen = 0
 	putConn(tb, d, f, c, ebpf.UpdateExist)
 }
+
+// TestLocalitySticks checks lblc and lblcr from the outside: many clients
+// of one destination meet one real while it is not overloaded; once it
+// is, the destination moves (lblc) or its set grows (lblcr), up to
+// MaxLocalitySet reals; DeleteLocalities then forgets the service's
+// entries.
+func TestLocalitySticks(t *testing.T) {
+	weights := []uint32{1, 1, 1, 1}
+	for _, tc := range []struct {
+		name     string
+		s        Scheduler
+		wantSets [][]uint32 // the set after each round
+	}{
+		{sched.LBLC, SchedLBLC, [][]uint32{{1}, {2}, {3}}},
+		{sched.LBLCR, SchedLBLCR, [][]uint32{{1}, {2, 1}, {3, 2, 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openSched(t, tc.s, tc.name, weights, 4096)
+			base := vipFrame(t)
+			var n uint32
+			for round, want := range tc.wantSets {
+				// Ten SYNs from ten clients: inactive flows never
+				// overload, so all go to the destination's newest real.
+				for range 10 {
+					if got := sendTo(t, d, clientFrame(base, n, 0x02)); got != want[0] {
+						t.Fatalf("round %d: client %d went to real %d, want %d", round, n, got, want[0])
+					}
+					n++
+				}
+				l, ok, err := d.LookupLocality(1, testVIP.Addr)
+				if err != nil || !ok {
+					t.Fatalf("LookupLocality = %v, %v", ok, err)
+				}
+				var got []uint32
+				for _, r := range l.Reals {
+					got = append(got, r.ID)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("round %d: reals of %s (-want +got):\n%s", round, testVIP.Addr, diff)
+				}
+				// Two of them established: 2 active > weight 1 while the
+				// others are idle: overloaded.
+				for k := range uint32(2) {
+					if got := sendTo(t, d, clientFrame(base, n-1-k, 0x10)); got != want[0] {
+						t.Fatalf("round %d: ACK went to real %d, want %d", round, got, want[0])
+					}
+				}
+			}
+			if n, err := d.DeleteLocalities(1); err != nil || n != 1 {
+				t.Errorf("DeleteLocalities = %d, %v; want 1", n, err)
+			}
+			if _, ok, err := d.LookupLocality(1, testVIP.Addr); ok || err != nil {
+				t.Errorf("after DeleteLocalities: entry %v, %v", ok, err)
+			}
+		})
+	}
+}
+
+// TestLocalitySetBound fills an lblcr set past MaxLocalitySet: the most
+// loaded member makes room for each real that joins.
+func TestLocalitySetBound(t *testing.T) {
+	weights := make([]uint32, MaxLocalitySet+2)
+	for i := range weights {
+		weights[i] = 1
+	}
+	d := openSched(t, SchedLBLCR, sched.LBLCR, weights, 4096)
+	base := vipFrame(t)
+	var n uint32
+	// Each round overloads the set's least loaded member with two
+	// established flows: wlc's pick (the next idle real) joins.
+	for round := range len(weights) {
+		got := sendTo(t, d, clientFrame(base, n, 0x02))
+		if want := uint32(round + 1); got != want {
+			t.Fatalf("round %d: went to real %d, want %d", round, got, want)
+		}
+		sendTo(t, d, clientFrame(base, n, 0x10))
+		sendTo(t, d, clientFrame(base, n+1, 0x02))
+		sendTo(t, d, clientFrame(base, n+1, 0x10))
+		n += 2
+	}
+	l, _, err := d.LookupLocality(1, testVIP.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every member carries 2 active flows: the most loaded is the first
+	// (newest) on the tie, so once the set was full each joining real
+	// replaced the one that joined before it (8, then 9).
+	var got []uint32
+	for _, r := range l.Reals {
+		got = append(got, r.ID)
+	}
+	want := []uint32{10, 7, 6, 5, 4, 3, 2, 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("set (-want +got):\n%s", diff)
+	}
+}
