@@ -82,7 +82,7 @@ type Options struct {
 	TCPTimeout, TCPFinTimeout, UDPTimeout, SYNTimeout time.Duration
 	// LocalityTableSize is how many (service, destination) entries the
 	// lblc/lblcr table holds (an LRU shared by all services, preallocated:
-	// about 160 bytes an entry); default DefaultLocalityTableSize.
+	// 176 bytes an entry); default DefaultLocalityTableSize.
 	LocalityTableSize uint32
 	// LocalityExpiration is how long an lblc/lblcr entry may go unused
 	// before the destination is scheduled afresh (IPVS's lblc_expiration,

@@ -400,3 +400,26 @@ func TestLocalitySetBound(t *testing.T) {
 		t.Errorf("set (-want +got):\n%s", diff)
 	}
 }
+
+// TestLocalityMemory checks what the lblc/lblcr table costs at its
+// default size, preallocated as every LRU: at most 3 MiB (measured 2.75,
+// 176 bytes an entry).
+func TestLocalityMemory(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 1})
+	info, err := d.localities.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, ok := info.Memlock()
+	if !ok {
+		t.Fatal("kernel reports no memlock for localities")
+	}
+	t.Logf("localities: %d entries, key %d B, value %d B: %.2f MiB, %.0f B/entry",
+		info.MaxEntries, info.KeySize, info.ValueSize, float64(loaded)/(1<<20), float64(loaded)/float64(info.MaxEntries))
+	if info.MaxEntries != DefaultLocalityTableSize {
+		t.Errorf("localities holds %d entries, want DefaultLocalityTableSize %d", info.MaxEntries, DefaultLocalityTableSize)
+	}
+	if loaded > 3<<20 {
+		t.Errorf("localities takes %d bytes, want <= 3 MiB", loaded)
+	}
+}
