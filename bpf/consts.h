@@ -89,6 +89,17 @@
  * ip_vs_dest_conn_overhead). */
 #define SCHED_ACTIVE_SHIFT 8
 
+/* Locality-based schedulers (lblc, lblcr; bpf/lblc.h). An lblcr set holds
+ * at most LOCALITY_SET_MAX reals (IPVS's is unbounded): 8 keep the value at
+ * 88 bytes and the member loops short. The table is an LRU shared by all
+ * services; IPVS lets each service's table reach 16384 entries before it
+ * collects entries idle for 6 minutes, an LRU of that size evicts the
+ * least recently used instead. */
+#define LOCALITY_SET_MAX 8          /* reals in one lblcr set */
+#define MAX_LOCALITIES 16384        /* entries in the localities table */
+#define LOCALITY_HINT_NONE 0xff     /* locality_member.hint: not in the service's sched_list (above MAX_SCHED_REALS) */
+#define LOCALITY_EXPIRATION_S 86400 /* s: IPVS's lblc_expiration and lblcr_expiration (24 h) */
+
 /* Maglev tables store two slots per array entry (struct maglev_bucket): the
  * kernel rounds array values up to 8 bytes, so one 4-byte slot per entry
  * would pay for 8. */
@@ -136,6 +147,8 @@ enum sched_kind {
 	SCHED_WLC = 4,    /* wlc: least (active*256+inactive)/weight */
 	SCHED_SED = 5,    /* sed: least (active+1)/weight */
 	SCHED_NQ = 6,     /* nq: the first real without active connections, else sed */
+	SCHED_LBLC = 7,   /* lblc: the destination's real in localities unless overloaded, else wlc (lblc.h) */
+	SCHED_LBLCR = 8,  /* lblcr: the least loaded of the destination's set in localities, grown by wlc (lblc.h) */
 	SCHED_MAX,
 };
 

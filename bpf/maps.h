@@ -217,4 +217,27 @@ struct {
 	__type(value, struct persist);
 } persist6 SEC(".maps");
 
+/* localities maps (service, destination address) to the real (lblc) or
+ * set of reals (lblcr) new flows to that destination go to (bpf/lblc.h).
+ * An LRU shared by all CPUs and services, read and written only on new
+ * flows of lblc and lblcr services; sized by maps.Options.LocalityTableSize.
+ * Preallocated, as every LRU: 16384 entries take 2.75 MiB
+ * (maps.TestLocalityMemory). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_LOCALITIES);
+	__type(key, struct locality_key);
+	__type(value, struct locality);
+} localities SEC(".maps");
+
+/* locality_scratch is locality_pick's working copy of an entry, one per
+ * CPU: on the stack it would take 88 of the 512 bytes all frames share. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct locality);
+} locality_scratch SEC(".maps");
+
 #endif
+

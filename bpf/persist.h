@@ -34,14 +34,6 @@
 #include "maps.h"
 #include "parse.h"
 
-/* persist_ref is where a template lives: its key, built once per new flow,
- * and the entry found (NULL: none). */
-struct persist_ref {
-	struct persist4_key k4;
-	struct persist6_key k6;
-	struct persist *t;
-};
-
 /* persist_usable says whether a template's real may take a new flow:
  * present, neither removed nor quiesced. Inlined: tiny. */
 static __always_inline bool persist_usable(const struct real *r)
@@ -49,37 +41,52 @@ static __always_inline bool persist_usable(const struct real *r)
 	return (r->flags & (REAL_F_PRESENT | REAL_F_REMOVED | REAL_F_QUIESCED)) == REAL_F_PRESENT;
 }
 
-/* persist_lookup fills ref with the template key of p's client for svc
- * (masked address, service id) and finds its entry. One call site per
- * map, so the verifier inlines each lookup. Inlined: once per new flow of a
- * persistent service, and per touch. */
-static __always_inline void persist_lookup(const struct service *svc, struct packet *p, struct persist_ref *ref)
+/* persist_key4 and persist_key6 build the template key of p's client for
+ * svc: the masked address and the service id. Keys are built where they
+ * are used and live no longer, rather than kept beside the entry: the
+ * program's stack (512 bytes for all frames) is tight. Inlined: tiny. */
+static __always_inline void persist_key4(const struct service *svc, struct packet *p, struct persist4_key *k)
 {
 	const __u32 *m = (const __u32 *)svc->persist_mask;
 	__u32 *fw = flow_words(&p->flow);
 
-	if (p->is_v6) {
-		__u32 *c = (__u32 *)ref->k6.client;
-		ref->k6.service_id = svc->id;
-		for (int i = 0; i < V4_MAPPED_WORDS; i++)
-			c[i] = fw[i] & m[i];
-		ref->t = bpf_map_lookup_elem(&persist6, &ref->k6);
-	} else {
-		ref->k4.service_id = svc->id;
-		ref->k4.client = fw[V4_MAPPED_WORDS - 1] & m[V4_MAPPED_WORDS - 1];
-		ref->t = bpf_map_lookup_elem(&persist4, &ref->k4);
-	}
+	k->service_id = svc->id;
+	k->client = fw[V4_MAPPED_WORDS - 1] & m[V4_MAPPED_WORDS - 1];
 }
 
-/* persist_find returns the real of p's client's template for svc and its
- * id, or NULL when there is no fresh template to a usable real; ref is
- * then ready for persist_store. Refreshes the template it uses. Inlined:
- * once per new flow of a persistent service. */
-static __always_inline struct real *persist_find(const struct service *svc, struct packet *p, __u64 now,
-						 __u32 *real_id, struct persist_ref *ref)
+static __always_inline void persist_key6(const struct service *svc, struct packet *p, struct persist6_key *k)
 {
-	persist_lookup(svc, p, ref);
-	struct persist *t = ref->t;
+	const __u32 *m = (const __u32 *)svc->persist_mask;
+	__u32 *fw = flow_words(&p->flow);
+	__u32 *c = (__u32 *)k->client;
+
+	k->service_id = svc->id;
+	for (int i = 0; i < V4_MAPPED_WORDS; i++)
+		c[i] = fw[i] & m[i];
+}
+
+/* persist_lookup finds the template of p's client for svc (NULL: none).
+ * One call site per map, so the verifier inlines each lookup. Inlined:
+ * once per new flow of a persistent service, and per touch. */
+static __always_inline struct persist *persist_lookup(const struct service *svc, struct packet *p)
+{
+	if (p->is_v6) {
+		struct persist6_key k6;
+		persist_key6(svc, p, &k6);
+		return bpf_map_lookup_elem(&persist6, &k6);
+	}
+	struct persist4_key k4;
+	persist_key4(svc, p, &k4);
+	return bpf_map_lookup_elem(&persist4, &k4);
+}
+
+/* persist_use returns the real of template t (what persist_lookup found
+ * for p's client) and its id, or NULL when t is no fresh template to a
+ * usable real. Refreshes the template it uses. Inlined: once per new flow
+ * of a persistent service. */
+static __always_inline struct real *persist_use(const struct service *svc, struct persist *t, __u64 now,
+						__u32 *real_id)
+{
 	if (!t || now - t->last_seen > (__u64)svc->persist_timeout * NSEC_PER_SEC)
 		return NULL;
 	__u32 id = t->real_id;
@@ -92,19 +99,25 @@ static __always_inline struct real *persist_find(const struct service *svc, stru
 	return r;
 }
 
-/* persist_store writes the template ref names: real id of generation gen,
- * seen now; in place when ref found an entry. Inlined: once per new flow
- * of a persistent service the template did not decide. */
-static __always_inline void persist_store(struct persist_ref *ref, bool is_v6, __u32 id, __u16 gen, __u64 now)
+/* persist_store writes p's client's template for svc: real id of
+ * generation gen, seen now; in place when t (what persist_lookup
+ * found) is an entry. Inlined: once per new flow of a
+ * persistent service the template did not decide. */
+static __always_inline void persist_store(const struct service *svc, struct packet *p, struct persist *t,
+					  __u32 id, __u16 gen, __u64 now)
 {
 	struct persist fresh = {.real_id = id, .real_gen = gen, .last_seen = now};
 
-	if (ref->t) {
-		*ref->t = fresh;
-	} else if (is_v6) {
-		bpf_map_update_elem(&persist6, &ref->k6, &fresh, BPF_ANY);
+	if (t) {
+		*t = fresh;
+	} else if (p->is_v6) {
+		struct persist6_key k6;
+		persist_key6(svc, p, &k6);
+		bpf_map_update_elem(&persist6, &k6, &fresh, BPF_ANY);
 	} else {
-		bpf_map_update_elem(&persist4, &ref->k4, &fresh, BPF_ANY);
+		struct persist4_key k4;
+		persist_key4(svc, p, &k4);
+		bpf_map_update_elem(&persist4, &k4, &fresh, BPF_ANY);
 		/* Keeps clang from merging the two updates (see pick_real). */
 		asm volatile("" ::: "memory");
 	}
@@ -117,15 +130,14 @@ static __always_inline void persist_store(struct persist_ref *ref, bool is_v6, _
  * CONN_TOUCH_NS per flow of a persistent service. */
 static __always_inline void persist_touch(const struct service *svc, struct packet *p, __u32 id, __u16 gen, __u64 now)
 {
-	struct persist_ref ref;
+	struct persist *t = persist_lookup(svc, p);
 
-	persist_lookup(svc, p, &ref);
-	if (ref.t) {
-		if (ref.t->real_id == id && ref.t->real_gen == gen)
-			ref.t->last_seen = now;
+	if (t) {
+		if (t->real_id == id && t->real_gen == gen)
+			t->last_seen = now;
 		return;
 	}
-	persist_store(&ref, p->is_v6, id, gen, now);
+	persist_store(svc, p, NULL, id, gen, now);
 }
 
 #endif

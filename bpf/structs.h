@@ -191,4 +191,34 @@ struct persist {
 	__u64 last_seen; /* as conn.last_seen: a new flow or a touch of one of its flows */
 };
 
+/* locality_key is the localities map key: a service and a destination
+ * address (v4-mapped for IPv4), one key for both families. Every byte is
+ * written (locality_pick). */
+struct locality_key {
+	__u32 service_id;
+	__u8 addr[16];
+};
+
+/* locality_member is one real of a locality entry: its id and generation
+ * (an id that names another real since is a dead member) and where it was
+ * last seen in the service's sched_list, so a use reads its weight without
+ * a scan. */
+struct locality_member {
+	__u32 real_id;
+	__u16 real_gen;
+	__u8 hint; /* index in the service's sched_list; LOCALITY_HINT_NONE: not there */
+	__u8 pad;
+};
+
+/* locality is the localities map value: the reals a destination goes to
+ * under lblc (one) or lblcr (a set, newest first, as IPVS adds members at
+ * the head), and the times IPVS keeps (ns, the connection table's clock). */
+struct locality {
+	__u64 last_use; /* last new flow to the destination, at most CONN_TOUCH_NS stale */
+	__u64 last_mod; /* lblcr: when a member last joined or was shed */
+	__u32 count;    /* members in use, <= LOCALITY_SET_MAX */
+	__u32 pad;
+	struct locality_member members[LOCALITY_SET_MAX];
+};
+
 #endif

@@ -4,9 +4,10 @@
 /* xlb.c: the XDP entry point. It only wires the headers:
  * parse (parse.h) -> services lookup (services4 or services, by family) ->
  * connection table (ct.h; conns4 or conns6, by family; ops services'
- * packets are never tracked) -> on a new, expired or orphaned flow the client's persistence
- * template (persist.h) or the service's scheduler (a Maglev slot, hash.h; the
- * rr/wrr sequence; or the lc/wlc/sed/nq scan) -> real -> rewrite MACs (DR),
+ * packets are never tracked) -> on a new, expired or orphaned flow the
+ * client's persistence template (persist.h) or the service's scheduler (a
+ * Maglev slot, hash.h; the rr/wrr sequence; the lc/wlc/sed/nq scan; or
+ * lblc/lblcr's locality table, lblc.h) -> real -> rewrite MACs (DR),
  * push an outer header (TUN, encap.h) or rewrite the destination and route
  * (NAT, nat.h) -> XDP_TX or redirect. On interfaces facing NAT reals
  * (ifaces) a NAT reply lookup comes first. Every verdict bumps one verdict
@@ -20,6 +21,7 @@
 #include "parse.h"
 #include "hash.h"
 #include "ct.h"
+#include "lblc.h"
 #include "encap.h"
 #include "nat.h"
 #include "persist.h"
@@ -169,7 +171,9 @@ static __always_inline __u32 sched_least(__u32 svc_id, __u32 sched)
  * alone, so that all of a client's flows (sh) or all flows to one address
  * (dh) share a real. rr and wrr: the slot is this CPU's position in the
  * service's sequence, which then moves on by one. lc, wlc, sed, nq: a scan
- * of the service's reals (sched_least). Inlined: once per new flow. */
+ * of the service's reals (sched_least). lblc, lblcr: the destination's
+ * entry in localities, else wlc (locality_pick, lblc.h). Inlined: once per
+ * new flow. */
 static __always_inline struct real *schedule(const struct service *svc, struct packet *p, __u32 *real_id)
 {
 	__u32 svc_id = svc->id;
@@ -180,7 +184,10 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
 	if (sched >= SCHED_LC) {
 		if (sched >= SCHED_MAX)
 			return NULL;
-		id = sched_least(svc_id, sched);
+		if (sched == SCHED_LBLC || sched == SCHED_LBLCR)
+			id = locality_pick(svc_id, &p->flow, p->is_v6, sched);
+		else
+			id = sched_least(svc_id, sched);
 	} else {
 		if (table_size == 0)
 			return NULL;
@@ -235,13 +242,13 @@ static __always_inline struct real *choose_real(const struct service *svc, struc
 {
 	if (!(svc->flags & SERVICE_F_PERSIST))
 		return schedule(svc, p, real_id);
-	struct persist_ref ref;
-	struct real *r = persist_find(svc, p, now, real_id, &ref);
+	struct persist *t = persist_lookup(svc, p);
+	struct real *r = persist_use(svc, t, now, real_id);
 	if (r)
 		return r;
 	r = schedule(svc, p, real_id);
 	if (r)
-		persist_store(&ref, p->is_v6, *real_id, r->gen, now);
+		persist_store(svc, p, t, *real_id, r->gen, now);
 	return r;
 }
 

@@ -91,6 +91,29 @@ const (
 	XlbLbKindLB_KIND_TUN XlbLbKind = 3
 )
 
+type XlbLocality struct {
+	_       structs.HostLayout
+	LastUse uint64
+	LastMod uint64
+	Count   uint32
+	Pad     uint32
+	Members [8]XlbLocalityMember
+}
+
+type XlbLocalityKey struct {
+	_         structs.HostLayout
+	ServiceId uint32
+	Addr      [16]uint8
+}
+
+type XlbLocalityMember struct {
+	_       structs.HostLayout
+	RealId  uint32
+	RealGen uint16
+	Hint    uint8
+	Pad     uint8
+}
+
 type XlbMaglevBucket struct {
 	_      structs.HostLayout
 	RealId [2]uint32
@@ -194,7 +217,9 @@ const (
 	XlbSchedKindSCHED_WLC    XlbSchedKind = 4
 	XlbSchedKindSCHED_SED    XlbSchedKind = 5
 	XlbSchedKindSCHED_NQ     XlbSchedKind = 6
-	XlbSchedKindSCHED_MAX    XlbSchedKind = 7
+	XlbSchedKindSCHED_LBLC   XlbSchedKind = 7
+	XlbSchedKindSCHED_LBLCR  XlbSchedKind = 8
+	XlbSchedKindSCHED_MAX    XlbSchedKind = 9
 )
 
 type XlbSchedList struct {
@@ -253,30 +278,34 @@ type XlbVipKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	XlbMapClock               = "clock"
-	XlbMapConns4              = "conns4"
-	XlbMapConns6              = "conns6"
-	XlbMapIfaces              = "ifaces"
-	XlbMapMaglevTables        = "maglev_tables"
-	XlbMapNat4                = "nat4"
-	XlbMapNat6                = "nat6"
-	XlbMapPersist4            = "persist4"
-	XlbMapPersist6            = "persist6"
-	XlbMapRealConns           = "real_conns"
-	XlbMapRealStats           = "real_stats"
-	XlbMapReals               = "reals"
-	XlbMapReasons             = "reasons"
-	XlbMapSchedLists          = "sched_lists"
-	XlbMapSchedPos            = "sched_pos"
-	XlbMapServiceStats        = "service_stats"
-	XlbMapServices            = "services"
-	XlbMapServices4           = "services4"
-	XlbProgXlbXdp             = "xlb_xdp"
-	XlbVarConnTimeoutSynNs    = "conn_timeout_syn_ns"
-	XlbVarConnTimeoutTcpNs    = "conn_timeout_tcp_ns"
-	XlbVarConnTimeoutTcpfinNs = "conn_timeout_tcpfin_ns"
-	XlbVarConnTimeoutUdpNs    = "conn_timeout_udp_ns"
-	XlbVarPort0Services       = "port0_services"
+	XlbMapClock                = "clock"
+	XlbMapConns4               = "conns4"
+	XlbMapConns6               = "conns6"
+	XlbMapIfaces               = "ifaces"
+	XlbMapLocalities           = "localities"
+	XlbMapLocalityScratch      = "locality_scratch"
+	XlbMapMaglevTables         = "maglev_tables"
+	XlbMapNat4                 = "nat4"
+	XlbMapNat6                 = "nat6"
+	XlbMapPersist4             = "persist4"
+	XlbMapPersist6             = "persist6"
+	XlbMapRealConns            = "real_conns"
+	XlbMapRealStats            = "real_stats"
+	XlbMapReals                = "reals"
+	XlbMapReasons              = "reasons"
+	XlbMapSchedLists           = "sched_lists"
+	XlbMapSchedPos             = "sched_pos"
+	XlbMapServiceStats         = "service_stats"
+	XlbMapServices             = "services"
+	XlbMapServices4            = "services4"
+	XlbProgXlbXdp              = "xlb_xdp"
+	XlbVarConnTimeoutSynNs     = "conn_timeout_syn_ns"
+	XlbVarConnTimeoutTcpNs     = "conn_timeout_tcp_ns"
+	XlbVarConnTimeoutTcpfinNs  = "conn_timeout_tcpfin_ns"
+	XlbVarConnTimeoutUdpNs     = "conn_timeout_udp_ns"
+	XlbVarLocalityExpirationNs = "locality_expiration_ns"
+	XlbVarLocalityShrinkNs     = "locality_shrink_ns"
+	XlbVarPort0Services        = "port0_services"
 )
 
 // LoadXlb returns the embedded CollectionSpec for Xlb.
@@ -328,35 +357,39 @@ type XlbProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbMapSpecs struct {
-	Clock        *ebpf.MapSpec `ebpf:"clock"`
-	Conns4       *ebpf.MapSpec `ebpf:"conns4"`
-	Conns6       *ebpf.MapSpec `ebpf:"conns6"`
-	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
-	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
-	Nat4         *ebpf.MapSpec `ebpf:"nat4"`
-	Nat6         *ebpf.MapSpec `ebpf:"nat6"`
-	Persist4     *ebpf.MapSpec `ebpf:"persist4"`
-	Persist6     *ebpf.MapSpec `ebpf:"persist6"`
-	RealConns    *ebpf.MapSpec `ebpf:"real_conns"`
-	RealStats    *ebpf.MapSpec `ebpf:"real_stats"`
-	Reals        *ebpf.MapSpec `ebpf:"reals"`
-	Reasons      *ebpf.MapSpec `ebpf:"reasons"`
-	SchedLists   *ebpf.MapSpec `ebpf:"sched_lists"`
-	SchedPos     *ebpf.MapSpec `ebpf:"sched_pos"`
-	ServiceStats *ebpf.MapSpec `ebpf:"service_stats"`
-	Services     *ebpf.MapSpec `ebpf:"services"`
-	Services4    *ebpf.MapSpec `ebpf:"services4"`
+	Clock           *ebpf.MapSpec `ebpf:"clock"`
+	Conns4          *ebpf.MapSpec `ebpf:"conns4"`
+	Conns6          *ebpf.MapSpec `ebpf:"conns6"`
+	Ifaces          *ebpf.MapSpec `ebpf:"ifaces"`
+	Localities      *ebpf.MapSpec `ebpf:"localities"`
+	LocalityScratch *ebpf.MapSpec `ebpf:"locality_scratch"`
+	MaglevTables    *ebpf.MapSpec `ebpf:"maglev_tables"`
+	Nat4            *ebpf.MapSpec `ebpf:"nat4"`
+	Nat6            *ebpf.MapSpec `ebpf:"nat6"`
+	Persist4        *ebpf.MapSpec `ebpf:"persist4"`
+	Persist6        *ebpf.MapSpec `ebpf:"persist6"`
+	RealConns       *ebpf.MapSpec `ebpf:"real_conns"`
+	RealStats       *ebpf.MapSpec `ebpf:"real_stats"`
+	Reals           *ebpf.MapSpec `ebpf:"reals"`
+	Reasons         *ebpf.MapSpec `ebpf:"reasons"`
+	SchedLists      *ebpf.MapSpec `ebpf:"sched_lists"`
+	SchedPos        *ebpf.MapSpec `ebpf:"sched_pos"`
+	ServiceStats    *ebpf.MapSpec `ebpf:"service_stats"`
+	Services        *ebpf.MapSpec `ebpf:"services"`
+	Services4       *ebpf.MapSpec `ebpf:"services4"`
 }
 
 // XlbVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbVariableSpecs struct {
-	ConnTimeoutSynNs    *ebpf.VariableSpec `ebpf:"conn_timeout_syn_ns"`
-	ConnTimeoutTcpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
-	ConnTimeoutTcpfinNs *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
-	ConnTimeoutUdpNs    *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
-	Port0Services       *ebpf.VariableSpec `ebpf:"port0_services"`
+	ConnTimeoutSynNs     *ebpf.VariableSpec `ebpf:"conn_timeout_syn_ns"`
+	ConnTimeoutTcpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
+	ConnTimeoutTcpfinNs  *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
+	ConnTimeoutUdpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
+	LocalityExpirationNs *ebpf.VariableSpec `ebpf:"locality_expiration_ns"`
+	LocalityShrinkNs     *ebpf.VariableSpec `ebpf:"locality_shrink_ns"`
+	Port0Services        *ebpf.VariableSpec `ebpf:"port0_services"`
 }
 
 // XlbObjects contains all objects after they have been loaded into the kernel.
@@ -379,24 +412,26 @@ func (o *XlbObjects) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbMaps struct {
-	Clock        *ebpf.Map `ebpf:"clock"`
-	Conns4       *ebpf.Map `ebpf:"conns4"`
-	Conns6       *ebpf.Map `ebpf:"conns6"`
-	Ifaces       *ebpf.Map `ebpf:"ifaces"`
-	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
-	Nat4         *ebpf.Map `ebpf:"nat4"`
-	Nat6         *ebpf.Map `ebpf:"nat6"`
-	Persist4     *ebpf.Map `ebpf:"persist4"`
-	Persist6     *ebpf.Map `ebpf:"persist6"`
-	RealConns    *ebpf.Map `ebpf:"real_conns"`
-	RealStats    *ebpf.Map `ebpf:"real_stats"`
-	Reals        *ebpf.Map `ebpf:"reals"`
-	Reasons      *ebpf.Map `ebpf:"reasons"`
-	SchedLists   *ebpf.Map `ebpf:"sched_lists"`
-	SchedPos     *ebpf.Map `ebpf:"sched_pos"`
-	ServiceStats *ebpf.Map `ebpf:"service_stats"`
-	Services     *ebpf.Map `ebpf:"services"`
-	Services4    *ebpf.Map `ebpf:"services4"`
+	Clock           *ebpf.Map `ebpf:"clock"`
+	Conns4          *ebpf.Map `ebpf:"conns4"`
+	Conns6          *ebpf.Map `ebpf:"conns6"`
+	Ifaces          *ebpf.Map `ebpf:"ifaces"`
+	Localities      *ebpf.Map `ebpf:"localities"`
+	LocalityScratch *ebpf.Map `ebpf:"locality_scratch"`
+	MaglevTables    *ebpf.Map `ebpf:"maglev_tables"`
+	Nat4            *ebpf.Map `ebpf:"nat4"`
+	Nat6            *ebpf.Map `ebpf:"nat6"`
+	Persist4        *ebpf.Map `ebpf:"persist4"`
+	Persist6        *ebpf.Map `ebpf:"persist6"`
+	RealConns       *ebpf.Map `ebpf:"real_conns"`
+	RealStats       *ebpf.Map `ebpf:"real_stats"`
+	Reals           *ebpf.Map `ebpf:"reals"`
+	Reasons         *ebpf.Map `ebpf:"reasons"`
+	SchedLists      *ebpf.Map `ebpf:"sched_lists"`
+	SchedPos        *ebpf.Map `ebpf:"sched_pos"`
+	ServiceStats    *ebpf.Map `ebpf:"service_stats"`
+	Services        *ebpf.Map `ebpf:"services"`
+	Services4       *ebpf.Map `ebpf:"services4"`
 }
 
 func (m *XlbMaps) Close() error {
@@ -405,6 +440,8 @@ func (m *XlbMaps) Close() error {
 		m.Conns4,
 		m.Conns6,
 		m.Ifaces,
+		m.Localities,
+		m.LocalityScratch,
 		m.MaglevTables,
 		m.Nat4,
 		m.Nat6,
@@ -426,11 +463,13 @@ func (m *XlbMaps) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbVariables struct {
-	ConnTimeoutSynNs    *ebpf.Variable `ebpf:"conn_timeout_syn_ns"`
-	ConnTimeoutTcpNs    *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
-	ConnTimeoutTcpfinNs *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
-	ConnTimeoutUdpNs    *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
-	Port0Services       *ebpf.Variable `ebpf:"port0_services"`
+	ConnTimeoutSynNs     *ebpf.Variable `ebpf:"conn_timeout_syn_ns"`
+	ConnTimeoutTcpNs     *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
+	ConnTimeoutTcpfinNs  *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
+	ConnTimeoutUdpNs     *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
+	LocalityExpirationNs *ebpf.Variable `ebpf:"locality_expiration_ns"`
+	LocalityShrinkNs     *ebpf.Variable `ebpf:"locality_shrink_ns"`
+	Port0Services        *ebpf.Variable `ebpf:"port0_services"`
 }
 
 // XlbPrograms contains all programs after they have been loaded into the kernel.

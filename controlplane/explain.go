@@ -47,7 +47,8 @@ type Explanation struct {
 	Client  netip.AddrPort
 	// Real is where the flow's next packet goes; invalid when nowhere.
 	Real netip.AddrPort
-	// DecidedBy is "connection table" or "scheduler".
+	// DecidedBy is "connection table", "scheduler", or for lblc/lblcr
+	// "locality table" (the destination's entry, not wlc, picks).
 	DecidedBy string
 	// Conn is the flow's connection-table entry, when it has one.
 	Conn *TrackedConn
@@ -55,7 +56,8 @@ type Explanation struct {
 	// persistent and has one.
 	Template *PersistTemplate
 	// The scheduler's choice for a new flow: the table slot of a hash of
-	// the flow (mh), the client address (sh) or the destination (dh).
+	// the flow (mh), the client address (sh) or the destination (dh); for
+	// lblc/lblcr SlotReal alone, the real the locality table or wlc gives.
 	Scheduler string
 	Hash      uint32
 	Slot      uint32
@@ -115,6 +117,12 @@ func (x *XDP) Explain(k ServiceKey, client netip.AddrPort) (Explanation, error) 
 	// at the first packet.
 	if svc.sched != maps.SchedMaglev {
 		e.TableSize = 0
+		if usesLocality(svc.sched) {
+			if err := x.explainLocality(&e, svc, byID, k.VIP); err != nil {
+				return Explanation{}, fmt.Errorf("explain %s of %s: %w", schedName(svc), k, err)
+			}
+			return x.explainConn(e, svc, byID, client, vip, k)
+		}
 		e.Notes = append(e.Notes, fmt.Sprintf("lb_algo %s: a new flow's real depends on %s at its first packet, not on the flow",
 			schedName(svc), map[bool]string{true: "the reals' connection counts", false: "the CPU's place in the cycle"}[usesList(svc.sched)]))
 		return x.explainConn(e, svc, byID, client, vip, k)
@@ -178,7 +186,9 @@ func (x *XDP) explainConn(e Explanation, svc *xdpService, byID map[uint32]netip.
 			return e, err
 		}
 	}
-	e.DecidedBy = "scheduler"
+	if e.DecidedBy == "" {
+		e.DecidedBy = "scheduler"
+	}
 	e.Real = e.SlotReal
 	if !e.Real.IsValid() && svc.sched == maps.SchedMaglev {
 		e.Notes = append(e.Notes, "the slot is empty: no real is active, the packet is dropped")

@@ -141,10 +141,11 @@ func mapsKind(lbKind string) (maps.Kind, bool) {
 
 // schedulerFor is how the data plane serves an lb_algo, and whether it
 // serves that lb_algo as such: rr and wrr from a sequence, lc, wlc, sed and
-// nq by scanning the service's reals with their connection counts, and mh,
-// sh and dh from a Maglev table keyed by the flow, the client address or the
-// destination. Any other lb_algo (lblc, lblcr, fo, ovf, twos) is served by
-// mh until its scheduler lands.
+// nq by scanning the service's reals with their connection counts, lblc and
+// lblcr from a table of destinations with that scan to fill it, and mh, sh
+// and dh from a Maglev table keyed by the flow, the client address or the
+// destination. Any other lb_algo (fo, ovf, twos) is served by mh until its
+// scheduler lands.
 func schedulerFor(lbAlgo string) (maps.Scheduler, maps.HashKey, bool) {
 	switch strings.ToLower(lbAlgo) {
 	case "rr":
@@ -159,15 +160,19 @@ func schedulerFor(lbAlgo string) (maps.Scheduler, maps.HashKey, bool) {
 		return maps.SchedSED, maps.HashFlow, true
 	case "nq":
 		return maps.SchedNQ, maps.HashFlow, true
+	case "lblc":
+		return maps.SchedLBLC, maps.HashFlow, true
+	case "lblcr":
+		return maps.SchedLBLCR, maps.HashFlow, true
 	}
 	hash, native := schedulerHash(lbAlgo)
 	return maps.SchedMaglev, hash, native
 }
 
 // usesList says whether s picks from the service's real list (the
-// least-connection family).
+// least-connection family, and lblc/lblcr whose wlc fills their table).
 func usesList(s maps.Scheduler) bool {
-	return s == maps.SchedLC || s == maps.SchedWLC || s == maps.SchedSED || s == maps.SchedNQ
+	return s == maps.SchedLC || s == maps.SchedWLC || s == maps.SchedSED || s == maps.SchedNQ || usesLocality(s)
 }
 
 // schedName is the name of what serves a service: its lb_algo when the
@@ -316,6 +321,9 @@ func (x *XDP) applyService(svc Service) error {
 			if err := x.dp.DeleteSchedReals(cur.id); err != nil {
 				return err
 			}
+		}
+		if usesLocality(cur.sched) && kind != cur.sched {
+			x.forgetLocalities(cur)
 		}
 		cur.scheduler, cur.hash, cur.sched = svc.Scheduler, hash, kind
 	}
@@ -623,6 +631,9 @@ func (x *XDP) removeService(k ServiceKey) error {
 		if err := x.dp.DeleteSchedReals(svc.id); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if usesLocality(svc.sched) {
+		x.forgetLocalities(svc)
 	}
 	for a, r := range svc.reals {
 		if err := x.dp.DeleteReal(r.id); err != nil {

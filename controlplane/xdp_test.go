@@ -413,8 +413,9 @@ func TestNewXDPRejectsNonPrimeTable(t *testing.T) {
 
 // TestXDPSchedulerHash checks that lb_algo sh and dh are served as such by
 // the data plane (the service entry keys the table by the client or the
-// destination address, served_by names them, no fallback warning) while
-// any other lb_algo but mh falls back to mh with a warning.
+// destination address, served_by names them, no fallback warning), as are
+// the list schedulers and lblc/lblcr, while an lb_algo the data plane lacks
+// (fo) falls back to mh with a warning.
 func TestXDPSchedulerHash(t *testing.T) {
 	for _, tc := range []struct {
 		lbAlgo     string
@@ -428,7 +429,9 @@ func TestXDPSchedulerHash(t *testing.T) {
 		{"dh", maps.HashDest, "dh", "level=INFO msg=\"scheduler served by consistent hashing of the address", "level=WARN"},
 		{"wrr", maps.HashFlow, "wrr", "", "level=WARN"},
 		{"wlc", maps.HashFlow, "wlc", "", "level=WARN"},
-		{"lblc", maps.HashFlow, "mh", "level=WARN msg=\"scheduler served by weighted Maglev until it lands in the data plane\"", "consistent hashing"},
+		{"lblc", maps.HashFlow, "lblc", "", "level=WARN"},
+		{"lblcr", maps.HashFlow, "lblcr", "", "level=WARN"},
+		{"fo", maps.HashFlow, "mh", "level=WARN msg=\"scheduler served by weighted Maglev until it lands in the data plane\"", "consistent hashing"},
 	} {
 		t.Run(tc.lbAlgo, func(t *testing.T) {
 			var logs strings.Builder

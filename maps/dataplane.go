@@ -31,6 +31,12 @@ const (
 	DefaultTCPFinTimeout = 120 * time.Second
 	DefaultUDPTimeout    = 300 * time.Second
 	DefaultSYNTimeout    = 60 * time.Second
+	// DefaultLocalityTableSize and DefaultLocalityExpiration size and age
+	// the lblc/lblcr table (localities): IPVS lets one service's table
+	// grow to 16384 entries before collecting idle ones early, and keeps
+	// an entry 24 hours (the lblc_expiration and lblcr_expiration sysctls).
+	DefaultLocalityTableSize  = 16384
+	DefaultLocalityExpiration = 24 * time.Hour
 )
 
 // connTable6Divisor sizes the IPv6 connection table when
@@ -81,7 +87,19 @@ type Options struct {
 	// up to a second early: the program refreshes last-seen at most once a
 	// second. Set at load: changing one means reopening.
 	TCPTimeout, TCPFinTimeout, UDPTimeout, SYNTimeout time.Duration
-	Logger                                            *slog.Logger
+	// LocalityTableSize is how many (service, destination) entries the
+	// lblc/lblcr table holds (an LRU shared by all services, preallocated:
+	// 176 bytes an entry); default DefaultLocalityTableSize.
+	LocalityTableSize uint32
+	// LocalityExpiration is how long an lblc/lblcr entry may go unused
+	// before the destination is scheduled afresh (IPVS's lblc_expiration,
+	// lblcr_expiration); default DefaultLocalityExpiration.
+	// LocalityShrink is how long an lblcr set of two or more reals must go
+	// unchanged before it sheds its most loaded member; default
+	// LocalityExpiration, as IPVS uses lblcr_expiration for both. Set at
+	// load, like the timeouts.
+	LocalityExpiration, LocalityShrink time.Duration
+	Logger                             *slog.Logger
 
 	// connMapType overrides the conns map type (benchmarks compare LRU
 	// kinds); zero keeps bpf/maps.h's.
@@ -115,6 +133,7 @@ type Dataplane struct {
 	persist4     *ebpf.Map      // IPv4 persistence templates
 	persist6     *ebpf.Map      // IPv6 persistence templates
 	port0        *ebpf.Variable // non-zero while a port-0 service exists
+	localities   *ebpf.Map      // lblc/lblcr reals by service and destination
 	innerSpec    *ebpf.MapSpec  // template for the Maglev tables, with BTF
 	reasonNames  []string       // enum reason value -> name, from BTF
 	ncpu         int
@@ -161,10 +180,23 @@ func Open(opts Options) (*Dataplane, error) {
 	if opts.NATTableSize > maxConns || opts.NATTableSize6 > maxConns {
 		return nil, fmt.Errorf("open data plane: nat table size: want 1..%d, got %d and %d", maxConns, opts.NATTableSize, opts.NATTableSize6)
 	}
+	if opts.LocalityTableSize == 0 {
+		opts.LocalityTableSize = DefaultLocalityTableSize
+	}
+	if opts.LocalityTableSize > maxConns {
+		return nil, fmt.Errorf("open data plane: locality table size: want 1..%d, got %d", maxConns, opts.LocalityTableSize)
+	}
+	if opts.LocalityExpiration == 0 {
+		opts.LocalityExpiration = DefaultLocalityExpiration
+	}
+	if opts.LocalityShrink == 0 {
+		opts.LocalityShrink = opts.LocalityExpiration
+	}
 	for _, t := range []struct {
 		d   *time.Duration
 		def time.Duration
-	}{{&opts.TCPTimeout, DefaultTCPTimeout}, {&opts.TCPFinTimeout, DefaultTCPFinTimeout}, {&opts.UDPTimeout, DefaultUDPTimeout}, {&opts.SYNTimeout, DefaultSYNTimeout}} {
+	}{{&opts.TCPTimeout, DefaultTCPTimeout}, {&opts.TCPFinTimeout, DefaultTCPFinTimeout}, {&opts.UDPTimeout, DefaultUDPTimeout}, {&opts.SYNTimeout, DefaultSYNTimeout},
+		{&opts.LocalityExpiration, DefaultLocalityExpiration}, {&opts.LocalityShrink, opts.LocalityExpiration}} {
 		if *t.d == 0 {
 			*t.d = t.def
 		}
@@ -249,6 +281,7 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	} {
 		spec.Maps[name].MaxEntries = n
 	}
+	spec.Maps[bpf.XlbMapLocalities].MaxEntries = opts.LocalityTableSize
 	spec.Maps[bpf.XlbMapNat4].MaxEntries = opts.NATTableSize
 	spec.Maps[bpf.XlbMapNat6].MaxEntries = opts.NATTableSize6
 	spec.Maps[bpf.XlbMapPersist4].MaxEntries = opts.PersistTableSize
@@ -261,10 +294,12 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		}
 	}
 	for name, t := range map[string]time.Duration{
-		"conn_timeout_tcp_ns":    opts.TCPTimeout,
-		"conn_timeout_tcpfin_ns": opts.TCPFinTimeout,
-		"conn_timeout_udp_ns":    opts.UDPTimeout,
-		"conn_timeout_syn_ns":    opts.SYNTimeout,
+		"conn_timeout_tcp_ns":          opts.TCPTimeout,
+		"conn_timeout_tcpfin_ns":       opts.TCPFinTimeout,
+		"conn_timeout_udp_ns":          opts.UDPTimeout,
+		"conn_timeout_syn_ns":          opts.SYNTimeout,
+		bpf.XlbVarLocalityExpirationNs: opts.LocalityExpiration,
+		bpf.XlbVarLocalityShrinkNs:     opts.LocalityShrink,
 	} {
 		v, ok := spec.Variables[name]
 		if !ok {
@@ -318,6 +353,7 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		persist4:     coll.Maps[bpf.XlbMapPersist4],
 		persist6:     coll.Maps[bpf.XlbMapPersist6],
 		port0:        coll.Variables[bpf.XlbVarPort0Services],
+		localities:   coll.Maps[bpf.XlbMapLocalities],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,

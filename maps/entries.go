@@ -103,17 +103,25 @@ const (
 	SchedWLC Scheduler = bpf.XlbSchedKindSCHED_WLC
 	SchedSED Scheduler = bpf.XlbSchedKindSCHED_SED
 	SchedNQ  Scheduler = bpf.XlbSchedKindSCHED_NQ
+	// SchedLBLC and SchedLBLCR send a new flow where earlier flows to its
+	// destination address went (the localities table: one real, or a set
+	// of up to MaxLocalitySet), unless that real is overloaded; else wlc
+	// over the service's reals (SwapSchedReals) picks, and is recorded
+	// (LookupLocality).
+	SchedLBLC  Scheduler = bpf.XlbSchedKindSCHED_LBLC
+	SchedLBLCR Scheduler = bpf.XlbSchedKindSCHED_LBLCR
 )
 
 // schedNames are the lb_algo names of the schedulers; Maglev's depends on
 // Service.Hash.
-var schedNames = map[Scheduler]string{SchedRR: "rr", SchedWRR: "wrr", SchedLC: "lc", SchedWLC: "wlc", SchedSED: "sed", SchedNQ: "nq"}
+var schedNames = map[Scheduler]string{SchedRR: "rr", SchedWRR: "wrr", SchedLC: "lc", SchedWLC: "wlc", SchedSED: "sed", SchedNQ: "nq",
+	SchedLBLC: "lblc", SchedLBLCR: "lblcr"}
 
 // usesTable says whether s reads maglev_tables: a Maglev table or a
 // sequence, whose length is Service.TableSize.
 func usesTable(s Scheduler) bool { return s <= SchedWRR }
 
-// MaxSchedReals is the most reals an lc, wlc, sed or nq service may have
+// MaxSchedReals is the most reals an lc, wlc, sed, nq, lblc or lblcr service may have
 // (MAX_SCHED_REALS in bpf/consts.h): a new flow scans them all, so the
 // scan is bounded. Larger services need rr, wrr or a Maglev scheduler.
 const MaxSchedReals = len(bpf.XlbSchedList{}.Reals)
@@ -123,7 +131,7 @@ const MaxSchedReals = len(bpf.XlbSchedList{}.Reals)
 // must not exceed it).
 const MaxSequenceLen = MaxTableSize
 
-// SchedReal is one real of an lc, wlc, sed or nq service.
+// SchedReal is one real of an lc, wlc, sed, nq, lblc or lblcr service.
 type SchedReal struct {
 	ID     uint32 `json:"id"`
 	Weight uint32 `json:"weight"` // 0: quiesced, never picked for a new flow
@@ -282,7 +290,7 @@ func checkSchedTable(s Service) error {
 	case s.Scheduler == SchedMaglev:
 		return checkTableSize(s.TableSize)
 	case s.Scheduler >= bpf.XlbSchedKindSCHED_MAX:
-		return fmt.Errorf("scheduler: want %d..%d, got %d", SchedMaglev, SchedNQ, s.Scheduler)
+		return fmt.Errorf("scheduler: want %d..%d, got %d", SchedMaglev, bpf.XlbSchedKindSCHED_MAX-1, s.Scheduler)
 	case s.Hash != HashFlow:
 		return fmt.Errorf("hash: want %d (flow) for scheduler %s, got %d", HashFlow, schedNames[s.Scheduler], s.Hash)
 	case usesTable(s.Scheduler) && (s.TableSize < 1 || s.TableSize > MaxSequenceLen):

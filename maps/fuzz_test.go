@@ -28,7 +28,8 @@ const (
 // FuzzProgram feeds arbitrary frames through the program, with the golden
 // tcp_vip_tx maps loaded plus IPv6 DR services, IPv4/IPv6 TUN services and
 // IPv4/IPv6 TCP/UDP NAT services with tracked flows, a wlc (IPv4) and a wrr
-// (IPv6) service on port 8082 (seeds: every golden
+// (IPv6) service on port 8082, an lblc (IPv4) and an lblcr (IPv6) service
+// on port 8083 (seeds: every golden
 // input, so IPv6 extension chains, fragments, tunnels and NAT replies, and
 // the NAT forward frames on the fuzz services' ports). It runs in the NAT
 // lab (natLab), so NAT frames really route: a frame to the lab's inside
@@ -45,7 +46,7 @@ func FuzzProgram(f *testing.F) {
 		f.Add([]byte(fx.In))
 	}
 	lab := newNATLab(f)
-	d := openTest(f, Options{MaxServices: 10, MaxReals: 8})
+	d := openTest(f, Options{MaxServices: 12, MaxReals: 8})
 	std := fixtures["tcp_vip_tx"]
 	std.fill(f, d)
 	// Real 3 behind another interface, so REDIRECT is reachable too.
@@ -119,8 +120,26 @@ func FuzzProgram(f *testing.F) {
 	if err := d.SwapSequence(10, []uint32{4, 1, 4}); err != nil {
 		f.Fatal(err)
 	}
+	// Port 8083: lblc (IPv4, reals 1-3) and lblcr (IPv6, reals 1 and 4).
+	for _, s := range []struct {
+		vip   string
+		id    uint32
+		sched Scheduler
+		list  []SchedReal
+	}{
+		{"198.18.0.100", 11, SchedLBLC, []SchedReal{{ID: 1, Weight: 1}, {ID: 2, Weight: 2}, {ID: 3, Weight: 1}}},
+		{"2001:db8::100", 12, SchedLBLCR, []SchedReal{{ID: 1, Weight: 1}, {ID: 4, Weight: 1}}},
+	} {
+		if err := d.PutService(ServiceKey{Addr: netip.MustParseAddr(s.vip), Port: 8083, Proto: unix.IPPROTO_TCP}, Service{ID: s.id, Kind: KindDR, Scheduler: s.sched}); err != nil {
+			f.Fatal(err)
+		}
+		if err := d.SwapSchedReals(s.id, s.list); err != nil {
+			f.Fatal(err)
+		}
+	}
 	for _, name := range []string{"tcp_vip_tx", "ipv6_tcp_tx"} {
 		f.Add(withL4Dport(f, fixtures[name].In, 8082))
+		f.Add(withL4Dport(f, fixtures[name].In, 8083))
 	}
 	if err := d.SetInside(int(lab.ifindex["inside"]), true); err != nil {
 		f.Fatal(err)

@@ -46,6 +46,8 @@ type fixture struct {
 	ConnCounts map[uint32]fixtureCount `json:"conn_counts,omitempty"`
 	// Templates are persistence templates before the run.
 	Templates []fixtureTemplate `json:"templates,omitempty"`
+	// Localities are lblc/lblcr entries before the run (locality_test.go).
+	Localities []fixtureLocality `json:"localities,omitempty"`
 	// Ingress names the NAT lab's interface ("outside" or "inside") the
 	// frames arrive on: the case runs in the lab (natLab), where
 	// bpf_fib_lookup finds routes and neighbours. Empty: lo, no lab.
@@ -67,6 +69,8 @@ type fixture struct {
 	// ConnCountsAfter are the fixture's reals' counts after the run
 	// (RealConnCounts), non-zero ones only.
 	ConnCountsAfter map[uint32]fixtureCount `json:"conn_counts_after,omitempty"`
+	// LocalitiesAfter is the whole lblc/lblcr table after the run.
+	LocalitiesAfter []fixtureLocality `json:"localities_after,omitempty"`
 	// TemplatesAfter are both persistence tables after the run.
 	TemplatesAfter []fixtureTemplate `json:"templates_after,omitempty"`
 }
@@ -99,7 +103,8 @@ type fixtureSchedList struct {
 }
 
 // schedByName maps a fixture service's sched to Service.Scheduler.
-var schedByName = map[string]Scheduler{"": SchedMaglev, "rr": SchedRR, "wrr": SchedWRR, "lc": SchedLC, "wlc": SchedWLC, "sed": SchedSED, "nq": SchedNQ}
+var schedByName = map[string]Scheduler{"": SchedMaglev, "rr": SchedRR, "wrr": SchedWRR, "lc": SchedLC, "wlc": SchedWLC, "sed": SchedSED, "nq": SchedNQ,
+	"lblc": SchedLBLC, "lblcr": SchedLBLCR}
 
 // connCounts reads the counts of reals, non-zero ones only.
 func connCounts(tb testing.TB, d *Dataplane, reals []fixtureReal) map[uint32]fixtureCount {
@@ -163,7 +168,7 @@ type fixtureService struct {
 	TunnelSrc   string `json:"tunnel_src,omitempty"`
 	DropRemoved bool   `json:"drop_removed,omitempty"`
 	Hash        string `json:"hash,omitempty"`           // lb_algo "sh" or "dh"; omitted: mh (the flow)
-	Sched       string `json:"sched,omitempty"`          // lb_algo rr, wrr, lc, wlc, sed, nq; omitted: Maglev (see hash)
+	Sched       string `json:"sched,omitempty"`          // lb_algo rr, wrr, lc, wlc, sed, nq, lblc, lblcr; omitted: Maglev (see hash)
 	PersistS    int    `json:"persist_s,omitempty"`      // persistence_timeout
 	PersistBits int    `json:"persist_prefix,omitempty"` // persistence_granularity
 	OPS         bool   `json:"ops,omitempty"`
@@ -331,6 +336,7 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			tb.Fatal(err)
 		}
 	}
+	fillLocalities(tb, d, f.Localities)
 }
 
 // run passes frame through d's program once, arriving on lo.
@@ -386,6 +392,7 @@ func TestGolden(t *testing.T) {
 				RepliesAfter:    dumpReplies(t, d),
 				ConnCountsAfter: connCounts(t, d, f.Reals),
 				TemplatesAfter:  dumpTemplates(t, d),
+				LocalitiesAfter: dumpLocalities(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -408,6 +415,7 @@ func TestGolden(t *testing.T) {
 				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
 				f.ConnCountsAfter = got.ConnCountsAfter
 				f.TemplatesAfter = got.TemplatesAfter
+				f.LocalitiesAfter = got.LocalitiesAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -437,6 +445,9 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.TemplatesAfter, got.TemplatesAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("templates after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.LocalitiesAfter, got.LocalitiesAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("localities after the run (-want +got):\n%s", diff)
 			}
 			// NAT rewrites checksums: whatever leaves must verify, as
 			// the input did.

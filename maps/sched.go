@@ -10,8 +10,9 @@ import (
 	"xlb/bpf"
 )
 
-// SwapSchedReals installs reals as the list an lc, wlc, sed or nq service
-// scans for a new flow: at most MaxSchedReals, in the order ties should
+// SwapSchedReals installs reals as the list an lc, wlc, sed, nq, lblc or
+// lblcr service scans for a new flow (lblc and lblcr also take their
+// members' weights from it: a member missing from the list is not picked): at most MaxSchedReals, in the order ties should
 // go by (the control plane's Key order, sched.Sorted). The list is
 // replaced whole (a packet reads the old list or the new one, see
 // sched_lists in bpf/maps.h). An empty list, or one of weights 0 only,

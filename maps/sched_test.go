@@ -89,7 +89,7 @@ func schedBackends(weights []uint32) []sched.Backend {
 // control plane would.
 func openSched(t *testing.T, s Scheduler, name string, weights []uint32, conns uint32) *Dataplane {
 	t.Helper()
-	d := openTest(t, Options{MaxServices: 4, MaxReals: 8, ConnTableSize: conns})
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 16, ConnTableSize: conns})
 	backends := sched.Sorted(schedBackends(weights))
 	for _, b := range backends {
 		if err := d.PutReal(b.ID, schedReal(b.ID)); err != nil {

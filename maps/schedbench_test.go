@@ -17,8 +17,11 @@ import (
 // subtracted, caches cold) and "warm" (newFlowProgram: batches of new
 // flows, the table soon full and every insert evicting). Services on the
 // golden VIP over benchReals reals: mh (BenchmarkProgram's
-// dr_v4_first_packet), wrr on port 8083 (weights 1..benchReals), and
-// wlc on 8084 (the same weights: the scan reads every real's counts).
+// dr_v4_first_packet), wrr on port 8083 (weights 1..benchReals), wlc on
+// 8084 (the same weights: the scan reads every real's counts), and lblc
+// and lblcr on 8085 and 8086 (the same list). Every flow goes to the one
+// VIP, so after the first the locality entry decides: the table-hit path
+// (entry, member load; new flows count inactive and never overload it).
 func BenchmarkSchedFirstPacket(b *testing.B) {
 	fx := loadFixtures(b)
 	ref := loadReferences(b)
@@ -34,8 +37,10 @@ func BenchmarkSchedFirstPacket(b *testing.B) {
 	if err := d.SwapSequence(4, seq); err != nil {
 		b.Fatal(err)
 	}
-	if err := d.SwapSchedReals(5, list); err != nil {
-		b.Fatal(err)
+	for _, id := range []uint32{5, 6, 7} {
+		if err := d.SwapSchedReals(id, list); err != nil {
+			b.Fatal(err)
+		}
 	}
 	vip := netip.MustParseAddr("198.18.0.100")
 	for _, s := range []struct {
@@ -44,6 +49,8 @@ func BenchmarkSchedFirstPacket(b *testing.B) {
 	}{
 		{8083, Service{ID: 4, Kind: KindDR, Scheduler: SchedWRR, TableSize: uint32(len(seq))}},
 		{8084, Service{ID: 5, Kind: KindDR, Scheduler: SchedWLC}},
+		{8085, Service{ID: 6, Kind: KindDR, Scheduler: SchedLBLC}},
+		{8086, Service{ID: 7, Kind: KindDR, Scheduler: SchedLBLCR}},
 	} {
 		if err := d.PutService(ServiceKey{Addr: vip, Port: s.port, Proto: unix.IPPROTO_TCP}, s.svc); err != nil {
 			b.Fatal(err)
@@ -57,6 +64,8 @@ func BenchmarkSchedFirstPacket(b *testing.B) {
 		{"mh", in},
 		{"wrr", withDport(in, 8083)},
 		{"wlc", withDport(in, 8084)},
+		{"lblc", withDport(in, 8085)},
+		{"lblcr", withDport(in, 8086)},
 	} {
 		for _, warm := range []bool{false, true} {
 			name := bc.name + "_single"

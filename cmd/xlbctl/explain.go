@@ -20,8 +20,11 @@ func newExplainCommand(client func() *api.Client, withTimeout func(*cobra.Comman
 		Long: `explain answers which real server the data plane sends the flow from
 CLIENT:PORT to the virtual service, and why: its connection-table entry (state,
 idle time, timeout), or — for a new, expired or orphaned flow — the client's
-persistence template (persistent services), or the scheduler's table slot (the hash of the flow for mh, of the client for sh, of the VIP for
-dh). It reads the same inputs as the XDP program, without sending a packet.`,
+persistence template (persistent services), or the scheduler's table slot
+(the hash of the flow for mh, of the client for sh, of the VIP for dh), or
+for lblc/lblcr the VIP's entry in the locality table and whether it holds
+(table hit) or wlc picks (overloaded, or no entry). It reads the same inputs
+as the XDP program, without sending a packet.`,
 		Example: "  xlbctl explain 198.18.0.100:80/tcp 198.18.0.10:43512",
 		Args:    usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,7 +80,15 @@ func printExplanation(w io.Writer, e api.Explanation) {
 	if slotReal == "" {
 		slotReal = "empty"
 	}
-	fmt.Fprintf(w, "  scheduler %s: hash %#08x -> slot %d of %d -> %s\n", e.Scheduler, e.Hash, e.Slot, e.TableSize, slotReal)
+	if e.TableSize == 0 {
+		// rr/wrr, the least-connection family, lblc and lblcr: no slot.
+		if e.SlotReal == "" {
+			slotReal = "chosen at the first packet"
+		}
+		fmt.Fprintf(w, "  scheduler %s: %s\n", e.Scheduler, slotReal)
+	} else {
+		fmt.Fprintf(w, "  scheduler %s: hash %#08x -> slot %d of %d -> %s\n", e.Scheduler, e.Hash, e.Slot, e.TableSize, slotReal)
+	}
 	for _, n := range e.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}

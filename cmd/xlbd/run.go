@@ -47,6 +47,9 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		TCPFinTimeout:    timeouts.TCPFin,
 		UDPTimeout:       timeouts.UDP,
 		Logger:           log,
+		// IPVS uses one sysctl per scheduler for both.
+		LocalityExpiration: s.LBLCExpiration,
+		LocalityShrink:     s.LBLCExpiration,
 	})
 	if err != nil {
 		return err

@@ -49,6 +49,10 @@ type settings struct {
 	// CheckViaVIP sends DR and TUN services' TCP_CHECKs to the VIP the
 	// way clients' packets go: through the real's MAC, or IP-in-IP to it.
 	CheckViaVIP bool
+	// LBLCExpiration is how long an lblc/lblcr destination entry may go
+	// unused (IPVS's lblc_expiration and lblcr_expiration sysctls), and how
+	// long an lblcr set must go unchanged before it sheds a real.
+	LBLCExpiration time.Duration
 }
 
 // fileKeys are the keys a settings file may hold: the long flag names, which
@@ -57,6 +61,7 @@ type settings struct {
 var fileKeys = []string{
 	"config", "config-id", "interface", "bpffs", "socket", "log-level",
 	"maglev-size", "max-services", "max-reals", "conn-table-size", "persist-table-size", "resolve-timeout", "slow-start", "check-via-vip",
+	"lblc-expiration",
 }
 
 func newRootCommand() *cobra.Command { return newCommand(dispatch) }
@@ -135,6 +140,7 @@ XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
 	f.Duration("resolve-timeout", 3*time.Second, "how long start-up waits for real servers' MACs")
 	f.Bool("check-via-vip", false, "send DR and TUN services' TCP_CHECKs to the VIP the way clients' packets go (real's MAC, or IP-in-IP to the real)")
 	f.Duration("slow-start", 0, "ramp a real that passes its health checks again up to full weight over this time (0: at once)")
+	f.Duration("lblc-expiration", maps.DefaultLocalityExpiration, "lblc/lblcr: forget a destination unused this long, and shed a real from an lblcr set unchanged this long (IPVS's lblc_expiration)")
 	// Environment names follow the flag names, except where the issue's
 	// documented names differ (XLB_INTERFACES for -i).
 	for flag, env := range map[string]string{"interface": "XLB_INTERFACES"} {
@@ -208,6 +214,7 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 		ResolveTimeout:   v.GetDuration("resolve-timeout"),
 		SlowStart:        v.GetDuration("slow-start"),
 		CheckViaVIP:      v.GetBool("check-via-vip"),
+		LBLCExpiration:   v.GetDuration("lblc-expiration"),
 	}
 	if s.ConfigID == "" {
 		// keepalived's default, the short host name; filled in here so
@@ -231,6 +238,9 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 	}
 	if len(s.Interfaces) == 0 {
 		return s, fmt.Errorf("no interface: give -i IFACE (or XLB_INTERFACES)")
+	}
+	if s.LBLCExpiration <= 0 {
+		return s, fmt.Errorf("lblc-expiration: want > 0, got %s", s.LBLCExpiration)
 	}
 	if !maglev.IsPrime(s.MaglevSize) {
 		return s, fmt.Errorf("maglev-size: want a prime, got %d", s.MaglevSize)
@@ -266,6 +276,7 @@ func settingsYAML(s settings) string {
 	fmt.Fprintf(&b, "resolve-timeout: %s\n", s.ResolveTimeout)
 	fmt.Fprintf(&b, "slow-start: %s\n", s.SlowStart)
 	fmt.Fprintf(&b, "check-via-vip: %t\n", s.CheckViaVIP)
+	fmt.Fprintf(&b, "lblc-expiration: %s\n", s.LBLCExpiration)
 	return b.String()
 }
 

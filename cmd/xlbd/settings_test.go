@@ -100,12 +100,12 @@ func TestSettingsFile(t *testing.T) {
 	defaults := settings{
 		Config: "/etc/keepalived/keepalived.conf", ConfigID: shortHostname(t), Interfaces: []string{"eth0"}, BPFFS: "/sys/fs/bpf/xlb",
 		Socket: "/run/xlb/xlbd.sock", LogLevel: "info", MaglevSize: 65537, MaxServices: 256, MaxReals: 4096,
-		ConnTableSize: 1 << 20, PersistTableSize: 1 << 18, ResolveTimeout: 3 * time.Second,
+		ConnTableSize: 1 << 20, PersistTableSize: 1 << 18, ResolveTimeout: 3 * time.Second, LBLCExpiration: 24 * time.Hour,
 	}
 	fromFile := settings{
 		Config: "/etc/a.conf", ConfigID: "lb1", Interfaces: []string{"eth5", "eth6"}, BPFFS: "/sys/fs/bpf/file",
 		Socket: "/run/file.sock", LogLevel: "debug", MaglevSize: 251, MaxServices: 16, MaxReals: 32,
-		ConnTableSize: 4096, PersistTableSize: 8192, ResolveTimeout: 9 * time.Second, SettingsFile: file,
+		ConnTableSize: 4096, PersistTableSize: 8192, ResolveTimeout: 9 * time.Second, SettingsFile: file, LBLCExpiration: 24 * time.Hour,
 	}
 	tests := []struct {
 		name string
@@ -172,7 +172,7 @@ func TestPrintSettings(t *testing.T) {
 		`bpffs: "/sys/fs/bpf/xlb"` + "\n" +
 		`socket: "/run/env.sock"` + "\n" +
 		`log-level: "debug"` + "\n" +
-		"maglev-size: 251\nmax-services: 256\nmax-reals: 4096\nconn-table-size: 1048576\npersist-table-size: 262144\nresolve-timeout: 3s\nslow-start: 0s\ncheck-via-vip: false\n"
+		"maglev-size: 251\nmax-services: 256\nmax-reals: 4096\nconn-table-size: 1048576\npersist-table-size: 262144\nresolve-timeout: 3s\nslow-start: 0s\ncheck-via-vip: false\nlblc-expiration: 24h0m0s\n"
 	if diff := cmp.Diff(want, stdout.String()); diff != "" {
 		t.Errorf("--print-settings (-want +got):\n%s", diff)
 	}

@@ -117,7 +117,7 @@ type Explanation struct {
 	Service   string `json:"service"`
 	Client    string `json:"client"`
 	Real      string `json:"real"`       // RIP:PORT; empty when the packet would be dropped
-	DecidedBy string `json:"decided_by"` // "connection table" or "scheduler"
+	DecidedBy string `json:"decided_by"` // "connection table", "scheduler" or (lblc, lblcr) "locality table"
 	// Conn is the flow's connection-table entry, when there is one.
 	Conn *TrackedConn `json:"conn,omitempty"`
 	// Template is the client's persistence template, when the service is

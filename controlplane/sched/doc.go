@@ -56,11 +56,15 @@
 //     become established, close and expire (Model's Connect, Establish,
 //     Close, Expire). A first packet scans the array once with the rules
 //     above.
-//   - lblc, lblcr: an LRU hash keyed by destination address holding a real
-//     id (lblc) or a small fixed-size set (lblcr) and timestamps, plus the
-//     shared counts; the overload test's "some real under half load" is a
-//     flag the control plane can keep per service, or a second bounded
-//     scan.
+//   - lblc, lblcr: an LRU hash (localities, bpf/lblc.h) keyed by service
+//     id and destination address holding a set of at most 8 real ids
+//     (lblc: one), newest first, with last use and last change, plus the
+//     lc family's list and shared counts: a member's weight comes from
+//     the list (each member remembers its index there), its load from the
+//     counts. The overload test's "some real under half load" and wlc's
+//     pick take one bounded scan of the list, only when the member is over
+//     its weight or there is no usable member. Model.SetBound models the
+//     bounded set.
 //
 // # Deviations from LVS
 //
@@ -97,4 +101,13 @@
 //     it has been idle for the expiration.
 //  7. Not modelled: the overload flag of u_threshold/l_threshold, and
 //     32-bit overflow of sed/nq's unsigned products (Model uses 64 bits).
+//  8. lblcr sets. xlb's hold at most 8 reals; a full set sheds its most
+//     loaded member (the oldest if none has weight > 0) for the one
+//     joining. A member whose real left the service leaves the set when
+//     the set is next used, without counting as a change; IPVS keeps it
+//     (never picked) until the set sheds it. Model.SetBound(8) does the
+//     same. An entry is rewritten whole, so two CPUs changing one
+//     destination's set at once keep one change. The shrink time is the
+//     expiration by default, as IPVS (lblcr_expiration serves both);
+//     Model.SetShrink and maps.Options.LocalityShrink set it apart.
 package sched

@@ -78,6 +78,12 @@ type Model struct {
 
 	lblc  map[netip.Addr]*lblcEntry
 	lblcr map[netip.Addr]*lblcrEntry
+	// setBound, when not 0, bounds lblcr sets as xlb's data plane does
+	// (SetBound).
+	setBound int
+	// shrink is how long an lblcr set must go unchanged before it sheds a
+	// member; 0: the expiration, as IPVS.
+	shrink time.Duration
 }
 
 // New returns a Model of scheduler name (one of Names) over backends in
@@ -109,6 +115,19 @@ func (m *Model) Advance(d time.Duration) { m.now += d }
 // SetExpiration sets the lblc/lblcr expiration (the sysctls
 // lblc_expiration and lblcr_expiration); DefaultExpiration unless set.
 func (m *Model) SetExpiration(d time.Duration) { m.expiration = d }
+
+// SetShrink sets how long an lblcr set of two or more reals must go
+// unchanged before it sheds its most loaded member. IPVS uses the
+// expiration (lblcr_expiration) for both; so does the Model unless set.
+func (m *Model) SetShrink(d time.Duration) { m.shrink = d }
+
+// SetBound makes lblcr sets behave as in xlb's data plane
+// (maps.MaxLocalitySet, bpf/lblc.h): a set holds at most n reals, and
+// when full, its most loaded member (the oldest if none has weight > 0)
+// makes room for a joining one; a member removed from the service leaves
+// the set when the set is next used, without counting as a change. n = 0
+// restores IPVS's unbounded sets, whose removed members stay until shed.
+func (m *Model) SetBound(n int) { m.setBound = n }
 
 // Update replaces the service's backends, as ipvsadm -a/-e/-d would one by
 // one. Reals that stay keep their connection counts; removed reals keep
@@ -420,8 +439,15 @@ func (m *Model) pickLBLCR(key netip.Addr) (uint32, bool) {
 		return id, true
 	}
 	en.lastUse = m.now
+	if m.setBound > 0 {
+		en.set = slices.DeleteFunc(en.set, func(x uint32) bool { return !m.dests[x].listed })
+	}
+	shrink := m.shrink
+	if shrink == 0 {
+		shrink = m.expiration
+	}
 	id, ok := m.setMin(en.set)
-	if len(en.set) > 1 && m.now > en.lastMod+m.expiration {
+	if len(en.set) > 1 && m.now > en.lastMod+shrink {
 		if most, found := m.setMax(en.set); found {
 			en.set = slices.DeleteFunc(en.set, func(x uint32) bool { return x == most })
 			en.lastMod = m.now
@@ -437,6 +463,14 @@ func (m *Model) pickLBLCR(key netip.Addr) (uint32, bool) {
 		return 0, false
 	}
 	if !slices.Contains(en.set, id) {
+		if m.setBound > 0 && len(en.set) >= m.setBound {
+			most, found := m.setMax(en.set)
+			at := len(en.set) - 1
+			if found {
+				at = slices.Index(en.set, most)
+			}
+			en.set = slices.Delete(en.set, at, at+1)
+		}
 		en.set = slices.Insert(en.set, 0, id)
 		en.lastMod = m.now
 	}

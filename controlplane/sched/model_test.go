@@ -116,6 +116,8 @@ func TestModelScripts(t *testing.T) {
 		name     string
 		sched    string
 		backends []Backend
+		bound    int           // SetBound, when not 0
+		shrink   time.Duration // SetShrink, when not 0
 		steps    []step
 	}{
 		{
@@ -327,10 +329,48 @@ func TestModelScripts(t *testing.T) {
 				{op: "new", dst: "198.18.9.1", id: 1, set: []uint32{3, 1}, why: "3 removed: set min over listed members is 1; it has 2 > 1 active but no real is under half load, so it stays"},
 			},
 		},
+		{
+			name:     "lblcr bounded set, as xlb's data plane",
+			sched:    LBLCR,
+			backends: weighted(1, 1, 1),
+			bound:    2,
+			steps: []step{
+				{op: "new", dst: "198.18.9.1", id: 1, set: []uint32{1}},
+				{op: "est", id: 1},
+				{op: "new", dst: "198.18.9.1", id: 1},
+				{op: "est", id: 1},
+				{op: "new", dst: "198.18.9.1", id: 2, set: []uint32{2, 1}, why: "1 overloaded (2 > 1, 3 idle): wlc picks 2"},
+				{op: "est", id: 2},
+				{op: "new", dst: "198.18.9.1", id: 2, why: "set min 2 (257) < 1 (512)"},
+				{op: "est", id: 2},
+				{op: "new", dst: "198.18.9.1", id: 3, set: []uint32{3, 1}, why: "2 overloaded: wlc picks 3; the set is full, and its most loaded (2 and 1 tie at 512, 2 first) makes room"},
+				{op: "backends", bs: weighted(1, 1, 1)[1:]},
+				{op: "new", dst: "198.18.9.1", id: 3, set: []uint32{3}, why: "1 left the service: it leaves the set at once"},
+			},
+		},
+		{
+			name:     "lblcr shrink sooner than the expiration",
+			sched:    LBLCR,
+			backends: weighted(1, 1),
+			shrink:   6 * time.Minute,
+			steps: []step{
+				{op: "new", dst: "198.18.9.1", id: 1, set: []uint32{1}},
+				{op: "est", id: 1},
+				{op: "new", dst: "198.18.9.1", id: 1},
+				{op: "est", id: 1},
+				{op: "new", dst: "198.18.9.1", id: 2, set: []uint32{2, 1}, why: "1 overloaded (2 > 1, 2 idle): 2 joins"},
+				{op: "advance", d: 5 * time.Minute},
+				{op: "pick", dst: "198.18.9.1", id: 2, set: []uint32{2, 1}, why: "changed 5 minutes ago: kept whole"},
+				{op: "advance", d: time.Minute + time.Second},
+				{op: "pick", dst: "198.18.9.1", id: 2, set: []uint32{2}, why: "unchanged for over 6 minutes: the most loaded (1, 512) leaves"},
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := mustNew(t, tc.sched, tc.backends)
+			m.SetBound(tc.bound)
+			m.SetShrink(tc.shrink)
 			run(t, m, tc.steps)
 		})
 	}
