@@ -174,8 +174,12 @@ static long locality_prune_step(__u64 j, void *ctx)
 	}
 	__u32 h = m.hint;
 	if (h >= MAX_SCHED_REALS || h >= l->count || l->reals[h].id != id) {
-		m.hint = locality_hint(l, id);
-		w->changed = 1;
+		/* A member still out of the list (quiesced) is looked up on
+		 * every use, but written back only when it moved. */
+		__u8 found = locality_hint(l, id);
+		if (found != m.hint)
+			w->changed = 1;
+		m.hint = found;
 	}
 	__u32 k = w->kept;
 	if (k < LOCALITY_SET_MAX) {
