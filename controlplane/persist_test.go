@@ -168,3 +168,35 @@ func TestExplainTemplate(t *testing.T) {
 		})
 	}
 }
+
+// TestXDPSorryQuiesced checks that the sorry server's entry is quiesced
+// while the reals hold the table, so that a persistence template written
+// while it stood in does not keep a client there once a real is back.
+func TestXDPSorryQuiesced(t *testing.T) {
+	conf := "virtual_server 198.18.0.100 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n persistence_timeout 60\n" +
+		" sorry_server 198.18.0.13 80\n real_server 198.18.0.11 80 { weight 1 }\n}\n"
+	f := newXDPFixture(t, conf)
+	f.reconcile(t)
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	sorry := func() maps.Real {
+		t.Helper()
+		for _, r := range f.dp.reals {
+			if r.Addr == netip.MustParseAddr("198.18.0.13") {
+				return r
+			}
+		}
+		t.Fatal("sorry server not written")
+		return maps.Real{}
+	}
+	for _, step := range []struct {
+		weight       int
+		wantQuiesced bool
+	}{{1, true}, {0, false}, {1, true}} {
+		if err := f.rec.SetWeight(context.Background(), vip, netip.MustParseAddrPort("198.18.0.11:80"), step.weight); err != nil {
+			t.Fatal(err)
+		}
+		if got := sorry().Quiesced; got != step.wantQuiesced {
+			t.Errorf("real weight %d: sorry server quiesced = %v, want %v", step.weight, got, step.wantQuiesced)
+		}
+	}
+}

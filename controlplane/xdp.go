@@ -372,7 +372,7 @@ func (x *XDP) applyService(svc Service) error {
 }
 
 func (x *XDP) applyReal(svc *xdpService, r Real) error {
-	cur, err := x.writeReal(svc, svc.reals[r.Addr], r)
+	cur, err := x.writeReal(svc, svc.reals[r.Addr], r, r.Weight == 0)
 	if cur != nil {
 		svc.reals[r.Addr] = cur
 	}
@@ -380,8 +380,9 @@ func (x *XDP) applyReal(svc *xdpService, r Real) error {
 }
 
 // writeReal brings one real's entry (cur, or a new one when nil) in step
-// with r for service svc, and returns it: nil only when no id could be had.
-func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real) (*xdpReal, error) {
+// with r for service svc, quiesced or not (persistence templates skip a
+// quiesced real), and returns it: nil only when no id could be had.
+func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*xdpReal, error) {
 	kind := svc.kind
 	if cur == nil {
 		id, err := x.realIDs.get()
@@ -409,7 +410,6 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real) (*xdpReal, error)
 		// An all-ports service keeps the client's destination port.
 		port = r.Addr.Port()
 	}
-	quiesced := r.Weight == 0
 	hop, err := lookup(r.Addr.Addr())
 	routed := false
 	if err != nil {
@@ -531,7 +531,19 @@ func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
 	}
 	// The sorry server lives beside the reals, not among them, so it may
 	// share an address with one of them.
-	cur, err := x.writeReal(svc, svc.sorry, Real{Addr: addr, Weight: 1})
+	// Quiesced while the reals hold the table (tableBackends): a
+	// persistence template written while the sorry server stood in must
+	// not keep its client there once the reals are back.
+	standsIn := svc.sorryOnly
+	if !standsIn {
+		standsIn = true
+		for _, r := range svc.reals {
+			if r.state == RealActive {
+				standsIn = false
+			}
+		}
+	}
+	cur, err := x.writeReal(svc, svc.sorry, Real{Addr: addr, Weight: 1}, !standsIn)
 	if cur != nil {
 		svc.sorry, svc.sorryAddr = cur, addr
 	}

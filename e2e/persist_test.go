@@ -1,12 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -14,7 +9,6 @@ import (
 	"time"
 
 	"xlb/e2e/lab"
-	"xlb/internal/nsrun"
 )
 
 const persistConfig = "../testdata/e2e/persist.conf"
@@ -23,44 +17,6 @@ const persistConfig = "../testdata/e2e/persist.conf"
 // without persistence 20 connections over 3 reals all landing on one has
 // probability 3 × 3^-20 (below 1e-8).
 const persistConns = 20
-
-// getFrom makes one HTTP request from inside node n, from source address
-// src, to addr on a new connection, and returns the server that answered
-// and the client address it saw.
-func getFrom(n lab.Node, src netip.Addr, addr netip.AddrPort, timeout time.Duration) (name string, peer netip.AddrPort, err error) {
-	err = nsrun.DoNamed(n.NS, func() error {
-		// Dialled here, on this thread, in n's namespace.
-		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
-		c, err := d.Dial("tcp", addr.String())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-			return err
-		}
-		req, err := http.NewRequest(http.MethodGet, "http://"+addr.String()+"/", nil)
-		if err != nil {
-			return err
-		}
-		req.Close = true
-		if err := req.Write(c); err != nil {
-			return fmt.Errorf("send request: %w", err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), req)
-		if err != nil {
-			return fmt.Errorf("read reply: %w", err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		if err != nil {
-			return fmt.Errorf("read reply: %w", err)
-		}
-		name, peer, err = lab.ParseReply(string(body))
-		return err
-	})
-	return name, peer, err
-}
 
 // TestPersistence serves a persistent DR service with lb_algo rr over
 // three reals (persist.conf): persistenceConns connections from the
@@ -93,7 +49,7 @@ func TestPersistence(t *testing.T) {
 	for _, src := range []netip.Addr{lab.ClientAddr, second} {
 		seen[src] = map[string]int{}
 		for i := range persistConns {
-			name, peer, err := getFrom(l.Client, src, vip, 5*time.Second)
+			name, peer, err := lab.GetFrom(l.Client, src, vip, 5*time.Second)
 			if err != nil {
 				t.Fatalf("connection %d from %s: %v (so far %v)", i, src, err, seen)
 			}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,40 +45,9 @@ func BenchmarkPersistFirstPacket(b *testing.B) {
 		}
 	}
 	in := fx["tcp_vip_tx"].In
-	for _, bc := range []struct {
-		name  string
-		frame []byte
-	}{
+	runFirstPackets(b, d, ref, in, []firstPacketCase{
 		{"rr", withDport(in, 8087)},
 		{"persist_host", withDport(in, 8085)},
 		{"persist_hit", withDport(in, 8086)},
-	} {
-		for _, warm := range []bool{false, true} {
-			name := bc.name + "_single"
-			if warm {
-				name = bc.name + "_warm"
-			}
-			b.Run(name, func(b *testing.B) {
-				var lb, rd, ms time.Duration
-				var n int
-				flow := uint32(0)
-				var lbWarm, rdWarm *ebpf.Program
-				if warm {
-					lbWarm, rdWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr)
-				}
-				for b.Loop() {
-					if warm {
-						lb += kernelTime(b, lbWarm, bc.frame, "XDP_TX")
-						rd += kernelTime(b, rdWarm, in, "XDP_TX")
-					} else {
-						lb += newFlowTime(b, d.Program(), ref.drop, bc.frame, &flow)
-						rd += singleTime(b, ref.refdr, ref.drop, in, "XDP_TX")
-					}
-					ms += kernelTime(b, ref.macswap, in, "XDP_TX")
-					n++
-				}
-				reportRatios(b, lb, rd, ms, n)
-			})
-		}
-	}
+	})
 }

@@ -57,16 +57,27 @@ func BenchmarkSchedFirstPacket(b *testing.B) {
 		}
 	}
 	in := fx["tcp_vip_tx"].In
-	for _, bc := range []struct {
-		name  string
-		frame []byte
-	}{
+	runFirstPackets(b, d, ref, in, []firstPacketCase{
 		{"mh", in},
 		{"wrr", withDport(in, 8083)},
 		{"wlc", withDport(in, 8084)},
 		{"lblc", withDport(in, 8085)},
 		{"lblcr", withDport(in, 8086)},
-	} {
+	})
+}
+
+// firstPacketCase is a frame whose new flows a first-packet benchmark runs.
+type firstPacketCase struct {
+	name  string
+	frame []byte
+}
+
+// runFirstPackets runs each case's new flows both ways (NAME_single:
+// repeat=1 calls, a new 5-tuple each, the drop program's overhead
+// subtracted; NAME_warm: newFlowProgram batches), with refdr on in and
+// macswap measured in the same loop (reportRatios).
+func runFirstPackets(b *testing.B, d *Dataplane, ref references, in []byte, cases []firstPacketCase) {
+	for _, bc := range cases {
 		for _, warm := range []bool{false, true} {
 			name := bc.name + "_single"
 			if warm {

@@ -218,10 +218,27 @@ func Post(n Node, addr netip.AddrPort, size int, timeout time.Duration) (name st
 	if size < 0 || size > maxBody {
 		return "", peer, fmt.Errorf("size: want 0..%d, got %d", maxBody, size)
 	}
+	return request(n, netip.Addr{}, http.MethodPost, addr, make([]byte, size), timeout)
+}
+
+// GetFrom sends one GET request from inside node n, from its address src,
+// to addr on a new connection, and returns the name of the server that
+// answered and the client address it saw.
+func GetFrom(n Node, src netip.Addr, addr netip.AddrPort, timeout time.Duration) (name string, peer netip.AddrPort, err error) {
+	return request(n, src, http.MethodGet, addr, nil, timeout)
+}
+
+// request makes one request on a new connection from inside node n (from
+// src when valid, else the address the kernel picks) and parses the reply.
+func request(n Node, src netip.Addr, method string, addr netip.AddrPort, body []byte, timeout time.Duration) (name string, peer netip.AddrPort, err error) {
 	err = nsrun.DoNamed(n.NS, func() error {
 		// The socket is made here, in n's namespace; http.Transport
 		// would dial from another goroutine, on another thread.
-		c, err := net.DialTimeout("tcp", addr.String(), timeout)
+		d := net.Dialer{Timeout: timeout}
+		if src.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		}
+		c, err := d.Dial("tcp", addr.String())
 		if err != nil {
 			return err
 		}
@@ -229,7 +246,7 @@ func Post(n Node, addr netip.AddrPort, size int, timeout time.Duration) (name st
 		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
 			return err
 		}
-		req, err := http.NewRequest(http.MethodPost, "http://"+addr.String()+"/", bytes.NewReader(make([]byte, size)))
+		req, err := http.NewRequest(method, "http://"+addr.String()+"/", bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -242,14 +259,14 @@ func Post(n Node, addr netip.AddrPort, size int, timeout time.Duration) (name st
 			return fmt.Errorf("read reply: %w", err)
 		}
 		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		reply, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		if err != nil {
 			return fmt.Errorf("read reply: %w", err)
 		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s: %s", resp.Status, body)
+			return fmt.Errorf("status %s: %s", resp.Status, reply)
 		}
-		name, peer, err = ParseReply(string(body))
+		name, peer, err = ParseReply(string(reply))
 		return err
 	})
 	return name, peer, err
