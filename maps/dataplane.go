@@ -38,6 +38,10 @@ const (
 // traffic is still IPv4, and an IPv6 entry costs 24 bytes more.
 const connTable6Divisor = 4
 
+// fnatTableDivisor sizes the full-NAT tables when Options.FNATTableSize
+// (6) is zero: the connection tables' sizes / fnatTableDivisor.
+const fnatTableDivisor = 4
+
 // maxConns bounds ConnTableSize: the table is preallocated (about 100 bytes
 // an entry), so 2^27 entries already take 13 GiB.
 const maxConns = 1 << 27
@@ -67,6 +71,14 @@ type Options struct {
 	// tracked flow. Preallocated like the connection tables: a node
 	// without NAT services may set 1 to save the memory.
 	NATTableSize, NATTableSize6 uint32
+	// FNATTableSize and FNATTableSize6 are how many IPv4 and IPv6
+	// full-NAT flows the data plane tracks: each flow takes one entry in
+	// the forward table (fnat4, fnat6) and one in the reverse table
+	// (fnat_rev4, fnat_rev6), preallocated (about 230 bytes an IPv4 flow,
+	// maps.TestFNATMemory). Zero means a quarter of ConnTableSize and
+	// ConnTableSize6: full NAT is the rarer kind. A node without FNAT
+	// services may set 1.
+	FNATTableSize, FNATTableSize6 uint32
 	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
 	// established TCP (ipvsadm --set tcp), TCPFinTimeout after a FIN or
 	// RST (tcpfin), UDPTimeout (udp), SYNTimeout after a SYN only
@@ -105,13 +117,19 @@ type Dataplane struct {
 	schedLists   *ebpf.Map     // lc/wlc/sed/nq reals by service id
 	schedPos     *ebpf.Map     // rr/wrr per-CPU positions by service id
 	realConns    *ebpf.Map     // active/inactive flows by real id
+	fnat4        *ebpf.Map     // IPv4 full-NAT flows, client side
+	fnat6        *ebpf.Map     // IPv6 full-NAT flows, client side
+	fnatRev4     *ebpf.Map     // IPv4 full-NAT flows, real side
+	fnatRev6     *ebpf.Map     // IPv6 full-NAT flows, real side
+	fnatPools    *ebpf.Map     // full-NAT local addresses by service id
 	innerSpec    *ebpf.MapSpec // template for the Maglev tables, with BTF
 	reasonNames  []string      // enum reason value -> name, from BTF
 	ncpu         int
 
 	lock *os.File // PinDir, flocked while this Dataplane is open
 
-	realMu sync.Mutex // orders read-modify-writes of reals entries (generations)
+	realMu  sync.Mutex // orders read-modify-writes of reals entries (generations)
+	ifaceMu sync.Mutex // orders read-modify-writes of ifaces entries (flags)
 
 	mu     sync.Mutex
 	links  map[string]link.Link // by interface name
@@ -143,6 +161,15 @@ func Open(opts Options) (*Dataplane, error) {
 	}
 	if opts.NATTableSize6 == 0 {
 		opts.NATTableSize6 = opts.ConnTableSize6
+	}
+	if opts.FNATTableSize == 0 {
+		opts.FNATTableSize = max(opts.ConnTableSize/fnatTableDivisor, 1)
+	}
+	if opts.FNATTableSize6 == 0 {
+		opts.FNATTableSize6 = max(opts.ConnTableSize6/fnatTableDivisor, 1)
+	}
+	if opts.FNATTableSize > maxConns || opts.FNATTableSize6 > maxConns {
+		return nil, fmt.Errorf("open data plane: fnat table size: want 1..%d, got %d and %d", maxConns, opts.FNATTableSize, opts.FNATTableSize6)
 	}
 	if opts.NATTableSize > maxConns || opts.NATTableSize6 > maxConns {
 		return nil, fmt.Errorf("open data plane: nat table size: want 1..%d, got %d and %d", maxConns, opts.NATTableSize, opts.NATTableSize6)
@@ -237,6 +264,11 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	}
 	spec.Maps[bpf.XlbMapNat4].MaxEntries = opts.NATTableSize
 	spec.Maps[bpf.XlbMapNat6].MaxEntries = opts.NATTableSize6
+	spec.Maps[bpf.XlbMapFnat4].MaxEntries = opts.FNATTableSize
+	spec.Maps[bpf.XlbMapFnatRev4].MaxEntries = opts.FNATTableSize
+	spec.Maps[bpf.XlbMapFnat6].MaxEntries = opts.FNATTableSize6
+	spec.Maps[bpf.XlbMapFnatRev6].MaxEntries = opts.FNATTableSize6
+	spec.Maps[bpf.XlbMapFnatPools].MaxEntries = opts.MaxServices
 	for name, n := range map[string]uint32{bpf.XlbMapConns4: opts.ConnTableSize, bpf.XlbMapConns6: opts.ConnTableSize6} {
 		conns := spec.Maps[name]
 		conns.MaxEntries = n
@@ -299,6 +331,11 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		schedLists:   coll.Maps[bpf.XlbMapSchedLists],
 		schedPos:     coll.Maps[bpf.XlbMapSchedPos],
 		realConns:    coll.Maps[bpf.XlbMapRealConns],
+		fnat4:        coll.Maps[bpf.XlbMapFnat4],
+		fnat6:        coll.Maps[bpf.XlbMapFnat6],
+		fnatRev4:     coll.Maps[bpf.XlbMapFnatRev4],
+		fnatRev6:     coll.Maps[bpf.XlbMapFnatRev6],
+		fnatPools:    coll.Maps[bpf.XlbMapFnatPools],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,
