@@ -62,6 +62,13 @@ type fixture struct {
 	// ConnCountsAfter are the fixture's reals' counts after the run
 	// (RealConnCounts), non-zero ones only.
 	ConnCountsAfter map[uint32]fixtureCount `json:"conn_counts_after,omitempty"`
+
+	// FNATPools are full-NAT services' local addresses (PutFNATPool);
+	// FNATAfter and FNATRepliesAfter the whole full-NAT forward and
+	// reverse tables after the run (fnat_test.go).
+	FNATPools        []fixtureFNATPool  `json:"fnat_pools,omitempty"`
+	FNATAfter        []fixtureFNATConn  `json:"fnat_after,omitempty"`
+	FNATRepliesAfter []fixtureFNATReply `json:"fnat_replies_after,omitempty"`
 }
 
 // fixtureCount is a real's active and inactive connection counts.
@@ -291,6 +298,15 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			tb.Fatal(err)
 		}
 	}
+	for _, p := range f.FNATPools {
+		pool := FNATPool{PortMin: p.PortMin, PortMax: p.PortMax}
+		for _, a := range p.Addrs {
+			pool.Addrs = append(pool.Addrs, netip.MustParseAddr(a))
+		}
+		if err := d.PutFNATPool(p.ServiceID, pool); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	for id, c := range f.ConnCounts {
 		if err := d.realConns.Update(id, &bpf.XlbConnCounts{Active: int64(c.Active), Inactive: int64(c.Inactive)}, ebpf.UpdateAny); err != nil {
 			tb.Fatal(err)
@@ -347,6 +363,8 @@ func TestGolden(t *testing.T) {
 				ConnsAfter:      dumpConns(t, d),
 				RepliesAfter:    dumpReplies(t, d),
 				ConnCountsAfter: connCounts(t, d, f.Reals),
+				FNATAfter:        dumpFNAT(t, d),
+				FNATRepliesAfter: dumpFNATReplies(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -368,6 +386,7 @@ func TestGolden(t *testing.T) {
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
 				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
 				f.ConnCountsAfter = got.ConnCountsAfter
+				f.FNATAfter, f.FNATRepliesAfter = got.FNATAfter, got.FNATRepliesAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -394,6 +413,12 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.ConnCountsAfter, got.ConnCountsAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("conn counts after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.FNATAfter, got.FNATAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("fnat flows after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.FNATRepliesAfter, got.FNATRepliesAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("fnat replies after the run (-want +got):\n%s", diff)
 			}
 			// NAT rewrites checksums: whatever leaves must verify, as
 			// the input did.
