@@ -225,3 +225,18 @@ virtual_server 198.18.0.100 80 {
     real_server 198.18.0.13 80 { weight 1 }
 }
 `
+
+func (f *fakeDataplane) PutFNATPool(id uint32, pool maps.FNATPool) error {
+	f.log("put fnat pool %d %v", id, pool.Addrs)
+	return nil
+}
+
+func (f *fakeDataplane) DeleteFNATPool(id uint32) error {
+	f.log("delete fnat pool %d", id)
+	return nil
+}
+
+func (f *fakeDataplane) SetFNATInside(ifindex int, inside bool) error {
+	f.log("fnat inside %d %v", ifindex, inside)
+	return nil
+}
