@@ -74,7 +74,7 @@ type Options struct {
 	// FNATTableSize and FNATTableSize6 are how many IPv4 and IPv6
 	// full-NAT flows the data plane tracks: each flow takes one entry in
 	// the forward table (fnat4, fnat6) and one in the reverse table
-	// (fnat_rev4, fnat_rev6), preallocated (about 230 bytes an IPv4 flow,
+	// (fnat_rev4, fnat_rev6), preallocated (256 bytes an IPv4 flow, 304 an IPv6 one:
 	// maps.TestFNATMemory). Zero means a quarter of ConnTableSize and
 	// ConnTableSize6: full NAT is the rarer kind. A node without FNAT
 	// services may set 1.
