@@ -18,6 +18,7 @@ import (
 // so tests can look at what the data plane would do.
 type fakeDataplane struct {
 	ops      []string
+	fnat     map[maps.Flow]maps.FNATReply // full-NAT reverse entries, by the reply's 5-tuple
 	services map[maps.ServiceKey]maps.Service
 	reals    map[uint32]maps.Real
 	tables   map[uint32][]uint32
@@ -239,4 +240,9 @@ func (f *fakeDataplane) DeleteFNATPool(id uint32) error {
 func (f *fakeDataplane) SetFNATInside(ifindex int, inside bool) error {
 	f.log("fnat inside %d %v", ifindex, inside)
 	return nil
+}
+
+func (f *fakeDataplane) LookupFNATReply(reply maps.Flow) (maps.FNATReply, bool, error) {
+	r, ok := f.fnat[reply]
+	return r, ok, nil
 }

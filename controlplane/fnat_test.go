@@ -2,8 +2,10 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"xlb/config"
+	"xlb/controlplane/api"
 	"xlb/maps"
 )
 
@@ -105,5 +108,48 @@ func setConfig(t *testing.T, f *xdpFixture, cfg *config.Config) {
 	t.Helper()
 	if err := f.rec.SetConfig(context.Background(), cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServerFNATClient asks the API which client is behind a local
+// address and port a real saw: the reverse entry's client and service;
+// 404 for a flow the data plane does not have, 400 for bad arguments.
+func TestServerFNATClient(t *testing.T) {
+	f := newXDPFixture(t, fnatConf)
+	f.x.localAddrs = func() ([]netip.Addr, error) { return nil, nil }
+	f.reconcile(t)
+	real, local := netip.MustParseAddrPort("198.18.0.11:8080"), netip.MustParseAddrPort("198.18.9.1:40001")
+	f.dp.fnat = map[maps.Flow]maps.FNATReply{
+		{Src: real, Dst: local, Proto: 6}: {Client: netip.MustParseAddrPort("198.51.100.7:51000"),
+			VIP: netip.MustParseAddrPort("198.18.0.100:80"), ServiceID: 1, RealID: 1, State: maps.ConnEstablished, LastSeen: maps.MonotonicNow()},
+	}
+	c := startServer(t, f)
+	got, err := c.FNATClient(context.Background(), real.String(), local.String(), "tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IdleS < 0 || got.IdleS > 60 {
+		t.Errorf("idle %v s, want 0..60", got.IdleS)
+	}
+	got.IdleS = 0
+	want := api.FNATClient{Real: "198.18.0.11:8080", Local: "198.18.9.1:40001", Protocol: "tcp",
+		Client: "198.51.100.7:51000", Service: "198.18.0.100:80/tcp", State: "established"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fnat client (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		real, local, proto string
+		status             int
+	}{
+		{real.String(), "198.18.9.1:40002", "tcp", http.StatusNotFound},
+		{real.String(), local.String(), "udp", http.StatusNotFound},
+		{"198.18.0.11", local.String(), "tcp", http.StatusBadRequest},
+		{real.String(), local.String(), "sctp", http.StatusBadRequest},
+	} {
+		_, err := c.FNATClient(context.Background(), tc.real, tc.local, tc.proto)
+		var se *api.StatusError
+		if !errors.As(err, &se) || se.Status != tc.status {
+			t.Errorf("FNATClient(%s, %s, %s) = %v, want status %d", tc.real, tc.local, tc.proto, err, tc.status)
+		}
 	}
 }

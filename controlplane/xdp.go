@@ -41,6 +41,7 @@ type Dataplane interface {
 	PutFNATPool(serviceID uint32, pool maps.FNATPool) error
 	DeleteFNATPool(serviceID uint32) error
 	SetFNATInside(ifindex int, inside bool) error
+	LookupFNATReply(reply maps.Flow) (maps.FNATReply, bool, error)
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
