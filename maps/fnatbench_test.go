@@ -1,6 +1,10 @@
 package maps
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -71,6 +75,61 @@ func BenchmarkFNAT(b *testing.B) {
 	reply4, reply6 := fx["fnat_v4_tcp_reply"].In, fx["fnat_v6_tcp_reply"].In
 	nonVIP := fx["non_vip_port"].In
 
+	// First packets: a resolved real on lo (XDP_TX, no FIB lookup, as
+	// benchDataplane's DR reals) and a pool of MaxFNATPool addresses,
+	// against DR's first packets measured the same way.
+	firstID := uint32(benchReals + 30)
+	if err := d.PutReal(firstID, Real{Addr: netip.MustParseAddr("198.18.2.12"), Port: 8080, MAC: fnatBenchRealMAC, SrcMAC: labInsideMAC, Ifindex: loIfindex}); err != nil {
+		b.Fatal(err)
+	}
+	slots := make([]uint32, MaxTableSize)
+	for j := range slots {
+		slots[j] = firstID
+	}
+	if err := d.SwapTable(firstID, slots); err != nil {
+		b.Fatal(err)
+	}
+	var big FNATPool
+	for i := range MaxFNATPool {
+		big.Addrs = append(big.Addrs, netip.AddrFrom4([4]byte{198, 18, 3, byte(100 + i)}))
+	}
+	if err := d.PutFNATPool(firstID, big); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.PutService(ServiceKey{Addr: netip.MustParseAddr("198.18.0.100"), Port: fnatFirstPort, Proto: unix.IPPROTO_TCP},
+		Service{ID: firstID, TableSize: MaxTableSize, Kind: KindFNAT}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fnat_v4_first_packet", func(b *testing.B) {
+		fnatFrame, drFrame := withL4Dport(b, fx["tcp_vip_tx"].In, fnatFirstPort), fx["tcp_vip_tx"].In
+		var lb, rd time.Duration
+		var n int
+		flow, drFlow := uint32(0), uint32(0)
+		for b.Loop() {
+			var err error
+			if doErr := lab.ns.Do(func() error {
+				var t time.Duration
+				if t, err = newFlowTimeOn(d.Program(), ref.drop, fnatFrame, loIfindex, &flow); err != nil {
+					return nil
+				}
+				lb += t
+				t, err = newFlowTimeOn(d.Program(), ref.drop, drFrame, loIfindex, &drFlow)
+				rd += t
+				return nil
+			}); doErr != nil {
+				b.Fatal(doErr)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		b.ReportMetric(float64(lb.Nanoseconds())/float64(n), "ns/op")
+		b.ReportMetric(float64(lb.Nanoseconds())/float64(n), "ns/pkt")
+		b.ReportMetric(float64(rd.Nanoseconds())/float64(n), "dr_first_ns/pkt")
+		b.ReportMetric(float64(lb)/float64(rd), "x_dr_first")
+	})
+
 	for _, bc := range []struct {
 		name    string
 		frame   []byte
@@ -136,6 +195,40 @@ func BenchmarkFNAT(b *testing.B) {
 			reportRatios(b, lb, rd, ms, n)
 		})
 	}
+}
+
+// fnatFirstPort is the VIP port of BenchmarkFNAT's first-packet service.
+const fnatFirstPort = 8084
+
+// fnatBenchRealMAC is the MAC of the NAT lab's real (natLab).
+var fnatBenchRealMAC = net.HardwareAddr{0x02, 0, 0, 0, 0x02, 0x0b}
+
+// newFlowTimeOn is newFlowTime with an ingress interface: singleRuns
+// repeat=1 calls, each on a new IPv4 5-tuple, less the drop program's
+// time; the verdict must be XDP_TX.
+func newFlowTimeOn(prog, drop *ebpf.Program, frame []byte, ingress uint32, flow *uint32) (time.Duration, error) {
+	in := bytes.Clone(frame)
+	var total, overhead time.Duration
+	for range singleRuns {
+		f := *flow % newFlowFlows
+		*flow++
+		binary.BigEndian.PutUint32(in[ipv4SrcOffset:], 198<<24|19<<16|(f&0xffff))
+		binary.BigEndian.PutUint16(in[sportOffset:], uint16(1024+f>>16))
+		v, t, err := timedRun(prog, in, ingress, 1)
+		if err != nil {
+			return 0, err
+		}
+		if testutil.VerdictName(v) != "XDP_TX" {
+			return 0, fmt.Errorf("verdict %s, want XDP_TX", testutil.VerdictName(v))
+		}
+		_, o, err := timedRun(drop, in, ingress, 1)
+		if err != nil {
+			return 0, err
+		}
+		total += t
+		overhead += o
+	}
+	return (total - overhead) / singleRuns, nil
 }
 
 // TestFNATMemory reports what the full-NAT tables take per million flows
