@@ -52,6 +52,26 @@
 #include "ct.h"
 #include "nat.h"
 
+/* fnat_scratch is full NAT's per-CPU scratch space: the keys, entries
+ * and connection table state fnat_forward builds live here rather than
+ * on its stack, which with xlb_xdp's frame must fit 512 bytes. Go never
+ * reads it, so it is not in structs.h. */
+struct fnat_scratch {
+	struct ct_write cw;  /* ct_pick's answer */
+	struct fnat_rev rv;  /* a reverse entry to insert */
+	struct fnat_conn nf; /* a forward entry to insert */
+	struct flow k;       /* an IPv6 reverse key */
+	struct flow4 k4;     /* an IPv4 reverse key */
+	struct flow4 fk4;    /* the IPv4 forward key */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnat_scratch);
+} fnat_scratch SEC(".maps");
+
 /* fnat_addr_words writes p's source (src true) or destination address as
  * four words, v4-mapped for IPv4 (the parser keeps only an IPv4
  * address's last word). Inlined: tiny. */
@@ -121,24 +141,22 @@ static __always_inline void fnat_key(struct flow *k, struct flow4 *k4, struct pa
  * succeeded or it took over an expired entry. Inlined: at most
  * FNAT_PORT_TRIES times per new flow. */
 static __always_inline bool fnat_claim(struct packet *p, const __u32 *ra, __be16 rport, const __u32 *la,
-				       __be16 lport, const struct fnat_rev *rv)
+				       __be16 lport, const struct fnat_rev *rv, struct fnat_scratch *sc)
 {
-	struct flow k = {};
-	struct flow4 k4;
 	struct fnat_rev *old;
 	long err;
 
-	fnat_key(&k, &k4, p, ra, la, rport, lport);
+	fnat_key(&sc->k, &sc->k4, p, ra, la, rport, lport);
 	if (p->is_v6) {
-		err = bpf_map_update_elem(&fnat_rev6, &k, rv, BPF_NOEXIST);
+		err = bpf_map_update_elem(&fnat_rev6, &sc->k, rv, BPF_NOEXIST);
 		if (err == 0)
 			return true;
-		old = bpf_map_lookup_elem(&fnat_rev6, &k);
+		old = bpf_map_lookup_elem(&fnat_rev6, &sc->k);
 	} else {
-		err = bpf_map_update_elem(&fnat_rev4, &k4, rv, BPF_NOEXIST);
+		err = bpf_map_update_elem(&fnat_rev4, &sc->k4, rv, BPF_NOEXIST);
 		if (err == 0)
 			return true;
-		old = bpf_map_lookup_elem(&fnat_rev4, &k4);
+		old = bpf_map_lookup_elem(&fnat_rev4, &sc->k4);
 	}
 	/* Another CPU may have written a later clock: not expired then. */
 	if (!old || rv->last_seen <= old->last_seen || rv->last_seen - old->last_seen <= conn_timeout(old->state))
@@ -152,7 +170,8 @@ static __always_inline bool fnat_claim(struct packet *p, const __u32 *ra, __be16
  * clock from cw), and writes them into fc: false if the service has no
  * pool or no candidate is free. Inlined: once per new flow. */
 static __always_inline bool fnat_alloc(const struct service *svc, struct packet *p, const struct real *r,
-				       __u32 real_id, __be16 rport, const struct ct_write *cw, struct fnat_conn *fc)
+				       __u32 real_id, __be16 rport, const struct ct_write *cw, struct fnat_conn *fc,
+				       struct fnat_scratch *sc)
 {
 	__u32 sid = svc->id;
 	struct fnat_pool *pool = bpf_map_lookup_elem(&fnat_pools, &sid);
@@ -168,8 +187,8 @@ static __always_inline bool fnat_alloc(const struct service *svc, struct packet 
 	 * addresses. At most FNAT_POOL_MAX x 65536 pairs: no overflow. */
 	__u32 total = count * (port_max - port_min + 1);
 	__u32 start = hash_to_slot(hash3(flow_hash(&p->flow, p->is_v6), 0, 0, FNAT_HASH_SEED), total);
-	struct fnat_rev rv;
-	fnat_rev_fill(&rv, svc, p, real_id, cw->state, cw->now);
+	struct fnat_rev *rv = &sc->rv;
+	fnat_rev_fill(rv, svc, p, real_id, cw->state, cw->now);
 
 	for (__u32 i = 0; i < FNAT_PORT_TRIES && i < total; i++) {
 		__u32 pair = start + i;
@@ -183,7 +202,7 @@ static __always_inline bool fnat_alloc(const struct service *svc, struct packet 
 			return false;
 		__be16 lport = bpf_htons((__u16)(port_min + pair / count));
 		const __u32 *la = (const __u32 *)pool->addrs[a];
-		if (fnat_claim(p, (const __u32 *)r->addr, rport, la, lport, &rv)) {
+		if (fnat_claim(p, (const __u32 *)r->addr, rport, la, lport, rv, sc)) {
 			__u32 *lw = (__u32 *)fc->laddr;
 			for (int w = 0; w < V4_MAPPED_WORDS; w++)
 				lw[w] = la[w];
@@ -199,44 +218,54 @@ static __always_inline bool fnat_alloc(const struct service *svc, struct packet 
  * LRU evicted. Inlined: at most once per CONN_TOUCH_NS and state change
  * per flow. */
 static __always_inline void fnat_touch_reverse(const struct service *svc, struct packet *p, const struct real *r,
-					       __u32 real_id, const struct fnat_conn *fc, __u8 state, __u64 now)
+					       __u32 real_id, const struct fnat_conn *fc, __u8 state, __u64 now,
+					       struct fnat_scratch *sc)
 {
-	struct flow k = {};
-	struct flow4 k4;
-	struct fnat_rev rv;
-
-	fnat_rev_fill(&rv, svc, p, real_id, state, now);
-	fnat_key(&k, &k4, p, (const __u32 *)r->addr, (const __u32 *)fc->laddr, fc->rport, fc->lport);
+	fnat_rev_fill(&sc->rv, svc, p, real_id, state, now);
+	fnat_key(&sc->k, &sc->k4, p, (const __u32 *)r->addr, (const __u32 *)fc->laddr, fc->rport, fc->lport);
 	if (p->is_v6) {
-		bpf_map_update_elem(&fnat_rev6, &k, &rv, BPF_ANY);
+		bpf_map_update_elem(&fnat_rev6, &sc->k, &sc->rv, BPF_ANY);
 	} else {
-		bpf_map_update_elem(&fnat_rev4, &k4, &rv, BPF_ANY);
+		bpf_map_update_elem(&fnat_rev4, &sc->k4, &sc->rv, BPF_ANY);
 		/* Keeps clang from merging the two updates (see pick_real). */
 		asm volatile("" ::: "memory");
 	}
 }
 
+/* FNAT_ROUTE is what fnat_forward returns for a rewritten packet to a
+ * routed real, which its caller sends with nat_route: no XDP verdict. */
+#define FNAT_ROUTE (-1)
+
 /* fnat_forward handles a client's packet p to full-NAT service svc and
  * returns the verdict: track (ct_pick over fnat4/fnat6), allocate a local
- * pair for a new flow, rewrite both ends, count, send. Inlined: once per
- * full-NAT packet. */
-static __always_inline int fnat_forward(struct xdp_md *ctx, const struct service *svc, struct packet *p)
+ * pair for a new flow, rewrite both ends, count, send to a resolved real
+ * (or FNAT_ROUTE: the caller routes it). Not inlined: as a
+ * BPF-to-BPF call its code and registers stay out of xlb_xdp, whose DR
+ * path ran ~15 ns slower with it inlined (BENCHMARKS.md); its keys and
+ * entries live in fnat_scratch so that both frames fit the 512-byte
+ * stack. */
+static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc, struct packet *p)
 {
-	struct flow4 k4;
+	__u32 zero = 0;
+	struct fnat_scratch *sc = bpf_map_lookup_elem(&fnat_scratch, &zero);
 	struct fnat_conn *fc;
-	struct ct_write cw;
 	enum reason why;
 	__u32 real_id = 0;
 
+	if (!sc) {
+		count_reason(REASON_DROP_FNAT_NO_PORT); /* unreachable: a per-CPU array of one */
+		return XDP_DROP;
+	}
+	struct ct_write *cw = &sc->cw;
 	/* One call site per map, so the verifier inlines each lookup. */
 	if (p->is_v6) {
 		fc = bpf_map_lookup_elem(&fnat6, &p->flow);
 	} else {
-		fill_flow4(&k4, &p->flow);
-		fc = bpf_map_lookup_elem(&fnat4, &k4);
+		fill_flow4(&sc->fk4, &p->flow);
+		fc = bpf_map_lookup_elem(&fnat4, &sc->fk4);
 	}
 	struct conn *c = fc ? &fc->conn : NULL;
-	struct real *r = ct_pick(svc, p, c, &real_id, &why, &cw);
+	struct real *r = ct_pick(svc, p, c, &real_id, &why, cw);
 	if (!r) {
 		count_reason(why);
 		return XDP_DROP;
@@ -247,47 +276,47 @@ static __always_inline int fnat_forward(struct xdp_md *ctx, const struct service
 		return XDP_DROP;
 	}
 
-	struct fnat_conn nf = {};
 	const struct fnat_conn *use = fc;
-	if (cw.fresh) {
-		nf.conn = cw.conn;
-		nf.rport = r->port ? r->port : p->flow.dport;
-		if (!fnat_alloc(svc, p, r, real_id, nf.rport, &cw, &nf)) {
+	if (cw->fresh) {
+		struct fnat_conn *nf = &sc->nf;
+		nf->conn = cw->conn;
+		nf->rport = r->port ? r->port : p->flow.dport;
+		nf->pad = 0;
+		if (!fnat_alloc(svc, p, r, real_id, nf->rport, cw, nf, sc)) {
 			count_reason(REASON_DROP_FNAT_NO_PORT);
 			return XDP_DROP;
 		}
-		ct_count_fresh(c, &cw);
+		ct_count_fresh(c, cw);
 		if (fc) {
-			*fc = nf; /* in place: no second hash lookup */
+			*fc = *nf; /* in place: no second hash lookup */
 		} else if (p->is_v6) {
-			bpf_map_update_elem(&fnat6, &p->flow, &nf, BPF_ANY);
+			bpf_map_update_elem(&fnat6, &p->flow, nf, BPF_ANY);
 		} else {
-			bpf_map_update_elem(&fnat4, &k4, &nf, BPF_ANY);
+			bpf_map_update_elem(&fnat4, &sc->fk4, nf, BPF_ANY);
 			asm volatile("" ::: "memory");
 		}
-		use = &nf;
-	} else if (cw.written && fc) {
-		fnat_touch_reverse(svc, p, r, real_id, fc, cw.state, cw.now);
+		use = nf;
+	} else if (cw->written && fc) {
+		fnat_touch_reverse(svc, p, r, real_id, fc, cw->state, cw->now, sc);
 	}
 	if (!use) {
 		count_reason(REASON_DROP_MALFORMED); /* unreachable: a hit has its entry */
 		return XDP_DROP;
 	}
-	__u8 laddr[16];
-	__builtin_memcpy(laddr, use->laddr, sizeof(laddr));
-	__be16 lport = use->lport, rport = use->rport;
 
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data; /* as received */
-	count_traffic(&service_stats, svc->id, len, cw.fresh);
-	count_traffic(&real_stats, real_id, len, cw.fresh);
-	if (!nat_rewrite(data, data_end, p, false, r->addr, rport) ||
-	    !nat_rewrite(data, data_end, p, true, laddr, lport)) {
+	count_traffic(&service_stats, svc->id, len, cw->fresh);
+	count_traffic(&real_stats, real_id, len, cw->fresh);
+	if (!nat_rewrite(data, data_end, p, false, r->addr, use->rport) ||
+	    !nat_rewrite(data, data_end, p, true, use->laddr, use->lport)) {
 		count_reason(REASON_DROP_MALFORMED);
 		return XDP_DROP;
 	}
-	int verdict = r->ifindex ? nat_send_direct(ctx, p, r, &why) : nat_route(ctx, p, false, &why);
+	if (!r->ifindex)
+		return FNAT_ROUTE; /* the caller routes it: bpf_fib_lookup's 64 bytes stay in its frame */
+	int verdict = nat_send_direct(ctx, p, r, &why);
 	count_reason(why);
 	return verdict;
 }
@@ -322,9 +351,9 @@ static __always_inline void fnat_touch_forward(struct packet *p, const struct fn
  * source back to VIP:vport, destination back to client:cport, out
  * counters, routed (nat_route); true and the verdict in *verdict. False
  * (the caller goes on as for any packet) if fnat_rev4/fnat_rev6 has no
- * fresh entry for it. Inlined: once per packet on interfaces facing
- * full-NAT reals. */
-static __always_inline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
+ * fresh entry for it. Not inlined, as fnat_forward: called only for
+ * packets on interfaces facing full-NAT reals. */
+static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
 {
 	struct fnat_rev *rv;
 	struct flow4 k4;

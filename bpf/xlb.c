@@ -470,8 +470,14 @@ int xlb_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	__u8 kind = svc->kind;
-	if (kind == LB_KIND_FNAT)
-		return fnat_forward(ctx, svc, &p);
+	if (kind == LB_KIND_FNAT) {
+		int verdict = fnat_forward(ctx, svc, &p);
+		if (verdict != FNAT_ROUTE)
+			return verdict;
+		verdict = nat_route(ctx, &p, false, &why);
+		count_reason(why);
+		return verdict;
+	}
 	if (kind != LB_KIND_DR && kind != LB_KIND_TUN && kind != LB_KIND_NAT) {
 		count_reason(REASON_DROP_UNKNOWN_KIND);
 		return XDP_DROP;

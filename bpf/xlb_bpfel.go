@@ -102,6 +102,24 @@ type XlbFnatRev struct {
 	LastSeen  uint64
 }
 
+type XlbFnatScratch struct {
+	_  structs.HostLayout
+	Cw struct {
+		_       structs.HostLayout
+		Now     uint64
+		Written uint8
+		State   uint8
+		Fresh   uint8
+		_       [5]byte
+		Conn    XlbConn
+	}
+	Rv  XlbFnatRev
+	Nf  XlbFnatConn
+	K   XlbFlow
+	K4  XlbFlow4
+	Fk4 XlbFlow4
+}
+
 type XlbIface struct {
 	_     structs.HostLayout
 	Flags uint32
@@ -268,6 +286,7 @@ const (
 	XlbMapFnatPools           = "fnat_pools"
 	XlbMapFnatRev4            = "fnat_rev4"
 	XlbMapFnatRev6            = "fnat_rev6"
+	XlbMapFnatScratch         = "fnat_scratch"
 	XlbMapIfaces              = "ifaces"
 	XlbMapMaglevTables        = "maglev_tables"
 	XlbMapNat4                = "nat4"
@@ -345,6 +364,7 @@ type XlbMapSpecs struct {
 	FnatPools    *ebpf.MapSpec `ebpf:"fnat_pools"`
 	FnatRev4     *ebpf.MapSpec `ebpf:"fnat_rev4"`
 	FnatRev6     *ebpf.MapSpec `ebpf:"fnat_rev6"`
+	FnatScratch  *ebpf.MapSpec `ebpf:"fnat_scratch"`
 	Ifaces       *ebpf.MapSpec `ebpf:"ifaces"`
 	MaglevTables *ebpf.MapSpec `ebpf:"maglev_tables"`
 	Nat4         *ebpf.MapSpec `ebpf:"nat4"`
@@ -398,6 +418,7 @@ type XlbMaps struct {
 	FnatPools    *ebpf.Map `ebpf:"fnat_pools"`
 	FnatRev4     *ebpf.Map `ebpf:"fnat_rev4"`
 	FnatRev6     *ebpf.Map `ebpf:"fnat_rev6"`
+	FnatScratch  *ebpf.Map `ebpf:"fnat_scratch"`
 	Ifaces       *ebpf.Map `ebpf:"ifaces"`
 	MaglevTables *ebpf.Map `ebpf:"maglev_tables"`
 	Nat4         *ebpf.Map `ebpf:"nat4"`
@@ -423,6 +444,7 @@ func (m *XlbMaps) Close() error {
 		m.FnatPools,
 		m.FnatRev4,
 		m.FnatRev6,
+		m.FnatScratch,
 		m.Ifaces,
 		m.MaglevTables,
 		m.Nat4,
