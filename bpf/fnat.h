@@ -8,7 +8,7 @@
  *
  * Forward (any interface): the flow is tracked in fnat4/fnat6 (struct
  * fnat_conn: the connection table's struct conn, and the local address
- * and port), by the same logic as conns4/conns6 (ct_pick in xlb.c). A new
+ * and port), by the same rules as conns4/conns6 (fnat_ct_pick). A new
  * flow gets its local address and port from the service's pool
  * (fnat_pools): a hash of the flow picks a start among the pool's
  * (address, port) pairs, and up to FNAT_PORT_TRIES pairs from there are
@@ -52,12 +52,102 @@
 #include "ct.h"
 #include "nat.h"
 
+/* fnat_ct says what fnat_ct_pick did with a flow's entry: as struct
+ * ct_write (xlb.c), and for a new flow the new entry, which fnat_ct_pick
+ * leaves to its caller: full NAT stores it only once it has a local
+ * port. */
+struct fnat_ct {
+	__u64 now;
+	__u8 written;
+	__u8 state;
+	__u8 fresh; /* a new flow was scheduled: counts in the conns counters */
+	struct conn conn; /* fresh: the new entry, which fnat_ct_pick leaves to its caller to store */
+};
+
+/* fnat_ct_pick is pick_real (xlb.c) for a full-NAT flow tracked in c
+ * (NULL: not tracked): the tracked real if the entry is fresh and its
+ * real still usable, refreshing c; else a scheduled one, with the new
+ * entry in cw->conn (cw->fresh) for the caller to count and store. NULL
+ * and why when there is none. The same rules as pick_real, kept apart on
+ * purpose: sharing one helper between them cost the DR established path
+ * ~10 ns (BENCHMARKS.md). Inlined: once per full-NAT packet, in
+ * fnat_forward. */
+static __always_inline struct real *fnat_ct_pick(const struct service *svc, struct packet *p, struct conn *c,
+					    __u32 *real_id, enum reason *why, struct fnat_ct *cw)
+{
+	__u64 now = ct_now();
+	cw->now = now;
+	cw->written = 0;
+	cw->fresh = 0;
+	struct real *r;
+
+	if (c) {
+		/* An entry is over when idle past its timeout or when a new
+		 * connection reopens its closed 5-tuple: both count expired. */
+		if (now - c->last_seen > conn_timeout(c->state) ||
+		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
+			count_reason(REASON_CT_EXPIRED);
+		} else {
+			__u32 id = c->real_id;
+			r = bpf_map_lookup_elem(&reals, &id);
+			if (r && real_usable(r) && r->gen == c->real_gen) {
+				/* No count: a hit is what is left of the lookups
+				 * (REASON_CT_HIT in consts.h). */
+				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
+				/* Write only what changed, and last_seen at most once
+				 * per CONN_TOUCH_NS: most packets write nothing. */
+				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
+					conns_move(id, c->state, state);
+					c->state = state;
+					c->last_seen = now;
+					cw->written = 1;
+					cw->state = state;
+				}
+				*real_id = id;
+				return r;
+			}
+			count_reason(REASON_CT_REAL_GONE);
+			if (svc->flags & SERVICE_F_DROP_REMOVED) {
+				*why = REASON_DROP_REAL_REMOVED;
+				return NULL;
+			}
+		}
+	} else {
+		count_reason(REASON_CT_MISS);
+	}
+
+	r = schedule(svc, p, real_id);
+	if (!r) {
+		*why = REASON_DROP_NO_REAL;
+		return NULL;
+	}
+	cw->conn.real_id = *real_id;
+	cw->conn.real_gen = r->gen;
+	cw->conn.state = conn_next_state(0, p->flow.proto, p->tcp_flags);
+	cw->conn.flags = 0;
+	cw->conn.last_seen = now;
+	cw->written = 1;
+	cw->state = cw->conn.state;
+	cw->fresh = 1;
+	return r;
+}
+
+/* fnat_count_fresh counts the new entry of cw on its real, and takes the
+ * entry c it replaces (if any) off its old real's counts. Inlined: once
+ * per new flow. */
+static __always_inline void fnat_count_fresh(const struct conn *c, const struct fnat_ct *cw)
+{
+	conns_add(cw->conn.real_id, cw->conn.state, 1);
+	if (c)
+		conns_forget(c);
+}
+
 /* fnat_scratch is full NAT's per-CPU scratch space: the keys, entries
  * and connection table state fnat_forward builds live here rather than
  * on its stack, which with xlb_xdp's frame must fit 512 bytes. Go never
  * reads it, so it is not in structs.h. */
 struct fnat_scratch {
-	struct ct_write cw;  /* ct_pick's answer */
+	struct fnat_ct cw;   /* fnat_ct_pick's answer */
 	struct fnat_rev rv;  /* a reverse entry to insert */
 	struct fnat_conn nf; /* a forward entry to insert */
 	struct flow k;       /* an IPv6 reverse key */
@@ -170,7 +260,7 @@ static __always_inline bool fnat_claim(struct packet *p, const __u32 *ra, __be16
  * clock from cw), and writes them into fc: false if the service has no
  * pool or no candidate is free. Inlined: once per new flow. */
 static __always_inline bool fnat_alloc(const struct service *svc, struct packet *p, const struct real *r,
-				       __u32 real_id, __be16 rport, const struct ct_write *cw, struct fnat_conn *fc,
+				       __u32 real_id, __be16 rport, const struct fnat_ct *cw, struct fnat_conn *fc,
 				       struct fnat_scratch *sc)
 {
 	__u32 sid = svc->id;
@@ -237,7 +327,7 @@ static __always_inline void fnat_touch_reverse(const struct service *svc, struct
 #define FNAT_ROUTE (-1)
 
 /* fnat_forward handles a client's packet p to full-NAT service svc and
- * returns the verdict: track (ct_pick over fnat4/fnat6), allocate a local
+ * returns the verdict: track (fnat_ct_pick over fnat4/fnat6), allocate a local
  * pair for a new flow, rewrite both ends, count, send to a resolved real
  * (or FNAT_ROUTE: the caller routes it). Not inlined: as a
  * BPF-to-BPF call its code and registers stay out of xlb_xdp, whose DR
@@ -256,7 +346,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 		count_reason(REASON_DROP_FNAT_NO_PORT); /* unreachable: a per-CPU array of one */
 		return XDP_DROP;
 	}
-	struct ct_write *cw = &sc->cw;
+	struct fnat_ct *cw = &sc->cw;
 	/* One call site per map, so the verifier inlines each lookup. */
 	if (p->is_v6) {
 		fc = bpf_map_lookup_elem(&fnat6, &p->flow);
@@ -265,7 +355,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 		fc = bpf_map_lookup_elem(&fnat4, &sc->fk4);
 	}
 	struct conn *c = fc ? &fc->conn : NULL;
-	struct real *r = ct_pick(svc, p, c, &real_id, &why, cw);
+	struct real *r = fnat_ct_pick(svc, p, c, &real_id, &why, cw);
 	if (!r) {
 		count_reason(why);
 		return XDP_DROP;
@@ -286,7 +376,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 			count_reason(REASON_DROP_FNAT_NO_PORT);
 			return XDP_DROP;
 		}
-		ct_count_fresh(c, cw);
+		fnat_count_fresh(c, cw);
 		if (fc) {
 			*fc = *nf; /* in place: no second hash lookup */
 		} else if (p->is_v6) {

@@ -229,24 +229,31 @@ struct ct_write {
 	__u8 written;
 	__u8 state;
 	__u8 fresh; /* a new flow was scheduled: counts in the conns counters */
-	struct conn conn; /* fresh: the new entry, which ct_pick leaves to its caller to store */
 };
 
-/* ct_pick returns the real for p's flow, tracked in c (NULL: not
- * tracked), and its id: the tracked one if the entry is fresh and its
- * real still usable (so a flow keeps its real across weight changes and
- * quiescing), refreshing c; else a scheduled one, with the new entry in
- * cw->conn (cw->fresh) for the caller to count and store (pick_real;
- * fnat_forward stores it only once it has a local port). NULL and why when there is
- * none. Inlined: once per VIP packet. */
-static __always_inline struct real *ct_pick(const struct service *svc, struct packet *p, struct conn *c,
-					    __u32 *real_id, enum reason *why, struct ct_write *cw)
+/* pick_real returns the real for p's flow and its id: the tracked one if
+ * the flow is tracked, fresh and its real still usable (so a flow keeps its
+ * real across weight changes and quiescing); else a scheduled one, which
+ * the connection table then remembers. NULL and why when there is none.
+ * Inlined: once per VIP packet. */
+static __always_inline struct real *pick_real(const struct service *svc, struct packet *p,
+					      __u32 *real_id, enum reason *why, struct ct_write *cw)
 {
 	__u64 now = ct_now();
 	cw->now = now;
 	cw->written = 0;
 	cw->fresh = 0;
+	struct flow4 k4;
+	struct conn *c;
 	struct real *r;
+
+	/* One call site per map, so the verifier inlines each lookup. */
+	if (p->is_v6) {
+		c = bpf_map_lookup_elem(&conns6, &p->flow);
+	} else {
+		fill_flow4(&k4, &p->flow);
+		c = bpf_map_lookup_elem(&conns4, &k4);
+	}
 
 	if (c) {
 		/* An entry is over when idle past its timeout or when a new
@@ -288,53 +295,23 @@ static __always_inline struct real *ct_pick(const struct service *svc, struct pa
 		*why = REASON_DROP_NO_REAL;
 		return NULL;
 	}
-	cw->conn.real_id = *real_id;
-	cw->conn.real_gen = r->gen;
-	cw->conn.state = conn_next_state(0, p->flow.proto, p->tcp_flags);
-	cw->conn.flags = 0;
-	cw->conn.last_seen = now;
+	struct conn fresh = {
+		.real_id = *real_id,
+		.real_gen = r->gen,
+		.state = conn_next_state(0, p->flow.proto, p->tcp_flags),
+		.last_seen = now,
+	};
 	cw->written = 1;
-	cw->state = cw->conn.state;
+	cw->state = fresh.state;
 	cw->fresh = 1;
-	return r;
-}
-
-/* ct_count_fresh counts the new entry of cw on its real, and takes the
- * entry c it replaces (if any) off its old real's counts. Inlined: once
- * per new flow. */
-static __always_inline void ct_count_fresh(const struct conn *c, const struct ct_write *cw)
-{
-	conns_add(cw->conn.real_id, cw->conn.state, 1);
-	if (c)
-		conns_forget(c);
-}
-
-/* pick_real is ct_pick over conns4/conns6: it looks p's flow up and
- * stores a new entry (in place of an expired or orphaned one: no second
- * hash lookup). Inlined: once per DR, TUN and NAT packet. */
-static __always_inline struct real *pick_real(const struct service *svc, struct packet *p,
-					      __u32 *real_id, enum reason *why, struct ct_write *cw)
-{
-	struct flow4 k4;
-	struct conn *c;
-
-	/* One call site per map, so the verifier inlines each lookup. */
-	if (p->is_v6) {
-		c = bpf_map_lookup_elem(&conns6, &p->flow);
-	} else {
-		fill_flow4(&k4, &p->flow);
-		c = bpf_map_lookup_elem(&conns4, &k4);
-	}
-	struct real *r = ct_pick(svc, p, c, real_id, why, cw);
-	if (!r || !cw->fresh)
-		return r;
-	ct_count_fresh(c, cw);
+	conns_add(*real_id, fresh.state, 1);
 	if (c) {
-		*c = cw->conn;
+		conns_forget(c);
+		*c = fresh; /* in place: no second hash lookup */
 	} else if (p->is_v6) {
-		bpf_map_update_elem(&conns6, &p->flow, &cw->conn, BPF_ANY);
+		bpf_map_update_elem(&conns6, &p->flow, &fresh, BPF_ANY);
 	} else {
-		bpf_map_update_elem(&conns4, &k4, &cw->conn, BPF_ANY);
+		bpf_map_update_elem(&conns4, &k4, &fresh, BPF_ANY);
 		/* Keeps clang from merging the two updates into one call with
 		 * either map, which the verifier would then make indirect. */
 		asm volatile("" ::: "memory");
@@ -342,7 +319,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	return r;
 }
 
-/* Full NAT uses ct_pick, the counters and nat.h: included here. */
+/* Full NAT uses schedule, the counters and nat.h: included here. */
 #include "fnat.h"
 
 /* nat_touch_forward brings the forward entry of the NAT flow that reply
