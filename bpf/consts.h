@@ -121,11 +121,21 @@
 #define CONN_TOUCH_NS 1000000000ULL /* ns */
 #define NSEC_PER_SEC 1000000000ULL
 
+/* Full NAT (fnat.h). A new flow tries at most FNAT_PORT_TRIES (local
+ * address, port) pairs of its service's pool, from one its hash picks:
+ * each try is one insert into the reverse table, so the bound keeps a
+ * nearly full pool from costing a first packet more than a few hundred ns;
+ * the flow is dropped (drop_fnat_no_port) when all are taken. */
+#define FNAT_POOL_MAX 16        /* local addresses in one service's pool (struct fnat_pool) */
+#define FNAT_PORT_TRIES 8       /* candidate (address, port) pairs a new flow tries */
+#define FNAT_HASH_SEED 0x786c6266 /* "xlbf": the allocation's start, unrelated to the Maglev slot */
+
 /* lb_kind says how a service forwards to its reals; stored in service.kind. */
 enum lb_kind {
 	LB_KIND_DR = 1,  /* direct routing: rewrite MACs only */
 	LB_KIND_NAT = 2, /* masquerading: rewrite destination to the real, replies' source back to the VIP */
 	LB_KIND_TUN = 3, /* IP tunnel: push an outer IPv4/IPv6 header to the real */
+	LB_KIND_FNAT = 4, /* full NAT: as NAT, and the source becomes a local address and port of the service's pool (fnat.h) */
 };
 
 /* service_flag bits go in service.flags. */
@@ -162,6 +172,7 @@ enum real_flag {
 /* iface_flag bits go in iface.flags. */
 enum iface_flag {
 	IFACE_F_INSIDE = 1, /* faces NAT reals: TCP/UDP arriving here is first looked up as a NAT reply */
+	IFACE_F_FNAT = 2,   /* faces full-NAT reals: TCP/UDP arriving here is looked up as a full-NAT reply (fnat_rev4/6) */
 };
 
 /* conn_state is the light TCP state of a tracked flow (conn.state). DR and
@@ -214,6 +225,7 @@ enum reason {
 	REASON_CT_EXPIRED,         /* event: tracked flow idle past its timeout, or its closed 5-tuple reopened by a SYN: rescheduled */
 	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */
 	REASON_OPS,                /* event: a packet of an ops service (a connection-table miss), scheduled and not tracked */
+	REASON_DROP_FNAT_NO_PORT,  /* full NAT: no free local address and port within FNAT_PORT_TRIES candidates, or no pool */
 	REASON_MAX,
 };
 

@@ -239,5 +239,54 @@ struct {
 	__type(value, struct locality);
 } locality_scratch SEC(".maps");
 
+/* fnat4 and fnat6 track full-NAT flows from the client's side (struct
+ * fnat_conn: the conn, and the local address and port the flow got), and
+ * fnat_rev4 and fnat_rev6 find them from the real's side (struct
+ * fnat_rev). LRU hashes shared by all CPUs, as nat4/nat6, sized by
+ * maps.Options.FNATTableSize and FNATTableSize6. Separate from conns4
+ * and conns6 so that DR, TUN and NAT entries keep their 16-byte value. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct flow4);
+	__type(value, struct fnat_conn);
+} fnat4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS6);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct flow);
+	__type(value, struct fnat_conn);
+} fnat6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct flow4);
+	__type(value, struct fnat_rev);
+} fnat_rev4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_CONNS6);
+	__uint(map_flags, CONN_LRU_FLAGS);
+	__type(key, struct flow);
+	__type(value, struct fnat_rev);
+} fnat_rev6 SEC(".maps");
+
+/* fnat_pools holds each full-NAT service's local addresses by service
+ * id. A hash without preallocation, as sched_lists: an update links a
+ * new element, so a first packet reads the old pool or the new one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct fnat_pool);
+} fnat_pools SEC(".maps");
+
 #endif
 

@@ -221,4 +221,45 @@ struct locality {
 	struct locality_member members[LOCALITY_SET_MAX];
 };
 
+/* fnat_conn is a full-NAT flow's forward entry: the fnat4 and fnat6
+ * value, key the client's 5-tuple as for conns4/conns6. It starts with
+ * a struct conn, so the connection table logic (ct.h, pick_real) serves
+ * both; DR, TUN and NAT flows stay in conns4/conns6 at 16 bytes. */
+struct fnat_conn {
+	struct conn conn;
+	__u8 laddr[16]; /* the local address the flow's source became, v4-mapped for IPv4 */
+	__be16 lport;   /* and its local port */
+	__be16 rport;   /* the real's port the destination became */
+	__u32 pad;
+};
+
+/* fnat_rev is a full-NAT flow seen from the real's side: the value of
+ * fnat_rev4 and fnat_rev6, whose key is the reply's 5-tuple (real
+ * address and port to local address and port). It gives both addresses
+ * the reply gets back (source VIP:vport, destination client:cport) and
+ * which counters it bumps; state and last_seen as struct nat_rev. The
+ * entry also holds the local port: an insert with BPF_NOEXIST allocates
+ * it (fnat.h). */
+struct fnat_rev {
+	__u8 client[16];  /* the client's address, v4-mapped for IPv4: the reply's new destination */
+	__u8 vip[16];     /* the service's address: the reply's new source */
+	__be16 cport;     /* the client's port */
+	__be16 vport;     /* the service's port */
+	__u8 state;       /* enum conn_state */
+	__u8 pad[3];
+	__u32 service_id; /* service_stats index */
+	__u32 real_id;    /* real_stats index */
+	__u64 last_seen;  /* as conn.last_seen */
+};
+
+/* fnat_pool is a full-NAT service's local addresses and port range: the
+ * fnat_pools value, by service id. All addresses are of the service's
+ * family. */
+struct fnat_pool {
+	__u32 count;    /* addresses in use, 1..FNAT_POOL_MAX */
+	__u16 port_min; /* first local port, host order */
+	__u16 port_max; /* last local port, host order, >= port_min */
+	__u8 addrs[FNAT_POOL_MAX][16];
+};
+
 #endif

@@ -9,8 +9,9 @@
  * Maglev slot, hash.h; the rr/wrr sequence; the lc/wlc/sed/nq scan; or
  * lblc/lblcr's locality table, lblc.h) -> real -> rewrite MACs (DR),
  * push an outer header (TUN, encap.h) or rewrite the destination and route
- * (NAT, nat.h) -> XDP_TX or redirect. On interfaces facing NAT reals
- * (ifaces) a NAT reply lookup comes first. Every verdict bumps one verdict
+ * (NAT, nat.h), and for full NAT (fnat.h) the source too, to a local
+ * address and port -> XDP_TX or redirect. On interfaces facing NAT or
+ * full-NAT reals (ifaces) a reply lookup comes first. Every verdict bumps one verdict
  * reason, every conntrack lookup but a hit one event (enum reason; hits
  * are derived in Go). */
 #include <linux/bpf.h>
@@ -172,9 +173,13 @@ static __always_inline __u32 sched_least(__u32 svc_id, __u32 sched)
  * (dh) share a real. rr and wrr: the slot is this CPU's position in the
  * service's sequence, which then moves on by one. lc, wlc, sed, nq: a scan
  * of the service's reals (sched_least). lblc, lblcr: the destination's
- * entry in localities, else wlc (locality_pick, lblc.h). Inlined: once per
- * new flow. */
-static __always_inline struct real *schedule(const struct service *svc, struct packet *p, __u32 *real_id)
+ * entry in localities, else wlc (locality_pick, lblc.h), unless locality
+ * is false: full NAT's path (fnat.h) runs in a frame of its own, and with
+ * locality_pick's frame and callback below it the program's frames would
+ * pass the 512 bytes of stack they share, so the control plane serves no
+ * FNAT service with lblc or lblcr. Inlined: once per new flow. */
+static __always_inline struct real *schedule(const struct service *svc, struct packet *p, __u32 *real_id,
+					     const bool locality)
 {
 	__u32 svc_id = svc->id;
 	__u32 table_size = svc->table_size;
@@ -184,9 +189,11 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
 	if (sched >= SCHED_LC) {
 		if (sched >= SCHED_MAX)
 			return NULL;
-		if (sched == SCHED_LBLC || sched == SCHED_LBLCR)
+		if (sched == SCHED_LBLC || sched == SCHED_LBLCR) {
+			if (!locality)
+				return NULL;
 			id = locality_pick(svc_id, &p->flow, p->is_v6, sched);
-		else
+		} else
 			id = sched_least(svc_id, sched);
 	} else {
 		if (table_size == 0)
@@ -238,15 +245,16 @@ static __always_inline struct real *schedule(const struct service *svc, struct p
  * persistence template when the service is persistent and the template
  * holds (persist.h), else the scheduler, whose pick then becomes the
  * template. Inlined: once per new flow. */
-static __always_inline struct real *choose_real(const struct service *svc, struct packet *p, __u64 now, __u32 *real_id)
+static __always_inline struct real *choose_real(const struct service *svc, struct packet *p, __u64 now, __u32 *real_id,
+						const bool locality)
 {
 	if (!(svc->flags & SERVICE_F_PERSIST))
-		return schedule(svc, p, real_id);
+		return schedule(svc, p, real_id, locality);
 	struct persist *t = persist_lookup(svc, p);
 	struct real *r = persist_use(svc, t, now, real_id);
 	if (r)
 		return r;
-	r = schedule(svc, p, real_id);
+	r = schedule(svc, p, real_id, locality);
 	if (r)
 		persist_store(svc, p, t, *real_id, r->gen, now);
 	return r;
@@ -331,7 +339,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 		count_reason(ops ? REASON_OPS : REASON_CT_MISS);
 	}
 
-	r = choose_real(svc, p, now, real_id);
+	r = choose_real(svc, p, now, real_id, true);
 	if (!r) {
 		*why = REASON_DROP_NO_REAL;
 		return NULL;
@@ -361,6 +369,9 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	}
 	return r;
 }
+
+/* Full NAT uses schedule, the counters and nat.h: included here. */
+#include "fnat.h"
 
 /* nat_touch_forward brings the forward entry of the NAT flow that reply
  * p belongs to (found as rv) to state and clock now: the reply's 5-tuple
@@ -459,12 +470,15 @@ int xlb_xdp(struct xdp_md *ctx)
 		return why == REASON_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
 	}
 
-	/* Replies from NAT reals: only on interfaces marked inside. */
+	/* Replies from NAT and full-NAT reals: only on interfaces marked
+	 * as facing them. */
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
-	if (ifc && (ifc->flags & IFACE_F_INSIDE)) {
+	if (ifc && ifc->flags) {
 		int verdict;
-		if (nat_reply(ctx, &p, &verdict))
+		if ((ifc->flags & IFACE_F_INSIDE) && nat_reply(ctx, &p, &verdict))
+			return verdict;
+		if ((ifc->flags & IFACE_F_FNAT) && fnat_reply(ctx, &p, &verdict))
 			return verdict;
 	}
 
@@ -492,6 +506,14 @@ int xlb_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	__u8 kind = svc->kind;
+	if (kind == LB_KIND_FNAT) {
+		int verdict = fnat_forward(ctx, svc, &p);
+		if (verdict != FNAT_ROUTE)
+			return verdict;
+		verdict = nat_route(ctx, &p, false, &why);
+		count_reason(why);
+		return verdict;
+	}
 	if (kind != LB_KIND_DR && kind != LB_KIND_TUN && kind != LB_KIND_NAT) {
 		count_reason(REASON_DROP_UNKNOWN_KIND);
 		return XDP_DROP;

@@ -72,6 +72,54 @@ type XlbFlow4 struct {
 	Pad   [3]uint8
 }
 
+type XlbFnatConn struct {
+	_     structs.HostLayout
+	Conn  XlbConn
+	Laddr [16]uint8
+	Lport uint16
+	Rport uint16
+	Pad   uint32
+}
+
+type XlbFnatPool struct {
+	_       structs.HostLayout
+	Count   uint32
+	PortMin uint16
+	PortMax uint16
+	Addrs   [16][16]uint8
+}
+
+type XlbFnatRev struct {
+	_         structs.HostLayout
+	Client    [16]uint8
+	Vip       [16]uint8
+	Cport     uint16
+	Vport     uint16
+	State     uint8
+	Pad       [3]uint8
+	ServiceId uint32
+	RealId    uint32
+	LastSeen  uint64
+}
+
+type XlbFnatScratch struct {
+	_  structs.HostLayout
+	Cw struct {
+		_       structs.HostLayout
+		Now     uint64
+		Written uint8
+		State   uint8
+		Fresh   uint8
+		_       [5]byte
+		Conn    XlbConn
+	}
+	Rv  XlbFnatRev
+	Nf  XlbFnatConn
+	K   XlbFlow
+	K4  XlbFlow4
+	Fk4 XlbFlow4
+}
+
 type XlbIface struct {
 	_     structs.HostLayout
 	Flags uint32
@@ -81,14 +129,16 @@ type XlbIfaceFlag uint32
 
 const (
 	XlbIfaceFlagIFACE_F_INSIDE XlbIfaceFlag = 1
+	XlbIfaceFlagIFACE_F_FNAT   XlbIfaceFlag = 2
 )
 
 type XlbLbKind uint32
 
 const (
-	XlbLbKindLB_KIND_DR  XlbLbKind = 1
-	XlbLbKindLB_KIND_NAT XlbLbKind = 2
-	XlbLbKindLB_KIND_TUN XlbLbKind = 3
+	XlbLbKindLB_KIND_DR   XlbLbKind = 1
+	XlbLbKindLB_KIND_NAT  XlbLbKind = 2
+	XlbLbKindLB_KIND_TUN  XlbLbKind = 3
+	XlbLbKindLB_KIND_FNAT XlbLbKind = 4
 )
 
 type XlbLocality struct {
@@ -199,7 +249,8 @@ const (
 	XlbReasonREASON_CT_EXPIRED          XlbReason = 22
 	XlbReasonREASON_CT_REAL_GONE        XlbReason = 23
 	XlbReasonREASON_OPS                 XlbReason = 24
-	XlbReasonREASON_MAX                 XlbReason = 25
+	XlbReasonREASON_DROP_FNAT_NO_PORT   XlbReason = 25
+	XlbReasonREASON_MAX                 XlbReason = 26
 )
 
 type XlbReasonCount struct {
@@ -281,6 +332,12 @@ const (
 	XlbMapClock                = "clock"
 	XlbMapConns4               = "conns4"
 	XlbMapConns6               = "conns6"
+	XlbMapFnat4                = "fnat4"
+	XlbMapFnat6                = "fnat6"
+	XlbMapFnatPools            = "fnat_pools"
+	XlbMapFnatRev4             = "fnat_rev4"
+	XlbMapFnatRev6             = "fnat_rev6"
+	XlbMapFnatScratch          = "fnat_scratch"
 	XlbMapIfaces               = "ifaces"
 	XlbMapLocalities           = "localities"
 	XlbMapLocalityScratch      = "locality_scratch"
@@ -360,6 +417,12 @@ type XlbMapSpecs struct {
 	Clock           *ebpf.MapSpec `ebpf:"clock"`
 	Conns4          *ebpf.MapSpec `ebpf:"conns4"`
 	Conns6          *ebpf.MapSpec `ebpf:"conns6"`
+	Fnat4           *ebpf.MapSpec `ebpf:"fnat4"`
+	Fnat6           *ebpf.MapSpec `ebpf:"fnat6"`
+	FnatPools       *ebpf.MapSpec `ebpf:"fnat_pools"`
+	FnatRev4        *ebpf.MapSpec `ebpf:"fnat_rev4"`
+	FnatRev6        *ebpf.MapSpec `ebpf:"fnat_rev6"`
+	FnatScratch     *ebpf.MapSpec `ebpf:"fnat_scratch"`
 	Ifaces          *ebpf.MapSpec `ebpf:"ifaces"`
 	Localities      *ebpf.MapSpec `ebpf:"localities"`
 	LocalityScratch *ebpf.MapSpec `ebpf:"locality_scratch"`
@@ -415,6 +478,12 @@ type XlbMaps struct {
 	Clock           *ebpf.Map `ebpf:"clock"`
 	Conns4          *ebpf.Map `ebpf:"conns4"`
 	Conns6          *ebpf.Map `ebpf:"conns6"`
+	Fnat4           *ebpf.Map `ebpf:"fnat4"`
+	Fnat6           *ebpf.Map `ebpf:"fnat6"`
+	FnatPools       *ebpf.Map `ebpf:"fnat_pools"`
+	FnatRev4        *ebpf.Map `ebpf:"fnat_rev4"`
+	FnatRev6        *ebpf.Map `ebpf:"fnat_rev6"`
+	FnatScratch     *ebpf.Map `ebpf:"fnat_scratch"`
 	Ifaces          *ebpf.Map `ebpf:"ifaces"`
 	Localities      *ebpf.Map `ebpf:"localities"`
 	LocalityScratch *ebpf.Map `ebpf:"locality_scratch"`
@@ -439,6 +508,12 @@ func (m *XlbMaps) Close() error {
 		m.Clock,
 		m.Conns4,
 		m.Conns6,
+		m.Fnat4,
+		m.Fnat6,
+		m.FnatPools,
+		m.FnatRev4,
+		m.FnatRev6,
+		m.FnatScratch,
 		m.Ifaces,
 		m.Localities,
 		m.LocalityScratch,

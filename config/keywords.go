@@ -49,6 +49,8 @@ var topLevelWords = newBlock("top level", []string{
 	"child_wait_time", "instance", "interface_up_down_delays", "linkbeat_interfaces",
 	"linkbeat_use_polling", "namespace_with_ipsets", "net_namespace", "net_namespace_ipvs",
 	"static_ipaddress", "static_routes", "static_rules", "use_pid_dir", "virtual_server_group",
+	// Not keepalived's: the Alibaba LVS fork's full-NAT local addresses (lb_kind FNAT).
+	"local_address_group",
 },
 	globalDefsWords, sslWords, virtualServerWords, trackGroupWords, vrrpSyncGroupWords,
 	garpGroupWords, vrrpInstanceWords, vrrpScriptWords, vrrpTrackProcessWords, bfdInstanceWords,
@@ -124,6 +126,8 @@ var virtualServerWords = newBlock("virtual_server", []string{
 	"persistence_granularity", "persistence_timeout", "protocol", "quorum", "quorum_down",
 	"quorum_up", "retry", "sh-fallback", "sh-port", "smtp_alert", "snmp_name", "sorry_server",
 	"sorry_server_inhibit", "sorry_server_lvs_method", "virtualhost", "warmup", "weight",
+	// Not keepalived's: the Alibaba LVS fork's word for lb_kind FNAT's local_address_group.
+	"laddr_group_name",
 }, realServerWords)
 
 var realServerWords = newBlock("real_server", []string{

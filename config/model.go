@@ -28,6 +28,9 @@ type Config struct {
 	SyncGroups   []SyncGroup   `json:"vrrp_sync_group,omitempty"`
 	Instances    []Instance    `json:"vrrp_instance,omitempty"`
 	ServerGroups []ServerGroup `json:"virtual_server_group,omitempty"`
+	// LocalAddressGroups are the local_address_group blocks (the Alibaba LVS fork's full-NAT
+	// local addresses), in file order.
+	LocalAddressGroups []LocalAddressGroup `json:"local_address_group,omitempty"`
 	// VirtualServers are the services xlb balances, in file order. A "virtual_server group
 	// NAME" appears once per address of the group, with Group set.
 	VirtualServers []VirtualServer `json:"virtual_server"`
@@ -129,6 +132,9 @@ const (
 	KindNAT Kind = "NAT" // rewrite the destination address
 	KindDR  Kind = "DR"  // direct routing: rewrite only the MAC
 	KindTUN Kind = "TUN" // IP-in-IP tunnel
+	// KindFNAT is full NAT, as the Alibaba LVS fork of keepalived spells it: the source is
+	// rewritten too, to an address of the virtual server's local_address_group.
+	KindFNAT Kind = "FNAT"
 )
 
 // TunnelType is the encapsulation of lb_kind TUN (keepalived's "type"), Linux 5.2 and later
@@ -165,6 +171,13 @@ type VirtualServer struct {
 	// TunnelSource is xlb's tunnel_source word: lb_kind TUN's outer source
 	// address; invalid: the source of the route to the first real.
 	TunnelSource netip.Addr `json:"tunnel_source,omitzero"`
+	// LocalAddressGroup names the local_address_group whose addresses lb_kind FNAT
+	// rewrites the clients' source to (laddr_group_name, the Alibaba LVS fork's word);
+	// required with FNAT, ignored (with a warning) otherwise.
+	LocalAddressGroup string `json:"laddr_group_name,omitempty"`
+	// LocalAddrs are that group's addresses of the virtual server's family, in file
+	// order: filled in by Parse.
+	LocalAddrs []netip.Addr `json:"-"`
 
 	// Parsed, not acted on yet (the parser warns).
 	PersistenceTimeout     time.Duration `json:"persistence_timeout,omitempty"`     // 0: no persistence

@@ -28,6 +28,7 @@ var topLevelSchema = &schema[configDraft]{
 		"vrrp_sync_group":      decodeSyncGroup,
 		"vrrp_instance":        decodeInstance,
 		"virtual_server_group": decodeServerGroup,
+		"local_address_group":  decodeLocalAddressGroup,
 		"virtual_server":       decodeVirtualServer,
 	}),
 }
@@ -73,6 +74,7 @@ func ParseWithOptions(name string, src []byte, opts Options) (*Config, []Diagnos
 	draft := &configDraft{}
 	topLevelSchema.decode(d, "top level", nodes, draft)
 	finishServers(d, draft)
+	checkLocalAddrs(d, &draft.cfg)
 	crossCheck(d, &draft.cfg)
 	d.finish()
 	if len(d.errs) > 0 {

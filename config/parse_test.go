@@ -111,7 +111,7 @@ func TestParseDiagnostics(t *testing.T) {
 				"virtual_server 198.18.0.101 80 {\n protocol icmp\n delay_loop -1\n real_server 198.18.1.1 80 {\n }\n}\n",
 			wantErrs: []string{
 				`k.conf:2:10: virtual_server 198.18.0.100 80: lb_algo "rrr": unknown scheduler (want one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos)`,
-				`k.conf:3:10: virtual_server 198.18.0.100 80: lb_kind "FOO": want NAT, DR or TUN`,
+				`k.conf:3:10: virtual_server 198.18.0.100 80: lb_kind "FOO": want NAT, DR, TUN or FNAT`,
 				`k.conf:4:11: virtual_server 198.18.0.100 80: protocol "SCTP": not supported by xlb yet`,
 				`k.conf:5:13: virtual_server 198.18.0.100 80: delay_loop "1.0000001": want seconds, at least 0.000001, at most 6 decimal places`,
 				`k.conf:6:9: virtual_server 198.18.0.100 80: weight "0": want 1..2147483647`,

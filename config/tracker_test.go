@@ -167,7 +167,7 @@ func TestTrackerErrors(t *testing.T) {
 			wantErrs: []string{
 				`k.conf:1:1: virtual_server 198.18.0.100 80: ip_family inet6: the address is of the other family`,
 				`k.conf:4:9: virtual_server 198.18.0.100 80: hashed: unexpected argument "1"`,
-				`k.conf:5:26: virtual_server 198.18.0.100 80: sorry_server_lvs_method "FOO": want NAT, DR or TUN`,
+				`k.conf:5:26: virtual_server 198.18.0.100 80: sorry_server_lvs_method "FOO": want NAT, DR, TUN or FNAT`,
 				`k.conf:7:18: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: lvs_method TUN type gue: a gue tunnel needs a port, and only gue takes one`,
 				`k.conf:8:14: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: uthreshold "-1": want 0..4294967295`,
 				`k.conf:9:14: virtual_server 198.18.0.100 80: real_server 198.18.1.1 80: lthreshold "4294967296": want 0..4294967295`,

@@ -64,15 +64,16 @@ type rsDraft struct {
 var virtualServerSchema = &schema[vsDraft]{
 	words: virtualServerWords,
 	fields: map[string]field[vsDraft]{
-		"delay_loop":    decodeDelayLoop,
-		"lb_algo":       decodeScheduler,
-		"lvs_sched":     decodeScheduler,
-		"tunnel_source": decodeTunnelSource,
-		"lb_kind":       kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
-		"lvs_method":    kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
-		"protocol":      decodeProtocol,
-		"weight":        decodeDefaultWeight,
-		"real_server":   decodeRealServer,
+		"delay_loop":       decodeDelayLoop,
+		"lb_algo":          decodeScheduler,
+		"lvs_sched":        decodeScheduler,
+		"tunnel_source":    decodeTunnelSource,
+		"lb_kind":          kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
+		"lvs_method":       kindField(func(v *vsDraft) *Kind { return &v.vs.Kind }, func(v *vsDraft) **Tunnel { return &v.vs.Tunnel }),
+		"protocol":         decodeProtocol,
+		"weight":           decodeDefaultWeight,
+		"laddr_group_name": decodeLaddrGroupName,
+		"real_server":      decodeRealServer,
 
 		"persistence_timeout":     decodePersistenceTimeout,
 		"persistence_granularity": decodePersistenceGranularity,
@@ -324,8 +325,8 @@ func (v *vsDraft) resolve(d *decoder, addr netip.Addr, port uint16, warn bool) V
 		switch {
 		case rs.Port == 0:
 			rs.Port = port
-		case vs.Kind != KindNAT && vs.Fwmark == 0 && rs.Port != port:
-			// Only NAT rewrites the port; keepalived resets it likewise.
+		case vs.Kind != KindNAT && vs.Kind != KindFNAT && vs.Fwmark == 0 && rs.Port != port:
+			// Only NAT (and FNAT) rewrites the port; keepalived resets it likewise.
 			if warn {
 				d.warnf(rs.Pos, "%s: port %d differs from the virtual server's with lb_kind %s; using %d",
 					r.name, rs.Port, vs.Kind, port)
@@ -493,7 +494,8 @@ func decodeScheduler(d *decoder, n *node, v *vsDraft) {
 	d.errorf(t.Pos, "%s: %s %q: unknown scheduler (want one of %s)", v.name, n.Key.Text, t.Text, strings.Join(names, ", "))
 }
 
-// kindField reads a forwarding method, NAT, DR or TUN, and after TUN keepalived's tunnel
+// kindField reads a forwarding method, NAT, DR, TUN or FNAT (the Alibaba LVS fork's full
+// NAT), and after TUN keepalived's tunnel
 // options (lb_kind, lvs_method, sorry_server_lvs_method).
 func kindField[T any](get func(*T) *Kind, tun func(*T) **Tunnel) field[T] {
 	return func(d *decoder, n *node, into *T) {
@@ -513,10 +515,10 @@ func kindField[T any](get func(*T) *Kind, tun func(*T) **Tunnel) field[T] {
 			return
 		}
 		switch k := Kind(t.Text); k {
-		case KindNAT, KindDR, KindTUN:
+		case KindNAT, KindDR, KindTUN, KindFNAT:
 			*get(into), *tun(into) = k, nil
 		default:
-			d.errorf(t.Pos, "%s: %s %q: want NAT, DR or TUN", d.where, n.Key.Text, t.Text)
+			d.errorf(t.Pos, "%s: %s %q: want NAT, DR, TUN or FNAT", d.where, n.Key.Text, t.Text)
 		}
 	}
 }

@@ -116,6 +116,7 @@ func Desired(cfg *config.Config, in Inputs) (State, error) {
 			Key:                    ServiceKey{VIP: vs.Addr.Unmap(), Port: vs.Port, Protocol: proto},
 			Scheduler:              fmt.Sprint(vs.Scheduler),
 			Kind:                   fmt.Sprint(vs.Kind),
+			LocalAddrs:             vs.LocalAddrs,
 			Quorum:                 vs.Quorum,
 			Hysteresis:             vs.Hysteresis,
 			QuorumUpScript:         vs.QuorumUp,

@@ -18,6 +18,7 @@ import (
 // so tests can look at what the data plane would do.
 type fakeDataplane struct {
 	ops       []string
+	fnat      map[maps.Flow]maps.FNATReply // full-NAT reverse entries, by the reply's 5-tuple
 	services  map[maps.ServiceKey]maps.Service
 	reals     map[uint32]maps.Real
 	tables    map[uint32][]uint32
@@ -237,3 +238,23 @@ virtual_server 198.18.0.100 80 {
     real_server 198.18.0.13 80 { weight 1 }
 }
 `
+
+func (f *fakeDataplane) PutFNATPool(id uint32, pool maps.FNATPool) error {
+	f.log("put fnat pool %d %v", id, pool.Addrs)
+	return nil
+}
+
+func (f *fakeDataplane) DeleteFNATPool(id uint32) error {
+	f.log("delete fnat pool %d", id)
+	return nil
+}
+
+func (f *fakeDataplane) SetFNATInside(ifindex int, inside bool) error {
+	f.log("fnat inside %d %v", ifindex, inside)
+	return nil
+}
+
+func (f *fakeDataplane) LookupFNATReply(reply maps.Flow) (maps.FNATReply, bool, error) {
+	r, ok := f.fnat[reply]
+	return r, ok, nil
+}

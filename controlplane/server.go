@@ -43,6 +43,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathServices, s.services)
 	mux.HandleFunc("GET "+api.PathReasons, s.reasons)
 	mux.HandleFunc("GET "+api.PathExplain, s.explain)
+	mux.HandleFunc("GET "+api.PathFNATClient, s.fnatClient)
 	mux.HandleFunc("GET "+api.PathChecks, s.getChecks)
 	mux.HandleFunc("GET "+api.PathVRRP, s.getVRRP)
 	mux.HandleFunc("PUT "+api.PathWeight, s.weight)

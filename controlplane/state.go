@@ -94,7 +94,10 @@ type Service struct {
 	Key       ServiceKey
 	Scheduler string // lb_algo as configured ("wrr")
 	Kind      string // lb_kind as configured ("DR")
-	Reals     []Real // in the data plane (inhibited failed reals too, at weight 0)
+	// LocalAddrs are lb_kind FNAT's local addresses (its local_address_group's of the
+	// VIP's family), in file order; nil for other kinds.
+	LocalAddrs []netip.Addr
+	Reals      []Real // in the data plane (inhibited failed reals too, at weight 0)
 	// Down are the reals whose checks fail, without inhibit_on_failure:
 	// out of the data plane, listed so operators see them.
 	Down []Real

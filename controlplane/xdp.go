@@ -40,6 +40,10 @@ type Dataplane interface {
 	RealConnCounts(id uint32) (active, inactive uint64, err error)
 	ResyncConnCounts() (expired int, err error)
 	LookupPersist(serviceID uint32, client netip.Addr) (maps.Template, bool, error)
+	PutFNATPool(serviceID uint32, pool maps.FNATPool) error
+	DeleteFNATPool(serviceID uint32) error
+	SetFNATInside(ifindex int, inside bool) error
+	LookupFNATReply(reply maps.Flow) (maps.FNATReply, bool, error)
 }
 
 // Neighbours tells how to reach a real server on a connected segment.
@@ -67,8 +71,13 @@ type XDP struct {
 	services   map[ServiceKey]*xdpService
 	followed   map[netip.Addr]bool // real addresses looked up in nb
 	inside     map[int]bool        // interfaces marked as facing NAT reals
-	serviceIDs idPool
-	realIDs    idPool
+	fnatInside map[int]bool        // interfaces marked as facing full-NAT reals
+	// localAddrs lists this node's addresses, to check full NAT's local
+	// addresses against (net.InterfaceAddrs; tests replace it).
+	localAddrs   func() ([]netip.Addr, error)
+	missingLocal map[netip.Addr]bool // local addresses warned about as not this node's
+	serviceIDs   idPool
+	realIDs      idPool
 }
 
 // xdpService is what XDP wrote for one service.
@@ -90,6 +99,7 @@ type xdpService struct {
 	persist     time.Duration
 	persistBits int
 	ops         bool
+	pool        []netip.Addr // FNAT: the local addresses written (PutFNATPool); nil: none
 }
 
 // xdpReal is what XDP wrote for one real server.
@@ -111,13 +121,16 @@ func NewXDP(dp Dataplane, nb Neighbours, tableSize uint32, logger *slog.Logger) 
 		return nil, fmt.Errorf("maglev table size %d: want a prime", tableSize)
 	}
 	return &XDP{
-		dp:        dp,
-		nb:        nb,
-		log:       logger,
-		tableSize: tableSize,
-		services:  map[ServiceKey]*xdpService{},
-		followed:  map[netip.Addr]bool{},
-		inside:    map[int]bool{},
+		dp:           dp,
+		nb:           nb,
+		log:          logger,
+		tableSize:    tableSize,
+		services:     map[ServiceKey]*xdpService{},
+		followed:     map[netip.Addr]bool{},
+		inside:       map[int]bool{},
+		fnatInside:   map[int]bool{},
+		localAddrs:   interfaceAddrs,
+		missingLocal: map[netip.Addr]bool{},
 		// Ids start at 1: real id 0 means "no real" in a Maglev slot, and
 		// the maps keep 0 unused for services too.
 		serviceIDs: idPool{next: 1},
@@ -135,6 +148,8 @@ func mapsKind(lbKind string) (maps.Kind, bool) {
 		return maps.KindTUN, true
 	case "NAT":
 		return maps.KindNAT, true
+	case "FNAT":
+		return maps.KindFNAT, true
 	}
 	return 0, false
 }
@@ -202,7 +217,15 @@ func schedulerHash(lbAlgo string) (maps.HashKey, bool) {
 // when it can.
 func unsupportedReason(svc Service) string {
 	if _, ok := mapsKind(svc.Kind); !ok {
-		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane (DR, TUN and NAT are)", svc.Kind)
+		return fmt.Sprintf("lb_kind %s is not served by the XDP data plane (DR, TUN, NAT and FNAT are)", svc.Kind)
+	}
+	if strings.EqualFold(svc.Kind, "FNAT") && len(svc.LocalAddrs) == 0 {
+		return "lb_kind FNAT without local addresses (laddr_group_name)"
+	}
+	if s, _, _ := schedulerFor(svc.Scheduler); strings.EqualFold(svc.Kind, "FNAT") && usesLocality(s) {
+		// bpf/xlb.c schedule: full NAT's frame and lblc's would pass
+		// the program's 512 bytes of stack.
+		return fmt.Sprintf("lb_algo %s is not served with lb_kind FNAT by the XDP data plane", svc.Scheduler)
 	}
 	if s, _, _ := schedulerFor(svc.Scheduler); usesList(s) && len(svc.Reals) > maps.MaxSchedReals {
 		return fmt.Sprintf("lb_algo %s serves at most %d reals in the XDP data plane; this service has %d (mh, rr or wrr serve any number)",
@@ -344,6 +367,10 @@ func (x *XDP) applyService(svc Service) error {
 		errs = append(errs, fmt.Errorf("sorry_server %s: %w", svc.Sorry, err))
 	}
 
+	if err := x.applyPool(svc, cur); err != nil {
+		errs = append(errs, err)
+	}
+
 	gone := map[netip.AddrPort]*xdpReal{}
 	for a, r := range cur.reals {
 		if !wantReals[a] {
@@ -399,14 +426,14 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*
 
 	x.followed[r.Addr.Addr()] = true
 	lookup := x.nb.Lookup
-	if kind == maps.KindTUN || kind == maps.KindNAT {
+	if kind == maps.KindTUN || kind == maps.KindNAT || kind == maps.KindFNAT {
 		// A tunnelled or NATed real may sit behind a router: the frame
 		// goes to the next hop's MAC; for TUN the route's source is the
 		// outer source.
 		lookup = x.nb.LookupRouted
 	}
 	var port uint16
-	if kind == maps.KindNAT && !svc.allPorts {
+	if (kind == maps.KindNAT || kind == maps.KindFNAT) && !svc.allPorts {
 		// An all-ports service keeps the client's destination port.
 		port = r.Addr.Port()
 	}
@@ -419,7 +446,7 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*
 			// none while the kernel re-resolves it.
 			x.log.Debug("next hop lookup failed; keeping the last one", "real", r.Addr.String(), "err", err)
 			hop = cur.hop
-		case kind == maps.KindNAT:
+		case kind == maps.KindNAT || kind == maps.KindFNAT:
 			// NAT needs no MAC from us: the data plane asks the kernel's
 			// FIB per packet (slower) until the neighbour is known.
 			hop, routed = neigh.Hop{}, true
@@ -454,6 +481,14 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*
 		}
 		x.inside[hop.Ifindex] = true
 		x.log.Info("interface faces NAT reals: replies are translated there", "iface", hop.Ifname)
+	}
+	if kind == maps.KindFNAT && hop.Ifindex != 0 && !x.fnatInside[hop.Ifindex] {
+		// Replies to the local addresses arrive here.
+		if err := x.dp.SetFNATInside(hop.Ifindex, true); err != nil {
+			return cur, err
+		}
+		x.fnatInside[hop.Ifindex] = true
+		x.log.Info("interface faces full-NAT reals: replies to the local addresses are translated there", "iface", hop.Ifname)
 	}
 	cur.state, cur.reason = RealActive, ""
 	if routed {
@@ -647,6 +682,11 @@ func (x *XDP) removeService(k ServiceKey) error {
 	if usesLocality(svc.sched) {
 		x.forgetLocalities(svc)
 	}
+	if svc.pool != nil {
+		if err := x.dp.DeleteFNATPool(svc.id); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for a, r := range svc.reals {
 		if err := x.dp.DeleteReal(r.id); err != nil {
 			errs = append(errs, fmt.Errorf("delete real %s: %w", a, err))
@@ -757,7 +797,8 @@ var ErrFwmarkNotServed = errors.New("the XDP backend cannot see firewall marks")
 
 // CheckXDPConfig refuses what the XDP backend can never serve, rather than
 // starting without it: each "virtual_server fwmark N" and each fwmark entry
-// of a virtual_server_group, and TUN with GUE or GRE, at its FILE:LINE. `xlbd -t` only warns about
+// of a virtual_server_group, TUN with GUE or GRE, and FNAT with more local addresses than
+// a pool holds (maps.MaxFNATPool), at its FILE:LINE. `xlbd -t` only warns about
 // them (the check does not know which backend will run the file); xlbd
 // with the XDP backend fails to start, or keeps the old config on reload.
 func CheckXDPConfig(cfg *config.Config) error {
@@ -777,6 +818,10 @@ func CheckXDPConfig(cfg *config.Config) error {
 		if vs.Tunnel != nil && vs.Tunnel.Type != config.TunnelIPIP {
 			errs = append(errs, fmt.Errorf("%s: virtual_server %s: lb_kind TUN type %s: the XDP backend encapsulates in IPIP only%s",
 				vs.Pos, vs.Key(), vs.Tunnel.Type, vs.Pos.Includes()))
+		}
+		if len(vs.LocalAddrs) > maps.MaxFNATPool {
+			errs = append(errs, fmt.Errorf("%s: virtual_server %s: local_address_group %s: %d %s addresses, the XDP backend takes at most %d per service%s",
+				vs.Pos, vs.Key(), vs.LocalAddressGroup, len(vs.LocalAddrs), addrFamily(vs.Addr), maps.MaxFNATPool, vs.Pos.Includes()))
 		}
 		for _, rs := range vs.Reals {
 			if rs.Tunnel != nil && rs.Tunnel.Type != config.TunnelIPIP {

@@ -223,6 +223,33 @@ virtual_server 198.18.0.101 80 {
 	}
 }
 
+// TestXDPFNATLocalityUnsupported checks that full NAT with lblc or lblcr
+// is not served (the data plane's stack has no room for both), saying so.
+func TestXDPFNATLocalityUnsupported(t *testing.T) {
+	for _, algo := range []string{"lblc", "lblcr"} {
+		conf := `
+local_address_group laddrs { 198.18.9.1 }
+virtual_server 198.18.0.101 80 {
+    lb_kind FNAT
+    laddr_group_name laddrs
+    lb_algo ` + algo + `
+    protocol TCP
+    real_server 198.18.1.1 80 { weight 1 }
+}
+`
+		f := newXDPFixture(t, conf)
+		f.reconcile(t)
+		_, obs := f.rec.Snapshot()
+		o := obs[MustParseServiceKey("198.18.0.101:80/tcp")]
+		if want := "lb_algo " + algo + " is not served with lb_kind FNAT"; o.Status != "unsupported" || !strings.Contains(o.Reason, want) {
+			t.Errorf("%s: service observed as %q (%q), want unsupported with %q", algo, o.Status, o.Reason, want)
+		}
+		if len(f.dp.services) != 0 {
+			t.Errorf("%s: %d services written, want none", algo, len(f.dp.services))
+		}
+	}
+}
+
 // TestXDPNAT checks what NAT writes: the real's own port, the next hop
 // when known, the interface facing the reals marked inside once, and a
 // real whose next hop is unknown written without one (the data plane then

@@ -44,6 +44,10 @@ const (
 // traffic is still IPv4, and an IPv6 entry costs 24 bytes more.
 const connTable6Divisor = 4
 
+// fnatTableDivisor sizes the full-NAT tables when Options.FNATTableSize
+// (6) is zero: the connection tables' sizes / fnatTableDivisor.
+const fnatTableDivisor = 4
+
 // maxConns bounds ConnTableSize: the table is preallocated (about 100 bytes
 // an entry), so 2^27 entries already take 13 GiB.
 const maxConns = 1 << 27
@@ -80,6 +84,14 @@ type Options struct {
 	// hashes: 88 bytes an IPv4 entry, 104 an IPv6 one (TestPersistMemory),
 	// 28 MiB at the defaults.
 	PersistTableSize, PersistTableSize6 uint32
+	// FNATTableSize and FNATTableSize6 are how many IPv4 and IPv6
+	// full-NAT flows the data plane tracks: each flow takes one entry in
+	// the forward table (fnat4, fnat6) and one in the reverse table
+	// (fnat_rev4, fnat_rev6), preallocated (256 bytes an IPv4 flow, 304 an IPv6 one:
+	// maps.TestFNATMemory). Zero means a quarter of ConnTableSize and
+	// ConnTableSize6: full NAT is the rarer kind. A node without FNAT
+	// services may set 1.
+	FNATTableSize, FNATTableSize6 uint32
 	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
 	// established TCP (ipvsadm --set tcp), TCPFinTimeout after a FIN or
 	// RST (tcpfin), UDPTimeout (udp), SYNTimeout after a SYN only
@@ -134,6 +146,11 @@ type Dataplane struct {
 	persist6     *ebpf.Map      // IPv6 persistence templates
 	port0        *ebpf.Variable // non-zero while a port-0 service exists
 	localities   *ebpf.Map      // lblc/lblcr reals by service and destination
+	fnat4        *ebpf.Map      // IPv4 full-NAT flows, client side
+	fnat6        *ebpf.Map      // IPv6 full-NAT flows, client side
+	fnatRev4     *ebpf.Map      // IPv4 full-NAT flows, real side
+	fnatRev6     *ebpf.Map      // IPv6 full-NAT flows, real side
+	fnatPools    *ebpf.Map      // full-NAT local addresses by service id
 	innerSpec    *ebpf.MapSpec  // template for the Maglev tables, with BTF
 	reasonNames  []string       // enum reason value -> name, from BTF
 	ncpu         int
@@ -142,6 +159,7 @@ type Dataplane struct {
 
 	realMu  sync.Mutex // orders read-modify-writes of reals entries (generations)
 	port0Mu sync.Mutex // orders writes of port0_services
+	ifaceMu sync.Mutex // orders read-modify-writes of ifaces entries (flags)
 
 	mu     sync.Mutex
 	links  map[string]link.Link // by interface name
@@ -176,6 +194,15 @@ func Open(opts Options) (*Dataplane, error) {
 	}
 	if err := persistDefaults(&opts); err != nil {
 		return nil, fmt.Errorf("open data plane: %w", err)
+	}
+	if opts.FNATTableSize == 0 {
+		opts.FNATTableSize = max(opts.ConnTableSize/fnatTableDivisor, 1)
+	}
+	if opts.FNATTableSize6 == 0 {
+		opts.FNATTableSize6 = max(opts.ConnTableSize6/fnatTableDivisor, 1)
+	}
+	if opts.FNATTableSize > maxConns || opts.FNATTableSize6 > maxConns {
+		return nil, fmt.Errorf("open data plane: fnat table size: want 1..%d, got %d and %d", maxConns, opts.FNATTableSize, opts.FNATTableSize6)
 	}
 	if opts.NATTableSize > maxConns || opts.NATTableSize6 > maxConns {
 		return nil, fmt.Errorf("open data plane: nat table size: want 1..%d, got %d and %d", maxConns, opts.NATTableSize, opts.NATTableSize6)
@@ -286,6 +313,11 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	spec.Maps[bpf.XlbMapNat6].MaxEntries = opts.NATTableSize6
 	spec.Maps[bpf.XlbMapPersist4].MaxEntries = opts.PersistTableSize
 	spec.Maps[bpf.XlbMapPersist6].MaxEntries = opts.PersistTableSize6
+	spec.Maps[bpf.XlbMapFnat4].MaxEntries = opts.FNATTableSize
+	spec.Maps[bpf.XlbMapFnatRev4].MaxEntries = opts.FNATTableSize
+	spec.Maps[bpf.XlbMapFnat6].MaxEntries = opts.FNATTableSize6
+	spec.Maps[bpf.XlbMapFnatRev6].MaxEntries = opts.FNATTableSize6
+	spec.Maps[bpf.XlbMapFnatPools].MaxEntries = opts.MaxServices
 	for name, n := range map[string]uint32{bpf.XlbMapConns4: opts.ConnTableSize, bpf.XlbMapConns6: opts.ConnTableSize6} {
 		conns := spec.Maps[name]
 		conns.MaxEntries = n
@@ -354,6 +386,11 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		persist6:     coll.Maps[bpf.XlbMapPersist6],
 		port0:        coll.Variables[bpf.XlbVarPort0Services],
 		localities:   coll.Maps[bpf.XlbMapLocalities],
+		fnat4:        coll.Maps[bpf.XlbMapFnat4],
+		fnat6:        coll.Maps[bpf.XlbMapFnat6],
+		fnatRev4:     coll.Maps[bpf.XlbMapFnatRev4],
+		fnatRev6:     coll.Maps[bpf.XlbMapFnatRev6],
+		fnatPools:    coll.Maps[bpf.XlbMapFnatPools],
 		innerSpec:    inner.Copy(),
 		reasonNames:  names,
 		ncpu:         ncpu,

@@ -99,7 +99,23 @@ func TestValidation(t *testing.T) {
 		}, ""},
 		{"service dh", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: HashDest}) }, ""},
 		{"service hash", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindDR, Hash: 3}) }, "hash: want 0 (flow), 1 (source) or 2 (dest), got 3"},
-		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 4}) }, "kind: want 1 (DR), 2 (NAT) or 3 (TUN), got 4"},
+		{"service kind", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: 5}) }, "kind: want 1 (DR), 2 (NAT), 3 (TUN) or 4 (FNAT), got 5"},
+		{"service fnat", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindFNAT}) }, ""},
+		{"fnat pool", func() error {
+			return d.PutFNATPool(1, FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100"), netip.MustParseAddr("198.18.2.101")}})
+		}, ""},
+		{"fnat pool empty", func() error { return d.PutFNATPool(1, FNATPool{}) }, "put fnat pool of service 1: addrs: want 1..16, got 0"},
+		{"fnat pool families", func() error {
+			return d.PutFNATPool(1, FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100"), netip.MustParseAddr("2001:db8::1")}})
+		}, "addr 2001:db8::1: want the family of 198.18.2.100"},
+		{"fnat pool ports", func() error {
+			return d.PutFNATPool(1, FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100")}, PortMin: 2000, PortMax: 1999})
+		}, "ports: want min <= max, got 2000-1999"},
+		{"fnat pool service id", func() error {
+			return d.PutFNATPool(99, FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100")}})
+		}, "service id: want 1..4, got 99"},
+		{"fnat inside ok", func() error { return d.SetFNATInside(2, true) }, ""},
+		{"fnat inside ifindex 0", func() error { return d.SetFNATInside(0, true) }, "set fnat inside 0: ifindex: want 1..4095, got 0"},
 		{"service nat", func() error { return d.PutService(testVIP, Service{ID: 1, TableSize: 7, Kind: KindNAT}) }, ""},
 		{"real routed", func() error {
 			return d.PutReal(2, Real{Addr: netip.MustParseAddr("198.18.2.11"), Port: 8080})
@@ -354,7 +370,7 @@ func TestReasonNames(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{"ct_expired", "ct_hit", "ct_miss", "ct_real_gone",
-		"drop_family", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind", "ops",
+		"drop_family", "drop_fnat_no_port", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind", "ops",
 		"pass_fib", "pass_fragment", "pass_ipv6_ext_limit", "pass_ipv6_routing", "pass_no_neigh", "pass_not_ip", "pass_not_vip",
 		"pass_other_l4", "redirect", "reply_pass_fib", "reply_pass_no_neigh", "reply_redirect", "reply_tx", "tx"}
 	if diff := cmp.Diff(want, names); diff != "" {
@@ -427,7 +443,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
+	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

@@ -50,6 +50,12 @@ const (
 	// pass_fib, and reply_* for replies). The real must be of the VIP's
 	// family (else drop_family).
 	KindNAT Kind = bpf.XlbLbKindLB_KIND_NAT
+	// KindFNAT is full NAT: as KindNAT, and the source becomes a local
+	// address and port from the service's pool (PutFNATPool), so the
+	// reals answer this node whatever their routes. Replies arrive on
+	// interfaces marked with SetFNATInside. Flows are tracked in tables
+	// of their own (LookupFNAT, LookupFNATReply).
+	KindFNAT Kind = bpf.XlbLbKindLB_KIND_FNAT
 )
 
 // HashKey is what a service's Maglev slot is chosen by for a new flow. The
@@ -322,8 +328,8 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 	if err == nil {
 		err = checkSchedTable(s)
 	}
-	if err == nil && s.Kind != KindDR && s.Kind != KindTUN && s.Kind != KindNAT {
-		err = fmt.Errorf("kind: want %d (DR), %d (NAT) or %d (TUN), got %d", KindDR, KindNAT, KindTUN, s.Kind)
+	if err == nil && s.Kind != KindDR && s.Kind != KindTUN && s.Kind != KindNAT && s.Kind != KindFNAT {
+		err = fmt.Errorf("kind: want %d (DR), %d (NAT), %d (TUN) or %d (FNAT), got %d", KindDR, KindNAT, KindTUN, KindFNAT, s.Kind)
 	}
 	if err == nil && s.Kind == KindTUN && (!s.TunnelSrc.IsValid() || s.TunnelSrc.IsUnspecified()) {
 		err = fmt.Errorf("tunnel src: want an address for a TUN service, got %q", s.TunnelSrc)
@@ -658,7 +664,8 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 // service, which is scheduled and not tracked. NAT adds the verdicts "pass_no_neigh",
 // "pass_fib", "drop_family" for client packets and "reply_tx",
 // "reply_redirect", "reply_pass_no_neigh", "reply_pass_fib" for replies
-// (see KindNAT). Every name is present.
+// (see KindNAT); full NAT the same, and "drop_fnat_no_port" (no free local
+// address and port, or no pool; see KindFNAT). Every name is present.
 //
 // The program does not count hits (one counter update less per
 // established packet); "ct_hit" is derived here (hitCount).
@@ -683,7 +690,7 @@ func (d *Dataplane) Reasons() (map[string]uint64, error) {
 // that reaches the connection table gets exactly one event (hit, miss,
 // expired, real gone; ops for the packets of ops services) and then exactly one of the verdicts tx, redirect,
 // drop_no_real, drop_real_removed, drop_tunnel, pass_no_neigh, pass_fib,
-// drop_family, and no packet that misses the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
+// drop_family, drop_fnat_no_port, and no packet that misses the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
 // hits are those verdicts less the other events. The counters are read
 // one at a time while traffic flows, so a read may be off by the packets
 // in flight; never below zero.
@@ -691,7 +698,8 @@ func hitCount(counts map[string]uint64, names []string) uint64 {
 	var lookups, others uint64
 	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_TX, bpf.XlbReasonREASON_REDIRECT, bpf.XlbReasonREASON_DROP_NO_REAL,
 		bpf.XlbReasonREASON_DROP_REAL_REMOVED, bpf.XlbReasonREASON_DROP_TUNNEL,
-		bpf.XlbReasonREASON_PASS_NO_NEIGH, bpf.XlbReasonREASON_PASS_FIB, bpf.XlbReasonREASON_DROP_FAMILY} {
+		bpf.XlbReasonREASON_PASS_NO_NEIGH, bpf.XlbReasonREASON_PASS_FIB, bpf.XlbReasonREASON_DROP_FAMILY,
+		bpf.XlbReasonREASON_DROP_FNAT_NO_PORT} {
 		lookups += counts[names[r]]
 	}
 	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_CT_MISS, bpf.XlbReasonREASON_CT_EXPIRED, bpf.XlbReasonREASON_CT_REAL_GONE, bpf.XlbReasonREASON_OPS} {
@@ -717,12 +725,25 @@ func (d *Dataplane) SetInside(ifindex int, inside bool) error {
 	if ifindex < 1 || ifindex > MaxIfindex {
 		return fmt.Errorf("set inside %d: ifindex: want 1..%d, got %d", ifindex, MaxIfindex, ifindex)
 	}
-	var v bpf.XlbIface
-	if inside {
-		v.Flags = uint32(bpf.XlbIfaceFlagIFACE_F_INSIDE)
-	}
-	if err := d.ifaces.Update(uint32(ifindex), &v, ebpf.UpdateAny); err != nil {
+	if err := d.setIfaceFlag(ifindex, bpf.XlbIfaceFlagIFACE_F_INSIDE, inside); err != nil {
 		return fmt.Errorf("set inside %d: %w", ifindex, err)
 	}
 	return nil
+}
+
+// setIfaceFlag sets or clears flag of interface ifindex, keeping its
+// other flags.
+func (d *Dataplane) setIfaceFlag(ifindex int, flag bpf.XlbIfaceFlag, on bool) error {
+	d.ifaceMu.Lock()
+	defer d.ifaceMu.Unlock()
+	var v bpf.XlbIface
+	if err := d.ifaces.Lookup(uint32(ifindex), &v); err != nil {
+		return err
+	}
+	if on {
+		v.Flags |= uint32(flag)
+	} else {
+		v.Flags &^= uint32(flag)
+	}
+	return d.ifaces.Update(uint32(ifindex), &v, ebpf.UpdateAny)
 }

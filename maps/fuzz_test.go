@@ -27,9 +27,9 @@ const (
 
 // FuzzProgram feeds arbitrary frames through the program, with the golden
 // tcp_vip_tx maps loaded plus IPv6 DR services, IPv4/IPv6 TUN services and
-// IPv4/IPv6 TCP/UDP NAT services with tracked flows, a wlc (IPv4) and a wrr
-// (IPv6) service on port 8082, an lblc (IPv4) and an lblcr (IPv6) service
-// on port 8083 (seeds: every golden
+// IPv4/IPv6 TCP/UDP NAT services with tracked flows, two full-NAT services
+// with tracked flows, a wlc (IPv4) and a wrr (IPv6) service on port 8082,
+// an lblc (IPv4) and an lblcr (IPv6) service on port 8083 (seeds: every golden
 // input, so IPv6 extension chains, fragments, tunnels and NAT replies, and
 // the NAT forward frames on the fuzz services' ports). It runs in the NAT
 // lab (natLab), so NAT frames really route: a frame to the lab's inside
@@ -38,7 +38,7 @@ const (
 // must come out unchanged; a forwarded one may differ only in its MAC
 // addresses, which must be a real's or a lab neighbour's, or (TUN) grow by
 // an outer IPv4 or IPv6 header in front of the unchanged IP packet, or
-// (NAT, also passed) differ only in one address and port, the TTL / hop
+// (NAT and full NAT, also passed) differ only in addresses and ports, the TTL / hop
 // limit and the checksums, which stay valid if they were.
 func FuzzProgram(f *testing.F) {
 	fixtures := loadFixtures(f)
@@ -46,7 +46,7 @@ func FuzzProgram(f *testing.F) {
 		f.Add([]byte(fx.In))
 	}
 	lab := newNATLab(f)
-	d := openTest(f, Options{MaxServices: 12, MaxReals: 8})
+	d := openTest(f, Options{MaxServices: 12, MaxReals: 10})
 	std := fixtures["tcp_vip_tx"]
 	std.fill(f, d)
 	// Real 3 behind another interface, so REDIRECT is reachable too.
@@ -151,6 +151,44 @@ func FuzzProgram(f *testing.F) {
 		f.Add(in)
 		if v, _ := lab.runFuzz(f, d, in); testutil.VerdictName(v) != "XDP_REDIRECT" {
 			f.Fatalf("%s on port %d: verdict %s, want XDP_REDIRECT", name, port, testutil.VerdictName(v))
+		}
+	}
+
+	// Full NAT: IPv4 TCP port 8083 and IPv6 UDP port 55 of the golden
+	// VIPs, routed reals 9 and 10, pools of one address and port 5000 (so
+	// the golden FNAT replies find the flows their forward frames, moved
+	// to these ports and run once, open).
+	for _, n := range []struct {
+		id          uint32
+		vip         string
+		proto       uint8
+		real, local string
+		rport       uint16
+		golden      string
+	}{
+		{9, "198.18.0.100:8083", unix.IPPROTO_TCP, "198.18.2.11", "198.18.2.100", 8080, "fnat_v4_tcp_forward"},
+		{10, "[2001:db8::100]:55", unix.IPPROTO_UDP, "2001:db8:2::11", "2001:db8:2::100", 53, "fnat_v6_udp_forward"},
+	} {
+		if err := d.PutReal(n.id, Real{Addr: netip.MustParseAddr(n.real), Port: n.rport}); err != nil {
+			f.Fatal(err)
+		}
+		if err := d.SwapTable(n.id+2, []uint32{n.id, n.id, n.id, n.id, n.id, n.id, n.id}); err != nil {
+			f.Fatal(err)
+		}
+		if err := d.PutFNATPool(n.id+2, FNATPool{Addrs: []netip.Addr{netip.MustParseAddr(n.local)}, PortMin: 5000, PortMax: 5000}); err != nil {
+			f.Fatal(err)
+		}
+		ap := netip.MustParseAddrPort(n.vip)
+		if err := d.PutService(ServiceKey{Addr: ap.Addr(), Port: ap.Port(), Proto: n.proto}, Service{ID: n.id + 2, TableSize: 7, Kind: KindFNAT}); err != nil {
+			f.Fatal(err)
+		}
+		if err := d.SetFNATInside(int(lab.ifindex["inside"]), true); err != nil {
+			f.Fatal(err)
+		}
+		in := withL4Dport(f, fixtures[n.golden].In, ap.Port())
+		f.Add(in)
+		if v, _ := lab.runFuzz(f, d, in); testutil.VerdictName(v) != "XDP_REDIRECT" {
+			f.Fatalf("%s on port %d: verdict %s, want XDP_REDIRECT", n.golden, ap.Port(), testutil.VerdictName(v))
 		}
 	}
 

@@ -73,6 +73,13 @@ type fixture struct {
 	LocalitiesAfter []fixtureLocality `json:"localities_after,omitempty"`
 	// TemplatesAfter are both persistence tables after the run.
 	TemplatesAfter []fixtureTemplate `json:"templates_after,omitempty"`
+
+	// FNATPools are full-NAT services' local addresses (PutFNATPool);
+	// FNATAfter and FNATRepliesAfter the whole full-NAT forward and
+	// reverse tables after the run (fnat_test.go).
+	FNATPools        []fixtureFNATPool  `json:"fnat_pools,omitempty"`
+	FNATAfter        []fixtureFNATConn  `json:"fnat_after,omitempty"`
+	FNATRepliesAfter []fixtureFNATReply `json:"fnat_replies_after,omitempty"`
 }
 
 // fixtureTemplate is a persistence template: before the run idle_s ages
@@ -331,6 +338,15 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			tb.Fatal(err)
 		}
 	}
+	for _, p := range f.FNATPools {
+		pool := FNATPool{PortMin: p.PortMin, PortMax: p.PortMax}
+		for _, a := range p.Addrs {
+			pool.Addrs = append(pool.Addrs, netip.MustParseAddr(a))
+		}
+		if err := d.PutFNATPool(p.ServiceID, pool); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	for id, c := range f.ConnCounts {
 		if err := d.realConns.Update(id, &bpf.XlbConnCounts{Active: int64(c.Active), Inactive: int64(c.Inactive)}, ebpf.UpdateAny); err != nil {
 			tb.Fatal(err)
@@ -393,6 +409,8 @@ func TestGolden(t *testing.T) {
 				ConnCountsAfter: connCounts(t, d, f.Reals),
 				TemplatesAfter:  dumpTemplates(t, d),
 				LocalitiesAfter: dumpLocalities(t, d),
+				FNATAfter:        dumpFNAT(t, d),
+				FNATRepliesAfter: dumpFNATReplies(t, d),
 			}
 			for _, s := range f.Services {
 				c, err := d.ServiceCounters(s.ID)
@@ -416,6 +434,7 @@ func TestGolden(t *testing.T) {
 				f.ConnCountsAfter = got.ConnCountsAfter
 				f.TemplatesAfter = got.TemplatesAfter
 				f.LocalitiesAfter = got.LocalitiesAfter
+				f.FNATAfter, f.FNATRepliesAfter = got.FNATAfter, got.FNATRepliesAfter
 				writeFixture(t, name, f)
 				return
 			}
@@ -448,6 +467,12 @@ func TestGolden(t *testing.T) {
 			}
 			if diff := cmp.Diff(f.LocalitiesAfter, got.LocalitiesAfter, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("localities after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.FNATAfter, got.FNATAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("fnat flows after the run (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(f.FNATRepliesAfter, got.FNATRepliesAfter, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("fnat replies after the run (-want +got):\n%s", diff)
 			}
 			// NAT rewrites checksums: whatever leaves must verify, as
 			// the input did.

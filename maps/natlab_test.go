@@ -94,6 +94,9 @@ func (lab *natLab) run(tb testing.TB, d *Dataplane, f *fixture) (verdict uint32,
 	if err := d.SetInside(int(lab.ifindex["inside"]), true); err != nil {
 		tb.Fatal(err)
 	}
+	if err := d.SetFNATInside(int(lab.ifindex["inside"]), true); err != nil {
+		tb.Fatal(err)
+	}
 	// t.Fatal must not run on the locked thread: collect, then fail.
 	var err error
 	if doErr := lab.ns.Do(func() error {

@@ -78,7 +78,7 @@ func (d *Dataplane) RealConnCounts(id uint32) (active, inactive uint64, err erro
 }
 
 // ResyncConnCounts rebuilds every real's connection counts from the
-// connection tables: it deletes expired entries (which the program would
+// connection tables (full NAT's included): it deletes expired entries (which the program would
 // otherwise take off the counts when it next sees them), counts the others
 // whose real id is still in the generation they were tracked on, and writes
 // the counts. Call it periodically (the control plane: every few
@@ -153,6 +153,13 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 				return expired, fmt.Errorf("delete expired entry: %w", err)
 			}
 		}
+	}
+	fnatExpired, err := d.resyncFNAT(func(state uint8, lastSeen uint64) bool {
+		return now-time.Duration(lastSeen) > timeouts[ConnState(state)]+time.Second
+	}, gens, counts)
+	expired += fnatExpired
+	if err != nil {
+		return expired, err
 	}
 	keys := make([]uint32, n-1)
 	for i := range keys {

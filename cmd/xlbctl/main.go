@@ -97,6 +97,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServicesCommand(client, withTimeout), newWeightCommand(client, withTimeout),
 		newReasonsCommand(client, withTimeout), newExplainCommand(client, withTimeout),
 		newChecksCommand(client, withTimeout), newGenhashCommand(), newVRRPCommand(client, withTimeout))
+	root.AddCommand(newFNATClientCommand(client, withTimeout))
 	root.AddCommand(newRealserverCommand())
 	return root
 }

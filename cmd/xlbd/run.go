@@ -241,13 +241,13 @@ func resyncConnCounts(ctx context.Context, backend *controlplane.XDP, log *slog.
 	}
 }
 
-// warnForwarding says when NAT services are configured but the kernel does
+// warnForwarding says when NAT or FNAT services are configured but the kernel does
 // not forward: the data plane hands it packets whose next hop it has not
 // resolved yet, and LVS's NAT needs forwarding on too.
 func warnForwarding(cfg *config.Config, log *slog.Logger) {
 	need := map[string]bool{}
 	for _, vs := range cfg.VirtualServers {
-		if vs.Kind == config.KindNAT {
+		if vs.Kind == config.KindNAT || vs.Kind == config.KindFNAT {
 			path := "/proc/sys/net/ipv4/ip_forward"
 			if vs.Addr.Is6() {
 				path = "/proc/sys/net/ipv6/conf/all/forwarding"
@@ -257,7 +257,7 @@ func warnForwarding(cfg *config.Config, log *slog.Logger) {
 	}
 	for path := range need {
 		if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == "0" {
-			log.Warn("lb_kind NAT services need IP forwarding: it is off", "sysctl", path)
+			log.Warn("lb_kind NAT and FNAT services need IP forwarding: it is off", "sysctl", path)
 		}
 	}
 }

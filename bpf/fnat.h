@@ -1,0 +1,486 @@
+/* fnat.h: lb_kind FNAT (full NAT), IPv4 and IPv6, TCP and UDP. Beyond
+ * NAT (nat.h), the source of a client's packet becomes a local address
+ * and port of the service's pool, so the real answers the load balancer
+ * itself and needs no route back through it:
+ *
+ *   forward  client:cport -> VIP:vport   becomes  laddr:lport -> RIP:rport
+ *   reply    RIP:rport -> laddr:lport    becomes  VIP:vport -> client:cport
+ *
+ * Forward (any interface): the flow is tracked in fnat4/fnat6 (struct
+ * fnat_conn: the connection table's struct conn, and the local address
+ * and port), by the same rules as conns4/conns6 (fnat_ct_pick). A new
+ * flow gets its local address and port from the service's pool
+ * (fnat_pools): a hash of the flow picks a start among the pool's
+ * (address, port) pairs, and up to FNAT_PORT_TRIES pairs from there are
+ * tried by inserting the reverse entry (key: the reply's 5-tuple) with
+ * BPF_NOEXIST; the first insert that succeeds owns the pair. A pair whose
+ * entry is expired is taken over. A flow that finds no pair is dropped
+ * (drop_fnat_no_port) and tracked nowhere, so its next packet tries
+ * again. The pair space is per real and real port: one local address
+ * gives each (real, port) up to port_max - port_min + 1 flows at once.
+ *
+ * Reply (arriving on an interface marked IFACE_F_FNAT): one lookup of its
+ * 5-tuple in fnat_rev4/fnat_rev6 gives both rewrites, the counters and
+ * the forward entry to keep in step. Both directions then rewrite with
+ * nat_rewrite (once per address and port) and are routed as NAT's
+ * (nat_send_direct to a resolved real, nat_route otherwise and for
+ * replies). State, touches and counts follow nat.h: each side refreshes
+ * both entries at most once per CONN_TOUCH_NS and at every state change;
+ * the forward side rewrites the whole reverse entry then, which restores
+ * one the LRU evicted.
+ *
+ * Limits: the local addresses must be the load balancer's own (the
+ * control plane checks), on the inside interfaces or routed to them, so
+ * the reals' ARP/ND finds this node. When the LRU is full and evicts a
+ * live reverse entry, another flow may take its pair before the first
+ * flow's next touch rewrites it; the later rewrite wins. Two CPUs taking
+ * over the same expired pair at once may both think they own it: the
+ * later flow wins the reverse entry. Both need a full table or an
+ * exhausted pool; reasons and ResyncConnCounts show either. */
+#ifndef XLB_FNAT_H
+#define XLB_FNAT_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "consts.h"
+#include "structs.h"
+#include "maps.h"
+#include "parse.h"
+#include "hash.h"
+#include "ct.h"
+#include "nat.h"
+
+/* fnat_ct says what fnat_ct_pick did with a flow's entry: as struct
+ * ct_write (xlb.c), and for a new flow the new entry, which fnat_ct_pick
+ * leaves to its caller: full NAT stores it only once it has a local
+ * port. */
+struct fnat_ct {
+	__u64 now;
+	__u8 written;
+	__u8 state;
+	__u8 fresh; /* a new flow was scheduled: counts in the conns counters */
+	struct conn conn; /* fresh: the new entry, which fnat_ct_pick leaves to its caller to store */
+};
+
+/* fnat_ct_pick is pick_real (xlb.c) for a full-NAT flow tracked in c
+ * (NULL: not tracked): the tracked real if the entry is fresh and its
+ * real still usable, refreshing c; else a scheduled one, with the new
+ * entry in cw->conn (cw->fresh) for the caller to count and store. NULL
+ * and why when there is none. The same rules as pick_real, kept apart on
+ * purpose: sharing one helper between them cost the DR established path
+ * ~10 ns (BENCHMARKS.md). Inlined: once per full-NAT packet, in
+ * fnat_forward. */
+static __always_inline struct real *fnat_ct_pick(const struct service *svc, struct packet *p, struct conn *c,
+					    __u32 *real_id, enum reason *why, struct fnat_ct *cw)
+{
+	__u64 now = ct_now();
+	cw->now = now;
+	cw->written = 0;
+	cw->fresh = 0;
+	struct real *r;
+
+	if (c) {
+		/* An entry is over when idle past its timeout or when a new
+		 * connection reopens its closed 5-tuple: both count expired. */
+		if (now - c->last_seen > conn_timeout(c->state) ||
+		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
+			count_reason(REASON_CT_EXPIRED);
+		} else {
+			__u32 id = c->real_id;
+			r = bpf_map_lookup_elem(&reals, &id);
+			if (r && real_usable(r) && r->gen == c->real_gen) {
+				/* No count: a hit is what is left of the lookups
+				 * (REASON_CT_HIT in consts.h). */
+				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
+				/* Write only what changed, and last_seen at most once
+				 * per CONN_TOUCH_NS: most packets write nothing. */
+				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
+					conns_move(id, c->state, state);
+					c->state = state;
+					c->last_seen = now;
+					cw->written = 1;
+					cw->state = state;
+				}
+				*real_id = id;
+				return r;
+			}
+			count_reason(REASON_CT_REAL_GONE);
+			if (svc->flags & SERVICE_F_DROP_REMOVED) {
+				*why = REASON_DROP_REAL_REMOVED;
+				return NULL;
+			}
+		}
+	} else {
+		count_reason(REASON_CT_MISS);
+	}
+
+	r = choose_real(svc, p, cw->now, real_id, false);
+	if (!r) {
+		*why = REASON_DROP_NO_REAL;
+		return NULL;
+	}
+	cw->conn.real_id = *real_id;
+	cw->conn.real_gen = r->gen;
+	cw->conn.state = conn_next_state(0, p->flow.proto, p->tcp_flags);
+	cw->conn.flags = 0;
+	cw->conn.last_seen = now;
+	cw->written = 1;
+	cw->state = cw->conn.state;
+	cw->fresh = 1;
+	return r;
+}
+
+/* fnat_count_fresh counts the new entry of cw on its real, and takes the
+ * entry c it replaces (if any) off its old real's counts. Inlined: once
+ * per new flow. */
+static __always_inline void fnat_count_fresh(const struct conn *c, const struct fnat_ct *cw)
+{
+	conns_add(cw->conn.real_id, cw->conn.state, 1);
+	if (c)
+		conns_forget(c);
+}
+
+/* fnat_scratch is full NAT's per-CPU scratch space: the keys, entries
+ * and connection table state fnat_forward builds live here rather than
+ * on its stack, which with xlb_xdp's frame must fit 512 bytes. Go never
+ * reads it, so it is not in structs.h. */
+struct fnat_scratch {
+	struct fnat_ct cw;   /* fnat_ct_pick's answer */
+	struct fnat_rev rv;  /* a reverse entry to insert */
+	struct fnat_conn nf; /* a forward entry to insert */
+	struct flow k;       /* an IPv6 reverse key */
+	struct flow4 k4;     /* an IPv4 reverse key */
+	struct flow4 fk4;    /* the IPv4 forward key */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fnat_scratch);
+} fnat_scratch SEC(".maps");
+
+/* fnat_addr_words writes p's source (src true) or destination address as
+ * four words, v4-mapped for IPv4 (the parser keeps only an IPv4
+ * address's last word). Inlined: tiny. */
+static __always_inline void fnat_addr_words(__u32 *out, struct packet *p, bool src)
+{
+	__u32 *fw = flow_words(&p->flow);
+	int off = src ? 0 : V4_MAPPED_WORDS;
+
+	if (p->is_v6) {
+		for (int i = 0; i < V4_MAPPED_WORDS; i++)
+			out[i] = fw[off + i];
+		return;
+	}
+	out[0] = 0;
+	out[1] = 0;
+	out[2] = bpf_htonl(V4_MAPPED_MARK);
+	out[3] = fw[off + V4_MAPPED_WORDS - 1];
+}
+
+/* fnat_rev_fill writes the reverse entry of p's flow (client to VIP, as
+ * the client sent it) for real real_id of svc. Inlined: once per new
+ * flow and per touch. */
+static __always_inline void fnat_rev_fill(struct fnat_rev *rv, const struct service *svc, struct packet *p,
+					  __u32 real_id, __u8 state, __u64 now)
+{
+	fnat_addr_words((__u32 *)rv->client, p, true);
+	fnat_addr_words((__u32 *)rv->vip, p, false);
+	rv->cport = p->flow.sport;
+	rv->vport = p->flow.dport;
+	rv->state = state;
+	rv->pad[0] = 0;
+	rv->pad[1] = 0;
+	rv->pad[2] = 0;
+	rv->service_id = svc->id;
+	rv->real_id = real_id;
+	rv->last_seen = now;
+}
+
+/* fnat_key writes the key of a full-NAT table for the 5-tuple src:sport
+ * -> dst:dport (addresses as four words, v4-mapped for IPv4) with p's
+ * protocol: k for IPv6, k4 for IPv4, in whole words as fill_flow4.
+ * Inlined: tiny. */
+static __always_inline void fnat_key(struct flow *k, struct flow4 *k4, struct packet *p, const __u32 *src,
+				     const __u32 *dst, __be16 sport, __be16 dport)
+{
+	__u32 proto = flow_words(&p->flow)[FLOW_WORDS - 1];
+
+	if (p->is_v6) {
+		__u32 *kw = flow_words(k);
+		for (int i = 0; i < V4_MAPPED_WORDS; i++) {
+			kw[i] = src[i];
+			kw[V4_MAPPED_WORDS + i] = dst[i];
+		}
+		kw[FLOW_WORDS - 2] = PORTS_WORD(sport, dport);
+		kw[FLOW_WORDS - 1] = proto;
+		return;
+	}
+	__u32 *kw = (__u32 *)k4;
+	kw[0] = src[V4_MAPPED_WORDS - 1];
+	kw[1] = dst[V4_MAPPED_WORDS - 1];
+	kw[2] = PORTS_WORD(sport, dport);
+	kw[3] = proto;
+}
+
+/* fnat_claim tries to own the local pair laddr:lport towards real
+ * ra:rport for the flow whose reverse entry is rv: true if its insert
+ * succeeded or it took over an expired entry. Inlined: at most
+ * FNAT_PORT_TRIES times per new flow. */
+static __always_inline bool fnat_claim(struct packet *p, const __u32 *ra, __be16 rport, const __u32 *la,
+				       __be16 lport, const struct fnat_rev *rv, struct fnat_scratch *sc)
+{
+	struct fnat_rev *old;
+	long err;
+
+	fnat_key(&sc->k, &sc->k4, p, ra, la, rport, lport);
+	if (p->is_v6) {
+		err = bpf_map_update_elem(&fnat_rev6, &sc->k, rv, BPF_NOEXIST);
+		if (err == 0)
+			return true;
+		old = bpf_map_lookup_elem(&fnat_rev6, &sc->k);
+	} else {
+		err = bpf_map_update_elem(&fnat_rev4, &sc->k4, rv, BPF_NOEXIST);
+		if (err == 0)
+			return true;
+		old = bpf_map_lookup_elem(&fnat_rev4, &sc->k4);
+	}
+	/* Another CPU may have written a later clock: not expired then. */
+	if (!old || rv->last_seen <= old->last_seen || rv->last_seen - old->last_seen <= conn_timeout(old->state))
+		return false;
+	*old = *rv;
+	return true;
+}
+
+/* fnat_alloc picks the local address and port of a new flow p to real r
+ * (id real_id) on port rport, claiming its reverse entry (state and
+ * clock from cw), and writes them into fc: false if the service has no
+ * pool or no candidate is free. Inlined: once per new flow. */
+static __always_inline bool fnat_alloc(const struct service *svc, struct packet *p, const struct real *r,
+				       __u32 real_id, __be16 rport, const struct fnat_ct *cw, struct fnat_conn *fc,
+				       struct fnat_scratch *sc)
+{
+	__u32 sid = svc->id;
+	struct fnat_pool *pool = bpf_map_lookup_elem(&fnat_pools, &sid);
+
+	if (!pool)
+		return false;
+	__u32 count = pool->count;
+	__u32 port_min = pool->port_min, port_max = pool->port_max;
+	if (count == 0 || count > FNAT_POOL_MAX || port_max < port_min)
+		return false;
+	/* Pairs are numbered address-first: pair n is address n % count,
+	 * port port_min + n / count, so consecutive tries spread over the
+	 * addresses. At most FNAT_POOL_MAX x 65536 pairs: no overflow. */
+	__u32 total = count * (port_max - port_min + 1);
+	__u32 start = hash_to_slot(hash3(flow_hash(&p->flow, p->is_v6), 0, 0, FNAT_HASH_SEED), total);
+	struct fnat_rev *rv = &sc->rv;
+	fnat_rev_fill(rv, svc, p, real_id, cw->state, cw->now);
+
+	for (__u32 i = 0; i < FNAT_PORT_TRIES && i < total; i++) {
+		__u32 pair = start + i;
+		if (pair >= total)
+			pair -= total;
+		__u32 a = pair % count;
+		/* clang knows a < count <= FNAT_POOL_MAX and would drop the
+		 * check the verifier needs: hide a from it. */
+		asm volatile("" : "+r"(a));
+		if (a >= FNAT_POOL_MAX)
+			return false;
+		__be16 lport = bpf_htons((__u16)(port_min + pair / count));
+		const __u32 *la = (const __u32 *)pool->addrs[a];
+		if (fnat_claim(p, (const __u32 *)r->addr, rport, la, lport, rv, sc)) {
+			__u32 *lw = (__u32 *)fc->laddr;
+			for (int w = 0; w < V4_MAPPED_WORDS; w++)
+				lw[w] = la[w];
+			fc->lport = lport;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* fnat_touch_reverse rewrites the reverse entry of p's tracked flow fc to
+ * real r (id real_id), with state and clock now: restores an entry the
+ * LRU evicted. Inlined: at most once per CONN_TOUCH_NS and state change
+ * per flow. */
+static __always_inline void fnat_touch_reverse(const struct service *svc, struct packet *p, const struct real *r,
+					       __u32 real_id, const struct fnat_conn *fc, __u8 state, __u64 now,
+					       struct fnat_scratch *sc)
+{
+	fnat_rev_fill(&sc->rv, svc, p, real_id, state, now);
+	fnat_key(&sc->k, &sc->k4, p, (const __u32 *)r->addr, (const __u32 *)fc->laddr, fc->rport, fc->lport);
+	if (p->is_v6) {
+		bpf_map_update_elem(&fnat_rev6, &sc->k, &sc->rv, BPF_ANY);
+	} else {
+		bpf_map_update_elem(&fnat_rev4, &sc->k4, &sc->rv, BPF_ANY);
+		/* Keeps clang from merging the two updates (see pick_real). */
+		asm volatile("" ::: "memory");
+	}
+}
+
+/* FNAT_ROUTE is what fnat_forward returns for a rewritten packet to a
+ * routed real, which its caller sends with nat_route: no XDP verdict. */
+#define FNAT_ROUTE (-1)
+
+/* fnat_forward handles a client's packet p to full-NAT service svc and
+ * returns the verdict: track (fnat_ct_pick over fnat4/fnat6), allocate a local
+ * pair for a new flow, rewrite both ends, count, send to a resolved real
+ * (or FNAT_ROUTE: the caller routes it). Not inlined: as a
+ * BPF-to-BPF call its code and registers stay out of xlb_xdp, whose DR
+ * path ran ~15 ns slower with it inlined (BENCHMARKS.md); its keys and
+ * entries live in fnat_scratch so that both frames fit the 512-byte
+ * stack. */
+static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc, struct packet *p)
+{
+	__u32 zero = 0;
+	struct fnat_scratch *sc = bpf_map_lookup_elem(&fnat_scratch, &zero);
+	struct fnat_conn *fc;
+	enum reason why;
+	__u32 real_id = 0;
+
+	if (!sc) {
+		count_reason(REASON_DROP_FNAT_NO_PORT); /* unreachable: a per-CPU array of one */
+		return XDP_DROP;
+	}
+	struct fnat_ct *cw = &sc->cw;
+	/* One call site per map, so the verifier inlines each lookup. */
+	if (p->is_v6) {
+		fc = bpf_map_lookup_elem(&fnat6, &p->flow);
+	} else {
+		fill_flow4(&sc->fk4, &p->flow);
+		fc = bpf_map_lookup_elem(&fnat4, &sc->fk4);
+	}
+	struct conn *c = fc ? &fc->conn : NULL;
+	struct real *r = fnat_ct_pick(svc, p, c, &real_id, &why, cw);
+	if (!r) {
+		count_reason(why);
+		return XDP_DROP;
+	}
+	/* No NAT64: the real must be of the VIP's family. */
+	if (is_v4_mapped(r->addr) == p->is_v6) {
+		count_reason(REASON_DROP_FAMILY);
+		return XDP_DROP;
+	}
+
+	const struct fnat_conn *use = fc;
+	if (cw->fresh) {
+		struct fnat_conn *nf = &sc->nf;
+		nf->conn = cw->conn;
+		nf->rport = r->port ? r->port : p->flow.dport;
+		nf->pad = 0;
+		if (!fnat_alloc(svc, p, r, real_id, nf->rport, cw, nf, sc)) {
+			count_reason(REASON_DROP_FNAT_NO_PORT);
+			return XDP_DROP;
+		}
+		fnat_count_fresh(c, cw);
+		if (fc) {
+			*fc = *nf; /* in place: no second hash lookup */
+		} else if (p->is_v6) {
+			bpf_map_update_elem(&fnat6, &p->flow, nf, BPF_ANY);
+		} else {
+			bpf_map_update_elem(&fnat4, &sc->fk4, nf, BPF_ANY);
+			asm volatile("" ::: "memory");
+		}
+		use = nf;
+	} else if (cw->written && fc) {
+		fnat_touch_reverse(svc, p, r, real_id, fc, cw->state, cw->now, sc);
+	}
+	if (!use) {
+		count_reason(REASON_DROP_MALFORMED); /* unreachable: a hit has its entry */
+		return XDP_DROP;
+	}
+
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data; /* as received */
+	count_traffic(&service_stats, svc->id, len, cw->fresh);
+	count_traffic(&real_stats, real_id, len, cw->fresh);
+	if (!nat_rewrite(data, data_end, p, false, r->addr, use->rport) ||
+	    !nat_rewrite(data, data_end, p, true, use->laddr, use->lport)) {
+		count_reason(REASON_DROP_MALFORMED);
+		return XDP_DROP;
+	}
+	if (!r->ifindex)
+		return FNAT_ROUTE; /* the caller routes it: bpf_fib_lookup's 64 bytes stay in its frame */
+	int verdict = nat_send_direct(ctx, p, r, &why);
+	count_reason(why);
+	return verdict;
+}
+
+/* fnat_touch_forward brings the forward entry of the full-NAT flow that
+ * reply p belongs to (found as rv) to state and clock now. Inlined: at
+ * most once per CONN_TOUCH_NS and state change per flow. */
+static __always_inline void fnat_touch_forward(struct packet *p, const struct fnat_rev *rv, __u8 state, __u64 now)
+{
+	struct flow k = {};
+	struct flow4 k4;
+	struct fnat_conn *fc;
+
+	fnat_key(&k, &k4, p, (const __u32 *)rv->client, (const __u32 *)rv->vip, rv->cport, rv->vport);
+	if (p->is_v6)
+		fc = bpf_map_lookup_elem(&fnat6, &k);
+	else
+		fc = bpf_map_lookup_elem(&fnat4, &k4);
+	if (!fc)
+		return;
+	if (state != fc->conn.state) {
+		__u32 id = fc->conn.real_id;
+		struct real *r = bpf_map_lookup_elem(&reals, &id);
+		if (r && r->gen == fc->conn.real_gen)
+			conns_move(id, fc->conn.state, state);
+	}
+	fc->conn.state = state;
+	fc->conn.last_seen = now;
+}
+
+/* fnat_reply handles p if it is a reply of a tracked full-NAT flow:
+ * source back to VIP:vport, destination back to client:cport, out
+ * counters, routed (nat_route); true and the verdict in *verdict. False
+ * (the caller goes on as for any packet) if fnat_rev4/fnat_rev6 has no
+ * fresh entry for it. Not inlined, as fnat_forward: called only for
+ * packets on interfaces facing full-NAT reals. */
+static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
+{
+	struct fnat_rev *rv;
+	struct flow4 k4;
+
+	if (p->is_v6) {
+		rv = bpf_map_lookup_elem(&fnat_rev6, &p->flow);
+	} else {
+		fill_flow4(&k4, &p->flow);
+		rv = bpf_map_lookup_elem(&fnat_rev4, &k4);
+	}
+	if (!rv)
+		return false;
+	__u64 now = ct_now();
+	if (now - rv->last_seen > conn_timeout(rv->state))
+		return false;
+	__u8 state = conn_reply_state(rv->state, p->flow.proto, p->tcp_flags);
+	if (state != rv->state || now - rv->last_seen >= CONN_TOUCH_NS) {
+		rv->state = state;
+		rv->last_seen = now;
+		fnat_touch_forward(p, rv, state, now);
+	}
+
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 len = data_end - data; /* as received */
+	count_reply(&service_stats, rv->service_id, len);
+	count_reply(&real_stats, rv->real_id, len);
+	if (!nat_rewrite(data, data_end, p, true, rv->vip, rv->vport) ||
+	    !nat_rewrite(data, data_end, p, false, rv->client, rv->cport)) {
+		count_reason(REASON_DROP_MALFORMED);
+		*verdict = XDP_DROP;
+		return true;
+	}
+	enum reason why;
+	*verdict = nat_route(ctx, p, true, &why);
+	count_reason(why);
+	return true;
+}
+
+#endif

@@ -1,0 +1,278 @@
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"xlb/bpf"
+)
+
+// MaxFNATPool is the most local addresses one full-NAT service's pool
+// holds (FNAT_POOL_MAX in bpf/consts.h).
+const MaxFNATPool = len(bpf.XlbFnatPool{}.Addrs)
+
+// Default local port range of a full-NAT pool: the ports below 1024 are
+// left to services the node runs itself.
+const (
+	DefaultFNATPortMin = 1024
+	DefaultFNATPortMax = 65535
+)
+
+// FNATPool is a full-NAT service's local addresses (keepalived's
+// local_address_group, as the Alibaba LVS fork names it) and the local
+// ports its flows take. A new flow gets one (address, port) pair that no
+// live flow to the same real and real port holds; each address gives a
+// real PortMax - PortMin + 1 flows at once.
+type FNATPool struct {
+	// Addrs are the local addresses, all of the service's family, at most
+	// MaxFNATPool. They must be this node's (the reals' ARP/ND for them
+	// must reach it), on or routed to the interfaces marked with
+	// SetFNATInside.
+	Addrs []netip.Addr
+	// PortMin and PortMax bound the local ports; zero values mean
+	// DefaultFNATPortMin and DefaultFNATPortMax.
+	PortMin, PortMax uint16
+}
+
+// PutFNATPool installs pool as the local addresses of full-NAT service
+// serviceID, replacing the old pool whole (a first packet reads one or
+// the other). Flows keep the pair they have. A service without a pool
+// drops its new flows (drop_fnat_no_port).
+func (d *Dataplane) PutFNATPool(serviceID uint32, pool FNATPool) error {
+	val, err := fnatPoolValue(pool)
+	if err == nil {
+		err = d.checkServiceID(serviceID)
+	}
+	if err == nil {
+		err = d.fnatPools.Update(serviceID, &val, ebpf.UpdateAny)
+	}
+	if err != nil {
+		return fmt.Errorf("put fnat pool of service %d: %w", serviceID, err)
+	}
+	return nil
+}
+
+func fnatPoolValue(pool FNATPool) (bpf.XlbFnatPool, error) {
+	var val bpf.XlbFnatPool
+	if len(pool.Addrs) == 0 || len(pool.Addrs) > MaxFNATPool {
+		return val, fmt.Errorf("addrs: want 1..%d, got %d", MaxFNATPool, len(pool.Addrs))
+	}
+	val.PortMin, val.PortMax = pool.PortMin, pool.PortMax
+	if val.PortMin == 0 {
+		val.PortMin = DefaultFNATPortMin
+	}
+	if val.PortMax == 0 {
+		val.PortMax = DefaultFNATPortMax
+	}
+	if val.PortMax < val.PortMin {
+		return val, fmt.Errorf("ports: want min <= max, got %d-%d", val.PortMin, val.PortMax)
+	}
+	is4 := pool.Addrs[0].Unmap().Is4()
+	for i, a := range pool.Addrs {
+		a = a.Unmap()
+		switch {
+		case !a.IsValid() || a.IsUnspecified():
+			return val, fmt.Errorf("addr %d: want an address, got %q", i, a)
+		case a.Zone() != "":
+			return val, fmt.Errorf("addr %s: want no zone", a)
+		case a.Is4() != is4:
+			return val, fmt.Errorf("addr %s: want the family of %s", a, pool.Addrs[0])
+		}
+		val.Addrs[i] = a.As16()
+	}
+	val.Count = uint32(len(pool.Addrs))
+	return val, nil
+}
+
+// DeleteFNATPool removes the pool of service serviceID; ErrNotFound if
+// there is none.
+func (d *Dataplane) DeleteFNATPool(serviceID uint32) error {
+	err := d.checkServiceID(serviceID)
+	if err == nil {
+		err = d.fnatPools.Delete(serviceID)
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("delete fnat pool of service %d: %w", serviceID, err)
+	}
+	return nil
+}
+
+// SetFNATInside marks the interface ifindex as facing full-NAT reals
+// (inside true) or not: TCP and UDP arriving there are first looked up
+// as full-NAT replies (one hash lookup). Independent of SetInside.
+func (d *Dataplane) SetFNATInside(ifindex int, inside bool) error {
+	if ifindex < 1 || ifindex > MaxIfindex {
+		return fmt.Errorf("set fnat inside %d: ifindex: want 1..%d, got %d", ifindex, MaxIfindex, ifindex)
+	}
+	if err := d.setIfaceFlag(ifindex, bpf.XlbIfaceFlagIFACE_F_FNAT, inside); err != nil {
+		return fmt.Errorf("set fnat inside %d: %w", ifindex, err)
+	}
+	return nil
+}
+
+// FNATConn is a tracked full-NAT flow as the client sends it: the
+// connection table's entry and the local end the real sees.
+type FNATConn struct {
+	Conn
+	Local netip.AddrPort // the flow's new source: a pool address and port
+	Real  uint16         // the real's port the flow's destination became
+}
+
+// LookupFNAT returns the full-NAT forward entry of f, a client's 5-tuple
+// (client to VIP), if any.
+func (d *Dataplane) LookupFNAT(f Flow) (FNATConn, bool, error) {
+	m, key, err := d.flowKey(f)
+	if err != nil {
+		return FNATConn{}, false, fmt.Errorf("lookup fnat %s: %w", f, err)
+	}
+	if m == d.conns4 {
+		m = d.fnat4
+	} else {
+		m = d.fnat6
+	}
+	var v bpf.XlbFnatConn
+	if err := m.Lookup(key, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return FNATConn{}, false, nil
+		}
+		return FNATConn{}, false, fmt.Errorf("lookup fnat %s: %w", f, err)
+	}
+	return fnatConnFromC(v), true, nil
+}
+
+func fnatConnFromC(v bpf.XlbFnatConn) FNATConn {
+	return FNATConn{Conn: connFromC(v.Conn), Local: netip.AddrPortFrom(netip.AddrFrom16(v.Laddr).Unmap(), htons(v.Lport)),
+		Real: htons(v.Rport)}
+}
+
+// FNATReply is a full-NAT flow as the reverse table knows it: whose it
+// is. It is how a real learns its client (docs/operator-guide.md).
+type FNATReply struct {
+	Client    netip.AddrPort // the reply's new destination
+	VIP       netip.AddrPort // the reply's new source
+	ServiceID uint32
+	RealID    uint32
+	State     ConnState
+	LastSeen  time.Duration
+}
+
+// LookupFNATReply returns the full-NAT reverse entry for reply, the
+// 5-tuple of a packet from the real (Src: real address and port) to the
+// local address and port it was connected from, if any.
+func (d *Dataplane) LookupFNATReply(reply Flow) (FNATReply, bool, error) {
+	m, key, err := d.flowKey(reply)
+	if err != nil {
+		return FNATReply{}, false, fmt.Errorf("lookup fnat reply %s: %w", reply, err)
+	}
+	if m == d.conns4 {
+		m = d.fnatRev4
+	} else {
+		m = d.fnatRev6
+	}
+	var v bpf.XlbFnatRev
+	if err := m.Lookup(key, &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return FNATReply{}, false, nil
+		}
+		return FNATReply{}, false, fmt.Errorf("lookup fnat reply %s: %w", reply, err)
+	}
+	return fnatReplyFromC(v), true, nil
+}
+
+func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
+	return FNATReply{
+		Client:    netip.AddrPortFrom(netip.AddrFrom16(v.Client).Unmap(), htons(v.Cport)),
+		VIP:       netip.AddrPortFrom(netip.AddrFrom16(v.Vip).Unmap(), htons(v.Vport)),
+		ServiceID: v.ServiceId, RealID: v.RealId, State: ConnState(v.State), LastSeen: time.Duration(v.LastSeen),
+	}
+}
+
+// resyncFNAT is ResyncConnCounts' part for full NAT: it counts the live
+// forward entries of fnat4 and fnat6 into counts (by real id, where gens
+// says the generation still holds) and deletes expired entries of the
+// forward and reverse tables; a deleted reverse entry frees its local
+// pair at once. It returns how many forward entries it deleted.
+func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, gens []uint16, counts []bpf.XlbConnCounts) (int, error) {
+	n := 0
+	for _, t := range []struct {
+		m   *ebpf.Map
+		key func() any
+	}{
+		{d.fnat4, func() any { return new(bpf.XlbFlow4) }},
+		{d.fnat6, func() any { return new(bpf.XlbFlow) }},
+	} {
+		var stale []any
+		key := t.key()
+		var v bpf.XlbFnatConn
+		iter := t.m.Iterate()
+		for iter.Next(key, &v) {
+			c := v.Conn
+			if expired(c.State, c.LastSeen) {
+				stale = append(stale, key)
+				key = t.key()
+				continue
+			}
+			if int(c.RealId) < len(gens) && gens[c.RealId] == c.RealGen {
+				if ConnState(c.State) == ConnEstablished {
+					counts[c.RealId].Active++
+				} else {
+					counts[c.RealId].Inactive++
+				}
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return n, fmt.Errorf("walk %s: %w", t.m, err)
+		}
+		del, err := deleteKeys(t.m, stale)
+		n += del
+		if err != nil {
+			return n, err
+		}
+	}
+	for _, t := range []struct {
+		m   *ebpf.Map
+		key func() any
+	}{
+		{d.fnatRev4, func() any { return new(bpf.XlbFlow4) }},
+		{d.fnatRev6, func() any { return new(bpf.XlbFlow) }},
+	} {
+		var stale []any
+		key := t.key()
+		var v bpf.XlbFnatRev
+		iter := t.m.Iterate()
+		for iter.Next(key, &v) {
+			if expired(v.State, v.LastSeen) {
+				stale = append(stale, key)
+				key = t.key()
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return n, fmt.Errorf("walk %s: %w", t.m, err)
+		}
+		if _, err := deleteKeys(t.m, stale); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// deleteKeys deletes keys from m, those already gone aside, and returns
+// how many it deleted.
+func deleteKeys(m *ebpf.Map, keys []any) (int, error) {
+	n := 0
+	for _, k := range keys {
+		if err := m.Delete(k); err == nil {
+			n++
+		} else if !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return n, fmt.Errorf("delete expired entry of %s: %w", m, err)
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,194 @@
+package maps
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
+	"xlb/internal/testutil"
+)
+
+// fixtureFNATPool is a full-NAT service's pool in a golden case.
+type fixtureFNATPool struct {
+	ServiceID uint32   `json:"service_id"`
+	Addrs     []string `json:"addrs"`
+	PortMin   uint16   `json:"port_min,omitempty"`
+	PortMax   uint16   `json:"port_max,omitempty"`
+}
+
+// fixtureFNATConn is a full-NAT forward entry after the run.
+type fixtureFNATConn struct {
+	Src    string `json:"src"` // the client
+	Dst    string `json:"dst"` // the VIP
+	Proto  string `json:"proto"`
+	RealID uint32 `json:"real_id"`
+	State  string `json:"state"`
+	Local  string `json:"local"` // the local address and port the real sees
+	Real   uint16 `json:"real_port"`
+}
+
+// fixtureFNATReply is a full-NAT reverse entry after the run.
+type fixtureFNATReply struct {
+	Src       string `json:"src"` // the real
+	Dst       string `json:"dst"` // the local address and port
+	Proto     string `json:"proto"`
+	Client    string `json:"client"`
+	VIP       string `json:"vip"`
+	ServiceID uint32 `json:"service_id"`
+	RealID    uint32 `json:"real_id"`
+	State     string `json:"state"`
+}
+
+var protoNames = map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
+
+// walkFlows calls fn with every key (as a Flow) and value of a table
+// keyed by struct flow4 (m4) or struct flow (m6).
+func walkFlows[V any](tb testing.TB, m4, m6 *ebpf.Map, fn func(Flow, *V)) {
+	tb.Helper()
+	for _, t := range []struct {
+		m      *ebpf.Map
+		newKey func() any
+	}{
+		{m4, func() any { return new(bpf.XlbFlow4) }},
+		{m6, func() any { return new(bpf.XlbFlow) }},
+	} {
+		it := t.m.Iterate()
+		k := t.newKey()
+		var v V
+		for it.Next(k, &v) {
+			fn(flowFromKey(k), &v)
+			k = t.newKey()
+		}
+		if err := it.Err(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// dumpFNAT lists the full-NAT forward tables, sorted, without clocks.
+func dumpFNAT(tb testing.TB, d *Dataplane) []fixtureFNATConn {
+	var out []fixtureFNATConn
+	walkFlows(tb, d.fnat4, d.fnat6, func(f Flow, v *bpf.XlbFnatConn) {
+		c := fnatConnFromC(*v)
+		out = append(out, fixtureFNATConn{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
+			RealID: c.RealID, State: connStateNames[c.State], Local: c.Local.String(), Real: c.Real})
+	})
+	slices.SortFunc(out, func(a, b fixtureFNATConn) int { return strings.Compare(a.Src+a.Dst, b.Src+b.Dst) })
+	return out
+}
+
+// dumpFNATReplies lists the full-NAT reverse tables, sorted, without
+// clocks.
+func dumpFNATReplies(tb testing.TB, d *Dataplane) []fixtureFNATReply {
+	var out []fixtureFNATReply
+	walkFlows(tb, d.fnatRev4, d.fnatRev6, func(f Flow, v *bpf.XlbFnatRev) {
+		r := fnatReplyFromC(*v)
+		out = append(out, fixtureFNATReply{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
+			Client: r.Client.String(), VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State]})
+	})
+	slices.SortFunc(out, func(a, b fixtureFNATReply) int { return strings.Compare(a.Src+a.Dst, b.Src+b.Dst) })
+	return out
+}
+
+// withSaddr4 returns a copy of an untagged, option-less IPv4 frame with
+// the last byte of its source address set to b: another client. The
+// checksums are left stale; the program does not check them.
+func withSaddr4(frame []byte, b byte) []byte {
+	out := bytes.Clone(frame)
+	out[ethHeaderLen+15] = b
+	return out
+}
+
+// TestFNATPortAllocation opens flows from clients that share a source
+// port until a pool of one address and four ports is full: every flow
+// must get its own local port (the later ones find the earlier ones'
+// pairs taken and try on), and the fifth is dropped as drop_fnat_no_port,
+// tracked nowhere. ResyncConnCounts then counts the four and, once their
+// entries are aged past the timeout, deletes them, which frees the
+// pairs: a new flow gets one again.
+func TestFNATPortAllocation(t *testing.T) {
+	fx := loadFixtures(t)["fnat_v4_tcp_forward"]
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 1024})
+	fx.fill(t, d)
+	pool := FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100")}, PortMin: 5000, PortMax: 5003}
+	if err := d.PutFNATPool(1, pool); err != nil {
+		t.Fatal(err)
+	}
+	dst := netip.MustParseAddrPort("198.18.0.100:80")
+	client := func(i int) Flow {
+		return Flow{Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 1, byte(10 + i)}), 40000), Dst: dst, Proto: unix.IPPROTO_TCP}
+	}
+	seen := map[uint16]int{}
+	for i := range 4 {
+		run(t, d.Program(), withSaddr4(fx.In, byte(10+i)))
+		c, ok, err := d.LookupFNAT(client(i))
+		if err != nil || !ok {
+			t.Fatalf("client %d: LookupFNAT = %v, %v; want an entry", i, ok, err)
+		}
+		if c.Local.Addr() != pool.Addrs[0] || c.Local.Port() < pool.PortMin || c.Local.Port() > pool.PortMax {
+			t.Errorf("client %d: local %s, want 198.18.2.100:5000-5003", i, c.Local)
+		}
+		if j, dup := seen[c.Local.Port()]; dup {
+			t.Errorf("clients %d and %d share local port %d", j, i, c.Local.Port())
+		}
+		seen[c.Local.Port()] = i
+		r, ok, err := d.LookupFNATReply(Flow{Src: netip.MustParseAddrPort("198.18.2.11:8080"), Dst: c.Local, Proto: unix.IPPROTO_TCP})
+		if err != nil || !ok || r.Client != client(i).Src || r.VIP != dst {
+			t.Errorf("client %d: reverse entry of %s = %+v, %v, %v; want client %s", i, c.Local, r, ok, err, client(i).Src)
+		}
+	}
+	if v, _ := run(t, d.Program(), withSaddr4(fx.In, 14)); testutil.VerdictName(v) != "XDP_DROP" {
+		t.Errorf("fifth client: verdict %s, want XDP_DROP", testutil.VerdictName(v))
+	}
+	if _, ok, _ := d.LookupFNAT(client(4)); ok {
+		t.Error("fifth client: tracked, want no entry")
+	}
+	if got := nonZero(t, d)["drop_fnat_no_port"]; got != 1 {
+		t.Errorf("drop_fnat_no_port = %d, want 1", got)
+	}
+
+	if _, err := d.ResyncConnCounts(); err != nil {
+		t.Fatal(err)
+	}
+	if a, in, err := d.RealConnCounts(1); err != nil || a != 0 || in != 4 {
+		t.Errorf("after resync: real 1 counts %d active, %d inactive (%v); want 0, 4", a, in, err)
+	}
+	// Age every entry past the SYN timeout: the resync deletes them all.
+	old := uint64(MonotonicNow() - DefaultSYNTimeout - 2*time.Second)
+	walkFlows(t, d.fnat4, d.fnat6, func(f Flow, v *bpf.XlbFnatConn) {
+		v.Conn.LastSeen = old
+		m, key, _ := d.flowKey(f)
+		if m == d.conns4 {
+			m = d.fnat4
+		}
+		if err := m.Update(key, v, ebpf.UpdateExist); err != nil {
+			t.Error(err)
+		}
+	})
+	walkFlows(t, d.fnatRev4, d.fnatRev6, func(f Flow, v *bpf.XlbFnatRev) {
+		v.LastSeen = old
+		_, key, _ := d.flowKey(f)
+		if err := d.fnatRev4.Update(key, v, ebpf.UpdateExist); err != nil {
+			t.Error(err)
+		}
+	})
+	if n, err := d.ResyncConnCounts(); err != nil || n != 4 {
+		t.Errorf("resync of aged flows: %d expired (%v), want 4", n, err)
+	}
+	if got := dumpFNATReplies(t, d); len(got) != 0 {
+		t.Errorf("reverse entries left after the resync: %v", got)
+	}
+	if a, in, _ := d.RealConnCounts(1); a != 0 || in != 0 {
+		t.Errorf("after expiry: real 1 counts %d, %d; want 0, 0", a, in)
+	}
+	if v, _ := run(t, d.Program(), withSaddr4(fx.In, 14)); testutil.VerdictName(v) == "XDP_DROP" {
+		t.Error("a new flow after the pairs were freed: dropped, want a local pair")
+	}
+}
