@@ -154,7 +154,14 @@ const (
 	XlbReasonREASON_CT_MISS             XlbReason = 21
 	XlbReasonREASON_CT_EXPIRED          XlbReason = 22
 	XlbReasonREASON_CT_REAL_GONE        XlbReason = 23
-	XlbReasonREASON_MAX                 XlbReason = 24
+	XlbReasonREASON_ICMP_TO_REAL        XlbReason = 24
+	XlbReasonREASON_ICMP_NO_FLOW        XlbReason = 25
+	XlbReasonREASON_ICMP_DROP           XlbReason = 26
+	XlbReasonREASON_ICMP_PASS_ROUTE     XlbReason = 27
+	XlbReasonREASON_ICMP_REPLY          XlbReason = 28
+	XlbReasonREASON_TUN_PTB_SENT        XlbReason = 29
+	XlbReasonREASON_DROP_TUN_TOO_BIG    XlbReason = 30
+	XlbReasonREASON_MAX                 XlbReason = 31
 )
 
 type XlbReasonCount struct {
