@@ -47,6 +47,13 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 // are stopped again before xlbd starts.
 func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
+	return startLabOpts(t, ctx, lab.Options{Mode: mode}, config, stopped...)
+}
+
+// startLabOpts is startLabWith with more of the lab's options (Mode,
+// PathMTU, Reals); the rest are filled in here.
+func startLabOpts(t *testing.T, ctx context.Context, opts lab.Options, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	if len(dir) > 80 { // leave room for the socket name in sun_path
@@ -56,13 +63,11 @@ func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config strin
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xlbt-"),
-		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Mode:   mode,
-		XLBCtl: bin.xlbctl,
-	})
+	opts.Name = testutil.UniqueName("xlbt-")
+	opts.Dir = dir
+	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	opts.XLBCtl = bin.xlbctl
+	l, err := lab.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
