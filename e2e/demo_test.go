@@ -51,7 +51,8 @@ func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config strin
 }
 
 // startLabOpts is startLabWith with more of the lab's options (Mode,
-// PathMTU, Reals); the rest are filled in here.
+// PathMTU, Reals, Name: a namespace prefix, "xlbt-" and a unique suffix if
+// empty); the rest are filled in here.
 func startLabOpts(t *testing.T, ctx context.Context, opts lab.Options, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
 	testutil.RequireRoot(t)
@@ -63,7 +64,9 @@ func startLabOpts(t *testing.T, ctx context.Context, opts lab.Options, config st
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	opts.Name = testutil.UniqueName("xlbt-")
+	if opts.Name == "" {
+		opts.Name = testutil.UniqueName("xlbt-")
+	}
 	opts.Dir = dir
 	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	opts.XLBCtl = bin.xlbctl

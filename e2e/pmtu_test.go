@@ -18,7 +18,11 @@ import (
 	"xlb/controlplane/api"
 	"xlb/e2e/lab"
 	"xlb/internal/nsrun"
+	"xlb/internal/testutil"
 )
+
+// pmtuPrefix starts the namespace names of this file's labs.
+const pmtuPrefix = "xi-"
 
 // pmtuPostSize is the body TestTunnelPTB posts: 256 KiB, about 180
 // full-sized segments, every one of which must have fitted after the PTB.
@@ -60,7 +64,7 @@ func TestTunnelPTB(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			l, d := startLabOpts(t, ctx, lab.Options{Mode: lab.TUN, PathMTU: 1500}, tc.config)
+			l, d := startLabOpts(t, ctx, lab.Options{Name: testutil.UniqueName(pmtuPrefix), Mode: lab.TUN, PathMTU: 1500}, tc.config)
 			checkKind(t, ctx, d, tc.vip, "TUN")
 			name, peer, err := lab.Post(l.Client, netip.AddrPortFrom(tc.vip, 80), pmtuPostSize, 30*time.Second)
 			if err != nil {
@@ -105,7 +109,7 @@ func TestDRICMPToReal(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	l, d := startLab(t, ctx)
+	l, d := startLabOpts(t, ctx, lab.Options{Name: testutil.UniqueName(pmtuPrefix), Mode: lab.DR}, demoConfig)
 
 	// One raw socket per real, opened in its namespace before anything
 	// is sent.
