@@ -99,18 +99,36 @@ type icmpSeen struct {
 	got map[string]int
 }
 
-// TestDRICMPToReal serves the demo (DR) and makes one connection, then
-// sends, from the client's namespace with a raw socket, an ICMP
-// fragmentation needed to the VIP that quotes that connection's reply
-// (VIP:80 -> client:port), as a router on the way back would. xlbd must
-// send it to the real that served the connection, and to no other: each
-// real listens with a raw ICMP socket.
-func TestDRICMPToReal(t *testing.T) {
+// TestICMPToReal serves the demo's VIP (DR, and TUN with the reals'
+// decapsulators) and makes one connection, then sends, from the client's
+// namespace with a raw socket, an ICMP fragmentation needed to the VIP
+// that quotes that connection's reply (VIP:80 -> client:port), as a
+// router on the way back would. xlbd must send it to the real that served
+// the connection, and to no other: each real listens with a raw ICMP
+// socket (in TUN mode behind its decapsulator).
+func TestICMPToReal(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	l, d := startLabOpts(t, ctx, lab.Options{Name: testutil.UniqueName(pmtuPrefix), Mode: lab.DR}, demoConfig)
+	for _, tc := range []struct {
+		name   string
+		mode   lab.Mode
+		config string
+	}{
+		{"dr", lab.DR, demoConfig},
+		{"tun", lab.TUN, tunConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			l, d := startLabOpts(t, ctx, lab.Options{Name: testutil.UniqueName(pmtuPrefix), Mode: tc.mode}, tc.config)
+			checkICMPToReal(t, ctx, l, d)
+		})
+	}
+}
 
+// checkICMPToReal is TestICMPToReal's body for one lab.
+func checkICMPToReal(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon) {
+	t.Helper()
 	// One raw socket per real, opened in its namespace before anything
 	// is sent.
 	conns := make(map[string]*icmp.PacketConn)
