@@ -48,7 +48,10 @@
  *     still does not fit (egress MTU below 1320 or 1300) is dropped
  *     (drop_tun_too_big): the tunnel would have to fragment (RFC 2473 7).
  * Replies are IPv4 TTL / IPv6 hop limit ICMP_TTL, IPv4 TOS ICMP_TOS (CS6,
- * as Linux's ICMP), DF with id 0 (RFC 6864 4.1: atomic). */
+ * as Linux's ICMP), DF with id 0 (RFC 6864 4.1: atomic). They are not rate
+ * limited (Linux's own are): each is smaller than the packet that caused
+ * it, so a spoofed source gains no amplification, and a client that
+ * honours the first sends no more that are too big. */
 #ifndef XLB_ICMP_H
 #define XLB_ICMP_H
 
@@ -82,6 +85,7 @@
 #define ICMP_TOS 0xc0               /* TOS of an IPv4 PTB: CS6, internetwork control */
 #define CSUM_CHUNK 512              /* bytes bpf_csum_diff sums per call (older kernels' scratch buffer) */
 #define ICMP_PORT_BYTES 4           /* bytes of the quoted TCP/UDP header read: the ports */
+#define ICMP_NEXT_HOP_MTU 0xffff    /* the next-hop MTU's bits in the last word of fragmentation needed (RFC 1191) */
 
 /* icmp_hdr is the start of every ICMP and ICMPv6 message. rest is the
  * PTB's MTU (ICMPv6: 32 bits; ICMP frag needed: the low 16, RFC 1191). */
@@ -483,7 +487,7 @@ static __always_inline int ptb_send(struct xdp_md *ctx, const struct packet *p, 
 		ip->check = ipv4_csum(ip);
 		ic->type = ICMP_DEST_UNREACH;
 		ic->code = ICMP_FRAG_NEEDED;
-		ic->rest = bpf_htonl(mtu & 0xffff); /* 16 bits unused, then the next-hop MTU */
+		ic->rest = bpf_htonl(mtu & ICMP_NEXT_HOP_MTU); /* 16 bits unused, then the next-hop MTU */
 	}
 	ic->check = 0;
 	sum += (__u64)((__u32 *)ic)[0] + ((__u32 *)ic)[1];
