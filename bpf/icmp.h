@@ -153,6 +153,15 @@ static __always_inline bool icmp_nat_rewrite(void *data, void *data_end, const s
 	void *l3 = data + (p->vlan ? L2_LEN_VLAN : ETH_HLEN);
 	__u64 d; /* what the ICMP checksum covers that changes */
 
+	/* The quote's bounds again, before any write: the verifier does not
+	 * know that p->is_v6 is the family icmp_error checked them for. */
+	if (p->is_v6) {
+		if (l3 + IPV6_HDR_LEN > data_end || (void *)(iip6 + 1) > data_end)
+			return false;
+	} else {
+		if (l3 + IPV4_HDR_LEN > data_end || (void *)(iip + 1) > data_end)
+			return false;
+	}
 	if (reply) {
 		d = csum_delta16(ports->dst, port);
 		ports->dst = port;
@@ -160,8 +169,6 @@ static __always_inline bool icmp_nat_rewrite(void *data, void *data_end, const s
 		d = csum_delta16(ports->src, port);
 		ports->src = port;
 	}
-	/* The quote's bounds again: the verifier does not know that
-	 * p->is_v6 is the family icmp_error checked them for. */
 	if (p->is_v6) {
 		struct ipv6hdr *ip6 = l3;
 		if ((void *)(ip6 + 1) > data_end || (void *)(iip6 + 1) > data_end)
