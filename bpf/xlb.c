@@ -417,9 +417,9 @@ int xlb_xdp(struct xdp_md *ctx)
 		/* An ICMP error may be about a tracked flow (icmp.h). */
 		if (why == REASON_PASS_OTHER_L4 &&
 		    p.flow.proto == (p.is_v6 ? IPPROTO_ICMPV6_NUM : IPPROTO_ICMP_NUM)) {
-			int verdict = icmp_error(ctx, &p, &why);
-			count_reason(why);
-			return verdict;
+			__u32 res = icmp_error(ctx, icmp_meta(&p));
+			count_reason(res >> ICMP_WHY_SHIFT);
+			return res & META_BYTE;
 		}
 		count_reason(why);
 		return why == REASON_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
