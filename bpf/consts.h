@@ -22,6 +22,8 @@
 #define IPPROTO_TCP_NUM 6
 #define IPPROTO_UDP_NUM 17
 #define IPPROTO_IPV6_NUM 41     /* IPv6 in IP (RFC 2473, RFC 4213) */
+#define IPPROTO_ICMP_NUM 1      /* ICMP (RFC 792) */
+#define IPPROTO_ICMPV6_NUM 58   /* ICMPv6 (RFC 4443) */
 
 /* IPv6 (RFC 8200). */
 #define IPV6_VERSION 6
@@ -185,25 +187,28 @@ enum conn_state {
 };
 
 /* reason indexes the per-CPU reasons array. The verdict reasons (up to
- * REASON_REDIRECT) count each packet once, by the path that decided its
- * verdict; the conntrack events after them count what the connection table
- * did for a VIP packet (one of hit, miss, expired, real_gone per lookup;
- * ops for a packet of an ops service, which finds no entry and writes none).
+ * REASON_REDIRECT, the NAT ones, and the ICMP_* and TUN ones after the
+ * events) count each packet once, by the path that decided its verdict;
+ * the conntrack events (CT_*) count what the connection table did for a
+ * VIP packet (one of hit, miss, expired, real_gone per lookup; ops for a
+ * packet of an ops service, which finds no entry and writes none).
  *
  * Invariant: a packet that reaches the connection table gets one event and
  * then one of TX, REDIRECT, DROP_NO_REAL, DROP_REAL_REMOVED, DROP_TUNNEL,
- * PASS_NO_NEIGH, PASS_FIB, DROP_FAMILY; no other packet gets one of those
- * eight. NAT replies never reach the connection table the same way (they
+ * PASS_NO_NEIGH, PASS_FIB, DROP_FAMILY, TUN_PTB_SENT, DROP_TUN_TOO_BIG; no
+ * other packet gets one of those ten. ICMP errors look their flow up
+ * without an event and have verdicts of their own (ICMP_*). NAT replies never reach the connection table the same way (they
  * are found in nat4/nat6) and have verdicts of their own (REPLY_*). Hits are therefore not counted
  * (their entry stays zero, one counter update less per established packet):
- * maps.Reasons derives them as those eight less miss, expired, real_gone and ops.
+ * maps.Reasons derives them as those verdicts (maps.hitCount's list) less
+ * miss, expired, real_gone and ops.
  * A new path that forwards without the table must keep this true (or count
  * hits again). */
 enum reason {
 	REASON_PASS_NOT_IP = 0,    /* neither IPv4 nor IPv6: ARP, other EtherTypes */
 	REASON_PASS_NOT_VIP,       /* TCP/UDP whose (daddr, dport, proto) is no service */
 	REASON_PASS_FRAGMENT,      /* an IPv4 fragment or an IPv6 fragment header: only the first fragment carries ports */
-	REASON_PASS_OTHER_L4,      /* neither TCP nor UDP (ICMP, ESP, no next header, ...) */
+	REASON_PASS_OTHER_L4,      /* neither TCP nor UDP (ESP, no next header, ...), or ICMP that is no error about a service's flow (echo, errors about the host's own traffic, quotes icmp.h cannot read) */
 	REASON_PASS_IPV6_EXT_LIMIT,/* more than IPV6_EXT_MAX IPv6 extension headers */
 	REASON_PASS_IPV6_ROUTING,  /* IPv6 routing header with segments left: not the final destination */
 	REASON_DROP_MALFORMED,     /* truncated frame, bad IP version/IHL/length, truncated extension or L4 header */
@@ -226,6 +231,13 @@ enum reason {
 	REASON_CT_REAL_GONE,       /* event: tracked flow's real deleted, removed or replaced */
 	REASON_OPS,                /* event: a packet of an ops service (a connection-table miss), scheduled and not tracked */
 	REASON_DROP_FNAT_NO_PORT,  /* full NAT: no free local address and port within FNAT_PORT_TRIES candidates, or no pool */
+	REASON_ICMP_TO_REAL,       /* ICMP/ICMPv6 error about a tracked flow's reply, forwarded to the flow's real (icmp.h) */
+	REASON_ICMP_NO_FLOW,       /* ICMP/ICMPv6 error about a service's flow that is not tracked, expired or whose real is gone: passed */
+	REASON_ICMP_DROP,          /* ICMP/ICMPv6 error of a tracked flow that cannot be forwarded: real not on a link (DR, TUN), tunnel or family mismatch */
+	REASON_ICMP_PASS_ROUTE,    /* NAT: ICMP/ICMPv6 error rewritten for the real or the client, but the FIB gave no next hop: the stack forwards it */
+	REASON_ICMP_REPLY,         /* NAT: ICMP/ICMPv6 error from the reals' side about a client's packet, rewritten to come from the VIP, forwarded */
+	REASON_TUN_PTB_SENT,       /* TUN: the encapsulated packet would exceed the egress MTU: ICMP fragmentation needed / Packet Too Big sent back (XDP_TX) */
+	REASON_DROP_TUN_TOO_BIG,   /* TUN: the encapsulated packet would exceed the egress MTU and no PTB can help: IPv4 without DF, IPv6 within 1280, IPv4 under 548 bytes */
 	REASON_MAX,
 };
 

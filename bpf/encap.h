@@ -18,11 +18,10 @@
  * flows; the outer TOS / traffic class copies the inner one (RFC 2983
  * uniform model: DSCP and ECN survive).
  *
- * MTU: the frame grows by 20 or 40 bytes and is sent as is. A packet that
- * then exceeds the egress MTU should be answered with ICMP fragmentation
- * needed / Packet Too Big (later; issue 4); until then the egress drops it,
- * so reals behind a TUN service need client MSS clamping or a larger MTU
- * on the path. */
+ * MTU: the frame grows by 20 or 40 bytes. A packet that would then exceed
+ * the MTU of the real's interface never gets here: xlb.c answers it with
+ * ICMP fragmentation needed / Packet Too Big instead (icmp.h), so clients
+ * lower their MSS. */
 #ifndef XLB_ENCAP_H
 #define XLB_ENCAP_H
 

@@ -288,5 +288,13 @@ struct {
 	__type(value, struct fnat_pool);
 } fnat_pools SEC(".maps");
 
-#endif
+/* icmp_scratch holds the flow an ICMP error quotes (icmp.h), one per CPU:
+ * on the stack it would take 40 of the 512 bytes all frames share. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow);
+} icmp_scratch SEC(".maps");
 
+#endif

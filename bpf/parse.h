@@ -79,6 +79,11 @@ static __always_inline bool parse_l4(void *data, void *l4, __u32 avail, __u8 pro
 		}
 		p->tcp_flags = 0;
 	} else {
+		/* Not TCP/UDP: passed, but an ICMP error may be about a tracked
+		 * flow (icmp.h), which needs to know where its header is. TCP
+		 * and UDP never come here, so this costs them nothing. */
+		p->l4_off = l4 - data;
+		flow_words(&p->flow)[FLOW_WORDS - 1] = proto;
 		*why = REASON_PASS_OTHER_L4;
 		return false;
 	}

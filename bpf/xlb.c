@@ -10,8 +10,10 @@
  * lblc/lblcr's locality table, lblc.h) -> real -> rewrite MACs (DR),
  * push an outer header (TUN, encap.h) or rewrite the destination and route
  * (NAT, nat.h), and for full NAT (fnat.h) the source too, to a local
- * address and port -> XDP_TX or redirect. On interfaces facing NAT or
- * full-NAT reals (ifaces) a reply lookup comes first. Every verdict bumps one verdict
+ * address and port -> XDP_TX or redirect. ICMP errors about tracked flows
+ * follow their flow (icmp.h); a TUN packet too big for the tunnel is
+ * answered with a PTB (icmp.h). On interfaces facing NAT or full-NAT reals
+ * (ifaces) a reply lookup comes first. Every verdict bumps one verdict
  * reason, every conntrack lookup but a hit one event (enum reason; hits
  * are derived in Go). */
 #include <linux/bpf.h>
@@ -26,6 +28,7 @@
 #include "encap.h"
 #include "nat.h"
 #include "persist.h"
+#include "icmp.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -466,6 +469,13 @@ int xlb_xdp(struct xdp_md *ctx)
 	enum reason why;
 
 	if (!parse_packet(data, data_end, &p, &why)) {
+		/* An ICMP error may be about a tracked flow (icmp.h). */
+		if (why == REASON_PASS_OTHER_L4 &&
+		    p.flow.proto == (p.is_v6 ? IPPROTO_ICMPV6_NUM : IPPROTO_ICMP_NUM)) {
+			__u32 res = icmp_error(ctx, icmp_meta(&p));
+			count_reason(res >> ICMP_WHY_SHIFT);
+			return res & META_BYTE;
+		}
 		count_reason(why);
 		return why == REASON_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
 	}
@@ -555,6 +565,13 @@ int xlb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	if (kind == LB_KIND_TUN) {
+		/* Too big once encapsulated: tell the client (icmp.h). */
+		__u32 mtu = tun_check_mtu(ctx, &p, r);
+		if (mtu) {
+			int verdict = tun_ptb(ctx, &p, mtu, &why);
+			count_reason(why);
+			return verdict;
+		}
 		/* The flow label is the flow hash: only IPv6 outers use it. */
 		__u32 label = is_v4_mapped(r->addr) ? 0 : flow_hash(&p.flow, p.is_v6);
 		if (!tun_encap(ctx, &p, svc, r, label)) {

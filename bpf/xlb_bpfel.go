@@ -250,7 +250,14 @@ const (
 	XlbReasonREASON_CT_REAL_GONE        XlbReason = 23
 	XlbReasonREASON_OPS                 XlbReason = 24
 	XlbReasonREASON_DROP_FNAT_NO_PORT   XlbReason = 25
-	XlbReasonREASON_MAX                 XlbReason = 26
+	XlbReasonREASON_ICMP_TO_REAL        XlbReason = 26
+	XlbReasonREASON_ICMP_NO_FLOW        XlbReason = 27
+	XlbReasonREASON_ICMP_DROP           XlbReason = 28
+	XlbReasonREASON_ICMP_PASS_ROUTE     XlbReason = 29
+	XlbReasonREASON_ICMP_REPLY          XlbReason = 30
+	XlbReasonREASON_TUN_PTB_SENT        XlbReason = 31
+	XlbReasonREASON_DROP_TUN_TOO_BIG    XlbReason = 32
+	XlbReasonREASON_MAX                 XlbReason = 33
 )
 
 type XlbReasonCount struct {
@@ -338,6 +345,7 @@ const (
 	XlbMapFnatRev4             = "fnat_rev4"
 	XlbMapFnatRev6             = "fnat_rev6"
 	XlbMapFnatScratch          = "fnat_scratch"
+	XlbMapIcmpScratch          = "icmp_scratch"
 	XlbMapIfaces               = "ifaces"
 	XlbMapLocalities           = "localities"
 	XlbMapLocalityScratch      = "locality_scratch"
@@ -423,6 +431,7 @@ type XlbMapSpecs struct {
 	FnatRev4        *ebpf.MapSpec `ebpf:"fnat_rev4"`
 	FnatRev6        *ebpf.MapSpec `ebpf:"fnat_rev6"`
 	FnatScratch     *ebpf.MapSpec `ebpf:"fnat_scratch"`
+	IcmpScratch     *ebpf.MapSpec `ebpf:"icmp_scratch"`
 	Ifaces          *ebpf.MapSpec `ebpf:"ifaces"`
 	Localities      *ebpf.MapSpec `ebpf:"localities"`
 	LocalityScratch *ebpf.MapSpec `ebpf:"locality_scratch"`
@@ -484,6 +493,7 @@ type XlbMaps struct {
 	FnatRev4        *ebpf.Map `ebpf:"fnat_rev4"`
 	FnatRev6        *ebpf.Map `ebpf:"fnat_rev6"`
 	FnatScratch     *ebpf.Map `ebpf:"fnat_scratch"`
+	IcmpScratch     *ebpf.Map `ebpf:"icmp_scratch"`
 	Ifaces          *ebpf.Map `ebpf:"ifaces"`
 	Localities      *ebpf.Map `ebpf:"localities"`
 	LocalityScratch *ebpf.Map `ebpf:"locality_scratch"`
@@ -514,6 +524,7 @@ func (m *XlbMaps) Close() error {
 		m.FnatRev4,
 		m.FnatRev6,
 		m.FnatScratch,
+		m.IcmpScratch,
 		m.Ifaces,
 		m.Localities,
 		m.LocalityScratch,

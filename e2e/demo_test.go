@@ -47,14 +47,23 @@ func startLab(t *testing.T, ctx context.Context) (*lab.Lab, *lab.Daemon) {
 // are stopped again before xlbd starts.
 func startLabWith(t *testing.T, ctx context.Context, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
-	return startLabNamed(t, ctx, "xlbt-", mode, config, stopped...)
+	return startLabOpts(t, ctx, lab.Options{Mode: mode}, config, stopped...)
 }
 
 // startLabNamed is startLabWith with the lab's namespaces named from
 // prefix (testutil.UniqueName).
 func startLabNamed(t *testing.T, ctx context.Context, prefix string, mode lab.Mode, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
-	l := newLab(t, ctx, prefix, lab.Options{Mode: mode, XLBCtl: bin.xlbctl})
+	return startLabOpts(t, ctx, lab.Options{Name: testutil.UniqueName(prefix), Mode: mode}, config, stopped...)
+}
+
+// startLabOpts is startLabWith with more of the lab's options (Mode,
+// PathMTU, Reals, Name: unique, or empty for "xlbt-" and a unique suffix);
+// the rest are filled in here.
+func startLabOpts(t *testing.T, ctx context.Context, opts lab.Options, config string, stopped ...int) (*lab.Lab, *lab.Daemon) {
+	t.Helper()
+	opts.XLBCtl = bin.xlbctl
+	l := newLab(t, ctx, "xlbt-", opts)
 	if err := l.StartServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
 	}
@@ -75,9 +84,9 @@ func startLabNamed(t *testing.T, ctx context.Context, prefix string, mode lab.Mo
 	return l, d
 }
 
-// newLab builds a lab with opts, named by prefix and unique, logging to
-// the test, in a directory short enough for the daemon's socket path, and
-// tears it down when the test ends.
+// newLab builds a lab with opts, named opts.Name or else by prefix and
+// unique, logging to the test, in a directory short enough for the
+// daemon's socket path, and tears it down when the test ends.
 func newLab(t *testing.T, ctx context.Context, prefix string, opts lab.Options) *lab.Lab {
 	t.Helper()
 	testutil.RequireRoot(t)
@@ -89,7 +98,9 @@ func newLab(t *testing.T, ctx context.Context, prefix string, opts lab.Options) 
 		}
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
-	opts.Name = testutil.UniqueName(prefix)
+	if opts.Name == "" {
+		opts.Name = testutil.UniqueName(prefix)
+	}
 	opts.Dir = dir
 	opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	l, err := lab.New(ctx, opts)

@@ -370,9 +370,10 @@ func TestReasonNames(t *testing.T) {
 	}
 	slices.Sort(names)
 	want := []string{"ct_expired", "ct_hit", "ct_miss", "ct_real_gone",
-		"drop_family", "drop_fnat_no_port", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tunnel", "drop_unknown_kind", "ops",
+		"drop_family", "drop_fnat_no_port", "drop_malformed", "drop_no_real", "drop_real_removed", "drop_tun_too_big", "drop_tunnel", "drop_unknown_kind",
+		"icmp_drop", "icmp_no_flow", "icmp_pass_route", "icmp_reply", "icmp_to_real", "ops",
 		"pass_fib", "pass_fragment", "pass_ipv6_ext_limit", "pass_ipv6_routing", "pass_no_neigh", "pass_not_ip", "pass_not_vip",
-		"pass_other_l4", "redirect", "reply_pass_fib", "reply_pass_no_neigh", "reply_redirect", "reply_tx", "tx"}
+		"pass_other_l4", "redirect", "reply_pass_fib", "reply_pass_no_neigh", "reply_redirect", "reply_tx", "tun_ptb_sent", "tx"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("reason names (-want +got):\n%s", diff)
 	}
@@ -443,7 +444,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
+	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "icmp_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

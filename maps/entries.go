@@ -665,7 +665,11 @@ func (d *Dataplane) ClearRealCounters(id uint32) error {
 // "pass_fib", "drop_family" for client packets and "reply_tx",
 // "reply_redirect", "reply_pass_no_neigh", "reply_pass_fib" for replies
 // (see KindNAT); full NAT the same, and "drop_fnat_no_port" (no free local
-// address and port, or no pool; see KindFNAT). Every name is present.
+// address and port, or no pool; see KindFNAT). ICMP and ICMPv6 errors
+// about tracked flows have the verdicts "icmp_to_real", "icmp_no_flow",
+// "icmp_drop", "icmp_pass_route" and "icmp_reply" (NAT, from the reals'
+// side); TUN packets too big for the tunnel "tun_ptb_sent" and
+// "drop_tun_too_big" (bpf/icmp.h). Every name is present.
 //
 // The program does not count hits (one counter update less per
 // established packet); "ct_hit" is derived here (hitCount).
@@ -690,7 +694,7 @@ func (d *Dataplane) Reasons() (map[string]uint64, error) {
 // that reaches the connection table gets exactly one event (hit, miss,
 // expired, real gone; ops for the packets of ops services) and then exactly one of the verdicts tx, redirect,
 // drop_no_real, drop_real_removed, drop_tunnel, pass_no_neigh, pass_fib,
-// drop_family, drop_fnat_no_port, and no packet that misses the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
+// drop_family, drop_fnat_no_port, tun_ptb_sent, drop_tun_too_big, and no packet that misses the table gets one of those (bpf/xlb.c, REASON_CT_HIT in consts.h). So
 // hits are those verdicts less the other events. The counters are read
 // one at a time while traffic flows, so a read may be off by the packets
 // in flight; never below zero.
@@ -699,7 +703,7 @@ func hitCount(counts map[string]uint64, names []string) uint64 {
 	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_TX, bpf.XlbReasonREASON_REDIRECT, bpf.XlbReasonREASON_DROP_NO_REAL,
 		bpf.XlbReasonREASON_DROP_REAL_REMOVED, bpf.XlbReasonREASON_DROP_TUNNEL,
 		bpf.XlbReasonREASON_PASS_NO_NEIGH, bpf.XlbReasonREASON_PASS_FIB, bpf.XlbReasonREASON_DROP_FAMILY,
-		bpf.XlbReasonREASON_DROP_FNAT_NO_PORT} {
+		bpf.XlbReasonREASON_DROP_FNAT_NO_PORT, bpf.XlbReasonREASON_TUN_PTB_SENT, bpf.XlbReasonREASON_DROP_TUN_TOO_BIG} {
 		lookups += counts[names[r]]
 	}
 	for _, r := range []bpf.XlbReason{bpf.XlbReasonREASON_CT_MISS, bpf.XlbReasonREASON_CT_EXPIRED, bpf.XlbReasonREASON_CT_REAL_GONE, bpf.XlbReasonREASON_OPS} {

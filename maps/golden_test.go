@@ -59,6 +59,8 @@ type fixture struct {
 	Before []testutil.HexFrame `json:"before,omitempty"`
 	In     testutil.HexFrame   `json:"in"`
 
+	lab *natLab // resolves reals' ifname; set by TestGolden for lab cases
+
 	Verdict         string              `json:"verdict"`
 	Out             testutil.HexFrame   `json:"out"`
 	Reasons         map[string]uint64   `json:"reasons"` // non-zero counts only
@@ -193,6 +195,10 @@ type fixtureReal struct {
 	Ifindex  int    `json:"ifindex,omitempty"`
 	Removed  bool   `json:"removed,omitempty"`  // RemoveReal after PutReal
 	Quiesced bool   `json:"quiesced,omitempty"` // weight 0
+	// Ifname names an interface of the NAT lab (cases with ingress) whose
+	// ifindex the real gets instead of Ifindex: "tunnel" (MTU 1400) and
+	// "narrow" (MTU 1300) put TUN reals behind a small MTU.
+	Ifname string `json:"ifname,omitempty"`
 }
 
 // fixtureTable fills a service's table of size slots with Fill repeated.
@@ -270,7 +276,14 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 				tb.Fatal(err)
 			}
 		}
-		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: r.Ifindex, Quiesced: r.Quiesced}); err != nil {
+		ifindex := r.Ifindex
+		if r.Ifname != "" {
+			if f.lab == nil || f.lab.ifindex[r.Ifname] == 0 {
+				tb.Fatalf("real %d: ifname %q: not a lab interface (the case needs an ingress)", r.ID, r.Ifname)
+			}
+			ifindex = int(f.lab.ifindex[r.Ifname])
+		}
+		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: ifindex, Quiesced: r.Quiesced}); err != nil {
 			tb.Fatal(err)
 		}
 		if r.Removed {
@@ -386,6 +399,9 @@ func TestGolden(t *testing.T) {
 	for name, f := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			d := openTest(t, Options{MaxServices: 16, MaxReals: 16})
+			if f.Ingress != "" {
+				f.lab = lab
+			}
 			f.fill(t, d)
 
 			var verdict uint32
@@ -399,16 +415,16 @@ func TestGolden(t *testing.T) {
 				verdict, out = run(t, d.Program(), f.In)
 			}
 			got := fixture{
-				Verdict:         testutil.VerdictName(verdict),
-				Out:             out,
-				Reasons:         nonZero(t, d),
-				ServiceCounters: make(map[uint32]Counters),
-				RealCounters:    make(map[uint32]Counters),
-				ConnsAfter:      dumpConns(t, d),
-				RepliesAfter:    dumpReplies(t, d),
-				ConnCountsAfter: connCounts(t, d, f.Reals),
-				TemplatesAfter:  dumpTemplates(t, d),
-				LocalitiesAfter: dumpLocalities(t, d),
+				Verdict:          testutil.VerdictName(verdict),
+				Out:              out,
+				Reasons:          nonZero(t, d),
+				ServiceCounters:  make(map[uint32]Counters),
+				RealCounters:     make(map[uint32]Counters),
+				ConnsAfter:       dumpConns(t, d),
+				RepliesAfter:     dumpReplies(t, d),
+				ConnCountsAfter:  connCounts(t, d, f.Reals),
+				TemplatesAfter:   dumpTemplates(t, d),
+				LocalitiesAfter:  dumpLocalities(t, d),
 				FNATAfter:        dumpFNAT(t, d),
 				FNATRepliesAfter: dumpFNATReplies(t, d),
 			}
@@ -478,6 +494,13 @@ func TestGolden(t *testing.T) {
 			// the input did.
 			if f.Ingress != "" {
 				if err := checkChecksums(out); err != nil {
+					t.Errorf("output frame: %v", err)
+				}
+			}
+			// ICMP errors forwarded, rewritten or made (PTB): every
+			// checksum of what leaves verifies (icmp_test.go).
+			if (isICMP(f.In) || isICMP(out)) && !bytes.Equal(f.In, out) {
+				if err := checkICMP(out); err != nil {
 					t.Errorf("output frame: %v", err)
 				}
 			}

@@ -32,6 +32,7 @@ import (
 //	        real 198.18.2.11 / 2001:db8:2::11 (02:00:00:00:02:0b, permanent);
 //	        198.18.2.12 has no neighbour entry; 198.18.3.0/24 and
 //	        2001:db8:3::/64 have no route
+//	tunnel  MTU 1400, narrow  MTU 1300: no addresses (TUN reals for PTB)
 //
 // Each interface is one end of a veth pair whose other end stays in the
 // namespace, up, so the links have carrier.
@@ -54,6 +55,13 @@ func newNATLab(tb testing.TB) *natLab {
 		ns.MustRun(tb, "ip", "addr", "add", l.v4, "dev", l.name)
 		ns.MustRun(tb, "ip", "addr", "add", l.v6, "dev", l.name, "nodad")
 	}
+	// Two more links without addresses, for TUN reals behind a small
+	// MTU (the PTB goldens): bpf_check_mtu reads only the MTU.
+	for _, l := range []struct{ name, mtu string }{{"tunnel", "1400"}, {"narrow", "1300"}} {
+		ns.MustRun(tb, "ip", "link", "add", l.name, "mtu", l.mtu, "type", "veth", "peer", "name", l.name+"-peer", "mtu", l.mtu)
+		ns.MustRun(tb, "ip", "link", "set", l.name, "up")
+		ns.MustRun(tb, "ip", "link", "set", l.name+"-peer", "up")
+	}
 	for _, c := range [][]string{
 		{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
 		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
@@ -68,7 +76,7 @@ func newNATLab(tb testing.TB) *natLab {
 	}
 	lab := &natLab{ns: ns, ifindex: make(map[string]uint32)}
 	if err := ns.Do(func() error {
-		for _, name := range []string{"outside", "inside"} {
+		for _, name := range []string{"outside", "inside", "tunnel", "narrow"} {
 			iface, err := net.InterfaceByName(name)
 			if err != nil {
 				return err

@@ -125,6 +125,10 @@ type Options struct {
 	// NoVIP leaves the VIPs off the load balancer's eth0, for labs where
 	// VRRP (xlbd or keepalived) moves them between load balancers.
 	NoVIP bool
+	// PathMTU is the MTU of the load balancer's and the reals' eth0; 0
+	// means pathMTU (1600, room for a tunnel's outer header). 1500 makes
+	// a TUN service answer full-sized client packets with a PTB.
+	PathMTU int
 }
 
 // Lab is a running lab. Build it with New and always Close it.
@@ -222,7 +226,11 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 	if l.Client, err = l.addNode(ctx, "client", ClientAddr, ClientAddr6, 0); err != nil {
 		return nil, err
 	}
-	if l.LB, err = l.addNode(ctx, "lb", LBAddr, LBAddr6, pathMTU); err != nil {
+	mtu := pathMTU
+	if opts.PathMTU != 0 {
+		mtu = opts.PathMTU
+	}
+	if l.LB, err = l.addNode(ctx, "lb", LBAddr, LBAddr6, mtu); err != nil {
 		return nil, err
 	}
 	// The load balancer owns the VIPs on the segment: it answers ARP and
@@ -244,7 +252,7 @@ func New(ctx context.Context, opts Options) (_ *Lab, err error) {
 		reals = 0
 	}
 	for i := 1; i <= reals; i++ {
-		r, err := l.addNode(ctx, fmt.Sprintf("r%d", i), RealAddr(i), RealAddr6(i), pathMTU)
+		r, err := l.addNode(ctx, fmt.Sprintf("r%d", i), RealAddr(i), RealAddr6(i), mtu)
 		if err != nil {
 			return nil, err
 		}
