@@ -398,6 +398,10 @@ func TestGolden(t *testing.T) {
 	}
 	for name, f := range fixtures {
 		t.Run(name, func(t *testing.T) {
+			// Each case loads the program afresh (the verifier takes
+			// seconds) and shares only the NAT lab, which runs read
+			// only: the cases run side by side.
+			t.Parallel()
 			d := openTest(t, Options{MaxServices: 16, MaxReals: 16})
 			if f.Ingress != "" {
 				f.lab = lab
