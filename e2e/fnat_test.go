@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"math"
 	"net/netip"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"xlb/e2e/lab"
-	"xlb/internal/testutil"
 )
 
 // Configurations of the full-NAT tests.
@@ -37,29 +34,7 @@ var (
 // it runs xlbd on both of the load balancer's interfaces with config.
 func startFNATLab(t *testing.T, ctx context.Context, config string) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
-	testutil.RequireRoot(t)
-	dir := t.TempDir()
-	if len(dir) > 80 { // leave room for the socket name in sun_path
-		var err error
-		if dir, err = os.MkdirTemp("", "xlb-e2e-"); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	l, err := lab.New(ctx, lab.Options{
-		Name:   testutil.UniqueName("xf-"),
-		Dir:    dir,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Mode:   lab.NAT,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("tear down lab %s: %v", l.Name, err)
-		}
-	})
+	l := newLab(t, ctx, "xf-", lab.Options{Mode: lab.NAT})
 	var steps [][]string
 	for _, r := range l.Reals {
 		steps = append(steps,
