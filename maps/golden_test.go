@@ -398,10 +398,11 @@ func TestGolden(t *testing.T) {
 	}
 	for name, f := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			// Each case loads the program afresh (the verifier takes
-			// seconds) and shares only the NAT lab, which runs read
-			// only: the cases run side by side.
-			t.Parallel()
+			// Each case loads the program afresh: the verifier takes ~4 s
+			// a load, and the cases run one after the other, since two
+			// loads at once take both CPUs in the kernel and starve the
+			// timing-sensitive tests of packages running beside this one
+			// (VRRP at 0.1 s adverts).
 			d := openTest(t, Options{MaxServices: 16, MaxReals: 16})
 			if f.Ingress != "" {
 				f.lab = lab
