@@ -59,21 +59,7 @@ func startFNATLab(t *testing.T, ctx context.Context, config string) (*lab.Lab, *
 			t.Fatalf("real %s has a route to the client: %s", r.Role, out)
 		}
 	}
-	if err := l.StartNATServers(ctx, bin.xlblab); err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.StartDaemonOn(ctx, l.LB, lab.DaemonOptions{XLBD: bin.xlbd, XLBCtl: bin.xlbctl, Config: config, Ready: 45 * time.Second}, "-i", "eth1")
-	if err != nil {
-		t.Fatal(err) // the error carries the log tail
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("xlbd log of lab %s (last 40 lines):\n%s", l.Name, d.Tail(40))
-			if r, err := d.Ctl(context.Background(), "reasons"); err == nil {
-				t.Logf("xlbctl reasons:\n%s", r.Stdout)
-			}
-		}
-	})
+	d := startNATDaemon(t, ctx, l, config)
 	tail := d.Tail(200)
 	if !strings.Contains(tail, "interface faces full-NAT reals") || !strings.Contains(tail, "eth1") {
 		t.Errorf("xlbd did not mark eth1 as facing the full-NAT reals:\n%s", tail)

@@ -25,6 +25,23 @@ const (
 func startNATLab(t *testing.T, ctx context.Context, config string) (*lab.Lab, *lab.Daemon) {
 	t.Helper()
 	l := newLab(t, ctx, "xlbt-", lab.Options{Mode: lab.NAT})
+	d := startNATDaemon(t, ctx, l, config)
+	// The lab turned forwarding on, and xlbd found the reals behind eth1.
+	tail := d.Tail(200)
+	if strings.Contains(tail, "need IP forwarding") {
+		t.Errorf("xlbd says forwarding is off in the NAT lab:\n%s", tail)
+	}
+	if !strings.Contains(tail, "interface faces NAT reals") || !strings.Contains(tail, "eth1") {
+		t.Errorf("xlbd did not mark eth1 as facing the NAT reals:\n%s", tail)
+	}
+	return l, d
+}
+
+// startNATDaemon starts the NAT lab l's servers (on lab.NATPort) and
+// xlbd on both of the load balancer's interfaces with config; a failed
+// test shows xlbd's log and reasons.
+func startNATDaemon(t *testing.T, ctx context.Context, l *lab.Lab, config string) *lab.Daemon {
+	t.Helper()
 	if err := l.StartNATServers(ctx, bin.xlblab); err != nil {
 		t.Fatal(err)
 	}
@@ -40,15 +57,7 @@ func startNATLab(t *testing.T, ctx context.Context, config string) (*lab.Lab, *l
 			}
 		}
 	})
-	// The lab turned forwarding on, and xlbd found the reals behind eth1.
-	tail := d.Tail(200)
-	if strings.Contains(tail, "need IP forwarding") {
-		t.Errorf("xlbd says forwarding is off in the NAT lab:\n%s", tail)
-	}
-	if !strings.Contains(tail, "interface faces NAT reals") || !strings.Contains(tail, "eth1") {
-		t.Errorf("xlbd did not mark eth1 as facing the NAT reals:\n%s", tail)
-	}
-	return l, d
+	return d
 }
 
 // checkNATService fails unless xlbd serves just vip:80 over protocol as
