@@ -117,6 +117,22 @@
  * sh slot is unrelated to the slots of its flows under mh. */
 #define ADDR_HASH_SEED 0x786c6261 /* "xlba" */
 
+/* VIP hints (vip_hints, fast.h): 2^VIP_HINT_BITS slots of VIP_HINT_SLOT_BITS
+ * bits, indexed by a multiplicative hash of a packet's destination
+ * (address, port, protocol): which kinds of service have a key in the
+ * slot. A packet whose slot is empty is no VIP's and passes after one
+ * inlined array lookup instead of a services hash lookup. 65536 slots keep
+ * a false hint below 0.4 % with 256 service keys. Go computes the same
+ * slot (maps.vipHintSlot). */
+#define VIP_HINT_BITS 16                /* bits of the slot number */
+#define VIP_HINT_SLOT_BITS 2            /* bits per slot */
+#define VIP_HINT_SLOTS_PER_WORD 32      /* slots per vip_hints value (a __u64) */
+#define VIP_HINT_MASK 3                 /* a slot's bits */
+#define VIP_HINT_TRACKED 1              /* a DR, TUN or NAT service: its flows are in conns4/conns6 */
+#define VIP_HINT_OTHER 2                /* a full-NAT service: its flows are in fnat4/fnat6 */
+#define VIP_HINT_WORDS ((1 << VIP_HINT_BITS) / VIP_HINT_SLOTS_PER_WORD) /* entries of vip_hints */
+#define VIP_HINT_MULT 0x9e3779b1U       /* 2^32 / golden ratio: Fibonacci hashing */
+
 /* Connection tracking. last_seen is written at most once per
  * CONN_TOUCH_NS per entry (a state change writes at once): an established
  * flow costs no map write per packet, and expiry is early by at most that. */

@@ -297,4 +297,25 @@ struct {
 	__type(value, struct flow);
 } icmp_scratch SEC(".maps");
 
+/* vip_hints is a bitmap of VIP_HINT_BITS-bit slots over the services'
+ * keys (vip_hint in fast.h): a slot with no bit set says that no service
+ * has a key hashing there, so the packet is no VIP's and needs no
+ * services or connection table lookup. Written by Go (maps.PutService,
+ * DeleteService), which derives it from the services maps. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIP_HINT_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} vip_hints SEC(".maps");
+
+/* service_ids holds every service by id, with one of its keys (struct
+ * service_entry). Written by Go before the services maps name the id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct service_entry);
+} service_ids SEC(".maps");
+
 #endif

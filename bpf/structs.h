@@ -54,6 +54,8 @@ struct real {
 	__u16 gen;                  /* changes when the id names another real: tracked flows of the old one move */
 	__be16 port;                /* NAT: new destination port; 0 keeps the VIP's port */
 	__u8 pad[2];
+	__u32 service_id;           /* the service whose real this is (each has reals of its own): a tracked IPv6 packet finds its service by it (fast.h); 0: none */
+	__u8 pad2[4];
 };
 
 /* maglev_bucket is one entry of a service's Maglev table: slot s of the
@@ -260,6 +262,19 @@ struct fnat_pool {
 	__u16 port_min; /* first local port, host order */
 	__u16 port_max; /* last local port, host order, >= port_min */
 	__u8 addrs[FNAT_POOL_MAX][16];
+};
+
+/* service_entry is the service_ids value, by service id: the service and
+ * one key it is at in services or services4 (vip_key form, an IPv4 VIP
+ * v4-mapped). Every services lookup ends here, by the id the services
+ * value holds, so that the program's service pointer is always of this
+ * one map (the verifier explores every path once per map a pointer may
+ * point into). The key lets a tracked IPv6 packet, which finds its service
+ * through its real's service_id (fast.h), check that the id still names
+ * the VIP it was sent to. An all-zero entry names no service. */
+struct service_entry {
+	struct service svc;
+	struct vip_key key;
 };
 
 #endif

@@ -202,15 +202,17 @@ type XlbPersist6Key struct {
 }
 
 type XlbReal struct {
-	_       structs.HostLayout
-	Addr    [16]uint8
-	Mac     [6]uint8
-	SrcMac  [6]uint8
-	Ifindex uint32
-	Flags   uint16
-	Gen     uint16
-	Port    uint16
-	Pad     [2]uint8
+	_         structs.HostLayout
+	Addr      [16]uint8
+	Mac       [6]uint8
+	SrcMac    [6]uint8
+	Ifindex   uint32
+	Flags     uint16
+	Gen       uint16
+	Port      uint16
+	Pad       [2]uint8
+	ServiceId uint32
+	Pad2      [4]uint8
 }
 
 type XlbRealFlag uint32
@@ -306,6 +308,12 @@ type XlbService struct {
 	PersistMask    [16]uint8
 }
 
+type XlbServiceEntry struct {
+	_   structs.HostLayout
+	Svc XlbService
+	Key XlbVipKey
+}
+
 type XlbServiceFlag uint32
 
 const (
@@ -360,9 +368,11 @@ const (
 	XlbMapReasons              = "reasons"
 	XlbMapSchedLists           = "sched_lists"
 	XlbMapSchedPos             = "sched_pos"
+	XlbMapServiceIds           = "service_ids"
 	XlbMapServiceStats         = "service_stats"
 	XlbMapServices             = "services"
 	XlbMapServices4            = "services4"
+	XlbMapVipHints             = "vip_hints"
 	XlbProgXlbXdp              = "xlb_xdp"
 	XlbVarConnTimeoutSynNs     = "conn_timeout_syn_ns"
 	XlbVarConnTimeoutTcpNs     = "conn_timeout_tcp_ns"
@@ -446,9 +456,11 @@ type XlbMapSpecs struct {
 	Reasons         *ebpf.MapSpec `ebpf:"reasons"`
 	SchedLists      *ebpf.MapSpec `ebpf:"sched_lists"`
 	SchedPos        *ebpf.MapSpec `ebpf:"sched_pos"`
+	ServiceIds      *ebpf.MapSpec `ebpf:"service_ids"`
 	ServiceStats    *ebpf.MapSpec `ebpf:"service_stats"`
 	Services        *ebpf.MapSpec `ebpf:"services"`
 	Services4       *ebpf.MapSpec `ebpf:"services4"`
+	VipHints        *ebpf.MapSpec `ebpf:"vip_hints"`
 }
 
 // XlbVariableSpecs contains global variables before they are loaded into the kernel.
@@ -508,9 +520,11 @@ type XlbMaps struct {
 	Reasons         *ebpf.Map `ebpf:"reasons"`
 	SchedLists      *ebpf.Map `ebpf:"sched_lists"`
 	SchedPos        *ebpf.Map `ebpf:"sched_pos"`
+	ServiceIds      *ebpf.Map `ebpf:"service_ids"`
 	ServiceStats    *ebpf.Map `ebpf:"service_stats"`
 	Services        *ebpf.Map `ebpf:"services"`
 	Services4       *ebpf.Map `ebpf:"services4"`
+	VipHints        *ebpf.Map `ebpf:"vip_hints"`
 }
 
 func (m *XlbMaps) Close() error {
@@ -539,9 +553,11 @@ func (m *XlbMaps) Close() error {
 		m.Reasons,
 		m.SchedLists,
 		m.SchedPos,
+		m.ServiceIds,
 		m.ServiceStats,
 		m.Services,
 		m.Services4,
+		m.VipHints,
 	)
 }
 

@@ -463,6 +463,10 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*
 			SrcMAC:   hop.SrcMAC,
 			Ifindex:  hop.Ifindex,
 			Quiesced: quiesced,
+			// Each service has reals (and real ids) of its own: the
+			// data plane may find a tracked flow's service through its
+			// real (bpf/fast.h).
+			ServiceID: svc.id,
 		})
 		if err != nil {
 			return cur, err

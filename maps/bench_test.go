@@ -133,7 +133,7 @@ func BenchmarkScale(b *testing.B) {
 		{"conns_1M", benchReals, 1_000_000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			d := benchDataplane(b, Options{MaxReals: uint32(max(bc.reals, DefaultMaxReals))}, bc.reals)
+			d := benchDataplane(b, Options{MaxReals: uint32(max(3*bc.reals+benchIDGap, DefaultMaxReals))}, bc.reals)
 			if bc.fill > 0 {
 				fillConns(b, d, bc.fill)
 			}
@@ -252,23 +252,19 @@ func loadReferences(b *testing.B) references {
 	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, drop: drop}
 }
 
+// benchIDGap keeps the real ids of benchDataplane's second and third
+// services clear of the ids other benchmarks give reals of their own
+// (benchReals + a few).
+const benchIDGap = 100
+
 // benchDataplane opens a Dataplane with full 65537-slot tables over reals
-// reals: DR services at 198.18.0.100:80 and [2001:db8::100]:80, and a TUN
-// service at 198.18.0.100:8080 (tunnel source 198.18.0.1).
+// reals each: DR services at 198.18.0.100:80 and [2001:db8::100]:80, and a
+// TUN service at 198.18.0.100:8080 (tunnel source 198.18.0.1). Each service
+// has reals of its own, with its id, as the control plane puts them (a
+// tracked IPv6 flow finds its service through its real, bpf/fast.h).
 func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 	d := openTest(b, opts)
-	for id := uint32(1); id <= uint32(reals); id++ {
-		r := testReal(loIfindex)
-		r.Addr = netip.AddrFrom4([4]byte{198, 18, byte(2 + id>>8), byte(id)})
-		r.MAC = net.HardwareAddr{0x02, 0, 0, 0, byte(id >> 8), byte(id)}
-		if err := d.PutReal(id, r); err != nil {
-			b.Fatal(err)
-		}
-	}
 	slots := make([]uint32, MaxTableSize)
-	for i := range slots {
-		slots[i] = uint32(i%reals) + 1
-	}
 	for _, s := range []struct {
 		vip  string
 		svc  Service
@@ -278,6 +274,23 @@ func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 		{"2001:db8::100", Service{ID: 2, Kind: KindDR}, 80},
 		{"198.18.0.100", Service{ID: 3, Kind: KindTUN, TunnelSrc: netip.MustParseAddr("198.18.0.1")}, 8080},
 	} {
+		first := uint32(1) // the ids other benchmarks' services share
+		if s.svc.ID > 1 {
+			first = (s.svc.ID-1)*uint32(reals) + benchIDGap
+		}
+		for i := range uint32(reals) {
+			id := first + i
+			r := testReal(loIfindex)
+			r.Addr = netip.AddrFrom4([4]byte{198, 18, byte(2 + id>>8), byte(id)})
+			r.MAC = net.HardwareAddr{0x02, 0, 0, 0, byte(id >> 8), byte(id)}
+			r.ServiceID = s.svc.ID
+			if err := d.PutReal(id, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := range slots {
+			slots[i] = first + uint32(i%reals)
+		}
 		if err := d.SwapTable(s.svc.ID, slots); err != nil {
 			b.Fatal(err)
 		}

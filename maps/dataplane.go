@@ -145,6 +145,8 @@ type Dataplane struct {
 	persist4     *ebpf.Map      // IPv4 persistence templates
 	persist6     *ebpf.Map      // IPv6 persistence templates
 	port0        *ebpf.Variable // non-zero while a port-0 service exists
+	vipHints     *ebpf.Map      // bitmap over the services' keys (fastpath.go)
+	serviceIDs   *ebpf.Map      // services by id, with one key each (fastpath.go)
 	localities   *ebpf.Map      // lblc/lblcr reals by service and destination
 	fnat4        *ebpf.Map      // IPv4 full-NAT flows, client side
 	fnat6        *ebpf.Map      // IPv6 full-NAT flows, client side
@@ -157,9 +159,10 @@ type Dataplane struct {
 
 	lock *os.File // PinDir, flocked while this Dataplane is open
 
-	realMu  sync.Mutex // orders read-modify-writes of reals entries (generations)
-	port0Mu sync.Mutex // orders writes of port0_services
-	ifaceMu sync.Mutex // orders read-modify-writes of ifaces entries (flags)
+	realMu  sync.Mutex   // orders read-modify-writes of reals entries (generations)
+	svcMu   sync.Mutex   // orders writes of the services maps and the index below
+	index   serviceIndex // what the services maps hold, for vip_hints, service_ids and port0_services
+	ifaceMu sync.Mutex   // orders read-modify-writes of ifaces entries (flags)
 
 	mu     sync.Mutex
 	links  map[string]link.Link // by interface name
@@ -300,6 +303,7 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		bpf.XlbMapServices4:    opts.MaxServices,
 		bpf.XlbMapMaglevTables: services,
 		bpf.XlbMapServiceStats: services,
+		bpf.XlbMapServiceIds:   services,
 		bpf.XlbMapSchedLists:   opts.MaxServices,
 		bpf.XlbMapSchedPos:     services,
 		bpf.XlbMapReals:        reals,
@@ -385,6 +389,9 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		persist4:     coll.Maps[bpf.XlbMapPersist4],
 		persist6:     coll.Maps[bpf.XlbMapPersist6],
 		port0:        coll.Variables[bpf.XlbVarPort0Services],
+		vipHints:     coll.Maps[bpf.XlbMapVipHints],
+		serviceIDs:   coll.Maps[bpf.XlbMapServiceIds],
+		index:        newServiceIndex(),
 		localities:   coll.Maps[bpf.XlbMapLocalities],
 		fnat4:        coll.Maps[bpf.XlbMapFnat4],
 		fnat6:        coll.Maps[bpf.XlbMapFnat6],

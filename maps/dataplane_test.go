@@ -444,7 +444,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "icmp_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_stats", "services", "services4"}
+	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "icmp_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_ids", "service_stats", "services", "services4", "vip_hints"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

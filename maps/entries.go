@@ -214,6 +214,11 @@ type Real struct {
 	// Quiesced says the real has weight 0: its tracked flows stay, but
 	// persistence templates that name it are ignored and rewritten.
 	Quiesced bool
+	// ServiceID is the service this real serves (the control plane gives
+	// each service reals of its own): a tracked IPv6 packet then finds its
+	// service through the real instead of a services lookup (bpf/fast.h).
+	// 0 costs that lookup and nothing else.
+	ServiceID uint32
 }
 
 // Counters are traffic totals summed over CPUs. Packets and Bytes count
@@ -355,10 +360,7 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 		case HashDest:
 			val.Flags |= uint8(bpf.XlbServiceFlagSERVICE_F_HASH_DST)
 		}
-		err = m.Update(key, &val, ebpf.UpdateAny)
-	}
-	if err == nil && k.Port == 0 {
-		err = d.syncPort0()
+		err = d.putService(k, m, key, val)
 	}
 	if err != nil {
 		return fmt.Errorf("put service %s: %w", k, err)
@@ -366,22 +368,68 @@ func (d *Dataplane) PutService(k ServiceKey, s Service) error {
 	return nil
 }
 
+// putService writes val at key in m, the services map of k's family,
+// with the shortcuts' hint and service_ids entry before it and tidied
+// after it (fastpath.go).
+func (d *Dataplane) putService(k ServiceKey, m *ebpf.Map, key any, val bpf.XlbService) error {
+	vk, err := vipKey(k)
+	if err != nil {
+		return err
+	}
+	d.svcMu.Lock()
+	defer d.svcMu.Unlock()
+	old, had := d.index.byKey[vk]
+	err = d.indexPut(vk, val)
+	if err == nil {
+		err = m.Update(key, &val, ebpf.UpdateAny)
+	}
+	if err != nil {
+		// The map still holds what it held: so does the index.
+		if had {
+			err = errors.Join(err, d.indexPut(vk, old))
+		} else {
+			d.indexDelete(vk)
+		}
+		return errors.Join(err, d.indexSettle(vk, val.Id, old.Id))
+	}
+	if had && old.Id != val.Id {
+		return d.indexSettle(vk, val.Id, old.Id)
+	}
+	return d.indexSettle(vk, val.Id)
+}
+
 // DeleteService removes the service at k; ErrNotFound if there is none.
 func (d *Dataplane) DeleteService(k ServiceKey) error {
 	m, key, err := d.serviceKey(k)
 	if err == nil {
-		err = m.Delete(key)
+		err = d.deleteService(k, m, key)
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			err = ErrNotFound
 		}
-	}
-	if err == nil && k.Port == 0 {
-		err = d.syncPort0()
 	}
 	if err != nil {
 		return fmt.Errorf("delete service %s: %w", k, err)
 	}
 	return nil
+}
+
+// deleteService deletes key from m, the services map of k's family, then
+// the shortcuts' hint and service_ids entry of it (fastpath.go).
+func (d *Dataplane) deleteService(k ServiceKey, m *ebpf.Map, key any) error {
+	vk, err := vipKey(k)
+	if err != nil {
+		return err
+	}
+	d.svcMu.Lock()
+	defer d.svcMu.Unlock()
+	if err := m.Delete(key); err != nil {
+		return err
+	}
+	id, ok := d.indexDelete(vk)
+	if !ok {
+		return nil
+	}
+	return d.indexSettle(vk, id)
 }
 
 // PutReal adds or replaces real id. Replacing a present real with the same
@@ -461,6 +509,7 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 		return val, fmt.Errorf("ifindex: want > 0, got %d", r.Ifindex)
 	}
 	val.Flags = uint16(bpf.XlbRealFlagREAL_F_PRESENT)
+	val.ServiceId = r.ServiceID
 	if r.Quiesced {
 		val.Flags |= uint16(bpf.XlbRealFlagREAL_F_QUIESCED)
 	}

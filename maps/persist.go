@@ -149,38 +149,3 @@ func (d *Dataplane) LookupPersist(serviceID uint32, client netip.Addr) (Template
 	}
 	return Template{RealID: v.RealId, RealGen: v.RealGen, LastSeen: time.Duration(v.LastSeen)}, true, nil
 }
-
-// syncPort0 tells the program whether any port-0 (all-ports) service
-// exists, so that only then does a packet that matches no service pay the
-// second lookup. It reads both services maps (a few hundred entries at
-// most) rather than counting, so it cannot drift.
-func (d *Dataplane) syncPort0() error {
-	d.port0Mu.Lock()
-	defer d.port0Mu.Unlock()
-	var any uint32
-	var k4 bpf.XlbVip4Key
-	var v bpf.XlbService
-	it := d.services4.Iterate()
-	for it.Next(&k4, &v) {
-		if k4.Port == 0 {
-			any = 1
-		}
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("list services4: %w", err)
-	}
-	var k6 bpf.XlbVipKey
-	it = d.services.Iterate()
-	for it.Next(&k6, &v) {
-		if k6.Port == 0 {
-			any = 1
-		}
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("list services: %w", err)
-	}
-	if err := d.port0.Set(any); err != nil {
-		return fmt.Errorf("set port0_services: %w", err)
-	}
-	return nil
-}
