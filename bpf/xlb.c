@@ -41,6 +41,13 @@ char LICENSE[] SEC("license") = "GPL";
  * Set by Go (maps.PutService, DeleteService); a global in .bss, one load. */
 volatile __u32 port0_services;
 
+/* marked_ifaces is non-zero while some interface has flags in ifaces
+ * (facing NAT or full-NAT reals): only then does a packet pay the ifaces
+ * lookup, so that a node balancing DR and TUN only reads one global
+ * instead of an array entry per packet. Set by Go (maps.SetInside,
+ * SetFNATInside); a global in .bss, one load. */
+volatile __u32 marked_ifaces;
+
 /* btf_anchor is never called. Its parameters put into BTF, in full, types
  * clang 14 would leave out or only forward-declare: enums used only as
  * constants (bpf2go needs them to emit Go constants) and struct maglev_bucket,
@@ -516,7 +523,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	/* Replies from NAT and full-NAT reals: only on interfaces marked
 	 * as facing them. */
 	__u32 ifindex = ctx->ingress_ifindex;
-	struct iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
+	struct iface *ifc = marked_ifaces ? bpf_map_lookup_elem(&ifaces, &ifindex) : NULL;
 	if (ifc && ifc->flags) {
 		int verdict;
 		if ((ifc->flags & IFACE_F_INSIDE) && nat_reply(ctx, &p, &verdict))

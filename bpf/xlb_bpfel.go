@@ -380,6 +380,7 @@ const (
 	XlbVarConnTimeoutUdpNs     = "conn_timeout_udp_ns"
 	XlbVarLocalityExpirationNs = "locality_expiration_ns"
 	XlbVarLocalityShrinkNs     = "locality_shrink_ns"
+	XlbVarMarkedIfaces         = "marked_ifaces"
 	XlbVarPort0Services        = "port0_services"
 )
 
@@ -473,6 +474,7 @@ type XlbVariableSpecs struct {
 	ConnTimeoutUdpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
 	LocalityExpirationNs *ebpf.VariableSpec `ebpf:"locality_expiration_ns"`
 	LocalityShrinkNs     *ebpf.VariableSpec `ebpf:"locality_shrink_ns"`
+	MarkedIfaces         *ebpf.VariableSpec `ebpf:"marked_ifaces"`
 	Port0Services        *ebpf.VariableSpec `ebpf:"port0_services"`
 }
 
@@ -571,6 +573,7 @@ type XlbVariables struct {
 	ConnTimeoutUdpNs     *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
 	LocalityExpirationNs *ebpf.Variable `ebpf:"locality_expiration_ns"`
 	LocalityShrinkNs     *ebpf.Variable `ebpf:"locality_shrink_ns"`
+	MarkedIfaces         *ebpf.Variable `ebpf:"marked_ifaces"`
 	Port0Services        *ebpf.Variable `ebpf:"port0_services"`
 }
 

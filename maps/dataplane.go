@@ -145,6 +145,7 @@ type Dataplane struct {
 	persist4     *ebpf.Map      // IPv4 persistence templates
 	persist6     *ebpf.Map      // IPv6 persistence templates
 	port0        *ebpf.Variable // non-zero while a port-0 service exists
+	marked       *ebpf.Variable // non-zero while an interface has ifaces flags
 	vipHints     *ebpf.Map      // bitmap over the services' keys (fastpath.go)
 	serviceIDs   *ebpf.Map      // services by id, with one key each (fastpath.go)
 	localities   *ebpf.Map      // lblc/lblcr reals by service and destination
@@ -159,10 +160,11 @@ type Dataplane struct {
 
 	lock *os.File // PinDir, flocked while this Dataplane is open
 
-	realMu  sync.Mutex   // orders read-modify-writes of reals entries (generations)
-	svcMu   sync.Mutex   // orders writes of the services maps and the index below
-	index   serviceIndex // what the services maps hold, for vip_hints, service_ids and port0_services
-	ifaceMu sync.Mutex   // orders read-modify-writes of ifaces entries (flags)
+	realMu       sync.Mutex   // orders read-modify-writes of reals entries (generations)
+	svcMu        sync.Mutex   // orders writes of the services maps and the index below
+	index        serviceIndex // what the services maps hold, for vip_hints, service_ids and port0_services
+	ifaceMu      sync.Mutex   // orders read-modify-writes of ifaces entries (flags) and markedIfaces
+	markedIfaces map[int]bool // ifindexes with flags in ifaces
 
 	mu     sync.Mutex
 	links  map[string]link.Link // by interface name
@@ -389,6 +391,8 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		persist4:     coll.Maps[bpf.XlbMapPersist4],
 		persist6:     coll.Maps[bpf.XlbMapPersist6],
 		port0:        coll.Variables[bpf.XlbVarPort0Services],
+		marked:       coll.Variables[bpf.XlbVarMarkedIfaces],
+		markedIfaces: map[int]bool{},
 		vipHints:     coll.Maps[bpf.XlbMapVipHints],
 		serviceIDs:   coll.Maps[bpf.XlbMapServiceIds],
 		index:        newServiceIndex(),

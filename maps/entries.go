@@ -798,5 +798,20 @@ func (d *Dataplane) setIfaceFlag(ifindex int, flag bpf.XlbIfaceFlag, on bool) er
 	} else {
 		v.Flags &^= uint32(flag)
 	}
-	return d.ifaces.Update(uint32(ifindex), &v, ebpf.UpdateAny)
+	if err := d.ifaces.Update(uint32(ifindex), &v, ebpf.UpdateAny); err != nil {
+		return err
+	}
+	if v.Flags != 0 {
+		d.markedIfaces[ifindex] = true
+	} else {
+		delete(d.markedIfaces, ifindex)
+	}
+	var any uint32
+	if len(d.markedIfaces) > 0 {
+		any = 1
+	}
+	if err := d.marked.Set(any); err != nil {
+		return fmt.Errorf("set marked_ifaces: %w", err)
+	}
+	return nil
 }

@@ -254,3 +254,35 @@ func withSport6(frame []byte, p uint16) []byte {
 	binary.BigEndian.PutUint16(out[ethHeaderLen+ipv6HeaderLen:], p)
 	return out
 }
+
+// TestMarkedIfaces follows marked_ifaces, the global that spares every
+// packet the ifaces lookup while no interface faces NAT or full-NAT reals:
+// set while any interface has a flag, clear when the last flag goes.
+func TestMarkedIfaces(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
+	for _, step := range []struct {
+		name string
+		do   func() error
+		want uint32
+	}{
+		{"none", func() error { return nil }, 0},
+		{"2 inside", func() error { return d.SetInside(2, true) }, 1},
+		{"2 also full-NAT inside", func() error { return d.SetFNATInside(2, true) }, 1},
+		{"3 inside", func() error { return d.SetInside(3, true) }, 1},
+		{"2 no longer inside", func() error { return d.SetInside(2, false) }, 1},
+		{"2 no longer full-NAT inside", func() error { return d.SetFNATInside(2, false) }, 1},
+		{"3 no longer inside", func() error { return d.SetInside(3, false) }, 0},
+		{"clearing twice", func() error { return d.SetInside(3, false) }, 0},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		var got uint32
+		if err := d.marked.Get(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != step.want {
+			t.Errorf("%s: marked_ifaces %d, want %d", step.name, got, step.want)
+		}
+	}
+}
