@@ -21,6 +21,14 @@ type RefdrRefdrKey struct {
 	Pad   uint8
 }
 
+type RefdrRefdrKey6 struct {
+	_     structs.HostLayout
+	Addr  [16]uint8
+	Port  uint16
+	Proto uint8
+	Pad   uint8
+}
+
 type RefdrRefdrReal struct {
 	_      structs.HostLayout
 	Mac    [6]uint8
@@ -37,9 +45,10 @@ type RefdrRefdrService struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	RefdrMapRefdrReals    = "refdr_reals"
-	RefdrMapRefdrServices = "refdr_services"
-	RefdrProgRefdrXdp     = "refdr_xdp"
+	RefdrMapRefdrReals     = "refdr_reals"
+	RefdrMapRefdrServices  = "refdr_services"
+	RefdrMapRefdrServices6 = "refdr_services6"
+	RefdrProgRefdrXdp      = "refdr_xdp"
 )
 
 // LoadRefdr returns the embedded CollectionSpec for Refdr.
@@ -91,8 +100,9 @@ type RefdrProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type RefdrMapSpecs struct {
-	RefdrReals    *ebpf.MapSpec `ebpf:"refdr_reals"`
-	RefdrServices *ebpf.MapSpec `ebpf:"refdr_services"`
+	RefdrReals     *ebpf.MapSpec `ebpf:"refdr_reals"`
+	RefdrServices  *ebpf.MapSpec `ebpf:"refdr_services"`
+	RefdrServices6 *ebpf.MapSpec `ebpf:"refdr_services6"`
 }
 
 // RefdrVariableSpecs contains global variables before they are loaded into the kernel.
@@ -121,14 +131,16 @@ func (o *RefdrObjects) Close() error {
 //
 // It can be passed to LoadRefdrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type RefdrMaps struct {
-	RefdrReals    *ebpf.Map `ebpf:"refdr_reals"`
-	RefdrServices *ebpf.Map `ebpf:"refdr_services"`
+	RefdrReals     *ebpf.Map `ebpf:"refdr_reals"`
+	RefdrServices  *ebpf.Map `ebpf:"refdr_services"`
+	RefdrServices6 *ebpf.Map `ebpf:"refdr_services6"`
 }
 
 func (m *RefdrMaps) Close() error {
 	return _RefdrClose(
 		m.RefdrReals,
 		m.RefdrServices,
+		m.RefdrServices6,
 	)
 }
 

@@ -22,7 +22,8 @@ const fnatBenchPort = 8083
 // BenchmarkFNAT reports the full-NAT paths in the NAT lab as BenchmarkNAT
 // does NAT's: an established flow's client packet (fnat4/fnat6 hit, both
 // rewrites, FIB, redirect) and the real's reply (one fnat_rev lookup,
-// both rewrites, FIB, redirect), IPv4 and IPv6, against refdr, batched
+// both rewrites, FIB, redirect), IPv4 and IPv6, against refdr as in
+// BenchmarkNAT (a DR frame of the same family; x_refdr4 too), batched
 // behind restoreProgram (warm) and as repeat=1 calls less a drop
 // program's time; and non-VIP packets on an interface facing full-NAT
 // reals (the fnat_rev miss). The pools hold one address and one port, so
@@ -74,6 +75,8 @@ func BenchmarkFNAT(b *testing.B) {
 	}
 	reply4, reply6 := fx["fnat_v4_tcp_reply"].In, fx["fnat_v6_tcp_reply"].In
 	nonVIP := fx["non_vip_port"].In
+	// refdr's frames: an established DR flow to its VIP of each family.
+	dr4, dr6 := fx["ct_hit"].In, fx["ipv6_tcp_tx"].In
 
 	// First packets: a resolved real on lo (XDP_TX, no FIB lookup, as
 	// benchDataplane's DR reals) and a pool of MaxFNATPool addresses,
@@ -133,55 +136,71 @@ func BenchmarkFNAT(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		frame   []byte
+		refIn   []byte // what refdr and macswap run
 		ingress uint32
 		verdict string
 		single  bool
 	}{
-		{"fnat_v4_established_forward_warm", ack4, outside, "XDP_REDIRECT", false},
-		{"fnat_v4_established_reply_warm", reply4, inside, "XDP_REDIRECT", false},
-		{"fnat_v6_established_forward_warm", ack6, outside, "XDP_REDIRECT", false},
-		{"fnat_v6_established_reply_warm", reply6, inside, "XDP_REDIRECT", false},
-		{"fnat_v4_established_forward", ack4, outside, "XDP_REDIRECT", true},
-		{"fnat_v4_established_reply", reply4, inside, "XDP_REDIRECT", true},
-		{"fnat_v6_established_forward", ack6, outside, "XDP_REDIRECT", true},
-		{"fnat_v6_established_reply", reply6, inside, "XDP_REDIRECT", true},
-		{"non_vip_fnat_inside", nonVIP, inside, "XDP_PASS", false},
+		{"fnat_v4_established_forward_warm", ack4, dr4, outside, "XDP_REDIRECT", false},
+		{"fnat_v4_established_reply_warm", reply4, dr4, inside, "XDP_REDIRECT", false},
+		{"fnat_v6_established_forward_warm", ack6, dr6, outside, "XDP_REDIRECT", false},
+		{"fnat_v6_established_reply_warm", reply6, dr6, inside, "XDP_REDIRECT", false},
+		{"fnat_v4_established_forward", ack4, dr4, outside, "XDP_REDIRECT", true},
+		{"fnat_v4_established_reply", reply4, dr4, inside, "XDP_REDIRECT", true},
+		{"fnat_v6_established_forward", ack6, dr6, outside, "XDP_REDIRECT", true},
+		{"fnat_v6_established_reply", reply6, dr6, inside, "XDP_REDIRECT", true},
+		{"non_vip_fnat_inside", nonVIP, nonVIP, inside, "XDP_PASS", false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			lbProg, rdProg, rdIn := d.Program(), ref.refdr, bc.frame
-			rdVerdict := "XDP_PASS"
+			// IPv6 rows also time refdr's IPv4 path on dr4 (x_refdr4).
+			v6 := isIPv6Frame(bc.frame)
+			lbProg, rdProg, rd4Prog := d.Program(), ref.refdr, ref.refdr
 			if !bc.single && bc.verdict != "XDP_PASS" {
+				// Batched full NAT: the kernel would re-run the rewritten frame,
+				// so a wrapper puts the original back first; refdr runs
+				// its frame behind the same wrapper.
 				lbProg = restoreProgram(b, d.Program(), bc.frame)
-				rdIn = fx["ct_hit"].In
-				rdProg = restoreProgram(b, ref.refdr, rdIn)
+				rdProg = restoreProgram(b, ref.refdr, bc.refIn)
+				if v6 {
+					rd4Prog = restoreProgram(b, ref.refdr, dr4)
+				}
+			}
+			rdVerdict := "XDP_PASS"
+			if bc.verdict != "XDP_PASS" {
 				rdVerdict = "XDP_TX"
 			}
-			var lb, rd, ms time.Duration
+			refTime := func(prog *ebpf.Program, in []byte) (time.Duration, error) {
+				if bc.single {
+					return timedSingle(ref.refdr, ref.drop, in, bc.ingress, rdVerdict)
+				}
+				return timedBatch(prog, in, bc.ingress, rdVerdict)
+			}
+			var lb, rd, rd4, ms time.Duration
 			var n int
 			for b.Loop() {
 				var err error
 				if doErr := lab.ns.Do(func() error {
 					var t time.Duration
 					if bc.single {
-						if t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict); err != nil {
-							return nil
-						}
-						lb += t
-						if t, err = timedSingle(ref.refdr, ref.drop, fx["ct_hit"].In, bc.ingress, "XDP_TX"); err != nil {
-							return nil
-						}
-						rd += t
+						t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict)
 					} else {
-						if t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict); err != nil {
-							return nil
-						}
-						lb += t
-						if t, err = timedBatch(rdProg, rdIn, bc.ingress, rdVerdict); err != nil {
-							return nil
-						}
-						rd += t
+						t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict)
 					}
-					t, err = timedBatch(ref.macswap, fx["ct_hit"].In, bc.ingress, "XDP_TX")
+					if err != nil {
+						return nil
+					}
+					lb += t
+					if t, err = refTime(rdProg, bc.refIn); err != nil {
+						return nil
+					}
+					rd += t
+					if v6 {
+						if t, err = refTime(rd4Prog, dr4); err != nil {
+							return nil
+						}
+						rd4 += t
+					}
+					t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
 					ms += t
 					return nil
 				}); doErr != nil {
@@ -193,6 +212,9 @@ func BenchmarkFNAT(b *testing.B) {
 				n++
 			}
 			reportRatios(b, lb, rd, ms, n)
+			if v6 {
+				reportRefdr4(b, lb, rd4, n)
+			}
 		})
 	}
 }

@@ -22,9 +22,11 @@ import (
 // bpf_fib_lookup finds its routes and neighbours: an established flow's
 // client packet (forward: conntrack hit, destination rewrite, FIB,
 // redirect) and the real's reply (one nat4/nat6 lookup, source rewrite,
-// FIB, redirect), IPv4 and IPv6, against refdr; and non-VIP packets on an
-// outside interface (the ifaces check only) and on an inside one (plus
-// the nat4 miss). Forward and reply rewrite the frame, which a repeat > 1
+// FIB, redirect), IPv4 and IPv6, against refdr forwarding a DR frame of
+// the same family (IPv6 rows also report x_refdr4, against refdr's IPv4
+// path, see BenchmarkProgram); and non-VIP packets on an outside
+// interface (the ifaces check only) and on an inside one (plus the nat4
+// miss). Forward and reply rewrite the frame, which a repeat > 1
 // run would feed back to the program, so those rows run repeat=1 calls
 // less a drop program's time (as TUN in BenchmarkProgram), and so does
 // refdr beside them; non-VIP rows are batched. Every call names its
@@ -88,67 +90,80 @@ func BenchmarkNAT(b *testing.B) {
 	}
 	reply4, reply6 := fx["nat_v4_tcp_reply"].In, fx["nat_v6_tcp_reply"].In
 	nonVIP := fx["non_vip_port"].In
+	// refdr's frames: an established DR flow to its VIP of each family.
+	dr4, dr6 := fx["ct_hit"].In, fx["ipv6_tcp_tx"].In
 
 	for _, bc := range []struct {
 		name    string
 		frame   []byte
+		refIn   []byte // what refdr and macswap run
 		ingress uint32
 		verdict string
 		single  bool // repeat=1 calls; else batched, NAT rows behind restoreProgram
 	}{
-		{"nat_v4_established_forward_warm", ack4, outside, "XDP_REDIRECT", false},
-		{"nat_v4_established_forward_resolved_warm", ack4r, outside, "XDP_REDIRECT", false},
-		{"nat_v4_established_reply_warm", reply4, inside, "XDP_REDIRECT", false},
-		{"nat_v6_established_forward_warm", ack6, outside, "XDP_REDIRECT", false},
-		{"nat_v6_established_forward_resolved_warm", ack6r, outside, "XDP_REDIRECT", false},
-		{"nat_v6_established_reply_warm", reply6, inside, "XDP_REDIRECT", false},
-		{"nat_v4_established_forward", ack4, outside, "XDP_REDIRECT", true},
-		{"nat_v4_established_reply", reply4, inside, "XDP_REDIRECT", true},
-		{"nat_v6_established_forward", ack6, outside, "XDP_REDIRECT", true},
-		{"nat_v6_established_reply", reply6, inside, "XDP_REDIRECT", true},
-		{"non_vip_outside", nonVIP, outside, "XDP_PASS", false},
-		{"non_vip_inside", nonVIP, inside, "XDP_PASS", false},
+		{"nat_v4_established_forward_warm", ack4, dr4, outside, "XDP_REDIRECT", false},
+		{"nat_v4_established_forward_resolved_warm", ack4r, dr4, outside, "XDP_REDIRECT", false},
+		{"nat_v4_established_reply_warm", reply4, dr4, inside, "XDP_REDIRECT", false},
+		{"nat_v6_established_forward_warm", ack6, dr6, outside, "XDP_REDIRECT", false},
+		{"nat_v6_established_forward_resolved_warm", ack6r, dr6, outside, "XDP_REDIRECT", false},
+		{"nat_v6_established_reply_warm", reply6, dr6, inside, "XDP_REDIRECT", false},
+		{"nat_v4_established_forward", ack4, dr4, outside, "XDP_REDIRECT", true},
+		{"nat_v4_established_reply", reply4, dr4, inside, "XDP_REDIRECT", true},
+		{"nat_v6_established_forward", ack6, dr6, outside, "XDP_REDIRECT", true},
+		{"nat_v6_established_reply", reply6, dr6, inside, "XDP_REDIRECT", true},
+		{"non_vip_outside", nonVIP, nonVIP, outside, "XDP_PASS", false},
+		{"non_vip_inside", nonVIP, nonVIP, inside, "XDP_PASS", false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			lbProg, rdProg, rdIn := d.Program(), ref.refdr, bc.frame
+			// IPv6 rows also time refdr's IPv4 path on dr4 (x_refdr4).
+			v6 := isIPv6Frame(bc.frame)
+			lbProg, rdProg, rd4Prog := d.Program(), ref.refdr, ref.refdr
 			if !bc.single && bc.verdict != "XDP_PASS" {
 				// Batched NAT: the kernel would re-run the rewritten frame,
 				// so a wrapper puts the original back first; refdr runs
-				// its established frame behind the same wrapper.
+				// its frame behind the same wrapper.
 				lbProg = restoreProgram(b, d.Program(), bc.frame)
-				rdIn = fx["ct_hit"].In
-				rdProg = restoreProgram(b, ref.refdr, rdIn)
+				rdProg = restoreProgram(b, ref.refdr, bc.refIn)
+				if v6 {
+					rd4Prog = restoreProgram(b, ref.refdr, dr4)
+				}
 			}
 			rdVerdict := "XDP_PASS"
 			if bc.verdict != "XDP_PASS" {
 				rdVerdict = "XDP_TX"
 			}
-			var lb, rd, ms time.Duration
+			refTime := func(prog *ebpf.Program, in []byte) (time.Duration, error) {
+				if bc.single {
+					return timedSingle(ref.refdr, ref.drop, in, bc.ingress, rdVerdict)
+				}
+				return timedBatch(prog, in, bc.ingress, rdVerdict)
+			}
+			var lb, rd, rd4, ms time.Duration
 			var n int
 			for b.Loop() {
 				var err error
 				if doErr := lab.ns.Do(func() error {
 					var t time.Duration
 					if bc.single {
-						if t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict); err != nil {
-							return nil
-						}
-						lb += t
-						if t, err = timedSingle(ref.refdr, ref.drop, fx["ct_hit"].In, bc.ingress, "XDP_TX"); err != nil {
-							return nil
-						}
-						rd += t
+						t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict)
 					} else {
-						if t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict); err != nil {
-							return nil
-						}
-						lb += t
-						if t, err = timedBatch(rdProg, rdIn, bc.ingress, rdVerdict); err != nil {
-							return nil
-						}
-						rd += t
+						t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict)
 					}
-					t, err = timedBatch(ref.macswap, fx["ct_hit"].In, bc.ingress, "XDP_TX")
+					if err != nil {
+						return nil
+					}
+					lb += t
+					if t, err = refTime(rdProg, bc.refIn); err != nil {
+						return nil
+					}
+					rd += t
+					if v6 {
+						if t, err = refTime(rd4Prog, dr4); err != nil {
+							return nil
+						}
+						rd4 += t
+					}
+					t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
 					ms += t
 					return nil
 				}); doErr != nil {
@@ -160,6 +175,9 @@ func BenchmarkNAT(b *testing.B) {
 				n++
 			}
 			reportRatios(b, lb, rd, ms, n)
+			if v6 {
+				reportRefdr4(b, lb, rd4, n)
+			}
 		})
 	}
 }

@@ -1,0 +1,330 @@
+package maps
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
+	"xlb/controlplane/sched"
+	"xlb/internal/testutil"
+)
+
+// refdrService is a service of the refdr reference (bpf/refdr.c): a VIP
+// and its run of reals in refdr_reals.
+type refdrService struct {
+	vip          netip.AddrPort
+	proto        uint8
+	first, count uint32
+}
+
+// refdrRealMAC is the destination MAC refdr gives real i: the last byte
+// names the real, as in BenchmarkProgram's reals.
+func refdrRealMAC(i uint32) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0, 0, 0, 0x01, byte(i + 1)}
+}
+
+// loadRefdr loads refdr with reals reals (refdrRealMAC, source MAC
+// nodeMAC) and the services svcs, each in refdr_services or
+// refdr_services6 by its VIP's family, and closes it when tb ends.
+func loadRefdr(tb testing.TB, reals uint32, svcs []refdrService) *bpf.RefdrObjects {
+	tb.Helper()
+	testutil.RequireRoot(tb)
+	var rd bpf.RefdrObjects
+	if err := bpf.LoadRefdrObjects(&rd, nil); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rd.Close() })
+	for i := range reals {
+		r := bpf.RefdrRefdrReal{Mac: [6]byte(refdrRealMAC(i)), SrcMac: [6]byte(nodeMAC)}
+		if err := rd.RefdrReals.Put(i, &r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for _, s := range svcs {
+		val := bpf.RefdrRefdrService{First: s.first, Count: s.count}
+		var err error
+		if a := s.vip.Addr(); a.Is4() {
+			key := bpf.RefdrRefdrKey{Addr: binary.NativeEndian.Uint32(a.AsSlice()), Port: htons(s.vip.Port()), Proto: s.proto}
+			err = rd.RefdrServices.Put(&key, &val)
+		} else {
+			key := bpf.RefdrRefdrKey6{Addr: a.As16(), Port: htons(s.vip.Port()), Proto: s.proto}
+			err = rd.RefdrServices6.Put(&key, &val)
+		}
+		if err != nil {
+			tb.Fatalf("put refdr service %s: %v", s.vip, err)
+		}
+	}
+	return &rd
+}
+
+// refdrHash is the Go model of refdr's 5-tuple hash: lookup3's final()
+// (bpf/hash.h hash3) over the source and destination address, each IPv6
+// address folded to one word by xor, and the ports, seeded with the
+// protocol; words as a little-endian BPF program loads them.
+func refdrHash(src, dst netip.AddrPort, proto uint8) uint32 {
+	fold := func(a netip.Addr) uint32 {
+		b := a.AsSlice()
+		var w uint32
+		for i := 0; i < len(b); i += 4 {
+			w ^= binary.LittleEndian.Uint32(b[i:])
+		}
+		return w
+	}
+	// A __be16 loaded on a little-endian target reads byte-swapped.
+	ports := uint32(bits.ReverseBytes16(src.Port()))<<16 | uint32(bits.ReverseBytes16(dst.Port()))
+	a, b, c := fold(src.Addr()), fold(dst.Addr()), ports
+	const initval = 0xdeadbeef + 3*4
+	a += initval + uint32(proto)
+	b += initval + uint32(proto)
+	c += initval + uint32(proto)
+	c ^= b
+	c -= bits.RotateLeft32(b, 14)
+	a ^= c
+	a -= bits.RotateLeft32(c, 11)
+	b ^= a
+	b -= bits.RotateLeft32(a, 25)
+	c ^= b
+	c -= bits.RotateLeft32(b, 16)
+	a ^= c
+	a -= bits.RotateLeft32(c, 4)
+	b ^= a
+	b -= bits.RotateLeft32(a, 14)
+	c ^= b
+	c -= bits.RotateLeft32(b, 24)
+	return c
+}
+
+// withL4Proto returns a copy of an untagged frame without IP options or
+// extension headers with the IPv4 protocol or IPv6 next header set to
+// proto (the IPv4 checksum is left stale: refdr checks none). The first 8
+// bytes of a TCP header read as a UDP header's ports, length and checksum.
+func withL4Proto(frame []byte, proto uint8) []byte {
+	out := bytes.Clone(frame)
+	if binary.BigEndian.Uint16(out[ethAddrLen*2:]) == unix.ETH_P_IPV6 {
+		out[ethHeaderLen+6] = proto
+	} else {
+		out[ethHeaderLen+9] = proto
+	}
+	return out
+}
+
+// TestRefdr runs the benchmarks' reference balancer through
+// BPF_PROG_TEST_RUN: VIP frames of both families leave with XDP_TX and the
+// MACs of the real the model (refdrHash, then sched.Slot within the
+// service's run of reals) picks, the rest of the frame unchanged; other
+// frames pass, and frames cut short in a header it reads are dropped.
+// IPv6 is what refdr parses since it measures xlb's IPv6 rows.
+func TestRefdr(t *testing.T) {
+	const reals = 8
+	vip4 := netip.MustParseAddrPort("198.18.0.100:80")
+	vip6 := netip.MustParseAddrPort("[2001:db8::100]:80")
+	dns6 := netip.MustParseAddrPort("[2001:db8::100]:53")
+	// Runs of reals away from 0, so that a lost offset shows.
+	svcs := []refdrService{
+		{vip4, unix.IPPROTO_TCP, 1, 3},
+		{vip6, unix.IPPROTO_TCP, 4, 3},
+		{dns6, unix.IPPROTO_UDP, 7, 1},
+	}
+	rd := loadRefdr(t, reals, svcs)
+	client4 := netip.MustParseAddrPort("198.18.1.10:40000")
+	client6 := netip.MustParseAddrPort("[2001:db8:1::10]:40000")
+	syn4, syn6 := tcpSYN(client4, vip4), tcpSYN(client6, vip6)
+	arp := make([]byte, ethHeaderLen+28)
+	binary.BigEndian.PutUint16(arp[ethAddrLen*2:], unix.ETH_P_ARP)
+
+	// tx is what decides the real of a forwarded frame.
+	type tx struct {
+		svc      refdrService
+		src, dst netip.AddrPort
+		proto    uint8
+	}
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		verdict string
+		tx      *tx // XDP_TX only
+	}{
+		{"v4_tcp_vip", syn4, "XDP_TX", &tx{svcs[0], client4, vip4, unix.IPPROTO_TCP}},
+		{"v6_tcp_vip", syn6, "XDP_TX", &tx{svcs[1], client6, vip6, unix.IPPROTO_TCP}},
+		{"v6_udp_vip", withL4Proto(tcpSYN(client6, dns6), unix.IPPROTO_UDP), "XDP_TX", &tx{svcs[2], client6, dns6, unix.IPPROTO_UDP}},
+		{"v4_non_vip_port", tcpSYN(client4, netip.AddrPortFrom(vip4.Addr(), 81)), "XDP_PASS", nil},
+		{"v4_non_vip_addr", tcpSYN(client4, netip.MustParseAddrPort("198.18.0.101:80")), "XDP_PASS", nil},
+		{"v4_udp_to_tcp_vip", withL4Proto(syn4, unix.IPPROTO_UDP), "XDP_PASS", nil},
+		{"v6_non_vip_port", tcpSYN(client6, netip.AddrPortFrom(vip6.Addr(), 81)), "XDP_PASS", nil},
+		{"v6_non_vip_addr", tcpSYN(client6, netip.MustParseAddrPort("[2001:db8::101]:80")), "XDP_PASS", nil},
+		{"v6_v4_mapped_vip", tcpSYN(client6, netip.AddrPortFrom(netip.AddrFrom16(vip4.Addr().As16()), 80)), "XDP_PASS", nil},
+		{"v6_udp_to_tcp_vip", withL4Proto(syn6, unix.IPPROTO_UDP), "XDP_PASS", nil},
+		{"v6_tcp_to_udp_vip", tcpSYN(client6, dns6), "XDP_PASS", nil},
+		{"v6_icmpv6", withL4Proto(syn6, unix.IPPROTO_ICMPV6), "XDP_PASS", nil},
+		{"v6_hop_by_hop", withL4Proto(syn6, unix.IPPROTO_HOPOPTS), "XDP_PASS", nil},
+		{"arp", arp, "XDP_PASS", nil},
+		{"v4_short_l4", syn4[:ethHeaderLen+ipv4HeaderLen+4], "XDP_DROP", nil},
+		{"v6_short_header", syn6[:ethHeaderLen+ipv6HeaderLen-10], "XDP_DROP", nil},
+		{"v6_short_l4", syn6[:ethHeaderLen+ipv6HeaderLen+4], "XDP_DROP", nil},
+		{"ether_only", syn6[:ethHeaderLen], "XDP_DROP", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, out := run(t, rd.RefdrXdp, tc.in)
+			if diff := cmp.Diff(tc.verdict, testutil.VerdictName(v)); diff != "" {
+				t.Fatalf("verdict (-want +got):\n%s", diff)
+			}
+			want := tc.in
+			if tc.tx != nil {
+				want = bytes.Clone(tc.in)
+				idx := tc.tx.svc.first + sched.Slot(refdrHash(tc.tx.src, tc.tx.dst, tc.tx.proto), tc.tx.svc.count)
+				copy(want, refdrRealMAC(idx))
+				copy(want[ethAddrLen:], nodeMAC)
+			}
+			if diff := cmp.Diff(want, out); diff != "" {
+				t.Errorf("frame (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRefdrSpread checks refdr's choice of real against the model for
+// many flows of each family, and that the flows reach every real of the
+// service: the IPv6 fold and the key words are refdr's own code, which a
+// single frame would test for one real only.
+func TestRefdrSpread(t *testing.T) {
+	const (
+		reals = 4
+		flows = 400
+	)
+	vips := map[bool]netip.AddrPort{
+		false: netip.MustParseAddrPort("198.18.0.100:80"),
+		true:  netip.MustParseAddrPort("[2001:db8::100]:80"),
+	}
+	rd := loadRefdr(t, reals, []refdrService{
+		{vips[false], unix.IPPROTO_TCP, 0, reals},
+		{vips[true], unix.IPPROTO_TCP, 0, reals},
+	})
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "v4", true: "v6"}[v6], func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, map[bool]uint64{false: 4, true: 6}[v6]))
+			perReal := map[byte]int{}
+			for range flows {
+				src := netip.AddrPortFrom(randomAddr(rng, v6), uint16(1024+rng.IntN(60000)))
+				v, out := run(t, rd.RefdrXdp, tcpSYN(src, vips[v6]))
+				if name := testutil.VerdictName(v); name != "XDP_TX" {
+					t.Fatalf("flow %s: verdict %s, want XDP_TX", src, name)
+				}
+				want := refdrRealMAC(sched.Slot(refdrHash(src, vips[v6], unix.IPPROTO_TCP), reals))
+				if got := net.HardwareAddr(out[:ethAddrLen]); got.String() != want.String() {
+					t.Errorf("flow %s: refdr sent to %s, model %s", src, got, want)
+				}
+				perReal[out[ethAddrLen-1]]++
+			}
+			if len(perReal) != reals {
+				t.Errorf("flows per real (by MAC's last byte) %v: want all %d reals", perReal, reals)
+			}
+		})
+	}
+}
+
+// refdrModel is the Go model of refdr's verdict on frame with services
+// svcs: what it reads, in the order it reads it, and so where a short
+// frame drops. For XDP_TX it also returns the index of the real.
+func refdrModel(frame []byte, svcs []refdrService) (verdict string, real uint32) {
+	const ipv4Min = ethHeaderLen + ipv4HeaderLen // refdr checks this much first, any EtherType
+	if len(frame) < ipv4Min {
+		return "XDP_DROP", 0
+	}
+	var src, dst netip.Addr
+	var proto uint8
+	var l4 int
+	switch binary.BigEndian.Uint16(frame[2*ethAddrLen:]) {
+	case unix.ETH_P_IP:
+		ip := frame[ethHeaderLen:]
+		proto = ip[9]
+		if proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_UDP {
+			return "XDP_PASS", 0
+		}
+		// No IHL or version check: refdr trusts the header length.
+		l4 = ethHeaderLen + int(ip[0]&0xf)*4
+		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+	case unix.ETH_P_IPV6:
+		if len(frame) < ethHeaderLen+ipv6HeaderLen {
+			return "XDP_DROP", 0
+		}
+		ip6 := frame[ethHeaderLen:]
+		proto = ip6[6]
+		if proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_UDP {
+			return "XDP_PASS", 0
+		}
+		l4 = ethHeaderLen + ipv6HeaderLen
+		src, dst = netip.AddrFrom16([16]byte(ip6[8:24])), netip.AddrFrom16([16]byte(ip6[24:40]))
+	default:
+		return "XDP_PASS", 0
+	}
+	const l4Min = 8 // bytes of TCP/UDP header refdr reads (REFDR_L4_MIN)
+	if len(frame) < l4+l4Min {
+		return "XDP_DROP", 0
+	}
+	s := netip.AddrPortFrom(src, binary.BigEndian.Uint16(frame[l4:]))
+	d := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(frame[l4+2:]))
+	for _, svc := range svcs {
+		// Families apart: a v4-mapped IPv6 destination is no IPv4 VIP.
+		if svc.vip == d && svc.proto == proto {
+			return "XDP_TX", svc.first + sched.Slot(refdrHash(s, d, proto), svc.count)
+		}
+	}
+	return "XDP_PASS", 0
+}
+
+// FuzzRefdr feeds arbitrary frames through refdr (seeds: TestRefdr's
+// frames and every golden input) and checks it against refdrModel: the
+// same verdict, the same real, and a frame unchanged but for the MACs
+// of a forwarded one. The benchmarks' yardstick must not pass off a
+// frame it cannot parse as one it forwards, or the reverse.
+func FuzzRefdr(f *testing.F) {
+	for _, fx := range loadFixtures(f) {
+		f.Add([]byte(fx.In))
+	}
+	vip4 := netip.MustParseAddrPort("198.18.0.100:80")
+	vip6 := netip.MustParseAddrPort("[2001:db8::100]:80")
+	client4 := netip.MustParseAddrPort("198.18.1.10:40000")
+	client6 := netip.MustParseAddrPort("[2001:db8:1::10]:40000")
+	for _, in := range [][]byte{
+		tcpSYN(client4, vip4), tcpSYN(client6, vip6),
+		withL4Proto(tcpSYN(client6, netip.AddrPortFrom(vip6.Addr(), 53)), unix.IPPROTO_UDP),
+		tcpSYN(client6, netip.AddrPortFrom(netip.AddrFrom16(vip4.Addr().As16()), 80)),
+	} {
+		f.Add(in)
+	}
+	const reals = 8
+	svcs := []refdrService{
+		{vip4, unix.IPPROTO_TCP, 1, 3},
+		{netip.AddrPortFrom(vip4.Addr(), 53), unix.IPPROTO_UDP, 0, 2},
+		{vip6, unix.IPPROTO_TCP, 4, 3},
+		{netip.AddrPortFrom(vip6.Addr(), 53), unix.IPPROTO_UDP, 7, 1},
+	}
+	rd := loadRefdr(f, reals, svcs)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < ethHeaderLen || len(in) > maxFuzzFrame {
+			t.Skip("BPF_PROG_TEST_RUN takes 14 bytes to a page")
+		}
+		v, out := run(t, rd.RefdrXdp, in)
+		verdict, real := refdrModel(in, svcs)
+		if got := testutil.VerdictName(v); got != verdict {
+			t.Fatalf("verdict %s, model %s", got, verdict)
+		}
+		want := in
+		if verdict == "XDP_TX" {
+			want = bytes.Clone(in)
+			copy(want, refdrRealMAC(real))
+			copy(want[ethAddrLen:], nodeMAC)
+		}
+		if diff := cmp.Diff(want, out); diff != "" {
+			t.Errorf("frame (-want +got):\n%s", diff)
+		}
+	})
+}
