@@ -274,6 +274,12 @@ func timedSingle(prog, drop *ebpf.Program, in []byte, ingress uint32, verdict st
 // the tail call) is in the figure, as newFlowProgram's.
 func restoreProgram(b *testing.B, target *ebpf.Program, frame []byte) *ebpf.Program {
 	b.Helper()
+	return frameProgram(b, target, frame, false)
+}
+
+// frameProgram is restoreProgram, and with shrink shrinkRestoreProgram.
+func frameProgram(b *testing.B, target *ebpf.Program, frame []byte, shrink bool) *ebpf.Program {
+	b.Helper()
 	const valueSize = 256 // bytes: room for any benchmark frame
 	if len(frame) > valueSize {
 		b.Fatalf("frame of %d bytes, want <= %d", len(frame), valueSize)
@@ -297,8 +303,20 @@ func restoreProgram(b *testing.B, target *ebpf.Program, frame []byte) *ebpf.Prog
 		b.Fatal(err)
 	}
 	const xdpData, xdpDataEnd = 0, 4 // offsets in struct xdp_md
-	insns := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
+	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	if shrink {
+		// bpf_xdp_adjust_head(ctx, len - len(frame)).
+		insns = append(insns,
+			asm.LoadMem(asm.R2, asm.R6, xdpDataEnd, asm.Word),
+			asm.LoadMem(asm.R3, asm.R6, xdpData, asm.Word),
+			asm.Sub.Reg(asm.R2, asm.R3),
+			asm.Sub.Imm(asm.R2, int32(len(frame))),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.FnXdpAdjustHead.Call(),
+			asm.JNE.Imm(asm.R0, 0, "abort"),
+		)
+	}
+	insns = append(insns,
 		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -4),
@@ -310,7 +328,7 @@ func restoreProgram(b *testing.B, target *ebpf.Program, frame []byte) *ebpf.Prog
 		asm.Mov.Reg(asm.R4, asm.R2),
 		asm.Add.Imm(asm.R4, int32(len(frame))),
 		asm.JGT.Reg(asm.R4, asm.R3, "abort"),
-	}
+	)
 	for off := 0; off < len(frame); {
 		size, n := asm.DWord, 8
 		switch left := len(frame) - off; {

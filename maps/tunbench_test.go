@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 )
 
 // BenchmarkTunnel measures TUN (IPIP) established flows batched, which
@@ -65,78 +64,5 @@ func BenchmarkTunnel(b *testing.B) {
 // 8-byte copies, the tail call) is in the figure.
 func shrinkRestoreProgram(b *testing.B, target *ebpf.Program, frame []byte) *ebpf.Program {
 	b.Helper()
-	const valueSize = 256 // bytes: room for any benchmark frame
-	if len(frame) > valueSize {
-		b.Fatalf("frame of %d bytes, want <= %d", len(frame), valueSize)
-	}
-	saved, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: valueSize, MaxEntries: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { saved.Close() })
-	val := make([]byte, valueSize)
-	copy(val, frame)
-	if err := saved.Put(uint32(0), val); err != nil {
-		b.Fatal(err)
-	}
-	jump, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { jump.Close() })
-	if err := jump.Put(uint32(0), target); err != nil {
-		b.Fatal(err)
-	}
-	const xdpData, xdpDataEnd = 0, 4 // offsets in struct xdp_md
-	insns := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		// bpf_xdp_adjust_head(ctx, len - len(frame)).
-		asm.LoadMem(asm.R2, asm.R6, xdpDataEnd, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, xdpData, asm.Word),
-		asm.Sub.Reg(asm.R2, asm.R3),
-		asm.Sub.Imm(asm.R2, int32(len(frame))),
-		asm.FnXdpAdjustHead.Call(),
-		asm.JNE.Imm(asm.R0, 0, "abort"),
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.LoadMapPtr(asm.R1, saved.FD()),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "abort"),
-		asm.LoadMem(asm.R2, asm.R6, xdpData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, xdpDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R4, asm.R2),
-		asm.Add.Imm(asm.R4, int32(len(frame))),
-		asm.JGT.Reg(asm.R4, asm.R3, "abort"),
-	}
-	for off := 0; off < len(frame); {
-		size, n := asm.DWord, 8
-		switch left := len(frame) - off; {
-		case left >= 8:
-		case left >= 4:
-			size, n = asm.Word, 4
-		case left >= 2:
-			size, n = asm.Half, 2
-		default:
-			size, n = asm.Byte, 1
-		}
-		insns = append(insns,
-			asm.LoadMem(asm.R5, asm.R0, int16(off), size),
-			asm.StoreMem(asm.R2, int16(off), asm.R5, size))
-		off += n
-	}
-	insns = append(insns,
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.LoadMapPtr(asm.R2, jump.FD()),
-		asm.Mov.Imm(asm.R3, 0),
-		asm.FnTailCall.Call(),
-		asm.Mov.Imm(asm.R0, 0 /* XDP_ABORTED */).WithSymbol("abort"),
-		asm.Return(),
-	)
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "bench_shrink", Type: ebpf.XDP, AttachType: ebpf.AttachXDP, License: "GPL", Instructions: insns})
-	if err != nil {
-		b.Fatalf("load program: %+v", err)
-	}
-	b.Cleanup(func() { prog.Close() })
-	return prog
+	return frameProgram(b, target, frame, true)
 }
