@@ -303,3 +303,17 @@ func TestResetMatchesFresh(t *testing.T) {
 		t.Errorf("go side after reset (-fresh +reset):\n%s", diff)
 	}
 }
+
+// BenchmarkReset measures what a golden case pays instead of a load: a
+// reset of a used Dataplane (tcp_vip_tx filled and run) at goldenOptions.
+func BenchmarkReset(b *testing.B) {
+	d := openTest(b, goldenOptions)
+	f := loadFixtures(b)["tcp_vip_tx"]
+	for b.Loop() {
+		b.StopTimer()
+		f.fill(b, d)
+		run(b, d.Program(), f.In)
+		b.StartTimer()
+		resetDataplane(b, d)
+	}
+}
