@@ -391,20 +391,20 @@ func runOn(tb testing.TB, prog *ebpf.Program, in []byte, ifindex uint32) (verdic
 // goldenOptions size the Dataplane every golden case runs on.
 var goldenOptions = Options{MaxServices: 16, MaxReals: 16}
 
-// goldenBench is one Dataplane, and the NAT lab if a case needs it, that
+// goldenRig is one Dataplane, and the NAT lab if a case needs it, that
 // golden cases run on one after the other, each on a reset data plane
 // (resetDataplane): one verifier run (~4 s) for all of them, instead of
 // one a case. Loads stay one at a time: two at once take both CPUs in the
 // kernel and starve the timing-sensitive tests of packages running beside
 // this one (VRRP at 0.1 s adverts).
-type goldenBench struct {
+type goldenRig struct {
 	d   *Dataplane
 	lab *natLab // nil when no case has an ingress
 }
 
-func newGoldenBench(tb testing.TB, fixtures map[string]*fixture) *goldenBench {
+func newGoldenRig(tb testing.TB, fixtures map[string]*fixture) *goldenRig {
 	tb.Helper()
-	b := &goldenBench{d: openTest(tb, goldenOptions)}
+	b := &goldenRig{d: openTest(tb, goldenOptions)}
 	for _, f := range fixtures {
 		if f.Ingress != "" {
 			b.lab = newNATLab(tb)
@@ -416,7 +416,7 @@ func newGoldenBench(tb testing.TB, fixtures map[string]*fixture) *goldenBench {
 
 // run resets the data plane, fills f into it, runs f's frames and returns
 // what the case checks: f's expected fields as they came out.
-func (b *goldenBench) run(tb testing.TB, f *fixture) *fixture {
+func (b *goldenRig) run(tb testing.TB, f *fixture) *fixture {
 	tb.Helper()
 	d := b.d
 	resetDataplane(tb, d)
@@ -478,7 +478,7 @@ func sortedNames(fixtures map[string]*fixture) []string {
 
 func TestGolden(t *testing.T) {
 	fixtures := loadFixtures(t)
-	b := newGoldenBench(t, fixtures)
+	b := newGoldenRig(t, fixtures)
 	for _, name := range sortedNames(fixtures) {
 		f := fixtures[name]
 		t.Run(name, func(t *testing.T) {
@@ -502,11 +502,13 @@ func TestGolden(t *testing.T) {
 // TestGoldenOrders runs every golden case again, twice, on one shared
 // Dataplane, in two orders unlike TestGolden's (reversed, then every
 // seventh case wrapping around), and checks each against its expected
-// results: a case that leaked state into the next one through something
-// resetDataplane forgets would fail in one of the orders.
+// results: state a case leaks through something resetDataplane forgets
+// shows as a failure of whichever case it reaches and disturbs, in the
+// order where the leaking case runs first. TestResetMatchesFresh checks
+// the maps and the Go side directly.
 func TestGoldenOrders(t *testing.T) {
 	fixtures := loadFixtures(t)
-	b := newGoldenBench(t, fixtures)
+	b := newGoldenRig(t, fixtures)
 	names := sortedNames(fixtures)
 	reversed := slices.Clone(names)
 	slices.Reverse(reversed)
