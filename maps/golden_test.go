@@ -388,66 +388,101 @@ func runOn(tb testing.TB, prog *ebpf.Program, in []byte, ifindex uint32) (verdic
 	return verdict, opts.DataOut
 }
 
-func TestGolden(t *testing.T) {
-	fixtures := loadFixtures(t)
-	var lab *natLab
+// goldenOptions size the Dataplane every golden case runs on.
+var goldenOptions = Options{MaxServices: 16, MaxReals: 16}
+
+// goldenRig is one Dataplane, and the NAT lab if a case needs it, that
+// golden cases run on one after the other, each on a reset data plane
+// (resetDataplane): one verifier run (~4 s) for all of them, instead of
+// one a case. Loads stay one at a time: two at once take both CPUs in the
+// kernel and starve the timing-sensitive tests of packages running beside
+// this one (VRRP at 0.1 s adverts).
+type goldenRig struct {
+	d   *Dataplane
+	lab *natLab // nil when no case has an ingress
+}
+
+func newGoldenRig(tb testing.TB, fixtures map[string]*fixture) *goldenRig {
+	tb.Helper()
+	b := &goldenRig{d: openTest(tb, goldenOptions)}
 	for _, f := range fixtures {
-		if f.Ingress != "" && lab == nil {
-			lab = newNATLab(t)
+		if f.Ingress != "" {
+			b.lab = newNATLab(tb)
+			break
 		}
 	}
-	for name, f := range fixtures {
+	return b
+}
+
+// run resets the data plane, fills f into it, runs f's frames and returns
+// what the case checks: f's expected fields as they came out.
+func (b *goldenRig) run(tb testing.TB, f *fixture) *fixture {
+	tb.Helper()
+	d := b.d
+	resetDataplane(tb, d)
+	if f.Ingress != "" {
+		f.lab = b.lab
+	}
+	f.fill(tb, d)
+
+	var verdict uint32
+	var out []byte
+	if f.Ingress != "" {
+		verdict, out = b.lab.run(tb, d, f)
+	} else {
+		for _, in := range f.Before {
+			run(tb, d.Program(), in)
+		}
+		verdict, out = run(tb, d.Program(), f.In)
+	}
+	got := &fixture{
+		Verdict:          testutil.VerdictName(verdict),
+		Out:              out,
+		Reasons:          nonZero(tb, d),
+		ServiceCounters:  make(map[uint32]Counters),
+		RealCounters:     make(map[uint32]Counters),
+		ConnsAfter:       dumpConns(tb, d),
+		RepliesAfter:     dumpReplies(tb, d),
+		ConnCountsAfter:  connCounts(tb, d, f.Reals),
+		TemplatesAfter:   dumpTemplates(tb, d),
+		LocalitiesAfter:  dumpLocalities(tb, d),
+		FNATAfter:        dumpFNAT(tb, d),
+		FNATRepliesAfter: dumpFNATReplies(tb, d),
+	}
+	for _, s := range f.Services {
+		c, err := d.ServiceCounters(s.ID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		got.ServiceCounters[s.ID] = c
+	}
+	for _, r := range f.Reals {
+		c, err := d.RealCounters(r.ID)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		got.RealCounters[r.ID] = c
+	}
+	return got
+}
+
+// sortedNames lists the fixtures' names in order.
+func sortedNames(fixtures map[string]*fixture) []string {
+	names := make([]string, 0, len(fixtures))
+	for name := range fixtures {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestGolden(t *testing.T) {
+	fixtures := loadFixtures(t)
+	b := newGoldenRig(t, fixtures)
+	for _, name := range sortedNames(fixtures) {
+		f := fixtures[name]
 		t.Run(name, func(t *testing.T) {
-			// Each case loads the program afresh: the verifier takes ~4 s
-			// a load, and the cases run one after the other, since two
-			// loads at once take both CPUs in the kernel and starve the
-			// timing-sensitive tests of packages running beside this one
-			// (VRRP at 0.1 s adverts).
-			d := openTest(t, Options{MaxServices: 16, MaxReals: 16})
-			if f.Ingress != "" {
-				f.lab = lab
-			}
-			f.fill(t, d)
-
-			var verdict uint32
-			var out []byte
-			if f.Ingress != "" {
-				verdict, out = lab.run(t, d, f)
-			} else {
-				for _, in := range f.Before {
-					run(t, d.Program(), in)
-				}
-				verdict, out = run(t, d.Program(), f.In)
-			}
-			got := fixture{
-				Verdict:          testutil.VerdictName(verdict),
-				Out:              out,
-				Reasons:          nonZero(t, d),
-				ServiceCounters:  make(map[uint32]Counters),
-				RealCounters:     make(map[uint32]Counters),
-				ConnsAfter:       dumpConns(t, d),
-				RepliesAfter:     dumpReplies(t, d),
-				ConnCountsAfter:  connCounts(t, d, f.Reals),
-				TemplatesAfter:   dumpTemplates(t, d),
-				LocalitiesAfter:  dumpLocalities(t, d),
-				FNATAfter:        dumpFNAT(t, d),
-				FNATRepliesAfter: dumpFNATReplies(t, d),
-			}
-			for _, s := range f.Services {
-				c, err := d.ServiceCounters(s.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got.ServiceCounters[s.ID] = c
-			}
-			for _, r := range f.Reals {
-				c, err := d.RealCounters(r.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got.RealCounters[r.ID] = c
-			}
-
+			got := b.run(t, f)
 			if *update {
 				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
 				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
@@ -459,57 +494,108 @@ func TestGolden(t *testing.T) {
 				writeFixture(t, name, f)
 				return
 			}
-			if diff := cmp.Diff(f.Verdict, got.Verdict); diff != "" {
-				t.Errorf("verdict (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff([]byte(f.Out), []byte(got.Out)); diff != "" {
-				t.Errorf("output frame (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.Reasons, got.Reasons); diff != "" {
-				t.Errorf("reasons (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.ServiceCounters, got.ServiceCounters, cmpEmptyMaps); diff != "" {
-				t.Errorf("service counters (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.RealCounters, got.RealCounters, cmpEmptyMaps); diff != "" {
-				t.Errorf("real counters (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.ConnsAfter, got.ConnsAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("conns after the run (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.RepliesAfter, got.RepliesAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("nat replies after the run (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.ConnCountsAfter, got.ConnCountsAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("conn counts after the run (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.TemplatesAfter, got.TemplatesAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("templates after the run (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.LocalitiesAfter, got.LocalitiesAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("localities after the run (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.FNATAfter, got.FNATAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("fnat flows after the run (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(f.FNATRepliesAfter, got.FNATRepliesAfter, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("fnat replies after the run (-want +got):\n%s", diff)
-			}
-			// NAT rewrites checksums: whatever leaves must verify, as
-			// the input did.
-			if f.Ingress != "" {
-				if err := checkChecksums(out); err != nil {
-					t.Errorf("output frame: %v", err)
-				}
-			}
-			// ICMP errors forwarded, rewritten or made (PTB): every
-			// checksum of what leaves verifies (icmp_test.go).
-			if (isICMP(f.In) || isICMP(out)) && !bytes.Equal(f.In, out) {
-				if err := checkICMP(out); err != nil {
-					t.Errorf("output frame: %v", err)
-				}
+			checkGolden(t, f, got)
+		})
+	}
+}
+
+// TestGoldenOrders runs every golden case again, twice, on one shared
+// Dataplane, in two orders unlike TestGolden's (reversed, then every
+// seventh case wrapping around), and checks each against its expected
+// results: state a case leaks through something resetDataplane forgets
+// shows as a failure of whichever case it reaches and disturbs, in the
+// order where the leaking case runs first. TestResetMatchesFresh checks
+// the maps and the Go side directly.
+func TestGoldenOrders(t *testing.T) {
+	fixtures := loadFixtures(t)
+	b := newGoldenRig(t, fixtures)
+	names := sortedNames(fixtures)
+	reversed := slices.Clone(names)
+	slices.Reverse(reversed)
+	// A stride coprime to the count visits every case once.
+	stride := goldenStride
+	for gcd(stride, len(names)) != 1 {
+		stride++
+	}
+	strided := make([]string, len(names))
+	for i := range names {
+		strided[i] = names[i*stride%len(names)]
+	}
+	for _, order := range []struct {
+		name  string
+		names []string
+	}{{"reversed", reversed}, {"strided", strided}} {
+		t.Run(order.name, func(t *testing.T) {
+			for _, name := range order.names {
+				f := fixtures[name]
+				t.Run(name, func(t *testing.T) { checkGolden(t, f, b.run(t, f)) })
 			}
 		})
+	}
+}
+
+// goldenStride is the step of TestGoldenOrders's second order.
+const goldenStride = 7
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// checkGolden compares a case's results with its expected ones.
+func checkGolden(t *testing.T, f, got *fixture) {
+	t.Helper()
+	if diff := cmp.Diff(f.Verdict, got.Verdict); diff != "" {
+		t.Errorf("verdict (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]byte(f.Out), []byte(got.Out)); diff != "" {
+		t.Errorf("output frame (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.Reasons, got.Reasons); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.ServiceCounters, got.ServiceCounters, cmpEmptyMaps); diff != "" {
+		t.Errorf("service counters (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.RealCounters, got.RealCounters, cmpEmptyMaps); diff != "" {
+		t.Errorf("real counters (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.ConnsAfter, got.ConnsAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("conns after the run (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.RepliesAfter, got.RepliesAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("nat replies after the run (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.ConnCountsAfter, got.ConnCountsAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("conn counts after the run (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.TemplatesAfter, got.TemplatesAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("templates after the run (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.LocalitiesAfter, got.LocalitiesAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("localities after the run (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.FNATAfter, got.FNATAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("fnat flows after the run (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.FNATRepliesAfter, got.FNATRepliesAfter, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("fnat replies after the run (-want +got):\n%s", diff)
+	}
+	// NAT rewrites checksums: whatever leaves must verify, as the input
+	// did.
+	if f.Ingress != "" {
+		if err := checkChecksums(got.Out); err != nil {
+			t.Errorf("output frame: %v", err)
+		}
+	}
+	// ICMP errors forwarded, rewritten or made (PTB): every checksum of
+	// what leaves verifies (icmp_test.go).
+	if (isICMP(f.In) || isICMP(got.Out)) && !bytes.Equal(f.In, got.Out) {
+		if err := checkICMP(got.Out); err != nil {
+			t.Errorf("output frame: %v", err)
+		}
 	}
 }
 
