@@ -34,6 +34,7 @@
 #include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "structs.h"
+#include "eth.h"
 #include "parse.h"
 #include "csum.h"
 
@@ -65,8 +66,7 @@ static __always_inline bool write_outer(void *data, void *data_end, const int l2
 
 	if (outer + (outer_v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN) > data_end || outer + IPV4_HDR_LEN > data_end)
 		return false;
-	__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
-	__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
+	set_real_macs(eth, r);
 	if (l2_len == ETH_HLEN) {
 		eth->h_proto = type;
 	} else {

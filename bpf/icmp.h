@@ -64,6 +64,7 @@
 #include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "structs.h"
+#include "eth.h"
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
@@ -352,8 +353,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 		struct ethhdr *eth = data;
 		if ((void *)(eth + 1) > data_end)
 			return XDP_PASS;
-		__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
-		__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
+		set_real_macs(eth, r);
 	}
 	*why = REASON_ICMP_TO_REAL;
 	if (r->ifindex == ctx->ingress_ifindex)

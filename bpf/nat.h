@@ -48,6 +48,7 @@
 #include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "structs.h"
+#include "eth.h"
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
@@ -210,8 +211,7 @@ static __always_inline int nat_send_direct(struct xdp_md *ctx, const struct pack
 		*why = REASON_PASS_FIB;
 		return XDP_PASS;
 	}
-	__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
-	__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
+	set_real_macs(eth, r);
 	if (r->ifindex == ctx->ingress_ifindex) {
 		*why = REASON_TX;
 		return XDP_TX;

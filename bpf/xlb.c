@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 #include "consts.h"
 #include "structs.h"
+#include "eth.h"
 #include "maps.h"
 #include "parse.h"
 #include "hash.h"
@@ -661,8 +662,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	} else {
 		/* DR: the real owns the VIP too, so only the MACs change. */
 		struct ethhdr *eth = data;
-		__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
-		__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
+		set_real_macs(eth, r);
 	}
 
 	count_traffic(&service_stats, svc->id, len, cw.fresh);
