@@ -23,11 +23,12 @@
  * 5-tuple in fnat_rev4/fnat_rev6 gives both rewrites, the counters and
  * the forward entry to keep in step. Both directions then rewrite with
  * nat_rewrite (once per address and port) and are routed as NAT's
- * (nat_send_direct to a resolved real, nat_route otherwise and for
- * replies). State, touches and counts follow nat.h: each side refreshes
- * both entries at most once per CONN_TOUCH_NS and at every state change;
- * the forward side rewrites the whole reverse entry then, which restores
- * one the LRU evicted.
+ * (nat_send_direct to a resolved real, nat_route otherwise; replies by
+ * their flow's cached hop, natcache.h). State, touches and counts follow
+ * nat.h: each side refreshes both entries at most once per CONN_TOUCH_NS
+ * and at every state change; the forward side rewrites the whole reverse
+ * entry then, which restores one the LRU evicted (and empties its route
+ * cache: the next reply asks the FIB).
  *
  * Limits: the local addresses must be the load balancer's own (the
  * control plane checks), on the inside interfaces or routed to them, so

@@ -12,8 +12,10 @@
  * frame leaves by XDP_TX (same interface) or bpf_redirect. A forward
  * packet to a real whose next hop the control plane resolved (ifindex and
  * MACs set, as for DR) skips the FIB lookup (nat_send_direct): measured
- * ~40 ns (IPv4) and ~90 ns (IPv6) less per packet, warm. Replies always
- * ask the FIB (the client is anywhere).
+ * ~40 ns (IPv4) and ~90 ns (IPv6) less per packet, warm. Replies go to
+ * a client that may be anywhere: the FIB's answer for a flow is cached in
+ * its reverse entry and asked again when a reply touches it, at most once
+ * per CONN_TOUCH_NS while the flow is steady (natcache.h).
  *
  * Fib rule: when the lookup has no answer the rewritten packet goes to the
  * stack (XDP_PASS), which forwards it itself (so the LB needs
