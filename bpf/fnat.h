@@ -23,11 +23,12 @@
  * 5-tuple in fnat_rev4/fnat_rev6 gives both rewrites, the counters and
  * the forward entry to keep in step. Both directions then rewrite with
  * nat_rewrite (once per address and port) and are routed as NAT's
- * (nat_send_direct to a resolved real, nat_route otherwise and for
- * replies). State, touches and counts follow nat.h: each side refreshes
- * both entries at most once per CONN_TOUCH_NS and at every state change;
- * the forward side rewrites the whole reverse entry then, which restores
- * one the LRU evicted.
+ * (nat_send_direct to a resolved real, nat_route otherwise; replies by
+ * their flow's cached hop, natcache.h). State, touches and counts follow
+ * nat.h: each side refreshes both entries at most once per CONN_TOUCH_NS
+ * and at every state change; the forward side rewrites the whole reverse
+ * entry then, which restores one the LRU evicted (and empties its route
+ * cache: the next reply asks the FIB).
  *
  * Limits: the local addresses must be the load balancer's own (the
  * control plane checks), on the inside interfaces or routed to them, so
@@ -51,6 +52,7 @@
 #include "hash.h"
 #include "ct.h"
 #include "nat.h"
+#include "natcache.h"
 
 /* fnat_ct says what fnat_ct_pick did with a flow's entry: as struct
  * ct_write (xlb.c), and for a new flow the new entry, which fnat_ct_pick
@@ -192,12 +194,13 @@ static __always_inline void fnat_rev_fill(struct fnat_rev *rv, const struct serv
 	rv->cport = p->flow.sport;
 	rv->vport = p->flow.dport;
 	rv->state = state;
-	rv->pad[0] = 0;
-	rv->pad[1] = 0;
-	rv->pad[2] = 0;
+	rv->pad = 0;
+	rv->hop_mtu = 0;
 	rv->service_id = svc->id;
 	rv->real_id = real_id;
 	rv->last_seen = now;
+	/* No cached hop: the next reply asks the FIB (natcache.h). */
+	__builtin_memset(&rv->hop, 0, sizeof(rv->hop));
 }
 
 /* fnat_key writes the key of a full-NAT table for the 5-tuple src:sport
@@ -439,9 +442,9 @@ static __always_inline void fnat_touch_forward(struct packet *p, const struct fn
 
 /* fnat_reply handles p if it is a reply of a tracked full-NAT flow:
  * source back to VIP:vport, destination back to client:cport, out
- * counters, routed (nat_route); true and the verdict in *verdict. False
- * (the caller goes on as for any packet) if fnat_rev4/fnat_rev6 has no
- * fresh entry for it. Not inlined, as fnat_forward: called only for
+ * counters, routed by the cached hop or the FIB (nat_reply_send); true
+ * and the verdict in *verdict. False (the caller goes on as for any
+ * packet) if fnat_rev4/fnat_rev6 has no fresh entry for it. Not inlined, as fnat_forward: called only for
  * packets on interfaces facing full-NAT reals. */
 static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
 {
@@ -460,10 +463,12 @@ static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *ver
 	if (now - rv->last_seen > conn_timeout(rv->state))
 		return false;
 	__u8 state = conn_reply_state(rv->state, p->flow.proto, p->tcp_flags);
+	bool touched = false;
 	if (state != rv->state || now - rv->last_seen >= CONN_TOUCH_NS) {
 		rv->state = state;
 		rv->last_seen = now;
 		fnat_touch_forward(p, rv, state, now);
+		touched = true;
 	}
 
 	void *data = (void *)(long)ctx->data;
@@ -477,8 +482,9 @@ static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *ver
 		*verdict = XDP_DROP;
 		return true;
 	}
+	/* The flow's cached next hop, as NAT's (natcache.h). */
 	enum reason why;
-	*verdict = nat_route(ctx, p, true, &why);
+	*verdict = nat_reply_send(ctx, p, &rv->hop, &rv->hop_mtu, touched, &why);
 	count_reason(why);
 	return true;
 }

@@ -12,8 +12,10 @@
  * frame leaves by XDP_TX (same interface) or bpf_redirect. A forward
  * packet to a real whose next hop the control plane resolved (ifindex and
  * MACs set, as for DR) skips the FIB lookup (nat_send_direct): measured
- * ~40 ns (IPv4) and ~90 ns (IPv6) less per packet, warm. Replies always
- * ask the FIB (the client is anywhere).
+ * ~40 ns (IPv4) and ~90 ns (IPv6) less per packet, warm. Replies go to
+ * a client that may be anywhere: the FIB's answer for a flow is cached in
+ * its reverse entry and asked again when a reply touches it, at most once
+ * per CONN_TOUCH_NS while the flow is steady (natcache.h).
  *
  * Fib rule: when the lookup has no answer the rewritten packet goes to the
  * stack (XDP_PASS), which forwards it itself (so the LB needs
@@ -220,10 +222,14 @@ static __always_inline int nat_send_direct(struct xdp_md *ctx, const struct pack
 	return bpf_redirect(r->ifindex, 0);
 }
 
-/* nat_route sends p's rewritten packet on as a router (see the top of this
- * file) and returns the verdict; *why gets its reason, REPLY_* ones for a
- * reply. Inlined: once per NAT packet, reply a constant there. */
-static __always_inline int nat_route(struct xdp_md *ctx, const struct packet *p, bool reply, enum reason *why)
+/* nat_route_store sends p's rewritten packet on as a router (see the top
+ * of this file) and returns the verdict; *why gets its reason, REPLY_*
+ * ones for a reply. With hop (and hop_mtu) set, a flow's route cache
+ * (natcache.h), the lookup's answer is stored there: the next hop and
+ * the route's MTU, or hop->ifindex 0 when the FIB gave none. Inlined:
+ * once per NAT packet, reply and hop constants there. */
+static __always_inline int nat_route_store(struct xdp_md *ctx, const struct packet *p, bool reply, enum reason *why,
+					   struct nat_hop *hop, __u16 *hop_mtu)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -263,6 +269,18 @@ static __always_inline int nat_route(struct xdp_md *ctx, const struct packet *p,
 	}
 	/* No ports: they only matter to multipath routes hashing L4. */
 	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (hop) {
+		/* A lookup that fails empties the cache: the route or the
+		 * neighbour is gone, and the next packet asks again. */
+		if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+			__builtin_memcpy(hop->dmac, fib.dmac, ETH_ADDR_LEN);
+			__builtin_memcpy(hop->smac, fib.smac, ETH_ADDR_LEN);
+			*hop_mtu = fib.mtu_result; /* set on success, as the MTU check's */
+			hop->ifindex = fib.ifindex;
+		} else {
+			hop->ifindex = 0;
+		}
+	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		*why = reply ? REASON_REPLY_PASS_NO_NEIGH : REASON_PASS_NO_NEIGH;
 		return XDP_PASS;
@@ -287,6 +305,14 @@ static __always_inline int nat_route(struct xdp_md *ctx, const struct packet *p,
 	}
 	*why = reply ? REASON_REPLY_REDIRECT : REASON_REDIRECT;
 	return bpf_redirect(fib.ifindex, 0);
+}
+
+/* nat_route is nat_route_store without a cache: a packet whose flow keeps
+ * no next hop (a routed real's forward packets, ICMP errors). Inlined: as
+ * nat_route_store. */
+static __always_inline int nat_route(struct xdp_md *ctx, const struct packet *p, bool reply, enum reason *why)
+{
+	return nat_route_store(ctx, p, reply, why, NULL, NULL);
 }
 
 #endif

@@ -142,6 +142,15 @@ struct sched_list {
 	struct sched_real reals[MAX_SCHED_REALS];
 };
 
+/* nat_hop is a flow's cached next hop towards the client (natcache.h):
+ * what bpf_fib_lookup answered for one of its replies, kept in the
+ * flow's reverse entry so that the next replies skip the lookup. */
+struct nat_hop {
+	__u32 ifindex;           /* egress interface; 0: nothing cached, ask the FIB */
+	__u8 dmac[ETH_ADDR_LEN]; /* the next hop's MAC: new destination */
+	__u8 smac[ETH_ADDR_LEN]; /* ifindex's MAC: new source */
+};
+
 /* nat_rev is a NAT flow seen from the real's side: the value of nat4 and
  * nat6, whose key is the reply's 5-tuple (struct flow4 or flow: real
  * address and port to client address and port). One lookup of that key
@@ -156,8 +165,10 @@ struct nat_rev {
 	__u8 pad;
 	__u32 service_id; /* service_stats index */
 	__u32 real_id;    /* real_stats index */
-	__u32 pad2;
+	__u16 hop_mtu;    /* the cached route's MTU: a longer packet asks the FIB */
+	__u16 pad2;
 	__u64 last_seen;  /* as conn.last_seen */
+	struct nat_hop hop; /* the replies' next hop, refreshed at every touch */
 };
 
 /* iface is the ifaces array value, indexed by ifindex: what the program
@@ -248,10 +259,12 @@ struct fnat_rev {
 	__be16 cport;     /* the client's port */
 	__be16 vport;     /* the service's port */
 	__u8 state;       /* enum conn_state */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 hop_mtu;    /* as nat_rev.hop_mtu */
 	__u32 service_id; /* service_stats index */
 	__u32 real_id;    /* real_stats index */
 	__u64 last_seen;  /* as conn.last_seen */
+	struct nat_hop hop; /* as nat_rev.hop */
 };
 
 /* fnat_pool is a full-NAT service's local addresses and port range: the

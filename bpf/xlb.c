@@ -30,6 +30,7 @@
 #include "lblc.h"
 #include "encap.h"
 #include "nat.h"
+#include "natcache.h"
 #include "persist.h"
 #include "icmp.h"
 #include "fast.h"
@@ -452,7 +453,8 @@ static __always_inline void nat_touch_forward(struct packet *p, const struct nat
 }
 
 /* nat_reply handles p if it is a reply of a tracked NAT flow: source back
- * to VIP:vport, out counters, routed (nat_route); true and the verdict in
+ * to VIP:vport, out counters, routed by the flow's cached hop or the FIB
+ * (nat_reply_send); true and the verdict in
  * *verdict. False (the caller goes on as for any packet) if nat4/nat6 has
  * no fresh entry for it. Inlined: once per packet on inside interfaces. */
 static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
@@ -472,10 +474,12 @@ static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int 
 	if (now - rv->last_seen > conn_timeout(rv->state))
 		return false;
 	__u8 state = conn_reply_state(rv->state, p->flow.proto, p->tcp_flags);
+	bool touched = false;
 	if (state != rv->state || now - rv->last_seen >= CONN_TOUCH_NS) {
 		rv->state = state;
 		rv->last_seen = now;
 		nat_touch_forward(p, rv, state, now);
+		touched = true;
 	}
 
 	void *data = (void *)(long)ctx->data;
@@ -488,8 +492,10 @@ static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int 
 		*verdict = XDP_DROP;
 		return true;
 	}
+	/* The flow's cached next hop, asked again at every touch
+	 * (natcache.h). */
 	enum reason why;
-	*verdict = nat_route(ctx, p, true, &why);
+	*verdict = nat_reply_send(ctx, p, &rv->hop, &rv->hop_mtu, touched, &why);
 	count_reason(why);
 	return true;
 }

@@ -96,10 +96,12 @@ type XlbFnatRev struct {
 	Cport     uint16
 	Vport     uint16
 	State     uint8
-	Pad       [3]uint8
+	Pad       uint8
+	HopMtu    uint16
 	ServiceId uint32
 	RealId    uint32
 	LastSeen  uint64
+	Hop       XlbNatHop
 }
 
 type XlbFnatScratch struct {
@@ -169,6 +171,13 @@ type XlbMaglevBucket struct {
 	RealId [2]uint32
 }
 
+type XlbNatHop struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Dmac    [6]uint8
+	Smac    [6]uint8
+}
+
 type XlbNatRev struct {
 	_         structs.HostLayout
 	Vip       [16]uint8
@@ -177,8 +186,10 @@ type XlbNatRev struct {
 	Pad       uint8
 	ServiceId uint32
 	RealId    uint32
-	Pad2      uint32
+	HopMtu    uint16
+	Pad2      uint16
 	LastSeen  uint64
+	Hop       XlbNatHop
 }
 
 type XlbPersist struct {

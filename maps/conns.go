@@ -129,6 +129,7 @@ type Reply struct {
 	RealID    uint32
 	State     ConnState // mirrors the forward entry's (see bpf/nat.h)
 	LastSeen  time.Duration
+	Hop       NextHop // the replies' cached next hop
 }
 
 // replyKey converts a reply's 5-tuple (real to client) to its key in nat4
@@ -163,5 +164,5 @@ func (d *Dataplane) LookupReply(reply Flow) (Reply, bool, error) {
 
 func replyFromC(v bpf.XlbNatRev) Reply {
 	return Reply{VIP: netip.AddrPortFrom(netip.AddrFrom16(v.Vip).Unmap(), htons(v.Vport)), ServiceID: v.ServiceId,
-		RealID: v.RealId, State: ConnState(v.State), LastSeen: time.Duration(v.LastSeen)}
+		RealID: v.RealId, State: ConnState(v.State), LastSeen: time.Duration(v.LastSeen), Hop: nextHopFromC(v.Hop, v.HopMtu)}
 }

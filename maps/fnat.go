@@ -161,6 +161,7 @@ type FNATReply struct {
 	RealID    uint32
 	State     ConnState
 	LastSeen  time.Duration
+	Hop       NextHop // the replies' cached next hop
 }
 
 // LookupFNATReply returns the full-NAT reverse entry for reply, the
@@ -191,6 +192,7 @@ func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
 		Client:    netip.AddrPortFrom(netip.AddrFrom16(v.Client).Unmap(), htons(v.Cport)),
 		VIP:       netip.AddrPortFrom(netip.AddrFrom16(v.Vip).Unmap(), htons(v.Vport)),
 		ServiceID: v.ServiceId, RealID: v.RealId, State: ConnState(v.State), LastSeen: time.Duration(v.LastSeen),
+		Hop: nextHopFromC(v.Hop, v.HopMtu),
 	}
 }
 

@@ -44,6 +44,7 @@ type fixtureFNATReply struct {
 	ServiceID uint32 `json:"service_id"`
 	RealID    uint32 `json:"real_id"`
 	State     string `json:"state"`
+	Hop       string `json:"hop,omitempty"` // the cached next hop (hopString)
 }
 
 var protoNames = map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
@@ -85,13 +86,14 @@ func dumpFNAT(tb testing.TB, d *Dataplane) []fixtureFNATConn {
 }
 
 // dumpFNATReplies lists the full-NAT reverse tables, sorted, without
-// clocks.
-func dumpFNATReplies(tb testing.TB, d *Dataplane) []fixtureFNATReply {
+// clocks; lab names the cached hops' interfaces (nil: outside the lab).
+func dumpFNATReplies(tb testing.TB, d *Dataplane, lab *natLab) []fixtureFNATReply {
 	var out []fixtureFNATReply
 	walkFlows(tb, d.fnatRev4, d.fnatRev6, func(f Flow, v *bpf.XlbFnatRev) {
 		r := fnatReplyFromC(*v)
 		out = append(out, fixtureFNATReply{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
-			Client: r.Client.String(), VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State]})
+			Client: r.Client.String(), VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State],
+			Hop: hopString(r.Hop, lab)})
 	})
 	slices.SortFunc(out, func(a, b fixtureFNATReply) int { return strings.Compare(a.Src+a.Dst, b.Src+b.Dst) })
 	return out
@@ -182,7 +184,7 @@ func TestFNATPortAllocation(t *testing.T) {
 	if n, err := d.ResyncConnCounts(); err != nil || n != 4 {
 		t.Errorf("resync of aged flows: %d expired (%v), want 4", n, err)
 	}
-	if got := dumpFNATReplies(t, d); len(got) != 0 {
+	if got := dumpFNATReplies(t, d, nil); len(got) != 0 {
 		t.Errorf("reverse entries left after the resync: %v", got)
 	}
 	if a, in, _ := d.RealConnCounts(1); a != 0 || in != 0 {

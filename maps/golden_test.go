@@ -57,7 +57,11 @@ type fixture struct {
 	// when the case runs outside the lab; their results are not checked,
 	// but count in the reasons and counters.
 	Before []testutil.HexFrame `json:"before,omitempty"`
-	In     testutil.HexFrame   `json:"in"`
+	// BeforeInside are frames run after Before, arriving on the lab's
+	// inside interface (a real's replies before the one In is), results
+	// unchecked as Before's.
+	BeforeInside []testutil.HexFrame `json:"before_inside,omitempty"`
+	In           testutil.HexFrame   `json:"in"`
 
 	lab *natLab // resolves reals' ifname; set by TestGolden for lab cases
 
@@ -141,6 +145,7 @@ type fixtureReply struct {
 	ServiceID uint32 `json:"service_id"`
 	RealID    uint32 `json:"real_id"`
 	State     string `json:"state"`
+	Hop       string `json:"hop,omitempty"` // the cached next hop (hopString)
 }
 
 // fixtureConn is a connection table entry. Before the run, idle_s ages it
@@ -442,12 +447,12 @@ func (b *goldenRig) run(tb testing.TB, f *fixture) *fixture {
 		ServiceCounters:  make(map[uint32]Counters),
 		RealCounters:     make(map[uint32]Counters),
 		ConnsAfter:       dumpConns(tb, d),
-		RepliesAfter:     dumpReplies(tb, d),
+		RepliesAfter:     dumpReplies(tb, d, b.lab),
 		ConnCountsAfter:  connCounts(tb, d, f.Reals),
 		TemplatesAfter:   dumpTemplates(tb, d),
 		LocalitiesAfter:  dumpLocalities(tb, d),
 		FNATAfter:        dumpFNAT(tb, d),
-		FNATRepliesAfter: dumpFNATReplies(tb, d),
+		FNATRepliesAfter: dumpFNATReplies(tb, d, b.lab),
 	}
 	for _, s := range f.Services {
 		c, err := d.ServiceCounters(s.ID)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,6 +114,11 @@ func (lab *natLab) run(tb testing.TB, d *Dataplane, f *fixture) (verdict uint32,
 				return nil
 			}
 		}
+		for _, in := range f.BeforeInside {
+			if _, _, err = runIn(d.Program(), in, lab.ifindex["inside"]); err != nil {
+				return nil
+			}
+		}
 		verdict, out, err = runIn(d.Program(), f.In, ifindex)
 		return nil
 	}); doErr != nil {
@@ -135,8 +141,26 @@ func runIn(prog *ebpf.Program, in []byte, ifindex uint32) (uint32, []byte, error
 	return v, opts.DataOut, nil
 }
 
-// dumpReplies lists both NAT reverse tables, sorted, without clocks.
-func dumpReplies(tb testing.TB, d *Dataplane) []fixtureReply {
+// hopString shows a cached next hop as "IFACE DMAC from SMAC mtu N", the
+// interface by its name in lab (nil: by its index); "" when none.
+func hopString(h NextHop, lab *natLab) string {
+	if h.Ifindex == 0 {
+		return ""
+	}
+	iface := strconv.Itoa(h.Ifindex)
+	if lab != nil {
+		for name, i := range lab.ifindex {
+			if int(i) == h.Ifindex {
+				iface = name
+			}
+		}
+	}
+	return fmt.Sprintf("%s %s from %s mtu %d", iface, h.MAC, h.SrcMAC, h.MTU)
+}
+
+// dumpReplies lists both NAT reverse tables, sorted, without clocks; lab
+// names the cached hops' interfaces (nil: outside the lab).
+func dumpReplies(tb testing.TB, d *Dataplane, lab *natLab) []fixtureReply {
 	tb.Helper()
 	var out []fixtureReply
 	protoNames := map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
@@ -153,7 +177,8 @@ func dumpReplies(tb testing.TB, d *Dataplane) []fixtureReply {
 		for it.Next(k, &v) {
 			f, r := flowFromKey(k), replyFromC(v)
 			out = append(out, fixtureReply{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
-				VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State]})
+				VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State],
+				Hop: hopString(r.Hop, lab)})
 			k = t.newKey()
 		}
 		if err := it.Err(); err != nil {
