@@ -574,8 +574,8 @@ int xlb_xdp(struct xdp_md *ctx)
 	 * (fast.h). IPv4: the services4 lookup of an 8-byte key costs about
 	 * what the hint does (measured: the hint in front of it made tracked
 	 * IPv4 packets 1.5 ns slower, non-VIP ones 3 ns faster), so IPv4 goes
-	 * straight to it, then to the connection table. One call site per
-	 * map, so the verifier inlines each lookup. */
+	 * straight to it, and to the connection table below. One call site
+	 * per map, so the verifier inlines each lookup. */
 	struct flow4 k4;
 	struct conn *c = NULL;
 	const struct service *svc = NULL;
@@ -590,14 +590,6 @@ int xlb_xdp(struct xdp_md *ctx)
 	}
 	if (!svc && hint)
 		svc = service_by_key(&p);
-	if (!p.is_v6) {
-		fill_flow4(&k4, &p.flow);
-		if (svc)
-			c = bpf_map_lookup_elem(&conns4, &k4);
-		/* Keeps clang from merging the two lookups into one call with
-		 * either map, which the verifier would then make indirect. */
-		asm volatile("" ::: "memory");
-	}
 	if (!svc) {
 		count_reason(REASON_PASS_NOT_VIP);
 		return XDP_PASS;
@@ -614,6 +606,15 @@ int xlb_xdp(struct xdp_md *ctx)
 	if (kind != LB_KIND_DR && kind != LB_KIND_TUN && kind != LB_KIND_NAT) {
 		count_reason(REASON_DROP_UNKNOWN_KIND);
 		return XDP_DROP;
+	}
+	/* IPv4: the connection table once the service says its flows are
+	 * there (not full NAT's, fnat.h). */
+	if (!p.is_v6) {
+		fill_flow4(&k4, &p.flow);
+		c = bpf_map_lookup_elem(&conns4, &k4);
+		/* Keeps clang from merging the two lookups into one call with
+		 * either map, which the verifier would then make indirect. */
+		asm volatile("" ::: "memory");
 	}
 
 	__u32 real_id = 0;
