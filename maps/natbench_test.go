@@ -48,7 +48,9 @@ func BenchmarkNAT(b *testing.B) {
 		{"198.18.0.100:8082", "198.18.2.11", true}, {"[2001:db8::100]:8082", "2001:db8:2::11", true},
 	} {
 		id := uint32(benchReals + 1 + i)
-		r := Real{Addr: netip.MustParseAddr(n.real), Port: 8080}
+		// The real and its service share the id; the real names its
+		// service, as the control plane's do (bpf/fast.h).
+		r := Real{Addr: netip.MustParseAddr(n.real), Port: 8080, ServiceID: id}
 		if n.resolved {
 			r.MAC, r.SrcMAC, r.Ifindex = labReal, net.HardwareAddr(labInsideMAC), int(inside)
 		}
