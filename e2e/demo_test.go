@@ -167,6 +167,11 @@ func measureWith(t *testing.T, ctx context.Context, l *lab.Lab, d *lab.Daemon, v
 	}
 	if rep.Errors > 0 || rep.OK() != connections {
 		t.Errorf("%d of %d connections answered, %d failed; first error: %s", rep.OK(), connections, rep.Errors, rep.FirstError)
+		// Why the data plane passed or dropped what it did: a connection
+		// reset by the LB's own stack shows as a pass reason.
+		if res, err := d.Ctl(ctx, "reasons"); err == nil {
+			t.Logf("xlbctl reasons:\n%s", res.Stdout)
+		}
 	}
 	rows := lab.Compare(weights, names, rep.Counts())
 	var table strings.Builder
