@@ -202,3 +202,48 @@ func TestConnMemory(t *testing.T) {
 		t.Logf("%s as LRU per-CPU values: %.1f MiB per 1M flows", tc.name, float64(mem)/(1<<20))
 	}
 }
+
+// TestDeleteUnchanged checks the guard of ResyncConnCounts' deletes: an
+// entry found expired is deleted only if it still holds what the walk
+// saw, not once the program has reused it for a new connection.
+func TestDeleteUnchanged(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
+	flow := Flow{Src: netip.MustParseAddrPort("198.18.1.10:40000"), Dst: netip.MustParseAddrPort("198.18.0.100:80"), Proto: unix.IPPROTO_TCP}
+	_, key, err := d.flowKey(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := bpf.XlbConn{RealId: 1, RealGen: 1, State: uint8(ConnClosing), LastSeen: 1}
+	reused := bpf.XlbConn{RealId: 2, RealGen: 1, State: uint8(ConnSYN), LastSeen: uint64(MonotonicNow())}
+	for _, tc := range []struct {
+		name       string
+		inMap      *bpf.XlbConn // nil: no entry
+		sawExpired bpf.XlbConn
+		deleted    bool
+		left       *bpf.XlbConn
+	}{
+		{"unchanged: deleted", &old, old, true, nil},
+		{"reused by a new connection: kept", &reused, old, false, &reused},
+		{"gone already: nothing to do", nil, old, false, nil},
+	} {
+		clearConns(t, d)
+		if tc.inMap != nil {
+			putConn(t, d, flow, *tc.inMap, ebpf.UpdateAny)
+		}
+		deleted, err := deleteUnchanged(d.conns4, key, tc.sawExpired)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if deleted != tc.deleted {
+			t.Errorf("%s: deleted %v, want %v", tc.name, deleted, tc.deleted)
+		}
+		var got bpf.XlbConn
+		err = d.conns4.Lookup(key, &got)
+		switch {
+		case tc.left == nil && err == nil:
+			t.Errorf("%s: entry %+v left, want none", tc.name, got)
+		case tc.left != nil && (err != nil || got != *tc.left):
+			t.Errorf("%s: entry %+v (%v), want %+v", tc.name, got, err, *tc.left)
+		}
+	}
+}

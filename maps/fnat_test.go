@@ -60,15 +60,27 @@ func walkFlows[V any](tb testing.TB, m4, m6 *ebpf.Map, fn func(Flow, *V)) {
 		{m4, func() any { return new(bpf.XlbFlow4) }},
 		{m6, func() any { return new(bpf.XlbFlow) }},
 	} {
+		// All entries first, then fn: fn may update the map, and an LRU
+		// update replaces the entry's node, which can send a walk in
+		// progress back to the start until the iterator gives up
+		// ("iteration aborted", seen once).
+		type entry struct {
+			k any
+			v V
+		}
+		var all []entry
 		it := t.m.Iterate()
 		k := t.newKey()
 		var v V
 		for it.Next(k, &v) {
-			fn(flowFromKey(k), &v)
+			all = append(all, entry{k, v})
 			k = t.newKey()
 		}
 		if err := it.Err(); err != nil {
 			tb.Fatal(err)
+		}
+		for _, e := range all {
+			fn(flowFromKey(e.k), &e.v)
 		}
 	}
 }

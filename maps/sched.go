@@ -118,7 +118,7 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		{d.conns4, func() any { return new(bpf.XlbFlow4) }},
 		{d.conns6, func() any { return new(bpf.XlbFlow) }},
 	} {
-		var stale []any
+		var stale []staleConn
 		key := t.key()
 		var c bpf.XlbConn
 		iter := t.m.Iterate()
@@ -128,7 +128,7 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 			// second past their timeout go, so that none the
 			// program still considers live is deleted.
 			if now-time.Duration(c.LastSeen) > timeouts[ConnState(c.State)]+time.Second {
-				stale = append(stale, key)
+				stale = append(stale, staleConn{key, c})
 				key = t.key()
 				continue
 			}
@@ -146,11 +146,13 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		if err := iter.Err(); err != nil {
 			return expired, fmt.Errorf("walk %s: %w", t.m, err)
 		}
-		for _, k := range stale {
-			if err := t.m.Delete(k); err == nil {
-				expired++
-			} else if !errors.Is(err, ebpf.ErrKeyNotExist) {
+		for _, sc := range stale {
+			deleted, err := deleteUnchanged(t.m, sc.key, sc.val)
+			if err != nil {
 				return expired, fmt.Errorf("delete expired entry: %w", err)
+			}
+			if deleted {
+				expired++
 			}
 		}
 	}
@@ -169,4 +171,40 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		return expired, fmt.Errorf("write counts: %w", err)
 	}
 	return expired, nil
+}
+
+// staleConn is a connection table entry found expired: its key and the
+// value it had then.
+type staleConn struct {
+	key any
+	val bpf.XlbConn
+}
+
+// deleteUnchanged deletes key from the connection table m if its entry
+// still holds val, and says whether it did. The walk that found the entry
+// expired takes a while over a large table, and meanwhile the program may
+// have reused the entry in place for a new connection on the same 5-tuple
+// (pick_real writes a rescheduled flow over its expired entry): deleting
+// that would send the new connection's next packet to the scheduler again,
+// maybe to another real. Reading it again just before the delete leaves a
+// window of one syscall instead of the whole walk (maps have no
+// compare-and-delete).
+func deleteUnchanged(m *ebpf.Map, key any, val bpf.XlbConn) (bool, error) {
+	var now bpf.XlbConn
+	if err := m.Lookup(key, &now); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if now != val {
+		return false, nil
+	}
+	if err := m.Delete(key); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
