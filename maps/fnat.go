@@ -210,14 +210,14 @@ func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, 
 		{d.fnat4, func() any { return new(bpf.XlbFlow4) }},
 		{d.fnat6, func() any { return new(bpf.XlbFlow) }},
 	} {
-		var stale []any
+		var stale []staleEntry[bpf.XlbFnatConn]
 		key := t.key()
 		var v bpf.XlbFnatConn
 		iter := t.m.Iterate()
 		for iter.Next(key, &v) {
 			c := v.Conn
 			if expired(c.State, c.LastSeen) {
-				stale = append(stale, key)
+				stale = append(stale, staleEntry[bpf.XlbFnatConn]{key, v})
 				key = t.key()
 				continue
 			}
@@ -232,7 +232,7 @@ func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, 
 		if err := iter.Err(); err != nil {
 			return n, fmt.Errorf("walk %s: %w", t.m, err)
 		}
-		del, err := deleteKeys(t.m, stale)
+		del, err := deleteStale(t.m, stale)
 		n += del
 		if err != nil {
 			return n, err
@@ -245,35 +245,21 @@ func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, 
 		{d.fnatRev4, func() any { return new(bpf.XlbFlow4) }},
 		{d.fnatRev6, func() any { return new(bpf.XlbFlow) }},
 	} {
-		var stale []any
+		var stale []staleEntry[bpf.XlbFnatRev]
 		key := t.key()
 		var v bpf.XlbFnatRev
 		iter := t.m.Iterate()
 		for iter.Next(key, &v) {
 			if expired(v.State, v.LastSeen) {
-				stale = append(stale, key)
+				stale = append(stale, staleEntry[bpf.XlbFnatRev]{key, v})
 				key = t.key()
 			}
 		}
 		if err := iter.Err(); err != nil {
 			return n, fmt.Errorf("walk %s: %w", t.m, err)
 		}
-		if _, err := deleteKeys(t.m, stale); err != nil {
+		if _, err := deleteStale(t.m, stale); err != nil {
 			return n, err
-		}
-	}
-	return n, nil
-}
-
-// deleteKeys deletes keys from m, those already gone aside, and returns
-// how many it deleted.
-func deleteKeys(m *ebpf.Map, keys []any) (int, error) {
-	n := 0
-	for _, k := range keys {
-		if err := m.Delete(k); err == nil {
-			n++
-		} else if !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return n, fmt.Errorf("delete expired entry of %s: %w", m, err)
 		}
 	}
 	return n, nil

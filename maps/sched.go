@@ -118,7 +118,7 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		{d.conns4, func() any { return new(bpf.XlbFlow4) }},
 		{d.conns6, func() any { return new(bpf.XlbFlow) }},
 	} {
-		var stale []staleConn
+		var stale []staleEntry[bpf.XlbConn]
 		key := t.key()
 		var c bpf.XlbConn
 		iter := t.m.Iterate()
@@ -128,7 +128,7 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 			// second past their timeout go, so that none the
 			// program still considers live is deleted.
 			if now-time.Duration(c.LastSeen) > timeouts[ConnState(c.State)]+time.Second {
-				stale = append(stale, staleConn{key, c})
+				stale = append(stale, staleEntry[bpf.XlbConn]{key, c})
 				key = t.key()
 				continue
 			}
@@ -146,14 +146,10 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		if err := iter.Err(); err != nil {
 			return expired, fmt.Errorf("walk %s: %w", t.m, err)
 		}
-		for _, sc := range stale {
-			deleted, err := deleteUnchanged(t.m, sc.key, sc.val)
-			if err != nil {
-				return expired, fmt.Errorf("delete expired entry: %w", err)
-			}
-			if deleted {
-				expired++
-			}
+		del, err := deleteStale(t.m, stale)
+		expired += del
+		if err != nil {
+			return expired, err
 		}
 	}
 	fnatExpired, err := d.resyncFNAT(func(state uint8, lastSeen uint64) bool {
@@ -173,24 +169,39 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 	return expired, nil
 }
 
-// staleConn is a connection table entry found expired: its key and the
-// value it had then.
-type staleConn struct {
+// staleEntry is a table entry found expired: its key and the value it
+// had then.
+type staleEntry[V comparable] struct {
 	key any
-	val bpf.XlbConn
+	val V
 }
 
-// deleteUnchanged deletes key from the connection table m if its entry
-// still holds val, and says whether it did. The walk that found the entry
-// expired takes a while over a large table, and meanwhile the program may
-// have reused the entry in place for a new connection on the same 5-tuple
-// (pick_real writes a rescheduled flow over its expired entry): deleting
-// that would send the new connection's next packet to the scheduler again,
-// maybe to another real. Reading it again just before the delete leaves a
-// window of one syscall instead of the whole walk (maps have no
-// compare-and-delete).
-func deleteUnchanged(m *ebpf.Map, key any, val bpf.XlbConn) (bool, error) {
-	var now bpf.XlbConn
+// deleteStale deletes the entries of stale from m that still hold what
+// the walk saw (deleteUnchanged), and returns how many it deleted.
+func deleteStale[V comparable](m *ebpf.Map, stale []staleEntry[V]) (int, error) {
+	n := 0
+	for _, e := range stale {
+		deleted, err := deleteUnchanged(m, e.key, e.val)
+		if err != nil {
+			return n, fmt.Errorf("delete expired entry of %s: %w", m, err)
+		}
+		if deleted {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// deleteUnchanged deletes key from m if its entry still holds val, and
+// says whether it did. The walk that found the entry expired takes a while
+// over a large table, and meanwhile the program may have reused the entry
+// in place for a new connection on the same 5-tuple (pick_real writes a
+// rescheduled flow over its expired entry): deleting that would send the
+// new connection's next packet to the scheduler again, maybe to another
+// real. Reading it again just before the delete leaves a window of one
+// syscall instead of the whole walk (maps have no compare-and-delete).
+func deleteUnchanged[V comparable](m *ebpf.Map, key any, val V) (bool, error) {
+	var now V
 	if err := m.Lookup(key, &now); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return false, nil
