@@ -80,26 +80,7 @@ func refdrHash(src, dst netip.AddrPort, proto uint8) uint32 {
 	}
 	// A __be16 loaded on a little-endian target reads byte-swapped.
 	ports := uint32(bits.ReverseBytes16(src.Port()))<<16 | uint32(bits.ReverseBytes16(dst.Port()))
-	a, b, c := fold(src.Addr()), fold(dst.Addr()), ports
-	const initval = 0xdeadbeef + 3*4
-	a += initval + uint32(proto)
-	b += initval + uint32(proto)
-	c += initval + uint32(proto)
-	c ^= b
-	c -= bits.RotateLeft32(b, 14)
-	a ^= c
-	a -= bits.RotateLeft32(c, 11)
-	b ^= a
-	b -= bits.RotateLeft32(a, 25)
-	c ^= b
-	c -= bits.RotateLeft32(b, 16)
-	a ^= c
-	a -= bits.RotateLeft32(c, 4)
-	b ^= a
-	b -= bits.RotateLeft32(a, 14)
-	c ^= b
-	c -= bits.RotateLeft32(b, 24)
-	return c
+	return sched.Hash3(fold(src.Addr()), fold(dst.Addr()), ports, uint32(proto))
 }
 
 // withL4Proto returns a copy of an untagged frame without IP options or

@@ -21,10 +21,10 @@ const (
 	AddrSeed = 0x786c6261
 )
 
-// hash3 is Bob Jenkins' lookup3 final() over three words with lookup3's
+// Hash3 is Bob Jenkins' lookup3 final() over three words with lookup3's
 // initial value for a 12-byte key plus init: the Go twin of bpf/hash.h
-// hash3, bit for bit.
-func hash3(a, b, c, init uint32) uint32 {
+// hash3, bit for bit (refdr's model uses it too).
+func Hash3(a, b, c, init uint32) uint32 {
 	const initval = 0xdeadbeef + 3*4
 	a += initval + init
 	b += initval + init
@@ -60,7 +60,7 @@ func words(a netip.Addr) [4]uint32 {
 }
 
 // AddrHash is the key hash of the sh (client address) and dh (destination
-// address) schedulers: hash3(w0^w1, w2, w3, AddrSeed) over the address's
+// address) schedulers: Hash3(w0^w1, w2, w3, AddrSeed) over the address's
 // 16-byte v4-mapped form loaded as words (see words). IPv4 and IPv6 take
 // the same path, so one BPF function serves both:
 //
@@ -70,7 +70,7 @@ func words(a netip.Addr) [4]uint32 {
 // The slot is then Slot(h, len(table)).
 func AddrHash(a netip.Addr) uint32 {
 	w := words(a)
-	return hash3(w[0]^w[1], w[2], w[3], AddrSeed)
+	return Hash3(w[0]^w[1], w[2], w[3], AddrSeed)
 }
 
 // Flow is what a scheduler may look at in the first packet of a flow.
@@ -83,22 +83,22 @@ type Flow struct {
 }
 
 // FlowHash is the mh scheduler's flow hash: the Go twin of bpf/hash.h
-// flow_hash. IPv4: hash3(saddr, daddr, sport<<16|dport, FlowSeed+proto)
+// flow_hash. IPv4: Hash3(saddr, daddr, sport<<16|dport, FlowSeed+proto)
 // with addresses and ports as the BPF program loads them (network byte
 // order read little-endian). IPv6: the client address is first folded to
-// hash3(w0^w1, w2, w3, FlowSeed) and the VIP's words are xored.
+// Hash3(w0^w1, w2, w3, FlowSeed) and the VIP's words are xored.
 func FlowHash(f Flow) uint32 {
 	src, dst := f.Src.Addr().Unmap(), f.Dst.Addr().Unmap()
 	ws, wd := words(src), words(dst)
 	s, d := ws[3], wd[3]
 	if !src.Is4() {
-		s = hash3(ws[0]^ws[1], ws[2], ws[3], FlowSeed)
+		s = Hash3(ws[0]^ws[1], ws[2], ws[3], FlowSeed)
 		d = wd[0] ^ wd[1] ^ wd[2] ^ wd[3]
 	}
 	// A __be16 loaded on a little-endian target reads byte-swapped.
 	sport := uint32(bits.ReverseBytes16(f.Src.Port()))
 	dport := uint32(bits.ReverseBytes16(f.Dst.Port()))
-	return hash3(s, d, sport<<16|dport, FlowSeed+uint32(f.Proto))
+	return Hash3(s, d, sport<<16|dport, FlowSeed+uint32(f.Proto))
 }
 
 // Slot maps a 32-bit hash onto 0..n-1 by multiply and shift (Lemire's

@@ -22,8 +22,8 @@ func TestGoldenHashes(t *testing.T) {
 		Got  uint32
 	}
 	got := []golden{
-		{"hash3(0,0,0,0)", hash3(0, 0, 0, 0)},
-		{"hash3(1,2,3,FlowSeed)", hash3(1, 2, 3, FlowSeed)},
+		{"hash3(0,0,0,0)", Hash3(0, 0, 0, 0)},
+		{"hash3(1,2,3,FlowSeed)", Hash3(1, 2, 3, FlowSeed)},
 		{"AddrHash 198.18.0.1", AddrHash(netip.MustParseAddr("198.18.0.1"))},
 		{"AddrHash ::ffff:198.18.0.1", AddrHash(netip.MustParseAddr("::ffff:198.18.0.1"))},
 		{"AddrHash 2001:db8::1", AddrHash(netip.MustParseAddr("2001:db8::1"))},
