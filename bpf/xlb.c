@@ -124,19 +124,15 @@ static long sched_step(__u64 i, void *ctx)
 	__u64 w = l->reals[i].weight;
 	if (w == 0)
 		return 0;
-	struct conn_counts *rc = bpf_map_lookup_elem(&real_conns, &id);
-	if (!rc)
+	/* cost starts as lc's and wlc's overhead (real_load, lblc.h). */
+	__u64 active, cost;
+	if (!real_load(id, &active, &cost))
 		return 0;
-	__s64 a = rc->active, in = rc->inactive;
-	__u64 active = a > 0 ? a : 0, inactive = in > 0 ? in : 0;
-	__u64 cost;
 	switch (s->sched) {
 	case SCHED_LC:
 		w = 1; /* lc ignores weights but 0 */
-		cost = (active << SCHED_ACTIVE_SHIFT) + inactive;
 		break;
 	case SCHED_WLC:
-		cost = (active << SCHED_ACTIVE_SHIFT) + inactive;
 		break;
 	case SCHED_NQ:
 		if (active == 0) {
