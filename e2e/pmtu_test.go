@@ -227,7 +227,7 @@ func fragNeeded(t *testing.T, vip, client netip.Addr, port uint16, mtu uint16) [
 	// Marshal follows the raw socket's convention): put it on the wire's.
 	binary.BigEndian.PutUint16(quote[2:], ipv4.HeaderLen+20)
 	binary.BigEndian.PutUint16(quote[10:], 0)
-	binary.BigEndian.PutUint16(quote[10:], ^sum16(quote))
+	binary.BigEndian.PutUint16(quote[10:], ^testutil.OnesSum(quote))
 	tcp := make([]byte, 20)
 	binary.BigEndian.PutUint16(tcp[0:], 80)
 	binary.BigEndian.PutUint16(tcp[2:], port)
@@ -239,21 +239,6 @@ func fragNeeded(t *testing.T, vip, client netip.Addr, port uint16, mtu uint16) [
 	}
 	binary.BigEndian.PutUint16(b[6:], mtu)
 	binary.BigEndian.PutUint16(b[2:], 0)
-	binary.BigEndian.PutUint16(b[2:], ^sum16(b))
+	binary.BigEndian.PutUint16(b[2:], ^testutil.OnesSum(b))
 	return b
-}
-
-// sum16 is the 16-bit one's-complement sum of b (RFC 1071).
-func sum16(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = (s & 0xffff) + (s >> 16)
-	}
-	return uint16(s)
 }

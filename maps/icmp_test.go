@@ -95,7 +95,7 @@ func findICMP(frame []byte) (icmpMessage, error) {
 			if h.TotalLen > len(l3) || h.TotalLen < h.Len {
 				return icmpMessage{}, fmt.Errorf("ipv4 total length %d, %d bytes", h.TotalLen, len(l3))
 			}
-			if sum := onesSum(l3[:h.Len]); sum != 0xffff {
+			if sum := testutil.OnesSum(l3[:h.Len]); sum != 0xffff {
 				return icmpMessage{}, fmt.Errorf("ipv4 header checksum: sum %#04x, want 0xffff", sum)
 			}
 			proto, body = h.Protocol, l3[h.Len:h.TotalLen]
@@ -140,7 +140,7 @@ func (m icmpMessage) checksumOK() error {
 		pseudo = append(pseudo, 0, 0, 0, protoICMPv6)
 		b = append(pseudo, m.raw...)
 	}
-	if sum := onesSum(b); sum != 0xffff {
+	if sum := testutil.OnesSum(b); sum != 0xffff {
 		return fmt.Errorf("icmp (protocol %d) checksum: sum %#04x, want 0xffff", m.proto, sum)
 	}
 	return nil
@@ -157,7 +157,7 @@ func (m icmpMessage) quotedIPv4OK() error {
 	if q[0]>>4 != 4 || hl < ipv4HeaderLen || hl > len(q) {
 		return nil
 	}
-	if sum := onesSum(q[:hl]); sum != 0xffff {
+	if sum := testutil.OnesSum(q[:hl]); sum != 0xffff {
 		return fmt.Errorf("quoted ipv4 header checksum: sum %#04x, want 0xffff", sum)
 	}
 	return nil
@@ -281,7 +281,7 @@ func icmpErrorFrame(v6 bool, typ byte, quote []byte) []byte {
 		if hl := int(quote[0]&0x0f) * 4; hl >= ipv4HeaderLen && hl <= len(quote) {
 			q := msg[icmpHeaderLen:]
 			q[10], q[11] = 0, 0
-			binary.BigEndian.PutUint16(q[10:], ^onesSum(q[:hl]))
+			binary.BigEndian.PutUint16(q[10:], ^testutil.OnesSum(q[:hl]))
 		}
 	}
 	frame := []byte{0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0xaa}
@@ -291,7 +291,7 @@ func icmpErrorFrame(v6 bool, typ byte, quote []byte) []byte {
 		pseudo = append(append(pseudo, src[:]...), dst[:]...)
 		pseudo = binary.BigEndian.AppendUint32(pseudo, uint32(len(msg)))
 		pseudo = append(pseudo, 0, 0, 0, protoICMPv6)
-		binary.BigEndian.PutUint16(msg[2:], ^onesSum(append(pseudo, msg...)))
+		binary.BigEndian.PutUint16(msg[2:], ^testutil.OnesSum(append(pseudo, msg...)))
 		frame = binary.BigEndian.AppendUint16(frame, etherIPv6)
 		frame = append(frame, 0x60, 0, 0, 0)
 		frame = binary.BigEndian.AppendUint16(frame, uint16(len(msg)))
@@ -299,12 +299,12 @@ func icmpErrorFrame(v6 bool, typ byte, quote []byte) []byte {
 		frame = append(append(frame, src[:]...), dst[:]...)
 		return append(frame, msg...)
 	}
-	binary.BigEndian.PutUint16(msg[2:], ^onesSum(msg))
+	binary.BigEndian.PutUint16(msg[2:], ^testutil.OnesSum(msg))
 	src, dst := icmpFuzzRouter.As4(), icmpFuzzVIP.As4()
 	ip := []byte{0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, protoICMP, 0, 0}
 	binary.BigEndian.PutUint16(ip[2:], uint16(ipv4HeaderLen+len(msg)))
 	ip = append(append(ip, src[:]...), dst[:]...)
-	binary.BigEndian.PutUint16(ip[10:], ^onesSum(ip))
+	binary.BigEndian.PutUint16(ip[10:], ^testutil.OnesSum(ip))
 	frame = binary.BigEndian.AppendUint16(frame, etherIPv4)
 	return append(append(frame, ip...), msg...)
 }

@@ -209,7 +209,7 @@ func checkChecksums(frame []byte) error {
 		if hl < ipv4HeaderLen || tot < hl+8 || tot > len(ip) {
 			return errors.New("bad ipv4 lengths")
 		}
-		if sum := onesSum(ip[:hl]); sum != 0xffff {
+		if sum := testutil.OnesSum(ip[:hl]); sum != 0xffff {
 			return fmt.Errorf("ipv4 header checksum: sum %#04x, want 0xffff", sum)
 		}
 		proto = ip[9]
@@ -236,25 +236,10 @@ func checkChecksums(frame []byte) error {
 	if proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_UDP {
 		return nil // not checked (IPv6 extension headers, other protocols)
 	}
-	if sum := onesSum(append(pseudo, l4...)); sum != 0xffff {
+	if sum := testutil.OnesSum(append(pseudo, l4...)); sum != 0xffff {
 		return fmt.Errorf("l4 (proto %d) checksum: sum %#04x, want 0xffff", proto, sum)
 	}
 	return nil
-}
-
-// onesSum is the 16-bit one's-complement sum of b (RFC 1071).
-func onesSum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s > 0xffff {
-		s = (s & 0xffff) + (s >> 16)
-	}
-	return uint16(s)
 }
 
 // labInsideMAC is the MAC of the lab's inside interface: FuzzProgram
@@ -411,7 +396,7 @@ func withL4Dport(tb testing.TB, frame []byte, p uint16) []byte {
 	}
 	binary.BigEndian.PutUint16(seg[2:], p)
 	binary.BigEndian.PutUint16(seg[csumOff:], 0)
-	sum := ^onesSum(append(pseudo, seg...))
+	sum := ^testutil.OnesSum(append(pseudo, seg...))
 	if sum == 0 && proto == unix.IPPROTO_UDP {
 		sum = 0xffff
 	}

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -48,4 +49,21 @@ func VerdictName(v uint32) string {
 		return verdictNames[v]
 	}
 	return fmt.Sprintf("verdict(%d)", v)
+}
+
+// OnesSum is the 16-bit one's-complement sum of b (RFC 1071): 0xffff over
+// a header whose checksum field is right, and the complement of the field
+// over a header whose field is zero.
+func OnesSum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s > 0xffff {
+		s = (s & 0xffff) + (s >> 16)
+	}
+	return uint16(s)
 }
