@@ -176,16 +176,7 @@ func TestConnMemory(t *testing.T) {
 		{"nat4", d.nat4, 140 << 20},
 		{"nat6", d.nat6, 164 << 20},
 	} {
-		info, err := tc.m.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		loaded, ok := info.Memlock()
-		if !ok {
-			t.Fatalf("kernel reports no memlock for %s", tc.name)
-		}
-		t.Logf("%s as loaded (%s, flags %#x, key %d B, value %d B): %.1f MiB per 1M flows, %.0f B/flow",
-			tc.name, info.Type, info.Flags, info.KeySize, info.ValueSize, float64(loaded)/(1<<20), float64(loaded)/entries)
+		loaded, info := mapMemory(t, tc.name, tc.m)
 		if loaded > tc.limit {
 			t.Errorf("%s takes %d bytes for %d flows, want <= %d", tc.name, loaded, entries, tc.limit)
 		}

@@ -133,14 +133,7 @@ func BenchmarkFNAT(b *testing.B) {
 		b.ReportMetric(float64(lb)/float64(rd), "x_dr_first")
 	})
 
-	for _, bc := range []struct {
-		name    string
-		frame   []byte
-		refIn   []byte // what refdr and macswap run
-		ingress uint32
-		verdict string
-		single  bool
-	}{
+	for _, bc := range []labRow{
 		{"fnat_v4_established_forward_warm", ack4, dr4, outside, "XDP_REDIRECT", false},
 		{"fnat_v4_established_reply_warm", reply4, dr4, inside, "XDP_REDIRECT", false},
 		{"fnat_v6_established_forward_warm", ack6, dr6, outside, "XDP_REDIRECT", false},
@@ -151,71 +144,7 @@ func BenchmarkFNAT(b *testing.B) {
 		{"fnat_v6_established_reply", reply6, dr6, inside, "XDP_REDIRECT", true},
 		{"non_vip_fnat_inside", nonVIP, nonVIP, inside, "XDP_PASS", false},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			// IPv6 rows also time refdr's IPv4 path on dr4 (x_refdr4).
-			v6 := isIPv6Frame(bc.frame)
-			lbProg, rdProg, rd4Prog := d.Program(), ref.refdr, ref.refdr
-			if !bc.single && bc.verdict != "XDP_PASS" {
-				// Batched full NAT: the kernel would re-run the rewritten frame,
-				// so a wrapper puts the original back first; refdr runs
-				// its frame behind the same wrapper.
-				lbProg = restoreProgram(b, d.Program(), bc.frame)
-				rdProg = restoreProgram(b, ref.refdr, bc.refIn)
-				if v6 {
-					rd4Prog = restoreProgram(b, ref.refdr, dr4)
-				}
-			}
-			rdVerdict := "XDP_PASS"
-			if bc.verdict != "XDP_PASS" {
-				rdVerdict = "XDP_TX"
-			}
-			refTime := func(prog *ebpf.Program, in []byte) (time.Duration, error) {
-				if bc.single {
-					return timedSingle(ref.refdr, ref.drop, in, bc.ingress, rdVerdict)
-				}
-				return timedBatch(prog, in, bc.ingress, rdVerdict)
-			}
-			var lb, rd, rd4, ms time.Duration
-			var n int
-			for b.Loop() {
-				var err error
-				if doErr := lab.ns.Do(func() error {
-					var t time.Duration
-					if bc.single {
-						t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict)
-					} else {
-						t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict)
-					}
-					if err != nil {
-						return nil
-					}
-					lb += t
-					if t, err = refTime(rdProg, bc.refIn); err != nil {
-						return nil
-					}
-					rd += t
-					if v6 {
-						if t, err = refTime(rd4Prog, dr4); err != nil {
-							return nil
-						}
-						rd4 += t
-					}
-					t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
-					ms += t
-					return nil
-				}); doErr != nil {
-					b.Fatal(doErr)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			reportRatios(b, lb, rd, ms, n)
-			if v6 {
-				reportRefdr4(b, lb, rd4, n)
-			}
-		})
+		b.Run(bc.name, func(b *testing.B) { runLabRow(b, lab, d, ref, dr4, bc) })
 	}
 }
 
@@ -272,15 +201,7 @@ func TestFNATMemory(t *testing.T) {
 		{"fnat6", d.fnat6, &total6, 148 << 20},
 		{"fnat_rev6", d.fnatRev6, &total6, 180 << 20},
 	} {
-		info, err := tc.m.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		loaded, ok := info.Memlock()
-		if !ok {
-			t.Fatalf("kernel reports no memlock for %s", tc.name)
-		}
-		t.Logf("%s (key %d B, value %d B): %.1f MiB per 1M flows", tc.name, info.KeySize, info.ValueSize, float64(loaded)/(1<<20))
+		loaded, _ := mapMemory(t, tc.name, tc.m)
 		if loaded > tc.limit {
 			t.Errorf("%s takes %d bytes for %d flows, want <= %d", tc.name, loaded, entries, tc.limit)
 		}

@@ -121,3 +121,21 @@ func putConn(tb testing.TB, d *Dataplane, f Flow, val bpf.XlbConn, flags ebpf.Ma
 		tb.Fatal(err)
 	}
 }
+
+// mapMemory returns what the kernel charges for m (its memlock) and m's
+// info, after logging both under name; the test fails if the kernel
+// reports no memlock.
+func mapMemory(tb testing.TB, name string, m *ebpf.Map) (uint64, *ebpf.MapInfo) {
+	tb.Helper()
+	info, err := m.Info()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	loaded, ok := info.Memlock()
+	if !ok {
+		tb.Fatalf("kernel reports no memlock for %s", name)
+	}
+	tb.Logf("%s (%s, flags %#x, key %d B, value %d B, %d entries): %.2f MiB, %.0f B an entry",
+		name, info.Type, info.Flags, info.KeySize, info.ValueSize, info.MaxEntries, float64(loaded)/(1<<20), float64(loaded)/float64(info.MaxEntries))
+	return loaded, info
+}

@@ -406,16 +406,7 @@ func TestLocalitySetBound(t *testing.T) {
 // 176 bytes an entry).
 func TestLocalityMemory(t *testing.T) {
 	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 1})
-	info, err := d.localities.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, ok := info.Memlock()
-	if !ok {
-		t.Fatal("kernel reports no memlock for localities")
-	}
-	t.Logf("localities: %d entries, key %d B, value %d B: %.2f MiB, %.0f B/entry",
-		info.MaxEntries, info.KeySize, info.ValueSize, float64(loaded)/(1<<20), float64(loaded)/float64(info.MaxEntries))
+	loaded, info := mapMemory(t, "localities", d.localities)
 	if info.MaxEntries != DefaultLocalityTableSize {
 		t.Errorf("localities holds %d entries, want DefaultLocalityTableSize %d", info.MaxEntries, DefaultLocalityTableSize)
 	}

@@ -95,14 +95,7 @@ func BenchmarkNAT(b *testing.B) {
 	// refdr's frames: an established DR flow to its VIP of each family.
 	dr4, dr6 := fx["ct_hit"].In, fx["ipv6_tcp_tx"].In
 
-	for _, bc := range []struct {
-		name    string
-		frame   []byte
-		refIn   []byte // what refdr and macswap run
-		ingress uint32
-		verdict string
-		single  bool // repeat=1 calls; else batched, NAT rows behind restoreProgram
-	}{
+	for _, bc := range []labRow{
 		{"nat_v4_established_forward_warm", ack4, dr4, outside, "XDP_REDIRECT", false},
 		{"nat_v4_established_forward_resolved_warm", ack4r, dr4, outside, "XDP_REDIRECT", false},
 		{"nat_v4_established_reply_warm", reply4, dr4, inside, "XDP_REDIRECT", false},
@@ -116,71 +109,86 @@ func BenchmarkNAT(b *testing.B) {
 		{"non_vip_outside", nonVIP, nonVIP, outside, "XDP_PASS", false},
 		{"non_vip_inside", nonVIP, nonVIP, inside, "XDP_PASS", false},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			// IPv6 rows also time refdr's IPv4 path on dr4 (x_refdr4).
-			v6 := isIPv6Frame(bc.frame)
-			lbProg, rdProg, rd4Prog := d.Program(), ref.refdr, ref.refdr
-			if !bc.single && bc.verdict != "XDP_PASS" {
-				// Batched NAT: the kernel would re-run the rewritten frame,
-				// so a wrapper puts the original back first; refdr runs
-				// its frame behind the same wrapper.
-				lbProg = restoreProgram(b, d.Program(), bc.frame)
-				rdProg = restoreProgram(b, ref.refdr, bc.refIn)
-				if v6 {
-					rd4Prog = restoreProgram(b, ref.refdr, dr4)
-				}
+		b.Run(bc.name, func(b *testing.B) { runLabRow(b, lab, d, ref, dr4, bc) })
+	}
+}
+
+// labRow is one row of the benchmarks run in the NAT lab: frame arrives
+// on ingress and must get verdict; refdr and macswap run refIn.
+type labRow struct {
+	name    string
+	frame   []byte
+	refIn   []byte // what refdr and macswap run
+	ingress uint32
+	verdict string
+	single  bool // repeat=1 calls; else batched, forwarded rows behind restoreProgram
+}
+
+// runLabRow measures bc for BenchmarkNAT and BenchmarkFNAT: xlb, refdr
+// and macswap in the same loop, in the lab's namespace, and for IPv6 rows
+// refdr's IPv4 path on dr4 too (x_refdr4).
+func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []byte, bc labRow) {
+	v6 := isIPv6Frame(bc.frame)
+	lbProg, rdProg, rd4Prog := d.Program(), ref.refdr, ref.refdr
+	if !bc.single && bc.verdict != "XDP_PASS" {
+		// Batched (full) NAT: the kernel would re-run the rewritten
+		// frame, so a wrapper puts the original back first; refdr runs
+		// its frame behind the same wrapper.
+		lbProg = restoreProgram(b, d.Program(), bc.frame)
+		rdProg = restoreProgram(b, ref.refdr, bc.refIn)
+		if v6 {
+			rd4Prog = restoreProgram(b, ref.refdr, dr4)
+		}
+	}
+	rdVerdict := "XDP_PASS"
+	if bc.verdict != "XDP_PASS" {
+		rdVerdict = "XDP_TX"
+	}
+	refTime := func(prog *ebpf.Program, in []byte) (time.Duration, error) {
+		if bc.single {
+			return timedSingle(ref.refdr, ref.drop, in, bc.ingress, rdVerdict)
+		}
+		return timedBatch(prog, in, bc.ingress, rdVerdict)
+	}
+	var lb, rd, rd4, ms time.Duration
+	var n int
+	for b.Loop() {
+		var err error
+		if doErr := lab.ns.Do(func() error {
+			var t time.Duration
+			if bc.single {
+				t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict)
+			} else {
+				t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict)
 			}
-			rdVerdict := "XDP_PASS"
-			if bc.verdict != "XDP_PASS" {
-				rdVerdict = "XDP_TX"
+			if err != nil {
+				return nil
 			}
-			refTime := func(prog *ebpf.Program, in []byte) (time.Duration, error) {
-				if bc.single {
-					return timedSingle(ref.refdr, ref.drop, in, bc.ingress, rdVerdict)
-				}
-				return timedBatch(prog, in, bc.ingress, rdVerdict)
+			lb += t
+			if t, err = refTime(rdProg, bc.refIn); err != nil {
+				return nil
 			}
-			var lb, rd, rd4, ms time.Duration
-			var n int
-			for b.Loop() {
-				var err error
-				if doErr := lab.ns.Do(func() error {
-					var t time.Duration
-					if bc.single {
-						t, err = timedSingle(d.Program(), ref.drop, bc.frame, bc.ingress, bc.verdict)
-					} else {
-						t, err = timedBatch(lbProg, bc.frame, bc.ingress, bc.verdict)
-					}
-					if err != nil {
-						return nil
-					}
-					lb += t
-					if t, err = refTime(rdProg, bc.refIn); err != nil {
-						return nil
-					}
-					rd += t
-					if v6 {
-						if t, err = refTime(rd4Prog, dr4); err != nil {
-							return nil
-						}
-						rd4 += t
-					}
-					t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
-					ms += t
-					return nil
-				}); doErr != nil {
-					b.Fatal(doErr)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			reportRatios(b, lb, rd, ms, n)
+			rd += t
 			if v6 {
-				reportRefdr4(b, lb, rd4, n)
+				if t, err = refTime(rd4Prog, dr4); err != nil {
+					return nil
+				}
+				rd4 += t
 			}
-		})
+			t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
+			ms += t
+			return nil
+		}); doErr != nil {
+			b.Fatal(doErr)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	reportRatios(b, lb, rd, ms, n)
+	if v6 {
+		reportRefdr4(b, lb, rd4, n)
 	}
 }
 

@@ -56,16 +56,7 @@ func TestPersistMemory(t *testing.T) {
 		{"persist4", d.persist4, 92 << 20},
 		{"persist6", d.persist6, 108 << 20},
 	} {
-		info, err := tc.m.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		loaded, ok := info.Memlock()
-		if !ok {
-			t.Fatalf("kernel reports no memlock for %s", tc.name)
-		}
-		t.Logf("%s (key %d B, value %d B): %.1f MiB per 1M templates, %.0f B each",
-			tc.name, info.KeySize, info.ValueSize, float64(loaded)/(1<<20), float64(loaded)/entries)
+		loaded, _ := mapMemory(t, tc.name, tc.m)
 		if loaded > tc.limit {
 			t.Errorf("%s takes %d bytes for %d templates, want <= %d", tc.name, loaded, entries, tc.limit)
 		}

@@ -27,14 +27,7 @@ func TestTableMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	info, err := m.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem, ok := info.Memlock()
-	if !ok {
-		t.Fatal("kernel reports no memlock for the inner table")
-	}
+	mem, info := mapMemory(t, "the inner table", m)
 	const slotBytes, fixedBytes = 4, 4096
 	if limit := uint64(MaxTableSize*slotBytes + fixedBytes); mem > limit {
 		t.Errorf("a %d-slot table takes %d bytes, want <= %d", MaxTableSize, mem, limit)
