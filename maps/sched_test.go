@@ -9,11 +9,9 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"xlb/bpf"
 	"xlb/controlplane/sched"
 	"xlb/internal/testutil"
 )
@@ -262,7 +260,7 @@ func TestLeastConnOracle(t *testing.T) {
 					}
 					f.state = ConnClosing
 				case f.state != ConnEstablished: // expired without another packet
-					ageConn(t, d, f.n, base)
+					ageConnTo(t, d, clientFrame(base, f.n, 0))
 					if _, err := d.ResyncConnCounts(); err != nil {
 						t.Fatal(err)
 					}
@@ -284,24 +282,6 @@ func TestLeastConnOracle(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ageConn makes client n's tracked flow older than any timeout.
-func ageConn(tb testing.TB, d *Dataplane, n uint32, base []byte) {
-	tb.Helper()
-	frame := clientFrame(base, n, 0)
-	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte(frame[ipv4SrcOff:ipv4SrcOff+4])), binary.BigEndian.Uint16(frame[sportOffset:]))
-	f := Flow{Src: src, Dst: netip.AddrPortFrom(testVIP.Addr, testVIP.Port), Proto: unix.IPPROTO_TCP}
-	m, key, err := d.flowKey(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var c bpf.XlbConn
-	if err := m.Lookup(key, &c); err != nil {
-		tb.Fatalf("flow %s: %v", f, err)
-	}
-	c.LastSeen = 0
-	putConn(tb, d, f, c, ebpf.UpdateExist)
 }
 
 func slicesDelete(flows []*flowState, f *flowState) []*flowState {
@@ -339,7 +319,7 @@ func TestConnCountsLifecycle(t *testing.T) {
 		{"fin", func() { sendTo(t, d, clientFrame(base, 1, 0x11)) }, 0, 2},
 		{"syn reopens", func() { sendTo(t, d, clientFrame(base, 1, 0x02)) }, 0, 2},
 		{"aged and resynced", func() {
-			ageConn(t, d, 2, base)
+			ageConnTo(t, d, clientFrame(base, 2, 0))
 			if n, err := d.ResyncConnCounts(); err != nil || n != 1 {
 				t.Fatalf("ResyncConnCounts = %d, %v; want 1 expired", n, err)
 			}
