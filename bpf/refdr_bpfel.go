@@ -13,6 +13,26 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type RefdrFlow struct {
+	_     structs.HostLayout
+	Saddr [16]uint8
+	Daddr [16]uint8
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
+type RefdrFlow4 struct {
+	_     structs.HostLayout
+	Saddr uint32
+	Daddr uint32
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
 type RefdrRefdrKey struct {
 	_     structs.HostLayout
 	Addr  uint32
@@ -45,9 +65,12 @@ type RefdrRefdrService struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	RefdrMapRefctConns4    = "refct_conns4"
+	RefdrMapRefctConns6    = "refct_conns6"
 	RefdrMapRefdrReals     = "refdr_reals"
 	RefdrMapRefdrServices  = "refdr_services"
 	RefdrMapRefdrServices6 = "refdr_services6"
+	RefdrProgRefctXdp      = "refct_xdp"
 	RefdrProgRefdrXdp      = "refdr_xdp"
 )
 
@@ -93,6 +116,7 @@ type RefdrSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type RefdrProgramSpecs struct {
+	RefctXdp *ebpf.ProgramSpec `ebpf:"refct_xdp"`
 	RefdrXdp *ebpf.ProgramSpec `ebpf:"refdr_xdp"`
 }
 
@@ -100,6 +124,8 @@ type RefdrProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type RefdrMapSpecs struct {
+	RefctConns4    *ebpf.MapSpec `ebpf:"refct_conns4"`
+	RefctConns6    *ebpf.MapSpec `ebpf:"refct_conns6"`
 	RefdrReals     *ebpf.MapSpec `ebpf:"refdr_reals"`
 	RefdrServices  *ebpf.MapSpec `ebpf:"refdr_services"`
 	RefdrServices6 *ebpf.MapSpec `ebpf:"refdr_services6"`
@@ -131,6 +157,8 @@ func (o *RefdrObjects) Close() error {
 //
 // It can be passed to LoadRefdrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type RefdrMaps struct {
+	RefctConns4    *ebpf.Map `ebpf:"refct_conns4"`
+	RefctConns6    *ebpf.Map `ebpf:"refct_conns6"`
 	RefdrReals     *ebpf.Map `ebpf:"refdr_reals"`
 	RefdrServices  *ebpf.Map `ebpf:"refdr_services"`
 	RefdrServices6 *ebpf.Map `ebpf:"refdr_services6"`
@@ -138,6 +166,8 @@ type RefdrMaps struct {
 
 func (m *RefdrMaps) Close() error {
 	return _RefdrClose(
+		m.RefctConns4,
+		m.RefctConns6,
 		m.RefdrReals,
 		m.RefdrServices,
 		m.RefdrServices6,
@@ -154,11 +184,13 @@ type RefdrVariables struct {
 //
 // It can be passed to LoadRefdrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type RefdrPrograms struct {
+	RefctXdp *ebpf.Program `ebpf:"refct_xdp"`
 	RefdrXdp *ebpf.Program `ebpf:"refdr_xdp"`
 }
 
 func (p *RefdrPrograms) Close() error {
 	return _RefdrClose(
+		p.RefctXdp,
 		p.RefdrXdp,
 	)
 }

@@ -37,7 +37,10 @@ const singleRuns = 4096
 // non-VIP one), else a DR frame of the same family: TUN's row runs ct_hit.
 // IPv6 rows run refdr's IPv6 path and also report x_refdr4, against
 // refdr's IPv4 path on ct_hit measured the same way in the same loop: the
-// yardstick they had before refdr parsed IPv6.
+// yardstick they had before refdr parsed IPv6. VIP rows also run refct
+// (refdr with a connection table, bpf/refdr.c) by xlb's method, new flows
+// where xlb's are new, and report refct_x_refdr (what tracking alone costs
+// over refdr) and x_refct.
 //
 // Established flows (conntrack hit) and non-VIP frames run benchRepeat
 // times per call, spreading the fixed call overhead (LAB-NOTES: ~35 ns).
@@ -80,15 +83,16 @@ func BenchmarkProgram(b *testing.B) {
 		{"non_vip_v6", withDport6(fx["ipv6_tcp_tx"].In, 81), withDport6(fx["ipv6_tcp_tx"].In, 81), "XDP_PASS", false, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var lb, rd, rd4, ms time.Duration
+			var lb, rd, rd4, ct, ms time.Duration
 			var n int
 			flow := uint32(0)
 			warm := bc.newFlow && !bc.single
 			v6 := isIPv6Frame(bc.frame)
-			var lbWarm, rdWarm *ebpf.Program
+			var lbWarm, rdWarm, ctWarm *ebpf.Program
 			if warm {
-				lbWarm, rdWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr)
+				lbWarm, rdWarm, ctWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr), newFlowProgram(b, ref.refct)
 			}
+			tracked := bc.verdict == "XDP_TX" // refct: the VIP rows
 			refVerdict := "XDP_TX"
 			if bc.verdict == "XDP_PASS" {
 				refVerdict = "XDP_PASS"
@@ -104,6 +108,20 @@ func BenchmarkProgram(b *testing.B) {
 					return singleTime(b, ref.refdr, ref.drop, in, refVerdict)
 				default:
 					return kernelTime(b, ref.refdr, in, refVerdict)
+				}
+			}
+			// refct by xlb's method: new flows where xlb sees new flows.
+			ctFlow := uint32(0)
+			ctTime := func() time.Duration {
+				switch {
+				case warm:
+					return kernelTime(b, ctWarm, bc.refIn, "XDP_TX")
+				case bc.newFlow:
+					return newFlowTime(b, ref.refct, ref.drop, bc.refIn, &ctFlow)
+				case bc.single:
+					return singleTime(b, ref.refct, ref.drop, bc.refIn, "XDP_TX")
+				default:
+					return kernelTime(b, ref.refct, bc.refIn, "XDP_TX")
 				}
 			}
 			for b.Loop() {
@@ -126,12 +144,18 @@ func BenchmarkProgram(b *testing.B) {
 					}
 					rd4 += refTime(in4)
 				}
+				if tracked {
+					ct += ctTime()
+				}
 				ms += kernelTime(b, ref.macswap, bc.refIn, "XDP_TX")
 				n++
 			}
 			reportRatios(b, lb, rd, ms, n)
 			if v6 {
 				reportRefdr4(b, lb, rd4, n)
+			}
+			if tracked {
+				reportRefct(b, lb, rd, ct, n)
 			}
 		})
 	}
@@ -240,9 +264,10 @@ func BenchmarkConnMapType(b *testing.B) {
 
 // references are the benchmark's yardsticks. refdr parses IPv4 and IPv6
 // (not VLAN tags, IPv6 extension headers): xlb's IPv6 rows are measured
-// against its IPv6 path, and also report x_refdr4 (reportRefdr4).
+// against its IPv6 path, and also report x_refdr4 (reportRefdr4). refct
+// is refdr with a connection table, loaded with it.
 type references struct {
-	macswap, refdr, drop *ebpf.Program
+	macswap, refdr, refct, drop *ebpf.Program
 }
 
 func loadReferences(b *testing.B) references {
@@ -266,7 +291,7 @@ func loadReferences(b *testing.B) references {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { drop.Close() })
-	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, drop: drop}
+	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, refct: rd.RefctXdp, drop: drop}
 }
 
 // benchIDGap keeps the real ids of benchDataplane's second and third
@@ -403,6 +428,17 @@ func reportRefdr4(b *testing.B, lb, rd4 time.Duration, n int) {
 	refdr4 := float64(rd4.Nanoseconds()) / float64(n)
 	b.ReportMetric(refdr4, "refdr4_ns/pkt")
 	b.ReportMetric(float64(lb.Nanoseconds())/float64(n)/refdr4, "x_refdr4")
+}
+
+// reportRefct reports, beside reportRatios' figures, the tracked
+// reference's time ct (refct: refdr with a connection table, same method,
+// same loop), its ratio to refdr (refct_x_refdr: what tracking alone
+// costs) and xlb's ratio to it (x_refct).
+func reportRefct(b *testing.B, lb, rd, ct time.Duration, n int) {
+	refct := float64(ct.Nanoseconds()) / float64(n)
+	b.ReportMetric(refct, "refct_ns/pkt")
+	b.ReportMetric(refct/(float64(rd.Nanoseconds())/float64(n)), "refct_x_refdr")
+	b.ReportMetric(float64(lb.Nanoseconds())/float64(n)/refct, "x_refct")
 }
 
 // isIPv6Frame reports whether frame is an untagged IPv6 frame.

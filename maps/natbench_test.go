@@ -129,13 +129,15 @@ type labRow struct {
 // refdr's IPv4 path on dr4 too (x_refdr4).
 func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []byte, bc labRow) {
 	v6 := isIPv6Frame(bc.frame)
-	lbProg, rdProg, rd4Prog := d.Program(), ref.refdr, ref.refdr
-	if !bc.single && bc.verdict != "XDP_PASS" {
+	lbProg, rdProg, rd4Prog, ctProg := d.Program(), ref.refdr, ref.refdr, ref.refct
+	tracked := bc.verdict != "XDP_PASS" // refct: the rows of tracked flows
+	if !bc.single && tracked {
 		// Batched (full) NAT: the kernel would re-run the rewritten
 		// frame, so a wrapper puts the original back first; refdr runs
 		// its frame behind the same wrapper.
 		lbProg = restoreProgram(b, d.Program(), bc.frame)
 		rdProg = restoreProgram(b, ref.refdr, bc.refIn)
+		ctProg = restoreProgram(b, ref.refct, bc.refIn)
 		if v6 {
 			rd4Prog = restoreProgram(b, ref.refdr, dr4)
 		}
@@ -144,13 +146,14 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 	if bc.verdict != "XDP_PASS" {
 		rdVerdict = "XDP_TX"
 	}
-	refTime := func(prog *ebpf.Program, in []byte) (time.Duration, error) {
+	// refTime times a reference: prog batched, or the bare one repeat=1.
+	refTime := func(prog, bare *ebpf.Program, in []byte) (time.Duration, error) {
 		if bc.single {
-			return timedSingle(ref.refdr, ref.drop, in, bc.ingress, rdVerdict)
+			return timedSingle(bare, ref.drop, in, bc.ingress, rdVerdict)
 		}
 		return timedBatch(prog, in, bc.ingress, rdVerdict)
 	}
-	var lb, rd, rd4, ms time.Duration
+	var lb, rd, rd4, ct, ms time.Duration
 	var n int
 	for b.Loop() {
 		var err error
@@ -165,15 +168,21 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 				return nil
 			}
 			lb += t
-			if t, err = refTime(rdProg, bc.refIn); err != nil {
+			if t, err = refTime(rdProg, ref.refdr, bc.refIn); err != nil {
 				return nil
 			}
 			rd += t
 			if v6 {
-				if t, err = refTime(rd4Prog, dr4); err != nil {
+				if t, err = refTime(rd4Prog, ref.refdr, dr4); err != nil {
 					return nil
 				}
 				rd4 += t
+			}
+			if tracked {
+				if t, err = refTime(ctProg, ref.refct, bc.refIn); err != nil {
+					return nil
+				}
+				ct += t
 			}
 			t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
 			ms += t
@@ -189,6 +198,9 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 	reportRatios(b, lb, rd, ms, n)
 	if v6 {
 		reportRefdr4(b, lb, rd4, n)
+	}
+	if tracked {
+		reportRefct(b, lb, rd, ct, n)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
@@ -49,20 +50,27 @@ func loadRefdr(tb testing.TB, reals uint32, svcs []refdrService) *bpf.RefdrObjec
 		}
 	}
 	for _, s := range svcs {
-		val := bpf.RefdrRefdrService{First: s.first, Count: s.count}
-		var err error
-		if a := s.vip.Addr(); a.Is4() {
-			key := bpf.RefdrRefdrKey{Addr: binary.NativeEndian.Uint32(a.AsSlice()), Port: htons(s.vip.Port()), Proto: s.proto}
-			err = rd.RefdrServices.Put(&key, &val)
-		} else {
-			key := bpf.RefdrRefdrKey6{Addr: a.As16(), Port: htons(s.vip.Port()), Proto: s.proto}
-			err = rd.RefdrServices6.Put(&key, &val)
-		}
-		if err != nil {
-			tb.Fatalf("put refdr service %s: %v", s.vip, err)
-		}
+		putRefdrService(tb, &rd, s)
 	}
 	return &rd
+}
+
+// putRefdrService puts s in refdr_services or refdr_services6 by its VIP's
+// family, replacing the entry of the same VIP.
+func putRefdrService(tb testing.TB, rd *bpf.RefdrObjects, s refdrService) {
+	tb.Helper()
+	val := bpf.RefdrRefdrService{First: s.first, Count: s.count}
+	var err error
+	if a := s.vip.Addr(); a.Is4() {
+		key := bpf.RefdrRefdrKey{Addr: binary.NativeEndian.Uint32(a.AsSlice()), Port: htons(s.vip.Port()), Proto: s.proto}
+		err = rd.RefdrServices.Put(&key, &val)
+	} else {
+		key := bpf.RefdrRefdrKey6{Addr: a.As16(), Port: htons(s.vip.Port()), Proto: s.proto}
+		err = rd.RefdrServices6.Put(&key, &val)
+	}
+	if err != nil {
+		tb.Fatalf("put refdr service %s: %v", s.vip, err)
+	}
 }
 
 // refdrHash is the Go model of refdr's 5-tuple hash: lookup3's final()
@@ -293,19 +301,93 @@ func FuzzRefdr(f *testing.F) {
 		if len(in) < ethHeaderLen || len(in) > maxFuzzFrame {
 			t.Skip("BPF_PROG_TEST_RUN takes 14 bytes to a page")
 		}
-		v, out := run(t, rd.RefdrXdp, in)
 		verdict, real := refdrModel(in, svcs)
-		if got := testutil.VerdictName(v); got != verdict {
-			t.Fatalf("verdict %s, model %s", got, verdict)
-		}
 		want := in
 		if verdict == "XDP_TX" {
 			want = bytes.Clone(in)
 			copy(want, refdrRealMAC(real))
 			copy(want[ethAddrLen:], nodeMAC)
 		}
-		if diff := cmp.Diff(want, out); diff != "" {
-			t.Errorf("frame (-want +got):\n%s", diff)
+		// refct parses as refdr does, and with the services fixed a
+		// tracked flow keeps the real refdr's hash gives it.
+		for name, prog := range map[string]*ebpf.Program{"refdr": rd.RefdrXdp, "refct": rd.RefctXdp} {
+			v, out := run(t, prog, in)
+			if got := testutil.VerdictName(v); got != verdict {
+				t.Fatalf("%s: verdict %s, model %s", name, got, verdict)
+			}
+			if diff := cmp.Diff(want, out); diff != "" {
+				t.Errorf("%s: frame (-want +got):\n%s", name, diff)
+			}
 		}
 	})
+}
+
+// TestRefct checks the tracked reference (refct_xdp, bpf/refdr.c) for
+// each family: a new flow goes to the real refdr's hash picks and is put
+// in the family's table; once the service's run of reals moves, that flow
+// keeps its real while a new flow follows the run; a non-VIP frame
+// passes and adds no entry.
+func TestRefct(t *testing.T) {
+	const reals = 8
+	vips := map[bool]netip.AddrPort{
+		false: netip.MustParseAddrPort("198.18.0.100:80"),
+		true:  netip.MustParseAddrPort("[2001:db8::100]:80"),
+	}
+	clients := map[bool]netip.AddrPort{
+		false: netip.MustParseAddrPort("198.18.1.10:40000"),
+		true:  netip.MustParseAddrPort("[2001:db8:1::10]:40000"),
+	}
+	for _, v6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "v4", true: "v6"}[v6], func(t *testing.T) {
+			svc := refdrService{vips[v6], unix.IPPROTO_TCP, 1, 3}
+			rd := loadRefdr(t, reals, []refdrService{svc})
+			table := map[bool]*ebpf.Map{false: rd.RefctConns4, true: rd.RefctConns6}[v6]
+			send := func(src netip.AddrPort, dst netip.AddrPort, verdict string) net.HardwareAddr {
+				t.Helper()
+				v, out := run(t, rd.RefctXdp, tcpSYN(src, dst))
+				if got := testutil.VerdictName(v); got != verdict {
+					t.Fatalf("flow %s > %s: verdict %s, want %s", src, dst, got, verdict)
+				}
+				return net.HardwareAddr(out[:ethAddrLen])
+			}
+			client := clients[v6]
+			first := send(client, vips[v6], "XDP_TX")
+			model := refdrRealMAC(svc.first + sched.Slot(refdrHash(client, vips[v6], unix.IPPROTO_TCP), svc.count))
+			if first.String() != model.String() {
+				t.Fatalf("new flow went to %s, refdr's hash picks %s", first, model)
+			}
+			if n := countEntries(t, table); n != 1 {
+				t.Fatalf("%d table entries after one flow, want 1", n)
+			}
+
+			// The run moves to one real outside the old run.
+			putRefdrService(t, rd, refdrService{vips[v6], unix.IPPROTO_TCP, 7, 1})
+			if got := send(client, vips[v6], "XDP_TX"); got.String() != first.String() {
+				t.Errorf("tracked flow moved to %s, want its real %s", got, first)
+			}
+			other := netip.AddrPortFrom(client.Addr(), client.Port()+1)
+			if got, want := send(other, vips[v6], "XDP_TX"), refdrRealMAC(7); got.String() != want.String() {
+				t.Errorf("new flow went to %s, want the moved run's %s", got, want)
+			}
+			send(client, netip.AddrPortFrom(vips[v6].Addr(), 81), "XDP_PASS")
+			if n := countEntries(t, table); n != 2 {
+				t.Errorf("%d table entries after two flows and a non-VIP frame, want 2", n)
+			}
+		})
+	}
+}
+
+// countEntries counts m's entries by walking it.
+func countEntries(tb testing.TB, m *ebpf.Map) int {
+	tb.Helper()
+	var k, v []byte
+	n := 0
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }

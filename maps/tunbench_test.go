@@ -16,7 +16,8 @@ import (
 // frame over it. Reported: xlb, refdr and MAC-swap behind that wrapper
 // (ns/pkt, refdr_ns/pkt, macswap_ns/pkt, x_refdr) and the wrapper's own
 // cost, wrap_ns/pkt (MAC-swap behind it less MAC-swap alone, measured in
-// the same loop), taken off all three for x_refdr_net.
+// the same loop), taken off all three for x_refdr_net; and refct behind
+// the wrapper (refct_ns/pkt, x_refct_net: wrapper taken off both).
 func BenchmarkTunnel(b *testing.B) {
 	fx := loadFixtures(b)
 	ref := loadReferences(b)
@@ -33,12 +34,14 @@ func BenchmarkTunnel(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			lb := shrinkRestoreProgram(b, d.Program(), bc.frame)
 			rd := shrinkRestoreProgram(b, ref.refdr, refIn)
+			ct := shrinkRestoreProgram(b, ref.refct, refIn)
 			ms := shrinkRestoreProgram(b, ref.macswap, refIn)
-			var tl, tr, tm, tplain time.Duration
+			var tl, tr, tc, tm, tplain time.Duration
 			var n int
 			for b.Loop() {
 				tl += kernelTime(b, lb, bc.frame, "XDP_TX")
 				tr += kernelTime(b, rd, refIn, "XDP_TX")
+				tc += kernelTime(b, ct, refIn, "XDP_TX")
 				tm += kernelTime(b, ms, refIn, "XDP_TX")
 				tplain += kernelTime(b, ref.macswap, refIn, "XDP_TX")
 				n++
@@ -52,6 +55,8 @@ func BenchmarkTunnel(b *testing.B) {
 			b.ReportMetric(wrap, "wrap_ns/pkt")
 			b.ReportMetric(per(tl)/per(tr), "x_refdr")
 			b.ReportMetric((per(tl)-wrap)/(per(tr)-wrap), "x_refdr_net")
+			b.ReportMetric(per(tc), "refct_ns/pkt")
+			b.ReportMetric((per(tl)-wrap)/(per(tc)-wrap), "x_refct_net")
 		})
 	}
 }
