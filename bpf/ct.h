@@ -41,6 +41,20 @@ static __always_inline __u64 ct_now(void)
 	return cc->now;
 }
 
+/* ct_idle returns how long before now then was, 0 if then is later.
+ * ct_now's clock is cached per CPU: a CPU that reads the coarse clock in
+ * a new jiffy before the timekeeping tick has moved it keeps the last
+ * tick's time for the whole jiffy, while another CPU has the new one. An
+ * entry written a moment ago on that other CPU then looks up to a tick
+ * in the future, and the plain now - then would read as 2^64 - that: an
+ * expired flow, rescheduled between its SYN and its ACK (e2e saw the
+ * reset). Every age the program compares goes through here. Inlined:
+ * tiny. */
+static __always_inline __u64 ct_idle(__u64 now, __u64 then)
+{
+	return now > then ? now - then : 0;
+}
+
 /* conn_timeout is how long a flow in state may stay idle. Inlined: tiny. */
 static __always_inline __u64 conn_timeout(__u8 state)
 {

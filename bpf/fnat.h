@@ -86,7 +86,7 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 	if (c) {
 		/* An entry is over when idle past its timeout or when a new
 		 * connection reopens its closed 5-tuple: both count expired. */
-		if (now - c->last_seen > conn_timeout(c->state) ||
+		if (ct_idle(now, c->last_seen) > conn_timeout(c->state) ||
 		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
 			count_reason(REASON_CT_EXPIRED);
 		} else {
@@ -98,7 +98,7 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
 				/* Write only what changed, and last_seen at most once
 				 * per CONN_TOUCH_NS: most packets write nothing. */
-				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
+				if (state != c->state || ct_idle(now, c->last_seen) >= CONN_TOUCH_NS) {
 					conns_move(id, c->state, state);
 					c->state = state;
 					c->last_seen = now;
@@ -251,8 +251,9 @@ static __always_inline bool fnat_claim(struct packet *p, const __u32 *ra, __be16
 			return true;
 		old = bpf_map_lookup_elem(&fnat_rev4, &sc->k4);
 	}
-	/* Another CPU may have written a later clock: not expired then. */
-	if (!old || rv->last_seen <= old->last_seen || rv->last_seen - old->last_seen <= conn_timeout(old->state))
+	/* Another CPU may have written a later clock: not expired then
+	 * (ct_idle). */
+	if (!old || ct_idle(rv->last_seen, old->last_seen) <= conn_timeout(old->state))
 		return false;
 	*old = *rv;
 	return true;
@@ -460,11 +461,11 @@ static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *ver
 	if (!rv)
 		return false;
 	__u64 now = ct_now();
-	if (now - rv->last_seen > conn_timeout(rv->state))
+	if (ct_idle(now, rv->last_seen) > conn_timeout(rv->state))
 		return false;
 	__u8 state = conn_reply_state(rv->state, p->flow.proto, p->tcp_flags);
 	bool touched = false;
-	if (state != rv->state || now - rv->last_seen >= CONN_TOUCH_NS) {
+	if (state != rv->state || ct_idle(now, rv->last_seen) >= CONN_TOUCH_NS) {
 		rv->state = state;
 		rv->last_seen = now;
 		fnat_touch_forward(p, rv, state, now);

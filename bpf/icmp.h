@@ -130,7 +130,7 @@ static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6)
 		fill_flow4(&k4, f);
 		c = bpf_map_lookup_elem(&conns4, &k4);
 	}
-	if (!c || ct_now() - c->last_seen > conn_timeout(c->state))
+	if (!c || ct_idle(ct_now(), c->last_seen) > conn_timeout(c->state))
 		return NULL;
 	__u32 id = c->real_id;
 	struct real *r = bpf_map_lookup_elem(&reals, &id);
@@ -304,7 +304,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 			fill_flow4(&k4, f);
 			rv = bpf_map_lookup_elem(&nat4, &k4);
 		}
-		if (!rv || ct_now() - rv->last_seen > conn_timeout(rv->state))
+		if (!rv || ct_idle(ct_now(), rv->last_seen) > conn_timeout(rv->state))
 			return XDP_PASS;
 		if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, rv->vip, rv->vport)) {
 			*why = REASON_ICMP_DROP;

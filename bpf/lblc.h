@@ -275,11 +275,11 @@ __noinline __u32 locality_pick(__u32 svc_id, const struct flow *f, __u8 is_v6, _
 		return 0;
 	__u64 now = ct_now();
 	struct locality *e = bpf_map_lookup_elem(&localities, &key);
-	if (e && now - e->last_use <= locality_expiration_ns) {
+	if (e && ct_idle(now, e->last_use) <= locality_expiration_ns) {
 		__builtin_memcpy(lp, e, sizeof(*lp));
 		/* An entry read by every new flow is written at most once per
 		 * CONN_TOUCH_NS when nothing else changes. */
-		if (now - lp->last_use >= CONN_TOUCH_NS)
+		if (ct_idle(now, lp->last_use) >= CONN_TOUCH_NS)
 			e->last_use = now;
 	} else {
 		__builtin_memset(lp, 0, sizeof(*lp));
@@ -303,7 +303,7 @@ __noinline __u32 locality_pick(__u32 svc_id, const struct flow *f, __u8 is_v6, _
 
 	/* IPVS picks the set's member first, then sheds: the member shed may
 	 * be the one that still serves this flow. */
-	if (sched == SCHED_LBLCR && lp->count > 1 && now - lp->last_mod > locality_shrink_ns) {
+	if (sched == SCHED_LBLCR && lp->count > 1 && ct_idle(now, lp->last_mod) > locality_shrink_ns) {
 		int most = locality_extreme(&w, true);
 		if (most >= 0) {
 			locality_erase(lp, most);

@@ -87,13 +87,13 @@ static __always_inline struct persist *persist_lookup(const struct service *svc,
 static __always_inline struct real *persist_use(const struct service *svc, struct persist *t, __u64 now,
 						__u32 *real_id)
 {
-	if (!t || now - t->last_seen > (__u64)svc->persist_timeout * NSEC_PER_SEC)
+	if (!t || ct_idle(now, t->last_seen) > (__u64)svc->persist_timeout * NSEC_PER_SEC)
 		return NULL;
 	__u32 id = t->real_id;
 	struct real *r = bpf_map_lookup_elem(&reals, &id);
 	if (!r || !persist_usable(r) || r->gen != t->real_gen)
 		return NULL;
-	if (now - t->last_seen >= CONN_TOUCH_NS)
+	if (ct_idle(now, t->last_seen) >= CONN_TOUCH_NS)
 		t->last_seen = now;
 	*real_id = id;
 	return r;

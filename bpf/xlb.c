@@ -322,7 +322,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 	if (c) {
 		/* An entry is over when idle past its timeout or when a new
 		 * connection reopens its closed 5-tuple: both count expired. */
-		if (now - c->last_seen > conn_timeout(c->state) ||
+		if (ct_idle(now, c->last_seen) > conn_timeout(c->state) ||
 		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
 			count_reason(REASON_CT_EXPIRED);
 		} else {
@@ -334,7 +334,7 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
 				/* Write only what changed, and last_seen at most once
 				 * per CONN_TOUCH_NS: most packets write nothing. */
-				if (state != c->state || now - c->last_seen >= CONN_TOUCH_NS) {
+				if (state != c->state || ct_idle(now, c->last_seen) >= CONN_TOUCH_NS) {
 					conns_move(id, c->state, state);
 					c->state = state;
 					c->last_seen = now;
@@ -467,11 +467,11 @@ static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int 
 	if (!rv)
 		return false;
 	__u64 now = ct_now();
-	if (now - rv->last_seen > conn_timeout(rv->state))
+	if (ct_idle(now, rv->last_seen) > conn_timeout(rv->state))
 		return false;
 	__u8 state = conn_reply_state(rv->state, p->flow.proto, p->tcp_flags);
 	bool touched = false;
-	if (state != rv->state || now - rv->last_seen >= CONN_TOUCH_NS) {
+	if (state != rv->state || ct_idle(now, rv->last_seen) >= CONN_TOUCH_NS) {
 		rv->state = state;
 		rv->last_seen = now;
 		nat_touch_forward(p, rv, state, now);
