@@ -7,6 +7,7 @@
  * no counters, no VLAN, no IPv6 extension headers: the least work a
  * balancer does for each family, so that xlb's cost reads as a ratio to
  * it (issue 4's targets), IPv6 against IPv6. Not used in production. */
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -77,11 +78,37 @@ struct {
 	__type(value, struct refdr_service);
 } refdr_services6 SEC(".maps");
 
-/* refdr_forward picks svc's real for hash h and rewrites the MACs: the
- * part both families share. Inlined: one call per VIP packet. */
-static __always_inline int refdr_forward(struct ethhdr *eth, struct refdr_service *svc, __u32 h)
+/* refct_xdp, the third benchmark reference, is refdr with connection
+ * tracking (refdr_main's tracked): the least a balancer that keeps flows
+ * on their real does. After refdr's VIP lookup it looks the 5-tuple up in an LRU hash of
+ * REFCT_CONNS entries (xlb's default table size, the common LRU as xlb's
+ * conns4/conns6, keys of xlb's layouts: struct flow4 and struct flow);
+ * a hit names the real, a miss schedules as refdr does and inserts. No
+ * timeouts, TCP state or counters. Its figures say how much of xlb's cost
+ * over refdr any tracked balancer pays here (docs/BENCHMARKS.md): the
+ * table lookup, and on a new flow the insert into a full LRU. Shares
+ * refdr's services and reals. Not used in production. */
+
+#define REFCT_CONNS (1 << 20) /* entries per family: maps.DefaultConnTableSize */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, REFCT_CONNS);
+	__type(key, struct flow4);
+	__type(value, __u32); /* index into refdr_reals */
+} refct_conns4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, REFCT_CONNS);
+	__type(key, struct flow);
+	__type(value, __u32);
+} refct_conns6 SEC(".maps");
+
+/* refdr_send rewrites the MACs for real idx: the part both families and
+ * both programs share. Inlined: one call per VIP packet. */
+static __always_inline int refdr_send(struct ethhdr *eth, __u32 idx)
 {
-	__u32 idx = svc->first + hash_to_slot(h, svc->count);
 	struct refdr_real *r = bpf_map_lookup_elem(&refdr_reals, &idx);
 	if (!r)
 		return XDP_DROP;
@@ -95,8 +122,10 @@ static __always_inline int refdr_forward(struct ethhdr *eth, struct refdr_servic
  * is written in whole words, as xlb's fill_vip_key (bpf/parse.h) for the
  * reason given there, so that refdr does not pay a store-forwarding stall
  * xlb avoids. The addresses are folded to one word each by xor before the
- * IPv4 path's hash3. Inlined: one call per IPv6 packet. */
-static __always_inline int refdr_ipv6(struct ethhdr *eth, void *data_end)
+ * IPv4 path's hash3. tracked (a constant: refct) adds the connection
+ * table, its key in conns6's layout, written in whole words. Inlined: one
+ * call per IPv6 packet. */
+static __always_inline int refdr_ipv6(struct ethhdr *eth, void *data_end, const bool tracked)
 {
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 
@@ -122,13 +151,30 @@ static __always_inline int refdr_ipv6(struct ethhdr *eth, void *data_end)
 	struct refdr_service *svc = bpf_map_lookup_elem(&refdr_services6, &key);
 	if (!svc)
 		return XDP_PASS;
+	struct flow f;
+	if (tracked) {
+		__u32 *fw = (__u32 *)&f;
+		for (int i = 0; i < 4; i++) {
+			fw[i] = s[i];
+			fw[4 + i] = d[i];
+		}
+		fw[8] = *(__u32 *)ports;
+		fw[9] = proto;
+		__u32 *c = bpf_map_lookup_elem(&refct_conns6, &f);
+		if (c)
+			return refdr_send(eth, *c);
+	}
 	__u32 h = hash3(s[0] ^ s[1] ^ s[2] ^ s[3], k[0] ^ k[1] ^ k[2] ^ k[3],
 			((__u32)ports[0] << 16) | ports[1], proto);
-	return refdr_forward(eth, svc, h);
+	__u32 idx = svc->first + hash_to_slot(h, svc->count);
+	if (tracked)
+		bpf_map_update_elem(&refct_conns6, &f, &idx, BPF_ANY);
+	return refdr_send(eth, idx);
 }
 
-SEC("xdp")
-int refdr_xdp(struct xdp_md *ctx)
+/* refdr_main is both programs: refdr, and refct when tracked (a
+ * constant). Inlined: the programs' whole body. */
+static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -140,7 +186,7 @@ int refdr_xdp(struct xdp_md *ctx)
 	if (eth->h_proto != bpf_htons(ETH_TYPE_IPV4)) {
 		/* IPv4 first: its path costs what it did before IPv6 came. */
 		if (eth->h_proto == bpf_htons(ETH_TYPE_IPV6))
-			return refdr_ipv6(eth, data_end);
+			return refdr_ipv6(eth, data_end, tracked);
 		return XDP_PASS;
 	}
 	if (ip->protocol != IPPROTO_TCP_NUM && ip->protocol != IPPROTO_UDP_NUM)
@@ -157,137 +203,33 @@ int refdr_xdp(struct xdp_md *ctx)
 	struct refdr_service *svc = bpf_map_lookup_elem(&refdr_services, &key);
 	if (!svc)
 		return XDP_PASS;
-	__u32 h = hash3(ip->saddr, ip->daddr, ((__u32)ports[0] << 16) | ports[1], ip->protocol);
-	return refdr_forward(eth, svc, h);
-}
-
-/* refct_xdp, the third benchmark reference: refdr with connection
- * tracking, the least a balancer that keeps flows on their real does.
- * After refdr's VIP lookup it looks the 5-tuple up in an LRU hash of
- * REFCT_CONNS entries (xlb's default table size, the common LRU as xlb's
- * conns4/conns6, keys of xlb's layouts: struct flow4 and struct flow);
- * a hit names the real, a miss schedules as refdr does and inserts. No
- * timeouts, TCP state or counters. Its figures say how much of xlb's cost
- * over refdr any tracked balancer pays here (docs/BENCHMARKS.md): the
- * table lookup, and on a new flow the insert into a full LRU. Shares
- * refdr's services and reals. Not used in production. */
-
-#define REFCT_CONNS (1 << 20) /* entries per family: maps.DefaultConnTableSize */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, REFCT_CONNS);
-	__type(key, struct flow4);
-	__type(value, __u32); /* index into refdr_reals */
-} refct_conns4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, REFCT_CONNS);
-	__type(key, struct flow);
-	__type(value, __u32);
-} refct_conns6 SEC(".maps");
-
-/* refct_forward rewrites the MACs for real idx. Inlined: once per VIP
- * packet. */
-static __always_inline int refct_forward(struct ethhdr *eth, __u32 idx)
-{
-	struct refdr_real *r = bpf_map_lookup_elem(&refdr_reals, &idx);
-	if (!r)
-		return XDP_DROP;
-	__builtin_memcpy(eth->h_dest, r->mac, ETH_ADDR_LEN);
-	__builtin_memcpy(eth->h_source, r->src_mac, ETH_ADDR_LEN);
-	return XDP_TX;
-}
-
-/* refct_ipv6 is refdr_ipv6 with the connection table (conns6's key
- * layout, written in whole words). Inlined: one call per IPv6 packet. */
-static __always_inline int refct_ipv6(struct ethhdr *eth, void *data_end)
-{
-	struct ipv6hdr *ip6 = (void *)(eth + 1);
-
-	if ((void *)(ip6 + 1) > data_end)
-		return XDP_DROP;
-	__u8 proto = ip6->nexthdr;
-	if (proto != IPPROTO_TCP_NUM && proto != IPPROTO_UDP_NUM)
-		return XDP_PASS;
-	__u16 *ports = (void *)(ip6 + 1);
-	if ((void *)ports + REFDR_L4_MIN > data_end)
-		return XDP_DROP;
-
-	__u32 *s = (__u32 *)&ip6->saddr;
-	__u32 *d = (__u32 *)&ip6->daddr;
-	struct refdr_key6 key __attribute__((aligned(sizeof(__u32))));
-	__u32 *k = (__u32 *)&key;
-	k[0] = d[0];
-	k[1] = d[1];
-	k[2] = d[2];
-	k[3] = d[3];
-	k[4] = (__u32)ports[1] | (__u32)proto << REFDR_PROTO_SHIFT;
-	struct refdr_service *svc = bpf_map_lookup_elem(&refdr_services6, &key);
-	if (!svc)
-		return XDP_PASS;
-
-	struct flow f;
-	__u32 *fw = (__u32 *)&f;
-	for (int i = 0; i < 4; i++) {
-		fw[i] = s[i];
-		fw[4 + i] = d[i];
+	struct flow4 f;
+	if (tracked) {
+		/* Whole words, as xlb's fill_flow4. */
+		__u32 *fw = (__u32 *)&f;
+		fw[0] = ip->saddr;
+		fw[1] = ip->daddr;
+		fw[2] = *(__u32 *)ports;
+		fw[3] = ip->protocol;
+		__u32 *c = bpf_map_lookup_elem(&refct_conns4, &f);
+		if (c)
+			return refdr_send(eth, *c);
 	}
-	fw[8] = *(__u32 *)ports;
-	fw[9] = proto;
-	__u32 *c = bpf_map_lookup_elem(&refct_conns6, &f);
-	if (c)
-		return refct_forward(eth, *c);
-	__u32 h = hash3(s[0] ^ s[1] ^ s[2] ^ s[3], k[0] ^ k[1] ^ k[2] ^ k[3],
-			((__u32)ports[0] << 16) | ports[1], proto);
+	__u32 h = hash3(ip->saddr, ip->daddr, ((__u32)ports[0] << 16) | ports[1], ip->protocol);
 	__u32 idx = svc->first + hash_to_slot(h, svc->count);
-	bpf_map_update_elem(&refct_conns6, &f, &idx, BPF_ANY);
-	return refct_forward(eth, idx);
+	if (tracked)
+		bpf_map_update_elem(&refct_conns4, &f, &idx, BPF_ANY);
+	return refdr_send(eth, idx);
+}
+
+SEC("xdp")
+int refdr_xdp(struct xdp_md *ctx)
+{
+	return refdr_main(ctx, false);
 }
 
 SEC("xdp")
 int refct_xdp(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
-
-	if ((void *)(ip + 1) > data_end)
-		return XDP_DROP;
-	if (eth->h_proto != bpf_htons(ETH_TYPE_IPV4)) {
-		if (eth->h_proto == bpf_htons(ETH_TYPE_IPV6))
-			return refct_ipv6(eth, data_end);
-		return XDP_PASS;
-	}
-	if (ip->protocol != IPPROTO_TCP_NUM && ip->protocol != IPPROTO_UDP_NUM)
-		return XDP_PASS;
-	__u16 *ports = (void *)ip + ip->ihl * IPV4_IHL_UNIT;
-	if ((void *)ports + REFDR_L4_MIN > data_end)
-		return XDP_DROP;
-
-	struct refdr_key key = {
-		.addr = ip->daddr,
-		.port = ports[1],
-		.proto = ip->protocol,
-	};
-	struct refdr_service *svc = bpf_map_lookup_elem(&refdr_services, &key);
-	if (!svc)
-		return XDP_PASS;
-
-	/* Whole words, as xlb's fill_flow4. */
-	struct flow4 f;
-	__u32 *fw = (__u32 *)&f;
-	fw[0] = ip->saddr;
-	fw[1] = ip->daddr;
-	fw[2] = *(__u32 *)ports;
-	fw[3] = ip->protocol;
-	__u32 *c = bpf_map_lookup_elem(&refct_conns4, &f);
-	if (c)
-		return refct_forward(eth, *c);
-	__u32 h = hash3(ip->saddr, ip->daddr, ((__u32)ports[0] << 16) | ports[1], ip->protocol);
-	__u32 idx = svc->first + hash_to_slot(h, svc->count);
-	bpf_map_update_elem(&refct_conns4, &f, &idx, BPF_ANY);
-	return refct_forward(eth, idx);
+	return refdr_main(ctx, true);
 }
