@@ -90,11 +90,13 @@ func linkAddrs(l netlink.Link) ([]netip.Addr, error) {
 // adding an IPv6 VIP.
 const vipSettleTimeout = 5 * time.Second
 
-// waitUsable returns once no VIP on lo is tentative. The kernel adds every
-// IPv6 address as tentative and clears the flag (and installs the local
-// route) from a work queue, even with IFA_F_NODAD on lo; until then,
-// packets to the address are dropped. On a busy machine that window is
-// long enough to lose the first packets, so Up waits it out.
+// waitUsable returns once every IPv6 VIP on lo is usable: not tentative,
+// and with its local route in place. The kernel adds every IPv6 address
+// as tentative and clears the flag, then installs the local route, from a
+// work queue, even with IFA_F_NODAD on lo; until the route is in, packets
+// to the address are dropped. The flag alone is not enough: CI once lost
+// a datagram sent between the two. On a busy machine that window is long
+// enough to lose the first packets, so Up waits it out.
 func waitUsable(vips []netip.Addr, timeout time.Duration) error {
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
@@ -107,10 +109,13 @@ func waitUsable(vips []netip.Addr, timeout time.Duration) error {
 			return fmt.Errorf("wait for VIPs on lo: %w", err)
 		}
 		if len(pending) == 0 {
+			pending = notLocal(vips)
+		}
+		if len(pending) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("VIPs %v on lo still tentative after %v", pending, timeout)
+			return fmt.Errorf("VIPs %v on lo still tentative or without their local route after %v", pending, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -130,4 +135,21 @@ func tentative(l netlink.Link, vips []netip.Addr) ([]netip.Addr, error) {
 		}
 	}
 	return out, nil
+}
+
+// notLocal lists those of the IPv6 vips that the FIB does not yet route
+// as local (the route the kernel installs after clearing the tentative
+// flag).
+func notLocal(vips []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, v := range vips {
+		if !v.Is6() || v.Is4In6() {
+			continue
+		}
+		routes, err := netlink.RouteGet(v.AsSlice())
+		if err != nil || len(routes) == 0 || routes[0].Type != unix.RTN_LOCAL {
+			out = append(out, v)
+		}
+	}
+	return out
 }
