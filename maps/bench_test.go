@@ -83,8 +83,7 @@ func BenchmarkProgram(b *testing.B) {
 		{"non_vip_v6", withDport6(fx["ipv6_tcp_tx"].In, 81), withDport6(fx["ipv6_tcp_tx"].In, 81), "XDP_PASS", false, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var lb, rd, rd4, ct, ms time.Duration
-			var n int
+			var tt rowTimes
 			flow := uint32(0)
 			warm := bc.newFlow && !bc.single
 			v6 := isIPv6Frame(bc.frame)
@@ -127,36 +126,30 @@ func BenchmarkProgram(b *testing.B) {
 			for b.Loop() {
 				switch {
 				case warm:
-					lb += kernelTime(b, lbWarm, bc.frame, bc.verdict)
+					tt.lb += kernelTime(b, lbWarm, bc.frame, bc.verdict)
 				case bc.newFlow:
-					lb += newFlowTime(b, d.Program(), ref.drop, bc.frame, &flow)
+					tt.lb += newFlowTime(b, d.Program(), ref.drop, bc.frame, &flow)
 				case bc.single:
-					lb += singleTime(b, d.Program(), ref.drop, bc.frame, bc.verdict)
+					tt.lb += singleTime(b, d.Program(), ref.drop, bc.frame, bc.verdict)
 				default:
-					lb += kernelTime(b, d.Program(), bc.frame, bc.verdict)
+					tt.lb += kernelTime(b, d.Program(), bc.frame, bc.verdict)
 				}
-				rd += refTime(bc.refIn)
+				tt.rd += refTime(bc.refIn)
 				if v6 {
 					// refdr's IPv4 path on the IPv4 frame of the same kind.
 					in4 := fx["ct_hit"].In
 					if bc.verdict == "XDP_PASS" {
 						in4 = fx["non_vip_port"].In
 					}
-					rd4 += refTime(in4)
+					tt.rd4 += refTime(in4)
 				}
 				if tracked {
-					ct += ctTime()
+					tt.ct += ctTime()
 				}
-				ms += kernelTime(b, ref.macswap, bc.refIn, "XDP_TX")
-				n++
+				tt.ms += kernelTime(b, ref.macswap, bc.refIn, "XDP_TX")
+				tt.n++
 			}
-			reportRatios(b, lb, rd, ms, n)
-			if v6 {
-				reportRefdr4(b, lb, rd4, n)
-			}
-			if tracked {
-				reportRefct(b, lb, rd, ct, n)
-			}
+			tt.report(b, v6, tracked)
 		})
 	}
 }
@@ -428,6 +421,26 @@ func reportRefdr4(b *testing.B, lb, rd4 time.Duration, n int) {
 	refdr4 := float64(rd4.Nanoseconds()) / float64(n)
 	b.ReportMetric(refdr4, "refdr4_ns/pkt")
 	b.ReportMetric(float64(lb.Nanoseconds())/float64(n)/refdr4, "x_refdr4")
+}
+
+// rowTimes sums one benchmark row's times over its n rounds: xlb (lb),
+// refdr (rd), refdr's IPv4 path for an IPv6 row (rd4), refct for a row
+// of tracked flows (ct) and MAC-swap (ms).
+type rowTimes struct {
+	lb, rd, rd4, ct, ms time.Duration
+	n                   int
+}
+
+// report reports reportRatios' figures, and reportRefdr4's for an IPv6
+// row (v6), reportRefct's for a row of tracked flows (tracked).
+func (t rowTimes) report(b *testing.B, v6, tracked bool) {
+	reportRatios(b, t.lb, t.rd, t.ms, t.n)
+	if v6 {
+		reportRefdr4(b, t.lb, t.rd4, t.n)
+	}
+	if tracked {
+		reportRefct(b, t.lb, t.rd, t.ct, t.n)
+	}
 }
 
 // reportRefct reports, beside reportRatios' figures, the tracked

@@ -153,8 +153,7 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 		}
 		return timedBatch(prog, in, bc.ingress, rdVerdict)
 	}
-	var lb, rd, rd4, ct, ms time.Duration
-	var n int
+	var tt rowTimes
 	for b.Loop() {
 		var err error
 		if doErr := lab.ns.Do(func() error {
@@ -167,25 +166,25 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 			if err != nil {
 				return nil
 			}
-			lb += t
+			tt.lb += t
 			if t, err = refTime(rdProg, ref.refdr, bc.refIn); err != nil {
 				return nil
 			}
-			rd += t
+			tt.rd += t
 			if v6 {
 				if t, err = refTime(rd4Prog, ref.refdr, dr4); err != nil {
 					return nil
 				}
-				rd4 += t
+				tt.rd4 += t
 			}
 			if tracked {
 				if t, err = refTime(ctProg, ref.refct, bc.refIn); err != nil {
 					return nil
 				}
-				ct += t
+				tt.ct += t
 			}
 			t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
-			ms += t
+			tt.ms += t
 			return nil
 		}); doErr != nil {
 			b.Fatal(doErr)
@@ -193,15 +192,9 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 		if err != nil {
 			b.Fatal(err)
 		}
-		n++
+		tt.n++
 	}
-	reportRatios(b, lb, rd, ms, n)
-	if v6 {
-		reportRefdr4(b, lb, rd4, n)
-	}
-	if tracked {
-		reportRefct(b, lb, rd, ct, n)
-	}
+	tt.report(b, v6, tracked)
 }
 
 // tcpACK is the TCP flags byte of a bare ACK.
