@@ -16,6 +16,7 @@
 #include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "hash.h"
+#include "csum.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -24,6 +25,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define REFDR_L4_MIN 8        /* bytes of TCP/UDP header read: ports, at least a UDP header */
 #define REFDR_KEY6_WORDS 5    /* 32-bit words in struct refdr_key6 */
 #define REFDR_PROTO_SHIFT 16  /* bits: proto's place in refdr_key6's last word as loaded (bpfel) */
+#define REF_TCP_HDR_MIN 20    /* bytes: a TCP header without options, which refct_nat rewrites */
+#define REF_IPV4_VERSION_SHIFT 4  /* bits below the version in an IPv4 header's first byte */
+#define REF_IPV6_VERSION_SHIFT 28 /* bits below the version in an IPv6 header's first word */
 
 /* refdr_key is a VIP: IPv4 address, port and protocol, one 8-byte key. */
 struct refdr_key {
@@ -45,10 +49,12 @@ _Static_assert(sizeof(struct refdr_key6) == REFDR_KEY6_WORDS * sizeof(__u32) &&
 	       __builtin_offsetof(struct refdr_key6, port) == (REFDR_KEY6_WORDS - 1) * sizeof(__u32),
 	       "refdr_key6: port, proto and pad no longer fill the last word");
 
-/* refdr_service says where a service's reals sit in refdr_reals. */
+/* refdr_service says where a service's reals sit in refdr_reals (and
+ * refmode_reals). */
 struct refdr_service {
-	__u32 first; /* index of the first real */
-	__u32 count; /* reals from first on; > 0 */
+	__u32 first;          /* index of the first real */
+	__u32 count;          /* reals from first on; > 0 */
+	__u8 tunnel_src[16];  /* refct_tun's outer source; IPv4: the first 4 bytes */
 };
 
 /* refdr_real is what a DR forward needs: two MACs. */
@@ -56,6 +62,25 @@ struct refdr_real {
 	__u8 mac[ETH_ADDR_LEN];
 	__u8 src_mac[ETH_ADDR_LEN];
 };
+
+/* refmode_real is what refct_tun and refct_nat need of real i (the same
+ * index as in refdr_reals): its MACs, an address of each family (so that
+ * the IPv4 and IPv6 services of the benchmarks can share one run of
+ * reals), NAT's port and egress interface. Padded to 64 bytes: the JIT
+ * inlines an array lookup with a shift only for a power-of-two value
+ * size, as refdr_real's 16. */
+struct refmode_real {
+	__u8 mac[ETH_ADDR_LEN];
+	__u8 src_mac[ETH_ADDR_LEN];
+	__be16 port;    /* NAT: the new destination port */
+	__u16 pad;
+	__u32 ifindex;  /* NAT: the egress interface (XDP_TX if the ingress one) */
+	__be32 addr4;   /* the real's IPv4 address */
+	__u8 addr6[16]; /* the real's IPv6 address */
+	__u8 pad2[24];
+};
+
+_Static_assert(sizeof(struct refmode_real) == 64, "refmode_real: not 64 bytes");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -77,6 +102,13 @@ struct {
 	__type(key, struct refdr_key6);
 	__type(value, struct refdr_service);
 } refdr_services6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, REFDR_MAX_REALS);
+	__type(key, __u32);
+	__type(value, struct refmode_real);
+} refmode_reals SEC(".maps");
 
 /* refct_xdp, the third benchmark reference, is refdr with connection
  * tracking (refdr_main's tracked): the least a balancer that keeps flows
@@ -105,8 +137,30 @@ struct {
 	__type(value, __u32);
 } refct_conns6 SEC(".maps");
 
+/* refct_tun_xdp and refct_nat_xdp, the fourth and fifth references, are
+ * refct with TUN's or NAT's rewrite in place of DR's (refdr_main's mode):
+ * the least a tracked balancer of that mode does per packet, for issue
+ * 4's TUN and NAT rows. They share refdr's services and connection
+ * tables; refmode_reals holds what the rewrites need of each real.
+ *   refct_tun pushes an outer header of the packet's own family (IPIP,
+ *   IP6IP6): bpf_xdp_adjust_head, then the Ethernet header and the outer
+ *   IP header written whole (IPv4: its checksum summed, as xlb's), and
+ *   XDP_TX. No MTU check or PTB, no VLAN, TOS copy or flow label.
+ *   refct_nat rewrites the destination address and port, with the
+ *   checksums updated incrementally (csum.h, xlb's), sets the MACs and
+ *   sends the frame to the real's interface (XDP_TX, or bpf_redirect).
+ *   No TTL decrement, no reverse entry: replies are not handled (the
+ *   least a reply costs has the same shape, a lookup and one address
+ *   rewrite).
+ * Not used in production. */
+enum ref_mode {
+	REF_DR,  /* refdr, refct */
+	REF_TUN, /* refct_tun */
+	REF_NAT, /* refct_nat */
+};
+
 /* refdr_send rewrites the MACs for real idx: the part both families and
- * both programs share. Inlined: one call per VIP packet. */
+ * both DR programs share. Inlined: one call per VIP packet. */
 static __always_inline int refdr_send(struct ethhdr *eth, __u32 idx)
 {
 	struct refdr_real *r = bpf_map_lookup_elem(&refdr_reals, &idx);
@@ -117,15 +171,135 @@ static __always_inline int refdr_send(struct ethhdr *eth, __u32 idx)
 	return XDP_TX;
 }
 
+/* ref_macs writes r's two MACs over eth's in six 16-bit copies, as xlb's
+ * set_real_macs (bpf/eth.h), cheaper than two 6-byte memcpys into the
+ * packed ethhdr (byte stores). Inlined: tiny. */
+static __always_inline void ref_macs(struct ethhdr *eth, const struct refmode_real *r)
+{
+	__u16 *to = (__u16 *)eth;
+	const __u16 *from = (const __u16 *)r->mac;
+
+	for (int i = 0; i < ETH_ADDR_LEN; i++)
+		to[i] = from[i];
+}
+
+/* ref_tun is refct_tun's send to real idx (see above). Inlined: one call
+ * per VIP packet. */
+static __always_inline int ref_tun(struct xdp_md *ctx, const struct refdr_service *svc, __u32 idx, const bool v6)
+{
+	struct refmode_real *r = bpf_map_lookup_elem(&refmode_reals, &idx);
+	if (!r)
+		return XDP_DROP;
+	if (bpf_xdp_adjust_head(ctx, v6 ? -IPV6_HDR_LEN : -IPV4_HDR_LEN))
+		return XDP_DROP;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if (v6) {
+		struct ipv6hdr *outer = (void *)(eth + 1);
+		struct ipv6hdr *inner = outer + 1;
+		if ((void *)(inner + 1) > data_end)
+			return XDP_DROP;
+		ref_macs(eth, r);
+		eth->h_proto = bpf_htons(ETH_TYPE_IPV6);
+		*(__be32 *)outer = bpf_htonl((__u32)IPV6_VERSION << REF_IPV6_VERSION_SHIFT);
+		outer->payload_len = bpf_htons(bpf_ntohs(inner->payload_len) + IPV6_HDR_LEN);
+		outer->nexthdr = IPPROTO_IPV6_NUM;
+		outer->hop_limit = TUN_TTL;
+		__builtin_memcpy(&outer->saddr, svc->tunnel_src, sizeof(outer->saddr));
+		__builtin_memcpy(&outer->daddr, r->addr6, sizeof(outer->daddr));
+		return XDP_TX;
+	}
+	struct iphdr *outer = (void *)(eth + 1);
+	struct iphdr *inner = outer + 1;
+	if ((void *)(inner + 1) > data_end)
+		return XDP_DROP;
+	ref_macs(eth, r);
+	eth->h_proto = bpf_htons(ETH_TYPE_IPV4);
+	*(__u8 *)outer = IPV4_VERSION << REF_IPV4_VERSION_SHIFT | IPV4_IHL_MIN;
+	outer->tos = 0;
+	outer->tot_len = bpf_htons(bpf_ntohs(inner->tot_len) + IPV4_HDR_LEN);
+	outer->id = 0;
+	outer->frag_off = bpf_htons(IPV4_FLAG_DF);
+	outer->ttl = TUN_TTL;
+	outer->protocol = IPPROTO_IPIP_NUM;
+	outer->check = 0;
+	outer->saddr = *(const __be32 *)svc->tunnel_src;
+	outer->daddr = r->addr4;
+	outer->check = ipv4_csum(outer);
+	return XDP_TX;
+}
+
+/* ref_nat is refct_nat's send to real idx (see above): l3 and ports are
+ * the packet's IP header and its first 8 bytes of TCP or UDP (proto),
+ * bounds-checked. Inlined: one call per VIP packet. */
+static __always_inline int ref_nat(struct xdp_md *ctx, struct ethhdr *eth, void *l3, __u16 *ports,
+				   void *data_end, __u8 proto, __u32 idx, const bool v6)
+{
+	struct refmode_real *r = bpf_map_lookup_elem(&refmode_reals, &idx);
+	if (!r)
+		return XDP_DROP;
+	bool udp = proto == IPPROTO_UDP_NUM;
+	__u16 *csum = (void *)ports + UDP_CSUM_OFFSET;
+	if (!udp) {
+		if ((void *)ports + REF_TCP_HDR_MIN > data_end)
+			return XDP_DROP;
+		csum = (void *)ports + TCP_CSUM_OFFSET;
+	}
+	__u64 delta = csum_delta16(ports[1], r->port);
+	ports[1] = r->port;
+	if (v6) {
+		__u32 *a = ((struct ipv6hdr *)l3)->daddr.in6_u.u6_addr32;
+		const __u32 *na = (const __u32 *)r->addr6;
+		for (int i = 0; i < 4; i++) {
+			delta += csum_delta32(a[i], na[i]);
+			a[i] = na[i];
+		}
+	} else {
+		struct iphdr *ip = l3;
+		__u64 d = csum_delta32(ip->daddr, r->addr4);
+		ip->daddr = r->addr4;
+		ip->check = csum_apply(ip->check, d);
+		delta += d; /* the pseudo-header's address */
+	}
+	/* An IPv4 UDP checksum of 0 (none) stays 0; a computed 0 is sent as
+	 * 0xffff (RFC 768). */
+	if (!udp || v6 || *csum != 0) {
+		__u16 c = csum_apply(*csum, delta);
+		*csum = (udp && c == 0) ? 0xffff : c;
+	}
+	ref_macs(eth, r);
+	if (r->ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(r->ifindex, 0);
+}
+
+/* ref_send sends the packet to real idx by mode (a constant): DR's MACs, or
+ * refct_tun's or refct_nat's rewrite. Inlined: one call per VIP
+ * packet. */
+static __always_inline int ref_send(struct xdp_md *ctx, struct ethhdr *eth, void *l3, __u16 *ports, void *data_end,
+				    __u8 proto, const struct refdr_service *svc, __u32 idx, const bool v6,
+				    const enum ref_mode mode)
+{
+	if (mode == REF_TUN)
+		return ref_tun(ctx, svc, idx, v6);
+	if (mode == REF_NAT)
+		return ref_nat(ctx, eth, l3, ports, data_end, proto, idx, v6);
+	return refdr_send(eth, idx);
+}
+
 /* refdr_ipv6 is the IPv6 path: the fixed header, TCP or UDP right after
  * it (an extension header, as any other next header, is passed). The key
  * is written in whole words, as xlb's fill_vip_key (bpf/parse.h) for the
  * reason given there, so that refdr does not pay a store-forwarding stall
  * xlb avoids. The addresses are folded to one word each by xor before the
  * IPv4 path's hash3. tracked (a constant: refct) adds the connection
- * table, its key in conns6's layout, written in whole words. Inlined: one
- * call per IPv6 packet. */
-static __always_inline int refdr_ipv6(struct ethhdr *eth, void *data_end, const bool tracked)
+ * table, its key in conns6's layout, written in whole words; mode (a
+ * constant) is the rewrite (ref_send). Inlined: one call per IPv6
+ * packet. */
+static __always_inline int refdr_ipv6(struct xdp_md *ctx, struct ethhdr *eth, void *data_end, const bool tracked,
+				      const enum ref_mode mode)
 {
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 
@@ -162,19 +336,20 @@ static __always_inline int refdr_ipv6(struct ethhdr *eth, void *data_end, const 
 		fw[9] = proto;
 		__u32 *c = bpf_map_lookup_elem(&refct_conns6, &f);
 		if (c)
-			return refdr_send(eth, *c);
+			return ref_send(ctx, eth, ip6, ports, data_end, proto, svc, *c, true, mode);
 	}
 	__u32 h = hash3(s[0] ^ s[1] ^ s[2] ^ s[3], k[0] ^ k[1] ^ k[2] ^ k[3],
 			((__u32)ports[0] << 16) | ports[1], proto);
 	__u32 idx = svc->first + hash_to_slot(h, svc->count);
 	if (tracked)
 		bpf_map_update_elem(&refct_conns6, &f, &idx, BPF_ANY);
-	return refdr_send(eth, idx);
+	return ref_send(ctx, eth, ip6, ports, data_end, proto, svc, idx, true, mode);
 }
 
-/* refdr_main is both programs: refdr, and refct when tracked (a
- * constant). Inlined: the programs' whole body. */
-static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked)
+/* refdr_main is every reference but MAC-swap: refdr, refct when tracked,
+ * refct_tun and refct_nat by mode (both constants). Inlined: the
+ * programs' whole body. */
+static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked, const enum ref_mode mode)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -186,7 +361,7 @@ static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked)
 	if (eth->h_proto != bpf_htons(ETH_TYPE_IPV4)) {
 		/* IPv4 first: its path costs what it did before IPv6 came. */
 		if (eth->h_proto == bpf_htons(ETH_TYPE_IPV6))
-			return refdr_ipv6(eth, data_end, tracked);
+			return refdr_ipv6(ctx, eth, data_end, tracked, mode);
 		return XDP_PASS;
 	}
 	if (ip->protocol != IPPROTO_TCP_NUM && ip->protocol != IPPROTO_UDP_NUM)
@@ -213,23 +388,35 @@ static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked)
 		fw[3] = ip->protocol;
 		__u32 *c = bpf_map_lookup_elem(&refct_conns4, &f);
 		if (c)
-			return refdr_send(eth, *c);
+			return ref_send(ctx, eth, ip, ports, data_end, ip->protocol, svc, *c, false, mode);
 	}
 	__u32 h = hash3(ip->saddr, ip->daddr, ((__u32)ports[0] << 16) | ports[1], ip->protocol);
 	__u32 idx = svc->first + hash_to_slot(h, svc->count);
 	if (tracked)
 		bpf_map_update_elem(&refct_conns4, &f, &idx, BPF_ANY);
-	return refdr_send(eth, idx);
+	return ref_send(ctx, eth, ip, ports, data_end, ip->protocol, svc, idx, false, mode);
 }
 
 SEC("xdp")
 int refdr_xdp(struct xdp_md *ctx)
 {
-	return refdr_main(ctx, false);
+	return refdr_main(ctx, false, REF_DR);
 }
 
 SEC("xdp")
 int refct_xdp(struct xdp_md *ctx)
 {
-	return refdr_main(ctx, true);
+	return refdr_main(ctx, true, REF_DR);
+}
+
+SEC("xdp")
+int refct_tun_xdp(struct xdp_md *ctx)
+{
+	return refdr_main(ctx, true, REF_TUN);
+}
+
+SEC("xdp")
+int refct_nat_xdp(struct xdp_md *ctx)
+{
+	return refdr_main(ctx, true, REF_NAT);
 }

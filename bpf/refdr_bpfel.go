@@ -56,9 +56,22 @@ type RefdrRefdrReal struct {
 }
 
 type RefdrRefdrService struct {
-	_     structs.HostLayout
-	First uint32
-	Count uint32
+	_         structs.HostLayout
+	First     uint32
+	Count     uint32
+	TunnelSrc [16]uint8
+}
+
+type RefdrRefmodeReal struct {
+	_       structs.HostLayout
+	Mac     [6]uint8
+	SrcMac  [6]uint8
+	Port    uint16
+	Pad     uint16
+	Ifindex uint32
+	Addr4   uint32
+	Addr6   [16]uint8
+	Pad2    [24]uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -70,6 +83,9 @@ const (
 	RefdrMapRefdrReals     = "refdr_reals"
 	RefdrMapRefdrServices  = "refdr_services"
 	RefdrMapRefdrServices6 = "refdr_services6"
+	RefdrMapRefmodeReals   = "refmode_reals"
+	RefdrProgRefctNatXdp   = "refct_nat_xdp"
+	RefdrProgRefctTunXdp   = "refct_tun_xdp"
 	RefdrProgRefctXdp      = "refct_xdp"
 	RefdrProgRefdrXdp      = "refdr_xdp"
 )
@@ -116,8 +132,10 @@ type RefdrSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type RefdrProgramSpecs struct {
-	RefctXdp *ebpf.ProgramSpec `ebpf:"refct_xdp"`
-	RefdrXdp *ebpf.ProgramSpec `ebpf:"refdr_xdp"`
+	RefctNatXdp *ebpf.ProgramSpec `ebpf:"refct_nat_xdp"`
+	RefctTunXdp *ebpf.ProgramSpec `ebpf:"refct_tun_xdp"`
+	RefctXdp    *ebpf.ProgramSpec `ebpf:"refct_xdp"`
+	RefdrXdp    *ebpf.ProgramSpec `ebpf:"refdr_xdp"`
 }
 
 // RefdrMapSpecs contains maps before they are loaded into the kernel.
@@ -129,6 +147,7 @@ type RefdrMapSpecs struct {
 	RefdrReals     *ebpf.MapSpec `ebpf:"refdr_reals"`
 	RefdrServices  *ebpf.MapSpec `ebpf:"refdr_services"`
 	RefdrServices6 *ebpf.MapSpec `ebpf:"refdr_services6"`
+	RefmodeReals   *ebpf.MapSpec `ebpf:"refmode_reals"`
 }
 
 // RefdrVariableSpecs contains global variables before they are loaded into the kernel.
@@ -162,6 +181,7 @@ type RefdrMaps struct {
 	RefdrReals     *ebpf.Map `ebpf:"refdr_reals"`
 	RefdrServices  *ebpf.Map `ebpf:"refdr_services"`
 	RefdrServices6 *ebpf.Map `ebpf:"refdr_services6"`
+	RefmodeReals   *ebpf.Map `ebpf:"refmode_reals"`
 }
 
 func (m *RefdrMaps) Close() error {
@@ -171,6 +191,7 @@ func (m *RefdrMaps) Close() error {
 		m.RefdrReals,
 		m.RefdrServices,
 		m.RefdrServices6,
+		m.RefmodeReals,
 	)
 }
 
@@ -184,12 +205,16 @@ type RefdrVariables struct {
 //
 // It can be passed to LoadRefdrObjects or ebpf.CollectionSpec.LoadAndAssign.
 type RefdrPrograms struct {
-	RefctXdp *ebpf.Program `ebpf:"refct_xdp"`
-	RefdrXdp *ebpf.Program `ebpf:"refdr_xdp"`
+	RefctNatXdp *ebpf.Program `ebpf:"refct_nat_xdp"`
+	RefctTunXdp *ebpf.Program `ebpf:"refct_tun_xdp"`
+	RefctXdp    *ebpf.Program `ebpf:"refct_xdp"`
+	RefdrXdp    *ebpf.Program `ebpf:"refdr_xdp"`
 }
 
 func (p *RefdrPrograms) Close() error {
 	return _RefdrClose(
+		p.RefctNatXdp,
+		p.RefctTunXdp,
 		p.RefctXdp,
 		p.RefdrXdp,
 	)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ const singleRuns = 4096
 // yardstick they had before refdr parsed IPv6. VIP rows also run refct
 // (refdr with a connection table, bpf/refdr.c) by xlb's method, new flows
 // where xlb's are new, and report refct_x_refdr (what tracking alone costs
-// over refdr) and x_refct.
+// over refdr) and x_refct; the TUN row also runs refct_tun (refct with
+// TUN's encapsulation) and reports refct_tun_x_refdr and x_refct_tun.
 //
 // Established flows (conntrack hit) and non-VIP frames run benchRepeat
 // times per call, spreading the fixed call overhead (LAB-NOTES: ~35 ns).
@@ -92,6 +94,12 @@ func BenchmarkProgram(b *testing.B) {
 				lbWarm, rdWarm, ctWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr), newFlowProgram(b, ref.refct)
 			}
 			tracked := bc.verdict == "XDP_TX" // refct: the VIP rows
+			// refct_tun, the least a tracked TUN balancer does, by the
+			// same method (repeat=1: it grows the frame too).
+			tun := strings.HasPrefix(bc.name, "tun_")
+			if tun {
+				tt.modeRef = "refct_tun"
+			}
 			refVerdict := "XDP_TX"
 			if bc.verdict == "XDP_PASS" {
 				refVerdict = "XDP_PASS"
@@ -146,6 +154,9 @@ func BenchmarkProgram(b *testing.B) {
 				if tracked {
 					tt.ct += ctTime()
 				}
+				if tun {
+					tt.mode += singleTime(b, ref.refctTun, ref.drop, bc.refIn, "XDP_TX")
+				}
 				tt.ms += kernelTime(b, ref.macswap, bc.refIn, "XDP_TX")
 				tt.n++
 			}
@@ -173,7 +184,7 @@ func BenchmarkScale(b *testing.B) {
 		{"conns_1M", benchReals, 1_000_000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			d := benchDataplane(b, Options{MaxReals: uint32(max(3*bc.reals+benchIDGap, DefaultMaxReals))}, bc.reals)
+			d := benchDataplane(b, Options{MaxReals: uint32(max(4*bc.reals+benchIDGap, DefaultMaxReals))}, bc.reals)
 			if bc.fill > 0 {
 				fillConns(b, d, bc.fill)
 			}
@@ -258,9 +269,10 @@ func BenchmarkConnMapType(b *testing.B) {
 // references are the benchmark's yardsticks. refdr parses IPv4 and IPv6
 // (not VLAN tags, IPv6 extension headers): xlb's IPv6 rows are measured
 // against its IPv6 path, and also report x_refdr4 (reportRefdr4). refct
-// is refdr with a connection table, loaded with it.
+// is refdr with a connection table, loaded with it; refctTun and refctNat
+// are refct with TUN's and NAT's rewrite (bpf/refdr.c).
 type references struct {
-	macswap, refdr, refct, drop *ebpf.Program
+	macswap, refdr, refct, refctTun, refctNat, drop *ebpf.Program
 }
 
 func loadReferences(b *testing.B) references {
@@ -284,7 +296,8 @@ func loadReferences(b *testing.B) references {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { drop.Close() })
-	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, refct: rd.RefctXdp, drop: drop}
+	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, refct: rd.RefctXdp,
+		refctTun: rd.RefctTunXdp, refctNat: rd.RefctNatXdp, drop: drop}
 }
 
 // benchIDGap keeps the real ids of benchDataplane's second and third
@@ -293,8 +306,10 @@ func loadReferences(b *testing.B) references {
 const benchIDGap = 100
 
 // benchDataplane opens a Dataplane with full 65537-slot tables over reals
-// reals each: DR services at 198.18.0.100:80 and [2001:db8::100]:80, and a
-// TUN service at 198.18.0.100:8080 (tunnel source 198.18.0.1). Each service
+// reals each: DR services at 198.18.0.100:80 and [2001:db8::100]:80, and
+// TUN services at 198.18.0.100:8080 (tunnel source 198.18.0.1, IPv4
+// reals) and [2001:db8::100]:8080 (tunnel source 2001:db8::1, IPv6
+// reals). Each service
 // has reals of its own, with its id, as the control plane puts them (a
 // tracked IPv6 flow finds its service through its real, bpf/fast.h).
 func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
@@ -308,6 +323,7 @@ func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 		{"198.18.0.100", Service{ID: 1, Kind: KindDR}, 80},
 		{"2001:db8::100", Service{ID: 2, Kind: KindDR}, 80},
 		{"198.18.0.100", Service{ID: 3, Kind: KindTUN, TunnelSrc: netip.MustParseAddr("198.18.0.1")}, 8080},
+		{"2001:db8::100", Service{ID: 4, Kind: KindTUN, TunnelSrc: netip.MustParseAddr("2001:db8::1")}, 8080},
 	} {
 		first := uint32(1) // the ids other benchmarks' services share
 		if s.svc.ID > 1 {
@@ -317,6 +333,11 @@ func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 			id := first + i
 			r := testReal(loIfindex)
 			r.Addr = netip.AddrFrom4([4]byte{198, 18, byte(2 + id>>8), byte(id)})
+			if s.svc.TunnelSrc.Is6() {
+				a := netip.MustParseAddr("2001:db8:2::").As16()
+				binary.BigEndian.PutUint32(a[12:], id)
+				r.Addr = netip.AddrFrom16(a)
+			}
 			r.MAC = net.HardwareAddr{0x02, 0, 0, 0, byte(id >> 8), byte(id)}
 			r.ServiceID = s.svc.ID
 			if err := d.PutReal(id, r); err != nil {
@@ -425,33 +446,41 @@ func reportRefdr4(b *testing.B, lb, rd4 time.Duration, n int) {
 
 // rowTimes sums one benchmark row's times over its n rounds: xlb (lb),
 // refdr (rd), refdr's IPv4 path for an IPv6 row (rd4), refct for a row
-// of tracked flows (ct) and MAC-swap (ms).
+// of tracked flows (ct), the reference with the row's mode's rewrite,
+// modeRef (refct_tun, refct_nat; "" for none), for a TUN or NAT row (mode)
+// and MAC-swap (ms).
 type rowTimes struct {
-	lb, rd, rd4, ct, ms time.Duration
-	n                   int
+	lb, rd, rd4, ct, mode, ms time.Duration
+	modeRef                   string
+	n                         int
 }
 
 // report reports reportRatios' figures, and reportRefdr4's for an IPv6
-// row (v6), reportRefct's for a row of tracked flows (tracked).
+// row (v6), reportRef's of refct for a row of tracked flows (tracked)
+// and of modeRef if the row has one.
 func (t rowTimes) report(b *testing.B, v6, tracked bool) {
 	reportRatios(b, t.lb, t.rd, t.ms, t.n)
 	if v6 {
 		reportRefdr4(b, t.lb, t.rd4, t.n)
 	}
 	if tracked {
-		reportRefct(b, t.lb, t.rd, t.ct, t.n)
+		reportRef(b, "refct", t.lb, t.rd, t.ct, t.n)
+	}
+	if t.modeRef != "" {
+		reportRef(b, t.modeRef, t.lb, t.rd, t.mode, t.n)
 	}
 }
 
-// reportRefct reports, beside reportRatios' figures, the tracked
-// reference's time ct (refct: refdr with a connection table, same method,
-// same loop), its ratio to refdr (refct_x_refdr: what tracking alone
-// costs) and xlb's ratio to it (x_refct).
-func reportRefct(b *testing.B, lb, rd, ct time.Duration, n int) {
-	refct := float64(ct.Nanoseconds()) / float64(n)
-	b.ReportMetric(refct, "refct_ns/pkt")
-	b.ReportMetric(refct/(float64(rd.Nanoseconds())/float64(n)), "refct_x_refdr")
-	b.ReportMetric(float64(lb.Nanoseconds())/float64(n)/refct, "x_refct")
+// reportRef reports, beside reportRatios' figures, the time ref of a
+// tracked reference, name (refct: refdr with a connection table;
+// refct_tun, refct_nat: refct with a mode's rewrite; same method, same
+// loop), its ratio to refdr (name_x_refdr: what tracking, and the
+// rewrite, alone cost) and xlb's ratio to it (x_name).
+func reportRef(b *testing.B, name string, lb, rd, ref time.Duration, n int) {
+	per := float64(ref.Nanoseconds()) / float64(n)
+	b.ReportMetric(per, name+"_ns/pkt")
+	b.ReportMetric(per/(float64(rd.Nanoseconds())/float64(n)), name+"_x_refdr")
+	b.ReportMetric(float64(lb.Nanoseconds())/float64(n)/per, "x_"+name)
 }
 
 // isIPv6Frame reports whether frame is an untagged IPv6 frame.

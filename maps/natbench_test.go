@@ -129,8 +129,8 @@ type labRow struct {
 // refdr's IPv4 path on dr4 too (x_refdr4).
 func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []byte, bc labRow) {
 	v6 := isIPv6Frame(bc.frame)
-	lbProg, rdProg, rd4Prog, ctProg := d.Program(), ref.refdr, ref.refdr, ref.refct
-	tracked := bc.verdict != "XDP_PASS" // refct: the rows of tracked flows
+	lbProg, rdProg, rd4Prog, ctProg, natProg := d.Program(), ref.refdr, ref.refdr, ref.refct, ref.refctNat
+	tracked := bc.verdict != "XDP_PASS" // refct and refct_nat: the rows of tracked flows
 	if !bc.single && tracked {
 		// Batched (full) NAT: the kernel would re-run the rewritten
 		// frame, so a wrapper puts the original back first; refdr runs
@@ -138,6 +138,7 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 		lbProg = restoreProgram(b, d.Program(), bc.frame)
 		rdProg = restoreProgram(b, ref.refdr, bc.refIn)
 		ctProg = restoreProgram(b, ref.refct, bc.refIn)
+		natProg = restoreProgram(b, ref.refctNat, bc.refIn)
 		if v6 {
 			rd4Prog = restoreProgram(b, ref.refdr, dr4)
 		}
@@ -147,13 +148,21 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 		rdVerdict = "XDP_TX"
 	}
 	// refTime times a reference: prog batched, or the bare one repeat=1.
-	refTime := func(prog, bare *ebpf.Program, in []byte) (time.Duration, error) {
+	refTimeVerdict := func(prog, bare *ebpf.Program, in []byte, verdict string) (time.Duration, error) {
 		if bc.single {
-			return timedSingle(bare, ref.drop, in, bc.ingress, rdVerdict)
+			return timedSingle(bare, ref.drop, in, bc.ingress, verdict)
 		}
-		return timedBatch(prog, in, bc.ingress, rdVerdict)
+		return timedBatch(prog, in, bc.ingress, verdict)
+	}
+	refTime := func(prog, bare *ebpf.Program, in []byte) (time.Duration, error) {
+		return refTimeVerdict(prog, bare, in, rdVerdict)
 	}
 	var tt rowTimes
+	if tracked {
+		// refct_nat's reals are on the loopback (loadRefdr), not the
+		// lab's ingress: it redirects, as xlb does in these rows.
+		tt.modeRef = "refct_nat"
+	}
 	for b.Loop() {
 		var err error
 		if doErr := lab.ns.Do(func() error {
@@ -182,6 +191,10 @@ func runLabRow(b *testing.B, lab *natLab, d *Dataplane, ref references, dr4 []by
 					return nil
 				}
 				tt.ct += t
+				if t, err = refTimeVerdict(natProg, ref.refctNat, bc.refIn, "XDP_REDIRECT"); err != nil {
+					return nil
+				}
+				tt.mode += t
 			}
 			t, err = timedBatch(ref.macswap, bc.refIn, bc.ingress, "XDP_TX")
 			tt.ms += t

@@ -33,8 +33,10 @@ func refdrRealMAC(i uint32) net.HardwareAddr {
 }
 
 // loadRefdr loads refdr with reals reals (refdrRealMAC, source MAC
-// nodeMAC) and the services svcs, each in refdr_services or
-// refdr_services6 by its VIP's family, and closes it when tb ends.
+// nodeMAC; in refmode_reals as putRefModeReals puts them, NAT's egress
+// the loopback, where BPF_PROG_TEST_RUN's frames arrive) and the services
+// svcs, each in refdr_services or refdr_services6 by its VIP's family, and
+// closes it when tb ends.
 func loadRefdr(tb testing.TB, reals uint32, svcs []refdrService) *bpf.RefdrObjects {
 	tb.Helper()
 	testutil.RequireRoot(tb)
@@ -49,6 +51,7 @@ func loadRefdr(tb testing.TB, reals uint32, svcs []refdrService) *bpf.RefdrObjec
 			tb.Fatal(err)
 		}
 	}
+	putRefModeReals(tb, &rd, reals, loIfindex)
 	for _, s := range svcs {
 		putRefdrService(tb, &rd, s)
 	}
@@ -56,15 +59,18 @@ func loadRefdr(tb testing.TB, reals uint32, svcs []refdrService) *bpf.RefdrObjec
 }
 
 // putRefdrService puts s in refdr_services or refdr_services6 by its VIP's
-// family, replacing the entry of the same VIP.
+// family (tunnel source refTunnelSrc4 or refTunnelSrc6), replacing the
+// entry of the same VIP.
 func putRefdrService(tb testing.TB, rd *bpf.RefdrObjects, s refdrService) {
 	tb.Helper()
 	val := bpf.RefdrRefdrService{First: s.first, Count: s.count}
 	var err error
 	if a := s.vip.Addr(); a.Is4() {
+		copy(val.TunnelSrc[:], refTunnelSrc4.AsSlice())
 		key := bpf.RefdrRefdrKey{Addr: binary.NativeEndian.Uint32(a.AsSlice()), Port: htons(s.vip.Port()), Proto: s.proto}
 		err = rd.RefdrServices.Put(&key, &val)
 	} else {
+		val.TunnelSrc = refTunnelSrc6.As16()
 		key := bpf.RefdrRefdrKey6{Addr: a.As16(), Port: htons(s.vip.Port()), Proto: s.proto}
 		err = rd.RefdrServices6.Put(&key, &val)
 	}
@@ -221,59 +227,61 @@ func TestRefdrSpread(t *testing.T) {
 
 // refdrModel is the Go model of refdr's verdict on frame with services
 // svcs: what it reads, in the order it reads it, and so where a short
-// frame drops. For XDP_TX it also returns the index of the real.
-func refdrModel(frame []byte, svcs []refdrService) (verdict string, real uint32) {
+// frame drops. For XDP_TX it also returns the index of the real, the
+// L4 protocol and where its header starts.
+func refdrModel(frame []byte, svcs []refdrService) (verdict string, real uint32, proto uint8, l4 int) {
 	const ipv4Min = ethHeaderLen + ipv4HeaderLen // refdr checks this much first, any EtherType
 	if len(frame) < ipv4Min {
-		return "XDP_DROP", 0
+		return "XDP_DROP", 0, 0, 0
 	}
 	var src, dst netip.Addr
-	var proto uint8
-	var l4 int
 	switch binary.BigEndian.Uint16(frame[2*ethAddrLen:]) {
 	case unix.ETH_P_IP:
 		ip := frame[ethHeaderLen:]
 		proto = ip[9]
 		if proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_UDP {
-			return "XDP_PASS", 0
+			return "XDP_PASS", 0, 0, 0
 		}
 		// No IHL or version check: refdr trusts the header length.
 		l4 = ethHeaderLen + int(ip[0]&0xf)*4
 		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
 	case unix.ETH_P_IPV6:
 		if len(frame) < ethHeaderLen+ipv6HeaderLen {
-			return "XDP_DROP", 0
+			return "XDP_DROP", 0, 0, 0
 		}
 		ip6 := frame[ethHeaderLen:]
 		proto = ip6[6]
 		if proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_UDP {
-			return "XDP_PASS", 0
+			return "XDP_PASS", 0, 0, 0
 		}
 		l4 = ethHeaderLen + ipv6HeaderLen
 		src, dst = netip.AddrFrom16([16]byte(ip6[8:24])), netip.AddrFrom16([16]byte(ip6[24:40]))
 	default:
-		return "XDP_PASS", 0
+		return "XDP_PASS", 0, 0, 0
 	}
 	const l4Min = 8 // bytes of TCP/UDP header refdr reads (REFDR_L4_MIN)
 	if len(frame) < l4+l4Min {
-		return "XDP_DROP", 0
+		return "XDP_DROP", 0, 0, 0
 	}
 	s := netip.AddrPortFrom(src, binary.BigEndian.Uint16(frame[l4:]))
 	d := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(frame[l4+2:]))
 	for _, svc := range svcs {
 		// Families apart: a v4-mapped IPv6 destination is no IPv4 VIP.
 		if svc.vip == d && svc.proto == proto {
-			return "XDP_TX", svc.first + sched.Slot(refdrHash(s, d, proto), svc.count)
+			return "XDP_TX", svc.first + sched.Slot(refdrHash(s, d, proto), svc.count), proto, l4
 		}
 	}
-	return "XDP_PASS", 0
+	return "XDP_PASS", 0, 0, 0
 }
 
 // FuzzRefdr feeds arbitrary frames through refdr (seeds: TestRefdr's
 // frames and every golden input) and checks it against refdrModel: the
 // same verdict, the same real, and a frame unchanged but for the MACs
 // of a forwarded one. The benchmarks' yardstick must not pass off a
-// frame it cannot parse as one it forwards, or the reverse.
+// frame it cannot parse as one it forwards, or the reverse. refct
+// must do the same; refct_tun and refct_nat the same but for their
+// rewrite (refTunFrame, refNATFrame; refct_nat also drops a TCP frame
+// too short for the header whose checksum it updates).
 func FuzzRefdr(f *testing.F) {
 	for _, fx := range loadFixtures(f) {
 		f.Add([]byte(fx.In))
@@ -301,21 +309,35 @@ func FuzzRefdr(f *testing.F) {
 		if len(in) < ethHeaderLen || len(in) > maxFuzzFrame {
 			t.Skip("BPF_PROG_TEST_RUN takes 14 bytes to a page")
 		}
-		verdict, real := refdrModel(in, svcs)
-		want := in
-		if verdict == "XDP_TX" {
-			want = bytes.Clone(in)
-			copy(want, refdrRealMAC(real))
-			copy(want[ethAddrLen:], nodeMAC)
+		verdict, real, proto, l4 := refdrModel(in, svcs)
+		type outcome struct {
+			verdict string
+			frame   []byte
 		}
-		// refct parses as refdr does, and with the services fixed a
-		// tracked flow keeps the real refdr's hash gives it.
-		for name, prog := range map[string]*ebpf.Program{"refdr": rd.RefdrXdp, "refct": rd.RefctXdp} {
-			v, out := run(t, prog, in)
-			if got := testutil.VerdictName(v); got != verdict {
-				t.Fatalf("%s: verdict %s, model %s", name, got, verdict)
+		dr, tun, nat := outcome{verdict, in}, outcome{verdict, in}, outcome{verdict, in}
+		if verdict == "XDP_TX" {
+			dr.frame = bytes.Clone(in)
+			copy(dr.frame, refdrRealMAC(real))
+			copy(dr.frame[ethAddrLen:], nodeMAC)
+			v6 := isIPv6Frame(in)
+			tun.frame = refTunFrame(in, real, v6)
+			if proto == unix.IPPROTO_TCP && len(in) < l4+tcpHeaderLen {
+				nat.verdict = "XDP_DROP"
+			} else {
+				nat.frame = refNATFrame(in, real, v6, proto, l4)
 			}
-			if diff := cmp.Diff(want, out); diff != "" {
+		}
+		// The tracked ones parse as refdr does, and with the services
+		// fixed a tracked flow keeps the real refdr's hash gives it.
+		for name, c := range map[string]struct {
+			prog *ebpf.Program
+			want outcome
+		}{"refdr": {rd.RefdrXdp, dr}, "refct": {rd.RefctXdp, dr}, "refct_tun": {rd.RefctTunXdp, tun}, "refct_nat": {rd.RefctNatXdp, nat}} {
+			v, out := run(t, c.prog, in)
+			if got := testutil.VerdictName(v); got != c.want.verdict {
+				t.Fatalf("%s: verdict %s, model %s", name, got, c.want.verdict)
+			}
+			if diff := cmp.Diff(c.want.frame, out); diff != "" {
 				t.Errorf("%s: frame (-want +got):\n%s", name, diff)
 			}
 		}
