@@ -51,6 +51,7 @@
  * goes to the stack, which answers with ICMP time exceeded (RFC 1812
  * 5.3.1). */
 #define TTL_MIN_FORWARD 2
+#define TTL_WORD_ONE 0x0100 /* one TTL in the IPv4 (TTL, protocol) word, host order */
 
 /* Header offsets the NAT rewrite needs. */
 #define TCP_CSUM_OFFSET 16 /* bytes from the start of the TCP header to its checksum */
