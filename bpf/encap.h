@@ -38,7 +38,6 @@
 #include "parse.h"
 #include "csum.h"
 
-#define IPV4_VERSION_IHL (IPV4_VERSION << 4 | IPV4_IHL_MIN) /* first byte of an option-less IPv4 header */
 #define IPV6_VERSION_SHIFT 28 /* bits below the version in the first word */
 #define IPV6_TCLASS_SHIFT 20  /* bits below the traffic class in the first word */
 #define L2_LEN_VLAN (ETH_HLEN + 4) /* bytes: Ethernet header and one 802.1Q tag */
@@ -89,18 +88,8 @@ static __always_inline bool write_outer(void *data, void *data_end, const int l2
 		__builtin_memcpy(&ip6->daddr, r->addr, sizeof(ip6->daddr));
 		return true;
 	}
-	struct iphdr *ip = outer;
-	*(__u8 *)ip = IPV4_VERSION_IHL;
-	ip->tos = p->tos;
-	ip->tot_len = bpf_htons(p->l3_len + IPV4_HDR_LEN);
-	ip->id = 0;
-	ip->frag_off = bpf_htons(IPV4_FLAG_DF);
-	ip->ttl = TUN_TTL;
-	ip->protocol = inner;
-	ip->check = 0;
-	ip->saddr = ((const __u32 *)svc->tunnel_src)[V4_MAPPED_WORDS - 1];
-	ip->daddr = ((const __u32 *)r->addr)[V4_MAPPED_WORDS - 1];
-	ip->check = ipv4_csum(ip);
+	ipv4_write_header(outer, p->tos, p->l3_len + IPV4_HDR_LEN, TUN_TTL, inner,
+			  ((const __u32 *)svc->tunnel_src)[V4_MAPPED_WORDS - 1], ((const __u32 *)r->addr)[V4_MAPPED_WORDS - 1]);
 	return true;
 }
 

@@ -436,15 +436,6 @@ static __always_inline __u32 tun_check_mtu(struct xdp_md *ctx, const struct pack
 	return len > grow ? len - grow : 1;
 }
 
-/* csum_fold64 folds a sum of 16- or 32-bit words to the 16-bit
- * complement a checksum field holds. Inlined: tiny. */
-static __always_inline __u16 csum_fold64(__u64 s)
-{
-	for (int i = 0; i < CSUM_FOLDS64; i++)
-		s = (s & 0xffff) + (s >> 16);
-	return ~(__u16)s;
-}
-
 /* csum_quote adds the one's-complement sum of the len bytes at q (len a
  * constant multiple of 4; the caller checked the bounds) to *sum, a
  * bpf_csum_diff call per CSUM_CHUNK bytes. False if the helper fails.
@@ -547,17 +538,8 @@ static __always_inline int ptb_send(struct xdp_md *ctx, const struct packet *p, 
 	} else {
 		struct iphdr *ip = l3;
 		ic = l3 + IPV4_HDR_LEN;
-		*(__u8 *)ip = IPV4_VERSION_IHL;
-		ip->tos = ICMP_TOS;
-		ip->tot_len = bpf_htons(IPV4_HDR_LEN + ICMP_HDR_LEN + ICMP4_QUOTE);
-		ip->id = 0;
-		ip->frag_off = bpf_htons(IPV4_FLAG_DF);
-		ip->ttl = ICMP_TTL;
-		ip->protocol = IPPROTO_ICMP_NUM;
-		ip->check = 0;
-		ip->saddr = fw[2 * V4_MAPPED_WORDS - 1];
-		ip->daddr = fw[V4_MAPPED_WORDS - 1];
-		ip->check = ipv4_csum(ip);
+		ipv4_write_header(ip, ICMP_TOS, IPV4_HDR_LEN + ICMP_HDR_LEN + ICMP4_QUOTE, ICMP_TTL, IPPROTO_ICMP_NUM,
+				  fw[2 * V4_MAPPED_WORDS - 1], fw[V4_MAPPED_WORDS - 1]);
 		ic->type = ICMP_DEST_UNREACH;
 		ic->code = ICMP_FRAG_NEEDED;
 		ic->rest = bpf_htonl(mtu & ICMP_NEXT_HOP_MTU); /* 16 bits unused, then the next-hop MTU */

@@ -26,7 +26,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define REFDR_KEY6_WORDS 5    /* 32-bit words in struct refdr_key6 */
 #define REFDR_PROTO_SHIFT 16  /* bits: proto's place in refdr_key6's last word as loaded (bpfel) */
 #define REF_TCP_HDR_MIN 20    /* bytes: a TCP header without options, which refct_nat rewrites */
-#define REF_IPV4_VERSION_SHIFT 4  /* bits below the version in an IPv4 header's first byte */
 #define REF_IPV6_VERSION_SHIFT 28 /* bits below the version in an IPv6 header's first word */
 
 /* refdr_key is a VIP: IPv4 address, port and protocol, one 8-byte key. */
@@ -144,7 +143,7 @@ struct {
  * tables; refmode_reals holds what the rewrites need of each real.
  *   refct_tun pushes an outer header of the packet's own family (IPIP,
  *   IP6IP6): bpf_xdp_adjust_head, then the Ethernet header and the outer
- *   IP header written whole (IPv4: its checksum summed, as xlb's), and
+ *   IP header written whole (IPv4: ipv4_write_header, as xlb's), and
  *   XDP_TX. No MTU check or PTB, no VLAN, TOS copy or flow label.
  *   refct_nat rewrites the destination address and port, with the
  *   checksums updated incrementally (csum.h, xlb's), sets the MACs and
@@ -217,17 +216,8 @@ static __always_inline int ref_tun(struct xdp_md *ctx, const struct refdr_servic
 		return XDP_DROP;
 	ref_macs(eth, r);
 	eth->h_proto = bpf_htons(ETH_TYPE_IPV4);
-	*(__u8 *)outer = IPV4_VERSION << REF_IPV4_VERSION_SHIFT | IPV4_IHL_MIN;
-	outer->tos = 0;
-	outer->tot_len = bpf_htons(bpf_ntohs(inner->tot_len) + IPV4_HDR_LEN);
-	outer->id = 0;
-	outer->frag_off = bpf_htons(IPV4_FLAG_DF);
-	outer->ttl = TUN_TTL;
-	outer->protocol = IPPROTO_IPIP_NUM;
-	outer->check = 0;
-	outer->saddr = *(const __be32 *)svc->tunnel_src;
-	outer->daddr = r->addr4;
-	outer->check = ipv4_csum(outer);
+	ipv4_write_header(outer, 0, bpf_ntohs(inner->tot_len) + IPV4_HDR_LEN, TUN_TTL, IPPROTO_IPIP_NUM,
+			  *(const __be32 *)svc->tunnel_src, r->addr4);
 	return XDP_TX;
 }
 
