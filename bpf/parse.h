@@ -278,8 +278,11 @@ _Static_assert(__builtin_offsetof(struct flow4, sport) == 2 * sizeof(__u32) &&
 
 /* fill_flow4 writes the conns4 key of an IPv4 flow f, in whole words (see
  * fill_vip_key): the addresses' last words, the ports word and the proto
- * word with its zero pad, as parse_ipv4 and parse_l4 wrote them. Inlined:
- * once per IPv4 VIP packet. */
+ * word with its zero pad, as parse_ipv4 and parse_l4 wrote them. The last
+ * two are read as volatile, so one 32-bit load each: clang merged them
+ * into one 64-bit load, which spans parse_l4's two 32-bit stores and so
+ * cannot be forwarded from the store buffer (measured: 8 % of a NAT
+ * reply's samples stalled there). Inlined: once per IPv4 VIP packet. */
 static __always_inline void fill_flow4(struct flow4 *k, struct flow *f)
 {
 	__u32 *w = (__u32 *)k;
@@ -287,8 +290,8 @@ static __always_inline void fill_flow4(struct flow4 *k, struct flow *f)
 
 	w[0] = fw[V4_MAPPED_WORDS - 1];
 	w[1] = fw[2 * V4_MAPPED_WORDS - 1];
-	w[2] = fw[FLOW_WORDS - 2];
-	w[3] = fw[FLOW_WORDS - 1];
+	w[2] = *(volatile __u32 *)&fw[FLOW_WORDS - 2];
+	w[3] = *(volatile __u32 *)&fw[FLOW_WORDS - 1];
 }
 
 /* fill_vip_key writes the services key of an IPv6 flow f's destination:
