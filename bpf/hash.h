@@ -58,7 +58,10 @@ static __always_inline __u32 flow_hash(struct flow *f, bool is_v6)
 		s = hash3(w[0] ^ w[1], w[2], w[3], FLOW_HASH_SEED);
 		d = w[4] ^ w[5] ^ w[6] ^ w[7];
 	}
-	return hash3(s, d, ((__u32)f->sport << 16) | f->dport, FLOW_HASH_SEED + f->proto);
+	/* (sport << 16 | dport) and proto from the flow's last two words,
+	 * loaded whole as parse_l4 stored them (see vip_port_proto): the
+	 * ports word holds sport in its low half (bpfel). */
+	return hash3(s, d, rol32(w[FLOW_WORDS - 2], 16), FLOW_HASH_SEED + w[FLOW_WORDS - 1]);
 }
 
 /* addr_hash hashes one address of a flow (w: its four words) for the sh
