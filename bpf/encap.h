@@ -95,12 +95,13 @@ static __always_inline bool write_outer(void *data, void *data_end, const int l2
 
 /* tun_encap pushes the outer header for real r in front of p's IP packet
  * (see the top of this file). On false the frame may have grown already
- * and must be dropped. label is the IPv6 outer flow label. Inlined: once
- * per TUN packet, and it takes ctx. */
+ * and must be dropped. outer_v6 is whether r's address is IPv6 (the
+ * caller asks is_v4_mapped once per packet, for the MTU check, the label
+ * and this), label the IPv6 outer flow label.
+ * Inlined: once per TUN packet, and it takes ctx. */
 static __always_inline bool tun_encap(struct xdp_md *ctx, const struct packet *p,
-				      const struct service *svc, const struct real *r, __u32 label)
+				      const struct service *svc, const struct real *r, bool outer_v6, __u32 label)
 {
-	bool outer_v6 = !is_v4_mapped(r->addr);
 	if (outer_v6 == is_v4_mapped(svc->tunnel_src))
 		return false;
 

@@ -344,8 +344,9 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 	if (kind == LB_KIND_TUN) {
 		/* The flow's label, so routers' ECMP keeps the error on its
 		 * flow's path. */
-		__u32 label = is_v4_mapped(r->addr) ? 0 : flow_hash(f, v6);
-		if (!tun_encap(ctx, p, svc, r, label)) {
+		bool outer_v6 = !is_v4_mapped(r->addr);
+		__u32 label = outer_v6 ? flow_hash(f, v6) : 0;
+		if (!tun_encap(ctx, p, svc, r, outer_v6, label)) {
 			*why = REASON_ICMP_DROP;
 			return XDP_DROP;
 		}
@@ -421,12 +422,13 @@ static __attribute__((noinline)) __u32 icmp_error(struct xdp_md *ctx, __u64 meta
 }
 
 /* tun_check_mtu returns 0 if p's packet, grown by the outer header for
- * real r, fits the MTU of r's interface; else the MTU that leaves the
- * inner packet (the interface's MTU less the outer header). Inlined: once
- * per TUN packet. */
-static __always_inline __u32 tun_check_mtu(struct xdp_md *ctx, const struct packet *p, const struct real *r)
+ * real r (IPv6 if outer_v6), fits the MTU of r's interface; else the MTU
+ * that leaves the inner packet (the interface's MTU less the outer
+ * header). Inlined: once per TUN packet. */
+static __always_inline __u32 tun_check_mtu(struct xdp_md *ctx, const struct packet *p, const struct real *r,
+					   bool outer_v6)
 {
-	__u32 grow = is_v4_mapped(r->addr) ? IPV4_HDR_LEN : IPV6_HDR_LEN;
+	__u32 grow = outer_v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
 	/* 0 names the ingress interface: no lookup by ifindex. */
 	__u32 ifindex = r->ifindex == ctx->ingress_ifindex ? 0 : r->ifindex;
 	__u32 len = p->l3_len; /* in: the IP packet's length; out: the MTU */

@@ -649,16 +649,18 @@ int xlb_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	if (kind == LB_KIND_TUN) {
+		/* The outer header's family, asked once (tun_encap). */
+		bool outer_v6 = !is_v4_mapped(r->addr);
 		/* Too big once encapsulated: tell the client (icmp.h). */
-		__u32 mtu = tun_check_mtu(ctx, &p, r);
+		__u32 mtu = tun_check_mtu(ctx, &p, r, outer_v6);
 		if (mtu) {
 			int verdict = tun_ptb(ctx, &p, mtu, &why);
 			count_reason(why);
 			return verdict;
 		}
 		/* The flow label is the flow hash: only IPv6 outers use it. */
-		__u32 label = is_v4_mapped(r->addr) ? 0 : flow_hash(&p.flow, p.is_v6);
-		if (!tun_encap(ctx, &p, svc, r, label)) {
+		__u32 label = outer_v6 ? flow_hash(&p.flow, p.is_v6) : 0;
+		if (!tun_encap(ctx, &p, svc, r, outer_v6, label)) {
 			count_reason(REASON_DROP_TUNNEL);
 			return XDP_DROP;
 		}
