@@ -17,6 +17,7 @@
 #include "consts.h"
 #include "hash.h"
 #include "csum.h"
+#include "eth.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -80,6 +81,10 @@ struct refmode_real {
 };
 
 _Static_assert(sizeof(struct refmode_real) == 64, "refmode_real: not 64 bytes");
+_Static_assert(__builtin_offsetof(struct refmode_real, mac) % sizeof(__u16) == 0 &&
+		       __builtin_offsetof(struct refmode_real, src_mac) ==
+			       __builtin_offsetof(struct refmode_real, mac) + ETH_ADDR_LEN,
+	       "refmode_real: mac and src_mac are not two adjacent, 2-aligned MACs (set_macs)");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -170,18 +175,6 @@ static __always_inline int refdr_send(struct ethhdr *eth, __u32 idx)
 	return XDP_TX;
 }
 
-/* ref_macs writes r's two MACs over eth's in six 16-bit copies, as xlb's
- * set_real_macs (bpf/eth.h), cheaper than two 6-byte memcpys into the
- * packed ethhdr (byte stores). Inlined: tiny. */
-static __always_inline void ref_macs(struct ethhdr *eth, const struct refmode_real *r)
-{
-	__u16 *to = (__u16 *)eth;
-	const __u16 *from = (const __u16 *)r->mac;
-
-	for (int i = 0; i < ETH_ADDR_LEN; i++)
-		to[i] = from[i];
-}
-
 /* ref_tun is refct_tun's send to real idx (see above). Inlined: one call
  * per VIP packet. */
 static __always_inline int ref_tun(struct xdp_md *ctx, const struct refdr_service *svc, __u32 idx, const bool v6)
@@ -200,7 +193,7 @@ static __always_inline int ref_tun(struct xdp_md *ctx, const struct refdr_servic
 		struct ipv6hdr *inner = outer + 1;
 		if ((void *)(inner + 1) > data_end)
 			return XDP_DROP;
-		ref_macs(eth, r);
+		set_macs(eth, r->mac);
 		eth->h_proto = bpf_htons(ETH_TYPE_IPV6);
 		*(__be32 *)outer = bpf_htonl((__u32)IPV6_VERSION << REF_IPV6_VERSION_SHIFT);
 		outer->payload_len = bpf_htons(bpf_ntohs(inner->payload_len) + IPV6_HDR_LEN);
@@ -214,7 +207,7 @@ static __always_inline int ref_tun(struct xdp_md *ctx, const struct refdr_servic
 	struct iphdr *inner = outer + 1;
 	if ((void *)(inner + 1) > data_end)
 		return XDP_DROP;
-	ref_macs(eth, r);
+	set_macs(eth, r->mac);
 	eth->h_proto = bpf_htons(ETH_TYPE_IPV4);
 	ipv4_write_header(outer, 0, bpf_ntohs(inner->tot_len) + IPV4_HDR_LEN, TUN_TTL, IPPROTO_IPIP_NUM,
 			  *(const __be32 *)svc->tunnel_src, r->addr4);
@@ -259,7 +252,7 @@ static __always_inline int ref_nat(struct xdp_md *ctx, struct ethhdr *eth, void 
 		__u16 c = csum_apply(*csum, delta);
 		*csum = (udp && c == 0) ? 0xffff : c;
 	}
-	ref_macs(eth, r);
+	set_macs(eth, r->mac);
 	if (r->ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
 	return bpf_redirect(r->ifindex, 0);
