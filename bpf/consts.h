@@ -14,7 +14,6 @@
 #define IPV4_IHL_MIN 5          /* 32-bit words: a header without options */
 #define IPV4_IHL_UNIT 4         /* bytes per IHL word */
 #define IPV4_HDR_LEN 20         /* bytes in a header without options */
-#define IPV4_HDR_HALFWORDS 10   /* 16-bit words in a header without options (checksum) */
 #define IPV4_FLAG_DF 0x4000     /* don't fragment, host order */
 #define IPV4_FLAG_MF 0x2000     /* more fragments, host order */
 #define IPV4_FRAG_OFFSET 0x1fff /* fragment offset mask (8-byte units), host order */

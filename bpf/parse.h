@@ -273,10 +273,11 @@ static __always_inline __u32 vip_port_proto(struct flow *f)
 }
 
 /* vip_port0_proto is vip_port_proto for port 0: the last word of the
- * key of an all-ports service of f's protocol. Inlined: tiny. */
+ * key of an all-ports service of f's protocol, from the proto word as
+ * vip_port_proto. Inlined: tiny. */
 static __always_inline __u32 vip_port0_proto(struct flow *f)
 {
-	return bpf_htonl((__u32)f->proto << 8);
+	return flow_words(f)[FLOW_WORDS - 1] << 16;
 }
 
 _Static_assert(sizeof(struct flow4) == FLOW4_WORDS * sizeof(__u32), "flow4 is not whole words");
