@@ -29,14 +29,7 @@ func tcpSYN(src, dst netip.AddrPort) []byte {
 		s, d := src.Addr().As4(), dst.Addr().As4()
 		copy(ip[12:], s[:])
 		copy(ip[16:], d[:])
-		var sum uint32
-		for i := 0; i < len(ip); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(ip[i:]))
-		}
-		for sum > 0xffff {
-			sum = sum&0xffff + sum>>16
-		}
-		binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+		binary.BigEndian.PutUint16(ip[10:], ^testutil.OnesSum(ip))
 		frame = append(frame, ip...)
 	} else {
 		binary.BigEndian.PutUint16(frame[12:], unix.ETH_P_IPV6)
