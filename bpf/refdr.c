@@ -141,6 +141,69 @@ struct {
 	__type(value, __u32);
 } refct_conns6 SEC(".maps");
 
+/* refsa_xdp, the sixth benchmark reference, is refct with its
+ * connection table as a set-associative array instead of an LRU hash:
+ * the flow hash refdr computes anyway picks a set of REFSA_WAYS entries
+ * (its top REFSA_SET_BITS bits), a hit is a compare of each way's key in
+ * turn, a miss takes the first empty way or else the one the hash's low
+ * bits name (random replacement within the set). No kernel hash, no
+ * bucket walk, no locks and no LRU lists: the question it answers is what
+ * tracking costs when the table is not a kernel hash map. Ways are laid
+ * out as xlb's entries would be (IPv4: struct flow4's 16 bytes and a
+ * 16-byte struct conn's room; IPv6: struct flow's 40 and the same), and
+ * the table holds REFCT_CONNS of them. It ignores what a production table
+ * must handle: two CPUs writing one set, and entries that expire.
+ * Not used in production. */
+#define REFSA_WAYS 4      /* entries per set */
+#define REFSA_SET_BITS 18 /* 2^18 sets of 4: REFCT_CONNS entries */
+#define REFSA_KEY6_WORDS 10 /* words in struct flow */
+
+/* refsa_way4 is one IPv4 entry: a way is empty while key[3] (the
+ * protocol word, never 0 for TCP or UDP) is 0. 32 bytes, so that a set
+ * is 128: the JIT inlines an array lookup only for a power-of-two value
+ * size. */
+struct refsa_way4 {
+	__u32 key[4]; /* struct flow4's words */
+	__u32 real;   /* index into refdr_reals */
+	__u32 pad[3]; /* struct conn's room */
+};
+
+struct refsa_set4 {
+	struct refsa_way4 way[REFSA_WAYS];
+};
+
+/* refsa_way6 is one IPv6 entry, empty while key[9] is 0: 64 bytes. */
+struct refsa_way6 {
+	__u32 key[REFSA_KEY6_WORDS]; /* struct flow's words */
+	__u32 real;                  /* index into refdr_reals */
+	__u32 pad[5];                /* struct conn's room */
+};
+
+struct refsa_set6 {
+	struct refsa_way6 way[REFSA_WAYS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << REFSA_SET_BITS);
+	__type(key, __u32);
+	__type(value, struct refsa_set4);
+} refsa_conns4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << REFSA_SET_BITS);
+	__type(key, __u32);
+	__type(value, struct refsa_set6);
+} refsa_conns6 SEC(".maps");
+
+/* ref_track is a reference's connection table. */
+enum ref_track {
+	TRACK_NONE, /* refdr */
+	TRACK_LRU,  /* refct and its modes: LRU hashes */
+	TRACK_SETS, /* refsa: set-associative arrays */
+};
+
 /* refct_tun_xdp and refct_nat_xdp, the fourth and fifth references, are
  * refct with TUN's or NAT's rewrite in place of DR's (refdr_main's mode):
  * the least a tracked balancer of that mode does per packet, for issue
@@ -277,13 +340,15 @@ static __always_inline int ref_send(struct xdp_md *ctx, struct ethhdr *eth, void
  * is written in whole words, as xlb's fill_vip_key (bpf/parse.h) for the
  * reason given there, so that refdr does not pay a store-forwarding stall
  * xlb avoids. The addresses are folded to one word each by xor before the
- * IPv4 path's hash3. tracked (a constant: refct) adds the connection
- * table, its key in conns6's layout, written in whole words; mode (a
+ * IPv4 path's hash3. track (a constant) adds the connection table,
+ * refct's or refsa's, its key in conns6's layout, written in whole
+ * words; mode (a
  * constant) is the rewrite (ref_send). Inlined: one call per IPv6
  * packet. */
-static __always_inline int refdr_ipv6(struct xdp_md *ctx, struct ethhdr *eth, void *data_end, const bool tracked,
+static __always_inline int refdr_ipv6(struct xdp_md *ctx, struct ethhdr *eth, void *data_end, const enum ref_track track,
 				      const enum ref_mode mode)
 {
+	const bool tracked = track == TRACK_LRU;
 	struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 	if ((void *)(ip6 + 1) > data_end)
@@ -309,31 +374,59 @@ static __always_inline int refdr_ipv6(struct xdp_md *ctx, struct ethhdr *eth, vo
 	if (!svc)
 		return XDP_PASS;
 	struct flow f;
-	if (tracked) {
-		__u32 *fw = (__u32 *)&f;
+	__u32 *fw = (__u32 *)&f;
+	if (track != TRACK_NONE) {
 		for (int i = 0; i < 4; i++) {
 			fw[i] = s[i];
 			fw[4 + i] = d[i];
 		}
 		fw[8] = *(__u32 *)ports;
 		fw[9] = proto;
+	}
+	if (tracked) {
 		__u32 *c = bpf_map_lookup_elem(&refct_conns6, &f);
 		if (c)
 			return ref_send(ctx, eth, ip6, ports, data_end, proto, svc, *c, true, mode);
 	}
 	__u32 h = hash3(s[0] ^ s[1] ^ s[2] ^ s[3], k[0] ^ k[1] ^ k[2] ^ k[3],
 			((__u32)ports[0] << 16) | ports[1], proto);
+	if (track == TRACK_SETS) {
+		__u32 set = h >> (32 - REFSA_SET_BITS);
+		struct refsa_set6 *st = bpf_map_lookup_elem(&refsa_conns6, &set);
+		if (!st)
+			return XDP_DROP;
+		__u32 victim = h & (REFSA_WAYS - 1);
+		bool empty = false;
+		for (int i = 0; i < REFSA_WAYS; i++) {
+			struct refsa_way6 *w = &st->way[i];
+			if (w->key[9] == fw[9] && w->key[8] == fw[8] && w->key[3] == fw[3] && w->key[2] == fw[2] &&
+			    w->key[1] == fw[1] && w->key[0] == fw[0] && w->key[7] == fw[7] && w->key[6] == fw[6] &&
+			    w->key[5] == fw[5] && w->key[4] == fw[4])
+				return ref_send(ctx, eth, ip6, ports, data_end, proto, svc, w->real, true, mode);
+			if (!empty && w->key[9] == 0) {
+				victim = i;
+				empty = true;
+			}
+		}
+		__u32 idx = svc->first + hash_to_slot(h, svc->count);
+		struct refsa_way6 *w = &st->way[victim & (REFSA_WAYS - 1)];
+		for (int i = 0; i < REFSA_KEY6_WORDS; i++)
+			w->key[i] = fw[i];
+		w->real = idx;
+		return ref_send(ctx, eth, ip6, ports, data_end, proto, svc, idx, true, mode);
+	}
 	__u32 idx = svc->first + hash_to_slot(h, svc->count);
 	if (tracked)
 		bpf_map_update_elem(&refct_conns6, &f, &idx, BPF_ANY);
 	return ref_send(ctx, eth, ip6, ports, data_end, proto, svc, idx, true, mode);
 }
 
-/* refdr_main is every reference but MAC-swap: refdr, refct when tracked,
- * refct_tun and refct_nat by mode (both constants). Inlined: the
+/* refdr_main is every reference but MAC-swap: refdr, refct and refsa by
+ * track, refct_tun and refct_nat by mode (both constants). Inlined: the
  * programs' whole body. */
-static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked, const enum ref_mode mode)
+static __always_inline int refdr_main(struct xdp_md *ctx, const enum ref_track track, const enum ref_mode mode)
 {
+	const bool tracked = track == TRACK_LRU;
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
@@ -344,7 +437,7 @@ static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked, co
 	if (eth->h_proto != bpf_htons(ETH_TYPE_IPV4)) {
 		/* IPv4 first: its path costs what it did before IPv6 came. */
 		if (eth->h_proto == bpf_htons(ETH_TYPE_IPV6))
-			return refdr_ipv6(ctx, eth, data_end, tracked, mode);
+			return refdr_ipv6(ctx, eth, data_end, track, mode);
 		return XDP_PASS;
 	}
 	if (ip->protocol != IPPROTO_TCP_NUM && ip->protocol != IPPROTO_UDP_NUM)
@@ -374,6 +467,32 @@ static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked, co
 			return ref_send(ctx, eth, ip, ports, data_end, ip->protocol, svc, *c, false, mode);
 	}
 	__u32 h = hash3(ip->saddr, ip->daddr, ((__u32)ports[0] << 16) | ports[1], ip->protocol);
+	if (track == TRACK_SETS) {
+		__u32 k0 = ip->saddr, k1 = ip->daddr, k2 = *(__u32 *)ports, k3 = ip->protocol;
+		__u32 set = h >> (32 - REFSA_SET_BITS);
+		struct refsa_set4 *st = bpf_map_lookup_elem(&refsa_conns4, &set);
+		if (!st)
+			return XDP_DROP;
+		__u32 victim = h & (REFSA_WAYS - 1);
+		bool empty = false;
+		for (int i = 0; i < REFSA_WAYS; i++) {
+			struct refsa_way4 *w = &st->way[i];
+			if (w->key[2] == k2 && w->key[0] == k0 && w->key[1] == k1 && w->key[3] == k3)
+				return ref_send(ctx, eth, ip, ports, data_end, ip->protocol, svc, w->real, false, mode);
+			if (!empty && w->key[3] == 0) {
+				victim = i;
+				empty = true;
+			}
+		}
+		__u32 idx = svc->first + hash_to_slot(h, svc->count);
+		struct refsa_way4 *w = &st->way[victim & (REFSA_WAYS - 1)];
+		w->key[0] = k0;
+		w->key[1] = k1;
+		w->key[2] = k2;
+		w->key[3] = k3;
+		w->real = idx;
+		return ref_send(ctx, eth, ip, ports, data_end, ip->protocol, svc, idx, false, mode);
+	}
 	__u32 idx = svc->first + hash_to_slot(h, svc->count);
 	if (tracked)
 		bpf_map_update_elem(&refct_conns4, &f, &idx, BPF_ANY);
@@ -383,23 +502,29 @@ static __always_inline int refdr_main(struct xdp_md *ctx, const bool tracked, co
 SEC("xdp")
 int refdr_xdp(struct xdp_md *ctx)
 {
-	return refdr_main(ctx, false, REF_DR);
+	return refdr_main(ctx, TRACK_NONE, REF_DR);
 }
 
 SEC("xdp")
 int refct_xdp(struct xdp_md *ctx)
 {
-	return refdr_main(ctx, true, REF_DR);
+	return refdr_main(ctx, TRACK_LRU, REF_DR);
 }
 
 SEC("xdp")
 int refct_tun_xdp(struct xdp_md *ctx)
 {
-	return refdr_main(ctx, true, REF_TUN);
+	return refdr_main(ctx, TRACK_LRU, REF_TUN);
 }
 
 SEC("xdp")
 int refct_nat_xdp(struct xdp_md *ctx)
 {
-	return refdr_main(ctx, true, REF_NAT);
+	return refdr_main(ctx, TRACK_LRU, REF_NAT);
+}
+
+SEC("xdp")
+int refsa_xdp(struct xdp_md *ctx)
+{
+	return refdr_main(ctx, TRACK_SETS, REF_DR);
 }

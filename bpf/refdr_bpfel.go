@@ -74,6 +74,26 @@ type RefdrRefmodeReal struct {
 	Pad2    [24]uint8
 }
 
+type RefdrRefsaSet4 struct {
+	_   structs.HostLayout
+	Way [4]struct {
+		_    structs.HostLayout
+		Key  [4]uint32
+		Real uint32
+		Pad  [3]uint32
+	}
+}
+
+type RefdrRefsaSet6 struct {
+	_   structs.HostLayout
+	Way [4]struct {
+		_    structs.HostLayout
+		Key  [10]uint32
+		Real uint32
+		Pad  [5]uint32
+	}
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -84,10 +104,13 @@ const (
 	RefdrMapRefdrServices  = "refdr_services"
 	RefdrMapRefdrServices6 = "refdr_services6"
 	RefdrMapRefmodeReals   = "refmode_reals"
+	RefdrMapRefsaConns4    = "refsa_conns4"
+	RefdrMapRefsaConns6    = "refsa_conns6"
 	RefdrProgRefctNatXdp   = "refct_nat_xdp"
 	RefdrProgRefctTunXdp   = "refct_tun_xdp"
 	RefdrProgRefctXdp      = "refct_xdp"
 	RefdrProgRefdrXdp      = "refdr_xdp"
+	RefdrProgRefsaXdp      = "refsa_xdp"
 )
 
 // LoadRefdr returns the embedded CollectionSpec for Refdr.
@@ -136,6 +159,7 @@ type RefdrProgramSpecs struct {
 	RefctTunXdp *ebpf.ProgramSpec `ebpf:"refct_tun_xdp"`
 	RefctXdp    *ebpf.ProgramSpec `ebpf:"refct_xdp"`
 	RefdrXdp    *ebpf.ProgramSpec `ebpf:"refdr_xdp"`
+	RefsaXdp    *ebpf.ProgramSpec `ebpf:"refsa_xdp"`
 }
 
 // RefdrMapSpecs contains maps before they are loaded into the kernel.
@@ -148,6 +172,8 @@ type RefdrMapSpecs struct {
 	RefdrServices  *ebpf.MapSpec `ebpf:"refdr_services"`
 	RefdrServices6 *ebpf.MapSpec `ebpf:"refdr_services6"`
 	RefmodeReals   *ebpf.MapSpec `ebpf:"refmode_reals"`
+	RefsaConns4    *ebpf.MapSpec `ebpf:"refsa_conns4"`
+	RefsaConns6    *ebpf.MapSpec `ebpf:"refsa_conns6"`
 }
 
 // RefdrVariableSpecs contains global variables before they are loaded into the kernel.
@@ -182,6 +208,8 @@ type RefdrMaps struct {
 	RefdrServices  *ebpf.Map `ebpf:"refdr_services"`
 	RefdrServices6 *ebpf.Map `ebpf:"refdr_services6"`
 	RefmodeReals   *ebpf.Map `ebpf:"refmode_reals"`
+	RefsaConns4    *ebpf.Map `ebpf:"refsa_conns4"`
+	RefsaConns6    *ebpf.Map `ebpf:"refsa_conns6"`
 }
 
 func (m *RefdrMaps) Close() error {
@@ -192,6 +220,8 @@ func (m *RefdrMaps) Close() error {
 		m.RefdrServices,
 		m.RefdrServices6,
 		m.RefmodeReals,
+		m.RefsaConns4,
+		m.RefsaConns6,
 	)
 }
 
@@ -209,6 +239,7 @@ type RefdrPrograms struct {
 	RefctTunXdp *ebpf.Program `ebpf:"refct_tun_xdp"`
 	RefctXdp    *ebpf.Program `ebpf:"refct_xdp"`
 	RefdrXdp    *ebpf.Program `ebpf:"refdr_xdp"`
+	RefsaXdp    *ebpf.Program `ebpf:"refsa_xdp"`
 }
 
 func (p *RefdrPrograms) Close() error {
@@ -217,6 +248,7 @@ func (p *RefdrPrograms) Close() error {
 		p.RefctTunXdp,
 		p.RefctXdp,
 		p.RefdrXdp,
+		p.RefsaXdp,
 	)
 }
 

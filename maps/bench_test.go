@@ -41,7 +41,9 @@ const singleRuns = 4096
 // yardstick they had before refdr parsed IPv6. VIP rows also run refct
 // (refdr with a connection table, bpf/refdr.c) by xlb's method, new flows
 // where xlb's are new, and report refct_x_refdr (what tracking alone costs
-// over refdr) and x_refct; the TUN row also runs refct_tun (refct with
+// over refdr) and x_refct, and the DR ones refsa (refct with a
+// set-associative array for a table, bpf/refdr.c) the same way
+// (refsa_x_refdr, x_refsa); the TUN row also runs refct_tun (refct with
 // TUN's encapsulation) and reports refct_tun_x_refdr and x_refct_tun.
 //
 // Established flows (conntrack hit) and non-VIP frames run benchRepeat
@@ -89,9 +91,10 @@ func BenchmarkProgram(b *testing.B) {
 			flow := uint32(0)
 			warm := bc.newFlow && !bc.single
 			v6 := isIPv6Frame(bc.frame)
-			var lbWarm, rdWarm, ctWarm *ebpf.Program
+			var lbWarm, rdWarm, ctWarm, saWarm *ebpf.Program
 			if warm {
-				lbWarm, rdWarm, ctWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr), newFlowProgram(b, ref.refct)
+				lbWarm, rdWarm = newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr)
+				ctWarm, saWarm = newFlowProgram(b, ref.refct), newFlowProgram(b, ref.refsa)
 			}
 			tracked := bc.verdict == "XDP_TX" // refct: the VIP rows
 			// refct_tun, the least a tracked TUN balancer does, by the
@@ -117,18 +120,19 @@ func BenchmarkProgram(b *testing.B) {
 					return kernelTime(b, ref.refdr, in, refVerdict)
 				}
 			}
-			// refct by xlb's method: new flows where xlb sees new flows.
-			ctFlow := uint32(0)
-			ctTime := func() time.Duration {
+			// refct and refsa by xlb's method: new flows where xlb sees
+			// new flows.
+			ctFlow, saFlow := uint32(0), uint32(0)
+			trackedTime := func(prog, warmProg *ebpf.Program, flow *uint32) time.Duration {
 				switch {
 				case warm:
-					return kernelTime(b, ctWarm, bc.refIn, "XDP_TX")
+					return kernelTime(b, warmProg, bc.refIn, "XDP_TX")
 				case bc.newFlow:
-					return newFlowTime(b, ref.refct, ref.drop, bc.refIn, &ctFlow)
+					return newFlowTime(b, prog, ref.drop, bc.refIn, flow)
 				case bc.single:
-					return singleTime(b, ref.refct, ref.drop, bc.refIn, "XDP_TX")
+					return singleTime(b, prog, ref.drop, bc.refIn, "XDP_TX")
 				default:
-					return kernelTime(b, ref.refct, bc.refIn, "XDP_TX")
+					return kernelTime(b, prog, bc.refIn, "XDP_TX")
 				}
 			}
 			for b.Loop() {
@@ -152,7 +156,8 @@ func BenchmarkProgram(b *testing.B) {
 					tt.rd4 += refTime(in4)
 				}
 				if tracked {
-					tt.ct += ctTime()
+					tt.ct += trackedTime(ref.refct, ctWarm, &ctFlow)
+					tt.sa += trackedTime(ref.refsa, saWarm, &saFlow)
 				}
 				if tun {
 					tt.mode += singleTime(b, ref.refctTun, ref.drop, bc.refIn, "XDP_TX")
@@ -272,7 +277,7 @@ func BenchmarkConnMapType(b *testing.B) {
 // is refdr with a connection table, loaded with it; refctTun and refctNat
 // are refct with TUN's and NAT's rewrite (bpf/refdr.c).
 type references struct {
-	macswap, refdr, refct, refctTun, refctNat, drop *ebpf.Program
+	macswap, refdr, refct, refsa, refctTun, refctNat, drop *ebpf.Program
 }
 
 func loadReferences(b *testing.B) references {
@@ -296,7 +301,7 @@ func loadReferences(b *testing.B) references {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { drop.Close() })
-	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, refct: rd.RefctXdp,
+	return references{macswap: ms.MacswapXdp, refdr: rd.RefdrXdp, refct: rd.RefctXdp, refsa: rd.RefsaXdp,
 		refctTun: rd.RefctTunXdp, refctNat: rd.RefctNatXdp, drop: drop}
 }
 
@@ -446,18 +451,18 @@ func reportRefdr4(b *testing.B, lb, rd4 time.Duration, n int) {
 
 // rowTimes sums one benchmark row's times over its n rounds: xlb (lb),
 // refdr (rd), refdr's IPv4 path for an IPv6 row (rd4), refct for a row
-// of tracked flows (ct), the reference with the row's mode's rewrite,
+// of tracked flows (ct), refsa for a DR one (sa; 0 if not run), the reference with the row's mode's rewrite,
 // modeRef (refct_tun, refct_nat; "" for none), for a TUN or NAT row (mode)
 // and MAC-swap (ms).
 type rowTimes struct {
-	lb, rd, rd4, ct, mode, ms time.Duration
-	modeRef                   string
-	n                         int
+	lb, rd, rd4, ct, sa, mode, ms time.Duration
+	modeRef                       string
+	n                             int
 }
 
 // report reports reportRatios' figures, and reportRefdr4's for an IPv6
-// row (v6), reportRef's of refct for a row of tracked flows (tracked)
-// and of modeRef if the row has one.
+// row (v6), reportRef's of refct (and refsa, if run) for a row of
+// tracked flows (tracked) and of modeRef if the row has one.
 func (t rowTimes) report(b *testing.B, v6, tracked bool) {
 	reportRatios(b, t.lb, t.rd, t.ms, t.n)
 	if v6 {
@@ -465,6 +470,9 @@ func (t rowTimes) report(b *testing.B, v6, tracked bool) {
 	}
 	if tracked {
 		reportRef(b, "refct", t.lb, t.rd, t.ct, t.n)
+		if t.sa > 0 {
+			reportRef(b, "refsa", t.lb, t.rd, t.sa, t.n)
+		}
 	}
 	if t.modeRef != "" {
 		reportRef(b, t.modeRef, t.lb, t.rd, t.mode, t.n)
@@ -473,7 +481,7 @@ func (t rowTimes) report(b *testing.B, v6, tracked bool) {
 
 // reportRef reports, beside reportRatios' figures, the time ref of a
 // tracked reference, name (refct: refdr with a connection table;
-// refct_tun, refct_nat: refct with a mode's rewrite; same method, same
+// refsa: refct with a set-associative array for that table; refct_tun, refct_nat: refct with a mode's rewrite; same method, same
 // loop), its ratio to refdr (name_x_refdr: what tracking, and the
 // rewrite, alone cost) and xlb's ratio to it (x_name).
 func reportRef(b *testing.B, name string, lb, rd, ref time.Duration, n int) {

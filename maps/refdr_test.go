@@ -3,6 +3,7 @@ package maps
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"math/rand/v2"
 	"net"
@@ -279,7 +280,7 @@ func refdrModel(frame []byte, svcs []refdrService) (verdict string, real uint32,
 // same verdict, the same real, and a frame unchanged but for the MACs
 // of a forwarded one. The benchmarks' yardstick must not pass off a
 // frame it cannot parse as one it forwards, or the reverse. refct
-// must do the same; refct_tun and refct_nat the same but for their
+// and refsa must do the same; refct_tun and refct_nat the same but for their
 // rewrite (refTunFrame, refNATFrame; refct_nat also drops a TCP frame
 // too short for the header whose checksum it updates).
 func FuzzRefdr(f *testing.F) {
@@ -332,7 +333,7 @@ func FuzzRefdr(f *testing.F) {
 		for name, c := range map[string]struct {
 			prog *ebpf.Program
 			want outcome
-		}{"refdr": {rd.RefdrXdp, dr}, "refct": {rd.RefctXdp, dr}, "refct_tun": {rd.RefctTunXdp, tun}, "refct_nat": {rd.RefctNatXdp, nat}} {
+		}{"refdr": {rd.RefdrXdp, dr}, "refct": {rd.RefctXdp, dr}, "refsa": {rd.RefsaXdp, dr}, "refct_tun": {rd.RefctTunXdp, tun}, "refct_nat": {rd.RefctNatXdp, nat}} {
 			v, out := run(t, c.prog, in)
 			if got := testutil.VerdictName(v); got != c.want.verdict {
 				t.Fatalf("%s: verdict %s, model %s", name, got, c.want.verdict)
@@ -344,11 +345,12 @@ func FuzzRefdr(f *testing.F) {
 	})
 }
 
-// TestRefct checks the tracked reference (refct_xdp, bpf/refdr.c) for
-// each family: a new flow goes to the real refdr's hash picks and is put
-// in the family's table; once the service's run of reals moves, that flow
-// keeps its real while a new flow follows the run; a non-VIP frame
-// passes and adds no entry.
+// TestRefct checks the tracked references (refct_xdp and refsa_xdp,
+// bpf/refdr.c) for each family: a new flow goes to the real refdr's hash
+// picks and is put in the family's table (refsa: in the set the hash's
+// top bits name); once the service's run of reals moves, that flow keeps
+// its real while a new flow follows the run; a non-VIP frame passes and
+// adds no entry.
 func TestRefct(t *testing.T) {
 	const reals = 8
 	vips := map[bool]netip.AddrPort{
@@ -359,45 +361,148 @@ func TestRefct(t *testing.T) {
 		false: netip.MustParseAddrPort("198.18.1.10:40000"),
 		true:  netip.MustParseAddrPort("[2001:db8:1::10]:40000"),
 	}
-	for _, v6 := range []bool{false, true} {
-		t.Run(map[bool]string{false: "v4", true: "v6"}[v6], func(t *testing.T) {
-			svc := refdrService{vips[v6], unix.IPPROTO_TCP, 1, 3}
-			rd := loadRefdr(t, reals, []refdrService{svc})
-			table := map[bool]*ebpf.Map{false: rd.RefctConns4, true: rd.RefctConns6}[v6]
-			send := func(src netip.AddrPort, dst netip.AddrPort, verdict string) net.HardwareAddr {
-				t.Helper()
-				v, out := run(t, rd.RefctXdp, tcpSYN(src, dst))
-				if got := testutil.VerdictName(v); got != verdict {
-					t.Fatalf("flow %s > %s: verdict %s, want %s", src, dst, got, verdict)
+	for _, ref := range []string{"refct", "refsa"} {
+		for _, v6 := range []bool{false, true} {
+			t.Run(ref+map[bool]string{false: "_v4", true: "_v6"}[v6], func(t *testing.T) {
+				svc := refdrService{vips[v6], unix.IPPROTO_TCP, 1, 3}
+				rd := loadRefdr(t, reals, []refdrService{svc})
+				prog := map[string]*ebpf.Program{"refct": rd.RefctXdp, "refsa": rd.RefsaXdp}[ref]
+				entries := func() int {
+					t.Helper()
+					if ref == "refct" {
+						return countEntries(t, map[bool]*ebpf.Map{false: rd.RefctConns4, true: rd.RefctConns6}[v6])
+					}
+					return len(refsaEntries(t, rd, v6))
 				}
-				return net.HardwareAddr(out[:ethAddrLen])
-			}
-			client := clients[v6]
-			first := send(client, vips[v6], "XDP_TX")
-			model := refdrRealMAC(svc.first + sched.Slot(refdrHash(client, vips[v6], unix.IPPROTO_TCP), svc.count))
-			if first.String() != model.String() {
-				t.Fatalf("new flow went to %s, refdr's hash picks %s", first, model)
-			}
-			if n := countEntries(t, table); n != 1 {
-				t.Fatalf("%d table entries after one flow, want 1", n)
-			}
+				send := func(src netip.AddrPort, dst netip.AddrPort, verdict string) net.HardwareAddr {
+					t.Helper()
+					v, out := run(t, prog, tcpSYN(src, dst))
+					if got := testutil.VerdictName(v); got != verdict {
+						t.Fatalf("flow %s > %s: verdict %s, want %s", src, dst, got, verdict)
+					}
+					return net.HardwareAddr(out[:ethAddrLen])
+				}
+				client := clients[v6]
+				first := send(client, vips[v6], "XDP_TX")
+				hash := refdrHash(client, vips[v6], unix.IPPROTO_TCP)
+				model := refdrRealMAC(svc.first + sched.Slot(hash, svc.count))
+				if first.String() != model.String() {
+					t.Fatalf("new flow went to %s, refdr's hash picks %s", first, model)
+				}
+				if n := entries(); n != 1 {
+					t.Fatalf("%d table entries after one flow, want 1", n)
+				}
+				if ref == "refsa" {
+					if got, want := refsaEntries(t, rd, v6)[0], hash>>(32-refsaSetBits); got != want {
+						t.Fatalf("flow put in set %d, its hash names set %d", got, want)
+					}
+				}
 
-			// The run moves to one real outside the old run.
-			putRefdrService(t, rd, refdrService{vips[v6], unix.IPPROTO_TCP, 7, 1})
-			if got := send(client, vips[v6], "XDP_TX"); got.String() != first.String() {
-				t.Errorf("tracked flow moved to %s, want its real %s", got, first)
-			}
-			other := netip.AddrPortFrom(client.Addr(), client.Port()+1)
-			if got, want := send(other, vips[v6], "XDP_TX"), refdrRealMAC(7); got.String() != want.String() {
-				t.Errorf("new flow went to %s, want the moved run's %s", got, want)
-			}
-			send(client, netip.AddrPortFrom(vips[v6].Addr(), 81), "XDP_PASS")
-			if n := countEntries(t, table); n != 2 {
-				t.Errorf("%d table entries after two flows and a non-VIP frame, want 2", n)
-			}
-		})
+				// The run moves to one real outside the old run.
+				putRefdrService(t, rd, refdrService{vips[v6], unix.IPPROTO_TCP, 7, 1})
+				if got := send(client, vips[v6], "XDP_TX"); got.String() != first.String() {
+					t.Errorf("tracked flow moved to %s, want its real %s", got, first)
+				}
+				other := netip.AddrPortFrom(client.Addr(), client.Port()+1)
+				if got, want := send(other, vips[v6], "XDP_TX"), refdrRealMAC(7); got.String() != want.String() {
+					t.Errorf("new flow went to %s, want the moved run's %s", got, want)
+				}
+				send(client, netip.AddrPortFrom(vips[v6].Addr(), 81), "XDP_PASS")
+				if n := entries(); n != 2 {
+					t.Errorf("%d table entries after two flows and a non-VIP frame, want 2", n)
+				}
+			})
+		}
 	}
 }
+
+// TestRefsaFullSet checks refsa's replacement: five flows whose hashes
+// name one set all go to the real refdr's hash picks, and the set keeps
+// four of them (an empty way first, then the way the hash's low bits
+// name).
+func TestRefsaFullSet(t *testing.T) {
+	const reals = 8
+	vip := netip.MustParseAddrPort("198.18.0.100:80")
+	svc := refdrService{vip, unix.IPPROTO_TCP, 0, reals}
+	rd := loadRefdr(t, reals, []refdrService{svc})
+	// About 2^20 candidates for 5 in one of 2^18 sets: clients
+	// 198.19.x.y, ports from 1024.
+	var flows []netip.AddrPort
+	want := uint32(0)
+	for i := uint32(0); len(flows) < refsaWays+1; i++ {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)}), uint16(1024+i>>16))
+		set := refdrHash(src, vip, unix.IPPROTO_TCP) >> (32 - refsaSetBits)
+		if len(flows) == 0 {
+			want = set
+		}
+		if set == want {
+			flows = append(flows, src)
+		}
+	}
+	for _, src := range flows {
+		v, out := run(t, rd.RefsaXdp, tcpSYN(src, vip))
+		model := refdrRealMAC(svc.first + sched.Slot(refdrHash(src, vip, unix.IPPROTO_TCP), svc.count))
+		if got := testutil.VerdictName(v); got != "XDP_TX" || net.HardwareAddr(out[:ethAddrLen]).String() != model.String() {
+			t.Fatalf("flow %s: %s to %s, want XDP_TX to %s", src, got, net.HardwareAddr(out[:ethAddrLen]), model)
+		}
+	}
+	sets := refsaEntries(t, rd, false)
+	if len(sets) != refsaWays {
+		t.Fatalf("%d ways in use after %d flows into one set, want %d", len(sets), len(flows), refsaWays)
+	}
+	for _, set := range sets {
+		if set != want {
+			t.Errorf("a way of set %d in use, want only set %d", set, want)
+		}
+	}
+}
+
+// refsaSetBits is bpf/refdr.c's REFSA_SET_BITS: refsa's table has
+// 2^refsaSetBits sets, picked by the flow hash's top bits.
+const refsaSetBits = 18
+
+// refsaEntries returns the set of each occupied way of refsa's table of
+// one family (a way is empty while its protocol word is 0), in set order.
+// In batches: 2^18 lookups one at a time take seconds.
+func refsaEntries(tb testing.TB, rd *bpf.RefdrObjects, v6 bool) []uint32 {
+	tb.Helper()
+	const chunk = 4096
+	m, protoWord := rd.RefsaConns4, 3
+	var vals any
+	var set func(i int) []byte
+	if v6 {
+		m, protoWord = rd.RefsaConns6, 9
+		v := make([][256]byte, chunk)
+		vals, set = v, func(i int) []byte { return v[i][:] }
+	} else {
+		v := make([][128]byte, chunk)
+		vals, set = v, func(i int) []byte { return v[i][:] }
+	}
+	keys := make([]uint32, chunk)
+	var sets []uint32
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := m.BatchLookup(&cursor, keys, vals, nil)
+		for i := range n {
+			ways := set(i)
+			way := len(ways) / refsaWays
+			for w := range refsaWays {
+				if binary.NativeEndian.Uint32(ways[w*way+4*protoWord:]) != 0 {
+					sets = append(sets, keys[i])
+				}
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return sets
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// refsaWays is bpf/refdr.c's REFSA_WAYS: entries per set.
+const refsaWays = 4
 
 // countEntries counts m's entries by walking it.
 func countEntries(tb testing.TB, m *ebpf.Map) int {
