@@ -121,13 +121,16 @@ static __always_inline __u8 conn_reply_state(__u8 old, __u8 proto, __u8 flags)
  * other state (SYN seen, closing, UDP). The counts move with atomic adds,
  * shared by all CPUs, when the connection table creates an entry
  * (conns_add +1), sees it change class (conns_move: an ACK establishes, a
- * FIN or RST closes, from either side for NAT), and finds it expired,
- * reopened or its real gone and replaces it (conns_add -1 on the old
- * real, only if that real is still the same generation: PutReal zeroes
- * the counts of a new generation). What the program never sees drifts:
- * the LRU evicting an entry, and an entry that expires and is never looked
- * up again; maps.ResyncConnCounts rebuilds the counts from the tables
- * (and deletes expired entries so that they are not taken off twice). */
+ * FIN or RST closes, from either side for NAT), and replaces a live one
+ * (reopened, its real gone, or the oldest of a full set: conns_add -1 on
+ * the old real, only if that real is still the same generation: PutReal
+ * zeroes the counts of a new generation). Expired flows of conns4 and
+ * conns6 are not taken off by the program: maps.ResyncConnCounts rebuilds
+ * the counts from the tables every few seconds and leaves them out, so
+ * each comes off once (conntab.h). Full NAT's LRU tables keep the old
+ * way: the program takes an expired entry off when it replaces it, and
+ * the resync deletes the expired entries it leaves out (the LRU's
+ * evictions the program never sees). */
 
 /* conns_add adds delta to the count of real_id's flows in state's class.
  * Inlined: once per new or replaced flow. */

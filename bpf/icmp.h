@@ -69,6 +69,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "ct.h"
+#include "conntab.h"
 #include "encap.h"
 #include "nat.h"
 
@@ -125,10 +126,10 @@ static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6)
 	struct conn *c;
 
 	if (v6) {
-		c = bpf_map_lookup_elem(&conns6, f);
+		c = conn_lookup6(f);
 	} else {
 		fill_flow4(&k4, f);
-		c = bpf_map_lookup_elem(&conns4, &k4);
+		c = conn_lookup4(&k4);
 	}
 	if (!c || ct_idle(ct_now(), c->last_seen) > conn_timeout(c->state))
 		return NULL;

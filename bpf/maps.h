@@ -8,17 +8,16 @@
 #include "consts.h"
 #include "structs.h"
 
-/* CONN_LRU_FLAGS are the connection tables' map flags: 0, the common LRU.
- * DR and TUN see a flow on one CPU only, which suggests an LRU list per CPU
- * (BPF_F_NO_COMMON_LRU), but the kernel then rotates that list on every
- * insert, scanning up to 128 entries of cold memory, while the common LRU
- * hands each CPU free entries 128 at a time from a local list and touches
- * the shared list (and its lock) once per batch. With the table full
- * (every insert evicts), maps.BenchmarkConnMapType measured per new flow
- * (ns, two runs): per-CPU lists 1770/1162 cold, 1057/743 warm; per-CPU
- * values (LRU_PERCPU_HASH, also one value per CPU per flow) 1445/879 cold,
- * 943/667 warm; common 702/839 cold, 629/723 warm. The hit path is the
- * same for all three. */
+/* CONN_LRU_FLAGS are the map flags of the LRU tables that remain (nat4,
+ * nat6, the full NAT ones): 0, the common LRU. Per-CPU LRU lists
+ * (BPF_F_NO_COMMON_LRU) make the kernel rotate a list on every insert,
+ * scanning up to 128 entries of cold memory, while the common LRU hands
+ * each CPU free entries 128 at a time and touches the shared list (and its
+ * lock) once per batch. With the table full (every insert evicts), the
+ * old BenchmarkConnMapType measured per new flow (ns, two runs, session 4
+ * in docs/BENCHMARKS.md): per-CPU lists 1770/1162 cold, 1057/743 warm;
+ * per-CPU values (LRU_PERCPU_HASH) 1445/879 cold, 943/667 warm; common
+ * 702/839 cold, 629/723 warm. */
 #define CONN_LRU_FLAGS 0
 
 /* services4 maps an IPv4 VIP to its service, services an IPv6 one: the
@@ -102,28 +101,27 @@ struct {
 	__type(value, struct conn_counts);
 } real_conns SEC(".maps");
 
-/* conns4 and conns6 track flows of DR and TUN services, IPv4 and IPv6
- * apart: an IPv4 key takes 16 bytes instead of 40 (struct flow4), which
- * hashes faster and saves 24 bytes an entry (96 instead of 120 MiB per
- * million flows, maps.TestConnMemory). Each is sized on its own
- * (maps.Options.ConnTableSize, ConnTableSize6). LRU hashes, preallocated:
- * an insert never allocates, the memory is known at load, and a flood of
- * new flows evicts the oldest instead of failing. CONN_LRU_FLAGS says
- * which LRU. */
+/* conns4 and conns6 track flows of DR, TUN and NAT services, IPv4 and
+ * IPv6 apart (an IPv4 key takes 16 bytes instead of 40, struct flow4).
+ * Set-associative arrays, not LRU hashes (conntab.h says why): the flow
+ * hash names a set of CONN_WAYS entries, and a new flow takes the set's
+ * oldest. Preallocated: an insert never allocates, the memory is known at
+ * load (32 bytes a flow for IPv4, 64 for IPv6), and a flood of new flows
+ * replaces old ones instead of failing. Go sizes each by its set count
+ * (maps.Options.ConnTableSize, ConnTableSize6, divided by CONN_WAYS) and
+ * tells the program that count (conn_sets4, conn_sets6 in conntab.h). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow4);
-	__type(value, struct conn);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS);
+	__type(key, __u32);
+	__type(value, struct conn_set4);
 } conns4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS6);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow);
-	__type(value, struct conn);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS6);
+	__type(key, __u32);
+	__type(value, struct conn_set6);
 } conns6 SEC(".maps");
 
 /* nat4 and nat6 find NAT flows from the real's side: key the reply's

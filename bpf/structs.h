@@ -117,10 +117,10 @@ struct counters {
  * by all CPUs (moved with atomic adds): how many tracked flows of the
  * real's current generation are active (TCP established) and inactive
  * (SYN seen, closing, UDP), as IPVS's activeconns and inactconns. Signed:
- * the LRU evicts entries without telling the program, and a flow found
- * expired long after its count was resynchronised is taken off again, so
- * a count drifts either way; maps clamps what it reports at 0 and
- * ResyncConnCounts rebuilds them from the tables. */
+ * full NAT's LRU tables evict entries without telling the program, and
+ * updates racing Go's resync are lost, so a count drifts either way; maps
+ * clamps what it reports at 0 and ResyncConnCounts rebuilds them from the
+ * tables. */
 struct conn_counts {
 	__s64 active;
 	__s64 inactive;
@@ -289,5 +289,34 @@ struct service_entry {
 	struct service svc;
 	struct vip_key key;
 };
+
+/* conn_way4 and conn_way6 are one entry of conns4 and conns6 (conntab.h):
+ * a flow's key and its struct conn. A way is empty while its key's last
+ * word (the protocol, never 0 for TCP or UDP) is 0. 32 and 64 bytes, so
+ * that a set of CONN_WAYS is 128 and 256: the JIT inlines an array lookup
+ * only for a power-of-two value size. */
+struct conn_way4 {
+	struct flow4 key;
+	struct conn val;
+};
+
+struct conn_way6 {
+	struct flow key;
+	struct conn val;
+	__u8 pad[8];
+};
+
+/* conn_set4 and conn_set6 are the conns4 and conns6 values: CONN_WAYS
+ * entries that the flow hash's set holds. */
+struct conn_set4 {
+	struct conn_way4 way[CONN_WAYS];
+};
+
+struct conn_set6 {
+	struct conn_way6 way[CONN_WAYS];
+};
+
+_Static_assert(sizeof(struct conn_set4) == 128 && sizeof(struct conn_set6) == 256,
+	       "connection table sets are not of a power-of-two size");
 
 #endif

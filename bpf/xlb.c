@@ -27,6 +27,7 @@
 #include "parse.h"
 #include "hash.h"
 #include "ct.h"
+#include "conntab.h"
 #include "lblc.h"
 #include "encap.h"
 #include "nat.h"
@@ -159,8 +160,8 @@ static long sched_step(__u64 i, void *ctx)
  * least overhead/weight, sed the least (active+1)/weight, both compared
  * as cost1*w2 > cost2*w1 so that no division is needed, the earlier real
  * winning ties; nq the first real without active flows, else sed's pick.
- * Reals of weight 0 are skipped; a count the LRU left negative counts as
- * 0. Returns the id, 0 if there is none. bpf_loop, not a for loop: the
+ * Reals of weight 0 are skipped; a count left negative by drift counts
+ * as 0. Returns the id, 0 if there is none. bpf_loop, not a for loop: the
  * verifier checks the callback once instead of every iteration's
  * branches (a 64-iteration loop took minutes to verify), and inlines the
  * helper into a loop with a direct call. Inlined: once per new flow of
@@ -378,27 +379,30 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 		*why = REASON_DROP_NO_REAL;
 		return NULL;
 	}
-	struct conn fresh = {
-		.real_id = *real_id,
-		.real_gen = r->gen,
-		.state = conn_next_state(0, p->flow.proto, p->tcp_flags),
-		.last_seen = now,
-	};
+	/* The new entry's fields go straight into its way (conn_write): a
+	 * struct conn built on the stack first took the program past the
+	 * verifier's stack limit. */
+	__u8 state = conn_next_state(0, p->flow.proto, p->tcp_flags);
+	__u16 gen = r->gen;
 	cw->written = 1;
-	cw->state = fresh.state;
+	cw->state = state;
 	cw->fresh = 1;
 	if (ops)
 		return r;
-	conns_add(*real_id, fresh.state, 1);
+	conns_add(*real_id, state, 1);
 	if (c) {
-		conns_forget(c);
-		*c = fresh; /* in place: no second hash lookup */
+		/* Only a flow not past its timeout still counts on its real:
+		 * an expired one is Go's resync's to take off
+		 * (conn_counted). */
+		if (conn_counted(&p->flow.proto, c, now))
+			conns_forget(c);
+		conn_write(c, *real_id, gen, state, now); /* in place: no second lookup */
 	} else if (p->is_v6) {
-		bpf_map_update_elem(&conns6, &p->flow, &fresh, BPF_ANY);
+		conn_insert6(&p->flow, *real_id, gen, state, now);
 	} else {
-		bpf_map_update_elem(&conns4, k4, &fresh, BPF_ANY);
-		/* Keeps clang from merging the two updates into one call with
-		 * either map, which the verifier would then make indirect. */
+		conn_insert4(k4, *real_id, gen, state, now);
+		/* Keeps clang from merging the two families' inserts, whose
+		 * merged code the verifier then rejects. */
 		asm volatile("" ::: "memory");
 	}
 	return r;
@@ -409,9 +413,10 @@ static __always_inline struct real *pick_real(const struct service *svc, struct 
 
 /* nat_touch_forward brings the forward entry of the NAT flow that reply
  * p belongs to (found as rv) to state and clock now: the reply's 5-tuple
- * reversed, with the VIP for the real. Inlined: at most once per
- * CONN_TOUCH_NS and state change per flow. */
-static __always_inline void nat_touch_forward(struct packet *p, const struct nat_rev *rv, __u8 state, __u64 now)
+ * reversed, with the VIP for the real. Not inlined: it runs at most once
+ * per CONN_TOUCH_NS and state change per flow, and its IPv6 key and
+ * lookup, inlined, took the program past the verifier's stack limit. */
+static __noinline void nat_touch_forward(struct packet *p, const struct nat_rev *rv, __u8 state, __u64 now)
 {
 	__u32 *fw = flow_words(&p->flow);
 	const __u32 *vw = (const __u32 *)rv->vip;
@@ -426,7 +431,7 @@ static __always_inline void nat_touch_forward(struct packet *p, const struct nat
 		}
 		kw[FLOW_WORDS - 2] = PORTS_WORD(p->flow.dport, rv->vport);
 		kw[FLOW_WORDS - 1] = fw[FLOW_WORDS - 1];
-		c = bpf_map_lookup_elem(&conns6, &k);
+		c = conn_lookup6(&k);
 	} else {
 		struct flow4 k4;
 		__u32 *kw = (__u32 *)&k4;
@@ -434,7 +439,7 @@ static __always_inline void nat_touch_forward(struct packet *p, const struct nat
 		kw[1] = vw[V4_MAPPED_WORDS - 1];
 		kw[2] = PORTS_WORD(p->flow.dport, rv->vport);
 		kw[3] = fw[FLOW_WORDS - 1];
-		c = bpf_map_lookup_elem(&conns4, &k4);
+		c = conn_lookup4(&k4);
 	}
 	if (c) {
 		if (state != c->state) {
@@ -579,7 +584,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	if (p.is_v6) {
 		hint = vip_hint(&p.flow, true, port0_services);
 		if (hint & VIP_HINT_TRACKED) {
-			c = bpf_map_lookup_elem(&conns6, &p.flow);
+			c = conn_lookup6(&p.flow);
 			if (c)
 				svc = tracked_service(c, &p.flow);
 		}
@@ -607,9 +612,9 @@ int xlb_xdp(struct xdp_md *ctx)
 	 * there (not full NAT's, fnat.h). */
 	if (!p.is_v6) {
 		fill_flow4(&k4, &p.flow);
-		c = bpf_map_lookup_elem(&conns4, &k4);
-		/* Keeps clang from merging the two lookups into one call with
-		 * either map, which the verifier would then make indirect. */
+		c = conn_lookup4(&k4);
+		/* Keeps clang from merging the two families' lookups, whose
+		 * merged code the verifier then rejects. */
 		asm volatile("" ::: "memory");
 	}
 

@@ -34,6 +34,16 @@ type XlbConnCounts struct {
 	Inactive int64
 }
 
+type XlbConnSet4 struct {
+	_   structs.HostLayout
+	Way [4]XlbConnWay4
+}
+
+type XlbConnSet6 struct {
+	_   structs.HostLayout
+	Way [4]XlbConnWay6
+}
+
 type XlbConnState uint32
 
 const (
@@ -42,6 +52,19 @@ const (
 	XlbConnStateCONN_CLOSING     XlbConnState = 3
 	XlbConnStateCONN_UDP         XlbConnState = 4
 )
+
+type XlbConnWay4 struct {
+	_   structs.HostLayout
+	Key XlbFlow4
+	Val XlbConn
+}
+
+type XlbConnWay6 struct {
+	_   structs.HostLayout
+	Key XlbFlow
+	Val XlbConn
+	Pad [8]uint8
+}
 
 type XlbCounters struct {
 	_          structs.HostLayout
@@ -385,6 +408,8 @@ const (
 	XlbMapServices4            = "services4"
 	XlbMapVipHints             = "vip_hints"
 	XlbProgXlbXdp              = "xlb_xdp"
+	XlbVarConnSets4            = "conn_sets4"
+	XlbVarConnSets6            = "conn_sets6"
 	XlbVarConnTimeoutSynNs     = "conn_timeout_syn_ns"
 	XlbVarConnTimeoutTcpNs     = "conn_timeout_tcp_ns"
 	XlbVarConnTimeoutTcpfinNs  = "conn_timeout_tcpfin_ns"
@@ -479,6 +504,8 @@ type XlbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type XlbVariableSpecs struct {
+	ConnSets4            *ebpf.VariableSpec `ebpf:"conn_sets4"`
+	ConnSets6            *ebpf.VariableSpec `ebpf:"conn_sets6"`
 	ConnTimeoutSynNs     *ebpf.VariableSpec `ebpf:"conn_timeout_syn_ns"`
 	ConnTimeoutTcpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs  *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
@@ -578,6 +605,8 @@ func (m *XlbMaps) Close() error {
 //
 // It can be passed to LoadXlbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type XlbVariables struct {
+	ConnSets4            *ebpf.Variable `ebpf:"conn_sets4"`
+	ConnSets6            *ebpf.Variable `ebpf:"conn_sets6"`
 	ConnTimeoutSynNs     *ebpf.Variable `ebpf:"conn_timeout_syn_ns"`
 	ConnTimeoutTcpNs     *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs  *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`

@@ -855,6 +855,7 @@ func sequence(s maps.Scheduler, backends []maglev.Backend) ([]uint32, error) {
 }
 
 // ResyncConnCounts rebuilds the data plane's per-real connection counts
-// from its connection tables: flows the LRU evicted or that expired
-// without another packet are otherwise never taken off.
+// from its connection tables: flows that expired, and flows full NAT's
+// LRU tables evicted, are otherwise never taken off. It returns how many
+// expired flows it found.
 func (x *XDP) ResyncConnCounts() (int, error) { return x.dp.ResyncConnCounts() }

@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -53,8 +52,8 @@ const singleRuns = 4096
 // called the same way (also not attached), as does the first packet of a
 // flow, where every call gets a frame of a new 5-tuple (a new source
 // address and port per call: conntrack misses and inserts; a run covers a
-// few ten thousand flows, so the table stays far from full, see
-// BenchmarkConnMapType for a full one). refdr is measured the same way in
+// few ten thousand flows, so the table stays far from full;
+// dr_v4_first_packet_warm fills it). refdr is measured the same way in
 // those cases: repeat=1 calls run with caches cold from the syscall, which
 // adds far more to a program that reads maps than to the drop program
 // (dr_v4_established_single shows it against dr_v4_established), so only
@@ -206,71 +205,6 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-// BenchmarkConnMapType compares the first-packet cost (conntrack insert)
-// of the LRU kinds for one-direction flows, with the IPv4 table full
-// (DefaultConnTableSize flows put in first, so every insert evicts): per-CPU
-// LRU lists in one hash (BPF_F_NO_COMMON_LRU), per-CPU values
-// (BPF_MAP_TYPE_LRU_PERCPU_HASH) and the common LRU (one list, per-CPU
-// free lists refilled 128 at a time), beside refdr measured the same way
-// (repeat=1 calls, see BenchmarkProgram).
-func BenchmarkConnMapType(b *testing.B) {
-	fx := loadFixtures(b)
-	ref := loadReferences(b)
-	for _, bc := range []struct {
-		name  string
-		typ   ebpf.MapType
-		flags uint32
-	}{
-		{"lru_percpu_lists", ebpf.LRUHash, unix.BPF_F_NO_COMMON_LRU},
-		{"lru_percpu_values", ebpf.LRUCPUHash, 0},
-		{"lru_common", ebpf.LRUHash, 0},
-	} {
-		for _, full := range []bool{false, true} {
-			name := bc.name + "_empty"
-			if full {
-				name = bc.name + "_full"
-			}
-			b.Run(name, func(b *testing.B) {
-				d := benchDataplane(b, Options{connMapType: bc.typ, connFlags: bc.flags}, benchReals)
-				if full {
-					fillConns(b, d, DefaultConnTableSize)
-				}
-				// Cold: repeat=1 calls (newFlowTime). Warm (full table
-				// only: a batch inserts benchRepeat flows, so an empty
-				// table would not stay empty): batches behind
-				// newFlowProgram.
-				lbWarm, rdWarm := newFlowProgram(b, d.Program()), newFlowProgram(b, ref.refdr)
-				in := fx["tcp_vip_tx"].In
-				var lb, rd, lw, rw time.Duration
-				var n int
-				flow := uint32(0)
-				for b.Loop() {
-					lb += newFlowTime(b, d.Program(), ref.drop, in, &flow)
-					rd += singleTime(b, ref.refdr, ref.drop, in, "XDP_TX")
-					if full {
-						lw += kernelTime(b, lbWarm, in, "XDP_TX")
-						rw += kernelTime(b, rdWarm, in, "XDP_TX")
-					}
-					n++
-				}
-				per := float64(lb.Nanoseconds()) / float64(n)
-				refdr := float64(rd.Nanoseconds()) / float64(n)
-				warm := float64(lw.Nanoseconds()) / float64(n)
-				refWarm := float64(rw.Nanoseconds()) / float64(n)
-				b.ReportMetric(per, "ns/op")
-				b.ReportMetric(per, "ns/pkt")
-				b.ReportMetric(refdr, "refdr_ns/pkt")
-				b.ReportMetric(per/refdr, "x_refdr")
-				if full {
-					b.ReportMetric(warm, "warm_ns/pkt")
-					b.ReportMetric(refWarm, "warm_refdr_ns/pkt")
-					b.ReportMetric(warm/refWarm, "warm_x_refdr")
-				}
-			})
-		}
-	}
-}
-
 // references are the benchmark's yardsticks. refdr parses IPv4 and IPv6
 // (not VLAN tags, IPv6 extension headers): xlb's IPv6 rows are measured
 // against its IPv6 path, and also report x_refdr4 (reportRefdr4). refct
@@ -364,67 +298,40 @@ func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 }
 
 // fillConns puts n IPv4 flows that no benchmark frame matches into conns4,
-// in batches, an equal share from each CPU: an LRU takes a new entry from
-// the inserting CPU's free list, so a fill from one CPU would leave the
-// others' lists (BPF_F_NO_COMMON_LRU), or local free lists, empty.
+// each in its set's first free way (a flow whose set is full is left
+// out), and writes the sets in batches.
 func fillConns(b *testing.B, d *Dataplane, n int) {
-	const batch = 8192
+	t := d.connTables()[0]
+	sets := make([]bpf.XlbConnSet4, t.sets)
+	used := make([]uint8, t.sets)
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := make([]bpf.XlbFlow4, 0, batch)
-	vals := make([]bpf.XlbConn, 0, batch)
 	now := uint64(MonotonicNow())
-	flush := func() {
-		if len(keys) == 0 {
-			return
-		}
-		var err error
-		if d.conns4.Type() == ebpf.LRUCPUHash {
-			// Per-CPU values: one per possible CPU for each key.
-			all := make([]bpf.XlbConn, 0, len(vals)*d.ncpu)
-			for _, v := range vals {
-				for range d.ncpu {
-					all = append(all, v)
-				}
-			}
-			_, err = d.conns4.BatchUpdate(keys, all, nil)
-		} else {
-			_, err = d.conns4.BatchUpdate(keys, vals, nil)
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		keys, vals = keys[:0], vals[:0]
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var orig unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &orig); err != nil {
-		b.Fatal(err)
-	}
-	defer unix.SchedSetaffinity(0, &orig)
-	share := (n + d.ncpu - 1) / d.ncpu
 	for i := range n {
-		if i%share == 0 {
-			flush()
-			var on unix.CPUSet
-			on.Set(i / share)
-			if err := unix.SchedSetaffinity(0, &on); err != nil {
-				b.Fatal(err)
-			}
-		}
 		// 100.64.0.0/10 (not 198.18/15: no bench flow), random port.
 		src := netip.AddrFrom4([4]byte{100, 64 | byte(i>>16)&0x3f, byte(i >> 8), byte(i)})
 		_, key, err := d.flowKey(Flow{Src: netip.AddrPortFrom(src, uint16(rng.Uint32())), Dst: netip.MustParseAddrPort("198.18.0.100:80"), Proto: unix.IPPROTO_TCP})
 		if err != nil {
 			b.Fatal(err)
 		}
-		keys = append(keys, *key.(*bpf.XlbFlow4))
-		vals = append(vals, bpf.XlbConn{RealId: uint32(i%benchReals) + 1, RealGen: 1, State: uint8(ConnEstablished), LastSeen: now})
-		if len(keys) == batch {
-			flush()
+		set := connSetIndex(key, t.sets)
+		if used[set] == ConnWays {
+			continue
+		}
+		sets[set].Way[used[set]] = bpf.XlbConnWay4{Key: *key.(*bpf.XlbFlow4),
+			Val: bpf.XlbConn{RealId: uint32(i%benchReals) + 1, RealGen: 1, State: uint8(ConnEstablished), LastSeen: now}}
+		used[set]++
+	}
+	const batch = 8192
+	for first := uint32(0); first < t.sets; first += batch {
+		last := min(first+batch, t.sets)
+		keys := make([]uint32, 0, last-first)
+		for i := first; i < last; i++ {
+			keys = append(keys, i)
+		}
+		if _, err := t.m.BatchUpdate(keys, sets[first:last], nil); err != nil {
+			b.Fatal(err)
 		}
 	}
-	flush()
 }
 
 func reportRatios(b *testing.B, lb, rd, ms time.Duration, n int) {

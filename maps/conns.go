@@ -97,12 +97,12 @@ func (d *Dataplane) LookupConn(f Flow) (Conn, bool, error) {
 	if err != nil {
 		return Conn{}, false, fmt.Errorf("lookup conn %s: %w", f, err)
 	}
-	var c bpf.XlbConn
-	if err := m.Lookup(key, &c); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return Conn{}, false, nil
+	c, ok, err := d.connTableOf(m).lookupConnEntry(key)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("lookup conn %s: %w", f, err)
 		}
-		return Conn{}, false, fmt.Errorf("lookup conn %s: %w", f, err)
+		return Conn{}, false, err
 	}
 	return connFromC(c), true, nil
 }

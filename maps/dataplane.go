@@ -63,7 +63,8 @@ type Options struct {
 	MaxServices uint32 // highest service id; default DefaultMaxServices
 	MaxReals    uint32 // highest real id; default DefaultMaxReals
 	// ConnTableSize is how many IPv4 flows the connection table holds
-	// (conns4: LRU, preallocated, see bpf/maps.h); default
+	// (conns4: sets of ConnWays flows, preallocated, see bpf/conntab.h;
+	// rounded up to whole sets); default
 	// DefaultConnTableSize. IPv4 and IPv6 flows have tables of their own
 	// (an IPv4 key is 16 bytes, an IPv6 one 40): ConnTableSize6 sizes the
 	// IPv6 one (conns6), by default a quarter of ConnTableSize.
@@ -112,11 +113,6 @@ type Options struct {
 	// load, like the timeouts.
 	LocalityExpiration, LocalityShrink time.Duration
 	Logger                             *slog.Logger
-
-	// connMapType overrides the conns map type (benchmarks compare LRU
-	// kinds); zero keeps bpf/maps.h's.
-	connMapType ebpf.MapType
-	connFlags   uint32
 }
 
 // Dataplane is the loaded XDP program and its pinned maps. Its methods are
@@ -324,11 +320,23 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	spec.Maps[bpf.XlbMapFnat6].MaxEntries = opts.FNATTableSize6
 	spec.Maps[bpf.XlbMapFnatRev6].MaxEntries = opts.FNATTableSize6
 	spec.Maps[bpf.XlbMapFnatPools].MaxEntries = opts.MaxServices
-	for name, n := range map[string]uint32{bpf.XlbMapConns4: opts.ConnTableSize, bpf.XlbMapConns6: opts.ConnTableSize6} {
-		conns := spec.Maps[name]
-		conns.MaxEntries = n
-		if opts.connMapType != 0 {
-			conns.Type, conns.Flags = opts.connMapType, opts.connFlags
+	// The connection tables hold sets of ConnWays flows; the program
+	// scales a flow's hash onto the set count (bpf/conntab.h).
+	for _, t := range []struct {
+		table, count string
+		size         uint32
+	}{
+		{bpf.XlbMapConns4, bpf.XlbVarConnSets4, opts.ConnTableSize},
+		{bpf.XlbMapConns6, bpf.XlbVarConnSets6, opts.ConnTableSize6},
+	} {
+		sets := connSetCount(t.size)
+		spec.Maps[t.table].MaxEntries = sets
+		v, ok := spec.Variables[t.count]
+		if !ok {
+			return nil, fmt.Errorf("program has no variable %s", t.count)
+		}
+		if err := v.Set(sets); err != nil {
+			return nil, fmt.Errorf("set %s: %w", t.count, err)
 		}
 	}
 	for name, t := range map[string]time.Duration{

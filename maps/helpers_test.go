@@ -3,7 +3,6 @@ package maps
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,7 +71,8 @@ func withSport(frame []byte, p uint16) []byte {
 func clearConns(tb testing.TB, d *Dataplane) {
 	tb.Helper()
 	for _, c := range dumpConnKeys(tb, d) {
-		if err := c.table.Delete(c.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t := d.connTableOf(c.table)
+		if err := t.writeSet(connSetIndex(c.key, t.sets), [ConnWays]connWay{}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -85,39 +85,59 @@ type connEntry struct {
 	val   bpf.XlbConn
 }
 
-// dumpConnKeys lists the entries of conns4, then conns6.
+// dumpConnKeys lists the flows of conns4, then conns6, each table in set
+// order.
 func dumpConnKeys(tb testing.TB, d *Dataplane) []connEntry {
 	tb.Helper()
 	var out []connEntry
-	for _, t := range []struct {
-		m      *ebpf.Map
-		newKey func() any
-	}{
-		{d.conns4, func() any { return new(bpf.XlbFlow4) }},
-		{d.conns6, func() any { return new(bpf.XlbFlow) }},
-	} {
-		it := t.m.Iterate()
-		k := t.newKey()
-		var v bpf.XlbConn
-		for it.Next(k, &v) {
-			out = append(out, connEntry{table: t.m, key: k, val: v})
-			k = t.newKey()
-		}
-		if err := it.Err(); err != nil {
+	for _, t := range d.connTables() {
+		err := t.walkConns(func(key any, val bpf.XlbConn) {
+			out = append(out, connEntry{table: t.m, key: key, val: val})
+		})
+		if err != nil {
 			tb.Fatal(err)
 		}
 	}
 	return out
 }
 
-// putConn writes a connection table entry for f into its family's table.
+// putConn writes a connection table entry for f into its family's table,
+// as the program would: over f's way if its set has one (flags
+// ebpf.UpdateNoExist then fails the test), else into the set's oldest
+// way (ebpf.UpdateExist then fails it).
 func putConn(tb testing.TB, d *Dataplane, f Flow, val bpf.XlbConn, flags ebpf.MapUpdateFlags) {
 	tb.Helper()
 	m, key, err := d.flowKey(f)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := m.Update(key, &val, flags); err != nil {
+	t := d.connTableOf(m)
+	set := connSetIndex(key, t.sets)
+	ways, err := t.readSet(set)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	at := -1
+	for i, w := range ways {
+		if wayInUse(w) && sameKey(w.key, key) {
+			at = i
+		}
+	}
+	switch {
+	case at >= 0 && flags == ebpf.UpdateNoExist:
+		tb.Fatalf("put conn %s: already in the table", f)
+	case at < 0 && flags == ebpf.UpdateExist:
+		tb.Fatalf("put conn %s: not in the table", f)
+	case at < 0:
+		at = 0
+		for i, w := range ways {
+			if w.val.LastSeen < ways[at].val.LastSeen {
+				at = i
+			}
+		}
+	}
+	ways[at] = connWay{key, val}
+	if err := t.writeSet(set, ways); err != nil {
 		tb.Fatal(err)
 	}
 }

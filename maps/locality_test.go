@@ -297,9 +297,9 @@ func ageConnTo(tb testing.TB, d *Dataplane, frame []byte) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var c bpf.XlbConn
-	if err := m.Lookup(key, &c); err != nil {
-		tb.Fatalf("flow %s: %v", f, err)
+	c, ok, err := d.connTableOf(m).lookupConnEntry(key)
+	if err != nil || !ok {
+		tb.Fatalf("flow %s: tracked %v (%v), want an entry", f, ok, err)
 	}
 	c.LastSeen = 0
 	putConn(tb, d, f, c, ebpf.UpdateExist)

@@ -63,8 +63,8 @@ func (d *Dataplane) DeleteSchedReals(serviceID uint32) error {
 // RealConnCounts returns how many tracked flows real id has: active (TCP
 // established) and inactive (SYN seen, closing, UDP), as ipvsadm's
 // ActiveConn and InActConn. They are the program's running counts, which
-// drift from the table (flows the LRU evicts, and flows that expire
-// without another packet, stay counted; see bpf/ct.h) until
+// drift from the tables (flows that expire, and full NAT flows its LRU
+// tables evict, stay counted; see bpf/conntab.h) until
 // ResyncConnCounts; never below 0.
 func (d *Dataplane) RealConnCounts(id uint32) (active, inactive uint64, err error) {
 	if err := d.checkRealID(id); err != nil {
@@ -78,8 +78,11 @@ func (d *Dataplane) RealConnCounts(id uint32) (active, inactive uint64, err erro
 }
 
 // ResyncConnCounts rebuilds every real's connection counts from the
-// connection tables (full NAT's included): it deletes expired entries (which the program would
-// otherwise take off the counts when it next sees them), counts the others
+// connection tables (full NAT's included): it leaves expired flows out
+// (the program takes none off a count: bpf/conntab.h), deletes full NAT's
+// expired entries (which the program would otherwise take off the counts
+// when it next sees them; conns4 and conns6 keep theirs until a new flow
+// of their set takes their way), counts the others
 // whose real id is still in the generation they were tracked on, and writes
 // the counts. Call it periodically (the control plane: every few
 // seconds, or once per TCPFinTimeout at least) so that lc, wlc, sed and nq
@@ -87,7 +90,7 @@ func (d *Dataplane) RealConnCounts(id uint32) (active, inactive uint64, err erro
 // 100 ns an entry), and the program's updates during the walk are lost
 // from the written counts until the next resync: the counts are
 // approximate, as the LVS deviation 4 in controlplane/sched says. It
-// returns how many expired entries it deleted.
+// returns how many expired flows it found.
 func (d *Dataplane) ResyncConnCounts() (expired int, err error) {
 	expired, err = d.resyncConnCounts()
 	if err != nil {
@@ -111,26 +114,17 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		ConnClosing: d.opts.TCPFinTimeout, ConnUDP: d.opts.UDPTimeout}
 	now := MonotonicNow()
 	expired := 0
-	for _, t := range []struct {
-		m   *ebpf.Map
-		key func() any
-	}{
-		{d.conns4, func() any { return new(bpf.XlbFlow4) }},
-		{d.conns6, func() any { return new(bpf.XlbFlow) }},
-	} {
-		var stale []staleEntry[bpf.XlbConn]
-		key := t.key()
-		var c bpf.XlbConn
-		iter := t.m.Iterate()
-		for iter.Next(key, &c) {
-			// The program compares with >, and refreshes last_seen
-			// with a clock that may lag a tick: only entries a
-			// second past their timeout go, so that none the
-			// program still considers live is deleted.
+	for _, t := range d.connTables() {
+		// Expired flows stay where they are (a new flow of their set
+		// takes their way, and the program takes no expired flow off a
+		// count, bpf/conntab.h): they are only left out of the counts.
+		// The program compares with >, and refreshes last_seen with a
+		// clock that may lag a tick: only flows a second past their
+		// timeout count as expired here.
+		err := t.walkConns(func(_ any, c bpf.XlbConn) {
 			if now-time.Duration(c.LastSeen) > timeouts[ConnState(c.State)]+time.Second {
-				stale = append(stale, staleEntry[bpf.XlbConn]{key, c})
-				key = t.key()
-				continue
+				expired++
+				return
 			}
 			// Counted as the program counts: by generation alone
 			// (a deleted or removed real's flows are taken off when
@@ -142,12 +136,7 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 					counts[c.RealId].Inactive++
 				}
 			}
-		}
-		if err := iter.Err(); err != nil {
-			return expired, fmt.Errorf("walk %s: %w", t.m, err)
-		}
-		del, err := deleteStale(t.m, stale)
-		expired += del
+		})
 		if err != nil {
 			return expired, err
 		}

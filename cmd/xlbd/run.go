@@ -236,7 +236,7 @@ func resyncConnCounts(ctx context.Context, backend *controlplane.XDP, log *slog.
 				log.Warn("resync connection counts", "err", err)
 				continue
 			}
-			log.Debug("connection counts resynced", "expired_entries_removed", expired)
+			log.Debug("connection counts resynced", "expired_flows", expired)
 		}
 	}
 }

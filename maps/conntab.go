@@ -1,0 +1,225 @@
+package maps
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"xlb/bpf"
+	"xlb/controlplane/sched"
+)
+
+// ConnWays is how many flows one set of a connection table holds
+// (bpf/conntab.h): a table of n flows has n/ConnWays sets, and a flow's
+// hash names the one set it can be in.
+const ConnWays = 4
+
+// connSetCount is how many sets hold size flows (at least one).
+func connSetCount(size uint32) uint32 {
+	return max((size+ConnWays-1)/ConnWays, 1)
+}
+
+// connKeyWords returns a conns4 (*bpf.XlbFlow4) or conns6 (*bpf.XlbFlow)
+// key as the program reads it: 4 or 10 32-bit words in memory order.
+func connKeyWords(key any) []uint32 {
+	var b []byte
+	switch k := key.(type) {
+	case *bpf.XlbFlow4:
+		b = binary.NativeEndian.AppendUint32(b, k.Saddr)
+		b = binary.NativeEndian.AppendUint32(b, k.Daddr)
+		b = binary.NativeEndian.AppendUint16(b, k.Sport)
+		b = binary.NativeEndian.AppendUint16(b, k.Dport)
+		b = append(b, k.Proto, k.Pad[0], k.Pad[1], k.Pad[2])
+	case *bpf.XlbFlow:
+		b = append(b, k.Saddr[:]...)
+		b = append(b, k.Daddr[:]...)
+		b = binary.NativeEndian.AppendUint16(b, k.Sport)
+		b = binary.NativeEndian.AppendUint16(b, k.Dport)
+		b = append(b, k.Proto, k.Pad[0], k.Pad[1], k.Pad[2])
+	default:
+		panic(fmt.Sprintf("connKeyWords: %T is no conns key", key))
+	}
+	w := make([]uint32, len(b)/4)
+	for i := range w {
+		w[i] = binary.NativeEndian.Uint32(b[4*i:])
+	}
+	return w
+}
+
+// connSetIndex is the set of key in a table of sets sets: the program's
+// conn_set_of4 and conn_set_of6 (hash3 of the key's words, an IPv6
+// address folded to one word by xor, scaled onto the set count).
+func connSetIndex(key any, sets uint32) uint32 {
+	w := connKeyWords(key)
+	if len(w) == 4 {
+		return sched.Slot(sched.Hash3(w[0], w[1], w[2], w[3]), sets)
+	}
+	return sched.Slot(sched.Hash3(w[0]^w[1]^w[2]^w[3], w[4]^w[5]^w[6]^w[7], w[8], w[9]), sets)
+}
+
+// connTable is one family's connection table as Go reads it.
+type connTable struct {
+	m    *ebpf.Map
+	sets uint32
+	v6   bool
+}
+
+// connTables returns the IPv4 and the IPv6 table.
+func (d *Dataplane) connTables() [2]connTable {
+	return [2]connTable{{d.conns4, connSetCount(d.opts.ConnTableSize), false},
+		{d.conns6, connSetCount(d.opts.ConnTableSize6), true}}
+}
+
+// connTableOf returns the table m is (d.conns4 or d.conns6).
+func (d *Dataplane) connTableOf(m *ebpf.Map) connTable {
+	t := d.connTables()
+	if m == d.conns6 {
+		return t[1]
+	}
+	return t[0]
+}
+
+// connWay is one way of a set as Go handles it: its key (*bpf.XlbFlow4 or
+// *bpf.XlbFlow) and entry.
+type connWay struct {
+	key any
+	val bpf.XlbConn
+}
+
+// readSet returns the ways of set i of t (empty ways too: key proto 0).
+func (t connTable) readSet(i uint32) ([ConnWays]connWay, error) {
+	var out [ConnWays]connWay
+	if t.v6 {
+		var s bpf.XlbConnSet6
+		if err := t.m.Lookup(i, &s); err != nil {
+			return out, fmt.Errorf("read %s set %d: %w", t.m, i, err)
+		}
+		for w := range s.Way {
+			out[w] = connWay{&s.Way[w].Key, s.Way[w].Val}
+		}
+		return out, nil
+	}
+	var s bpf.XlbConnSet4
+	if err := t.m.Lookup(i, &s); err != nil {
+		return out, fmt.Errorf("read %s set %d: %w", t.m, i, err)
+	}
+	for w := range s.Way {
+		out[w] = connWay{&s.Way[w].Key, s.Way[w].Val}
+	}
+	return out, nil
+}
+
+// writeSet writes set i of t. The program may write the same set at the
+// same time (a new flow of that set); only tests and benchmarks, which
+// send no packets meanwhile, write sets.
+func (t connTable) writeSet(i uint32, ways [ConnWays]connWay) error {
+	var err error
+	if t.v6 {
+		var s bpf.XlbConnSet6
+		for w, cw := range ways {
+			if cw.key != nil {
+				s.Way[w].Key, s.Way[w].Val = *cw.key.(*bpf.XlbFlow), cw.val
+			}
+		}
+		err = t.m.Update(i, &s, ebpf.UpdateExist)
+	} else {
+		var s bpf.XlbConnSet4
+		for w, cw := range ways {
+			if cw.key != nil {
+				s.Way[w].Key, s.Way[w].Val = *cw.key.(*bpf.XlbFlow4), cw.val
+			}
+		}
+		err = t.m.Update(i, &s, ebpf.UpdateExist)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s set %d: %w", t.m, i, err)
+	}
+	return nil
+}
+
+// wayInUse says whether a way holds a flow: its key's protocol is not 0.
+func wayInUse(w connWay) bool {
+	switch k := w.key.(type) {
+	case *bpf.XlbFlow4:
+		return k.Proto != 0
+	case *bpf.XlbFlow:
+		return k.Proto != 0
+	}
+	return false
+}
+
+// sameKey says whether two keys of one table are the same flow.
+func sameKey(a, b any) bool {
+	switch ka := a.(type) {
+	case *bpf.XlbFlow4:
+		kb, ok := b.(*bpf.XlbFlow4)
+		return ok && *ka == *kb
+	case *bpf.XlbFlow:
+		kb, ok := b.(*bpf.XlbFlow)
+		return ok && *ka == *kb
+	}
+	return false
+}
+
+// lookupConnEntry returns the entry of key in t, if its set holds one.
+func (t connTable) lookupConnEntry(key any) (bpf.XlbConn, bool, error) {
+	ways, err := t.readSet(connSetIndex(key, t.sets))
+	if err != nil {
+		return bpf.XlbConn{}, false, err
+	}
+	for _, w := range ways {
+		if wayInUse(w) && sameKey(w.key, key) {
+			return w.val, true, nil
+		}
+	}
+	return bpf.XlbConn{}, false, nil
+}
+
+// walkConns calls fn with every flow t holds, reading the sets in
+// batches (one lookup per set would take seconds for a million flows).
+func (t connTable) walkConns(fn func(key any, val bpf.XlbConn)) error {
+	const chunk = 4096
+	keys := make([]uint32, chunk)
+	var vals any
+	var ways func(i int) [ConnWays]connWay
+	if t.v6 {
+		v := make([]bpf.XlbConnSet6, chunk)
+		vals = v
+		ways = func(i int) (out [ConnWays]connWay) {
+			for w := range v[i].Way {
+				k := v[i].Way[w].Key
+				out[w] = connWay{&k, v[i].Way[w].Val}
+			}
+			return out
+		}
+	} else {
+		v := make([]bpf.XlbConnSet4, chunk)
+		vals = v
+		ways = func(i int) (out [ConnWays]connWay) {
+			for w := range v[i].Way {
+				k := v[i].Way[w].Key
+				out[w] = connWay{&k, v[i].Way[w].Val}
+			}
+			return out
+		}
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := t.m.BatchLookup(&cursor, keys, vals, nil)
+		for i := range n {
+			for _, w := range ways(i) {
+				if wayInUse(w) {
+					fn(w.key, w.val)
+				}
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", t.m, err)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package maps
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"xlb/bpf"
+	"xlb/internal/testutil"
+)
+
+// TestConnSetIndex checks connSetIndex, the Go twin of the program's
+// conn_set_of4 and conn_set_of6: a flow the program tracks is in the set
+// the twin names, for each family, in tables of several sizes (a set
+// count that is not a power of two included).
+func TestConnSetIndex(t *testing.T) {
+	for _, size := range []uint32{64, 4000, DefaultConnTableSize} {
+		d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: size, ConnTableSize6: size})
+		for _, name := range []string{"tcp_vip_tx", "ipv6_tcp_tx"} {
+			fx := loadFixtures(t)[name]
+			fx.fill(t, d)
+			for i := range 8 {
+				src := netip.MustParseAddrPort("198.18.1.10:40000")
+				if name == "ipv6_tcp_tx" {
+					src = netip.MustParseAddrPort("[2001:db8:1::10]:40000")
+				}
+				src = netip.AddrPortFrom(src.Addr(), src.Port()+uint16(i))
+				vip := netip.MustParseAddrPort("198.18.0.100:80")
+				if src.Addr().Is6() {
+					vip = netip.MustParseAddrPort("[2001:db8::100]:80")
+				}
+				if v, _ := run(t, d.Program(), tcpSYN(src, vip)); testutil.VerdictName(v) != "XDP_TX" {
+					t.Fatalf("%d flows, %s: verdict %s, want XDP_TX", size, src, testutil.VerdictName(v))
+				}
+				m, key, err := d.flowKey(Flow{Src: src, Dst: vip, Proto: unix.IPPROTO_TCP})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tab := d.connTableOf(m)
+				ways, err := tab.readSet(connSetIndex(key, tab.sets))
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, w := range ways {
+					found = found || (wayInUse(w) && sameKey(w.key, key))
+				}
+				if !found {
+					t.Errorf("%d flows: %s is not in set %d of %d, where connSetIndex puts it", size, src, connSetIndex(key, tab.sets), tab.sets)
+				}
+			}
+		}
+	}
+}
+
+// TestConnSetReplacement fills a table of one set (four flows) and sends
+// a fifth flow: it takes the way of the flow seen longest ago, which
+// comes off its real's count (the LRU hash's eviction could not say); the
+// other three stay. A flow past its timeout is replaced the same way
+// without coming off a count (Go's resync leaves it out instead), and
+// ResyncConnCounts counts it as expired without deleting it.
+func TestConnSetReplacement(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: ConnWays})
+	fx := loadFixtures(t)["tcp_vip_tx"]
+	fx.fill(t, d)
+	vip := netip.MustParseAddrPort("198.18.0.100:80")
+	flow := func(i int) Flow {
+		return Flow{Src: netip.AddrPortFrom(netip.MustParseAddr("198.18.1.10"), uint16(40000+i)), Dst: vip, Proto: unix.IPPROTO_TCP}
+	}
+	send := func(i int) {
+		t.Helper()
+		if v, _ := run(t, d.Program(), tcpSYN(flow(i).Src, vip)); testutil.VerdictName(v) != "XDP_TX" {
+			t.Fatalf("flow %d: verdict %s, want XDP_TX", i, testutil.VerdictName(v))
+		}
+	}
+	total := func() uint64 {
+		t.Helper()
+		var n uint64
+		for _, r := range fx.Reals {
+			a, in, err := d.RealConnCounts(r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += a + in
+		}
+		return n
+	}
+	for i := range ConnWays {
+		send(i)
+	}
+	if n := total(); n != ConnWays {
+		t.Fatalf("%d flows counted after %d new flows, want %d", n, ConnWays, ConnWays)
+	}
+	// Flow 2 was seen longest ago (10 s: live, a SYN times out after 60).
+	aged, ok, err := d.LookupConn(flow(2))
+	if err != nil || !ok {
+		t.Fatalf("flow 2: tracked %v (%v)", ok, err)
+	}
+	putConn(t, d, flow(2), bpf.XlbConn{RealId: aged.RealID, RealGen: aged.RealGen, State: uint8(aged.State),
+		LastSeen: uint64(MonotonicNow() - 10*time.Second)}, ebpf.UpdateExist)
+
+	send(ConnWays)
+	for i := range ConnWays + 1 {
+		_, ok, err := d.LookupConn(flow(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i != 2; ok != want {
+			t.Errorf("flow %d tracked %v, want %v", i, ok, want)
+		}
+	}
+	if n := total(); n != ConnWays {
+		t.Errorf("%d flows counted after a live flow was replaced, want %d", n, ConnWays)
+	}
+
+	// Flow 0 past the SYN timeout: replaced without coming off its count.
+	expired, _, _ := d.LookupConn(flow(0))
+	putConn(t, d, flow(0), bpf.XlbConn{RealId: expired.RealID, RealGen: expired.RealGen, State: uint8(expired.State),
+		LastSeen: uint64(MonotonicNow() - DefaultSYNTimeout - 5*time.Second)}, ebpf.UpdateExist)
+	if n, err := d.ResyncConnCounts(); err != nil || n != 1 {
+		t.Errorf("resync: %d expired (%v), want 1", n, err)
+	}
+	if _, ok, _ := d.LookupConn(flow(0)); !ok {
+		t.Error("resync deleted the expired flow, want it left for a new flow's insert")
+	}
+	if n := total(); n != ConnWays-1 {
+		t.Errorf("%d flows counted after the resync, want %d", n, ConnWays-1)
+	}
+	send(ConnWays + 1)
+	if _, ok, _ := d.LookupConn(flow(0)); ok {
+		t.Error("expired flow 0 still tracked after a new flow of its set, want it replaced")
+	}
+	if n := total(); n != ConnWays {
+		t.Errorf("%d flows counted after the expired flow was replaced, want %d", n, ConnWays)
+	}
+}
