@@ -291,8 +291,9 @@ struct service_entry {
 };
 
 /* conn_way4 and conn_way6 are one entry of conns4 and conns6 (conntab.h):
- * a flow's key and its struct conn. A way is empty while its key's last
- * word (the protocol, never 0 for TCP or UDP) is 0. 32 and 64 bytes, so
+ * a flow's key and its struct conn, and for IPv6 the key's hash. A way is
+ * empty while its key's last word (the protocol, never 0 for TCP or UDP)
+ * is 0. 32 and 64 bytes, so
  * that a set of CONN_WAYS is 128 and 256: the JIT inlines an array lookup
  * only for a power-of-two value size. */
 struct conn_way4 {
@@ -303,7 +304,8 @@ struct conn_way4 {
 struct conn_way6 {
 	struct flow key;
 	struct conn val;
-	__u8 pad[8];
+	__u32 hash; /* the key's hash3 (conntab.h), compared before the key */
+	__u8 pad[4];
 };
 
 /* conn_set4 and conn_set6 are the conns4 and conns6 values: CONN_WAYS

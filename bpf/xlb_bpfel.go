@@ -60,10 +60,11 @@ type XlbConnWay4 struct {
 }
 
 type XlbConnWay6 struct {
-	_   structs.HostLayout
-	Key XlbFlow
-	Val XlbConn
-	Pad [8]uint8
+	_    structs.HostLayout
+	Key  XlbFlow
+	Val  XlbConn
+	Hash uint32
+	Pad  [4]uint8
 }
 
 type XlbCounters struct {

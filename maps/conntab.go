@@ -48,15 +48,21 @@ func connKeyWords(key any) []uint32 {
 	return w
 }
 
-// connSetIndex is the set of key in a table of sets sets: the program's
-// conn_set_of4 and conn_set_of6 (hash3 of the key's words, an IPv6
-// address folded to one word by xor, scaled onto the set count).
-func connSetIndex(key any, sets uint32) uint32 {
+// connHash is the program's hash of a key (conn_set_of4, conn_set_of6):
+// hash3 of its words, an IPv6 address folded to one word by xor. An IPv6
+// way keeps it, to compare before the key.
+func connHash(key any) uint32 {
 	w := connKeyWords(key)
 	if len(w) == 4 {
-		return sched.Slot(sched.Hash3(w[0], w[1], w[2], w[3]), sets)
+		return sched.Hash3(w[0], w[1], w[2], w[3])
 	}
-	return sched.Slot(sched.Hash3(w[0]^w[1]^w[2]^w[3], w[4]^w[5]^w[6]^w[7], w[8], w[9]), sets)
+	return sched.Hash3(w[0]^w[1]^w[2]^w[3], w[4]^w[5]^w[6]^w[7], w[8], w[9])
+}
+
+// connSetIndex is the set of key in a table of sets sets: its hash scaled
+// onto the set count, as the program's conn_set_of4 and conn_set_of6.
+func connSetIndex(key any, sets uint32) uint32 {
+	return sched.Slot(connHash(key), sets)
 }
 
 // connTable is one family's connection table as Go reads it.
@@ -120,7 +126,7 @@ func (t connTable) writeSet(i uint32, ways [ConnWays]connWay) error {
 		var s bpf.XlbConnSet6
 		for w, cw := range ways {
 			if cw.key != nil {
-				s.Way[w].Key, s.Way[w].Val = *cw.key.(*bpf.XlbFlow), cw.val
+				s.Way[w].Key, s.Way[w].Val, s.Way[w].Hash = *cw.key.(*bpf.XlbFlow), cw.val, connHash(cw.key)
 			}
 		}
 		err = t.m.Update(i, &s, ebpf.UpdateExist)
