@@ -143,6 +143,28 @@ static __always_inline void conn_write(struct conn *c, __u32 real_id, __u16 gen,
 	c->last_seen = now;
 }
 
+/* conn_oldest returns which of a set's ways, by their last_seen times t0
+ * to t3, a new flow takes: the least recently seen (an empty way's time
+ * is 0). Inlined: once per insert. */
+static __always_inline __u32 conn_oldest(__u64 t0, __u64 t1, __u64 t2, __u64 t3)
+{
+	__u32 a = t1 < t0 ? 1 : 0, b = t3 < t2 ? 3 : 2;
+	__u64 ta = t1 < t0 ? t1 : t0, tb = t3 < t2 ? t3 : t2;
+	return (tb < ta ? b : a) & (CONN_WAYS - 1);
+}
+
+_Static_assert(CONN_WAYS == 4, "conn_oldest compares four ways");
+
+/* conn_replace makes c, the entry of a way whose key's protocol is proto
+ * (0: empty), a new flow's (conn_write), taking a live flow it held off
+ * its real's counts. Inlined: once per insert. */
+static __always_inline void conn_replace(struct conn *c, __u8 proto, __u32 real_id, __u16 gen, __u8 state, __u64 now)
+{
+	if (conn_counted(&proto, c, now))
+		conns_forget(c);
+	conn_write(c, real_id, gen, state, now);
+}
+
 /* conn_insert4 and conn_insert6 put flow k's entry (conn_write's) in the
  * oldest way of its set (the least last_seen; an empty way's is 0); a
  * live flow that way held comes off its real's counts. The caller has
@@ -158,14 +180,9 @@ __noinline int conn_insert4(const struct flow4 *k, __u32 real_id, __u16 gen, __u
 	struct conn_set4 *s = conn_set_of4(k);
 	if (!s)
 		return 0;
-	__u32 oldest = 0;
-	for (int i = 1; i < CONN_WAYS; i++)
-		if (s->way[i].val.last_seen < s->way[oldest & (CONN_WAYS - 1)].val.last_seen)
-			oldest = i;
-	struct conn_way4 *w = &s->way[oldest & (CONN_WAYS - 1)];
-	if (conn_counted(&w->key.proto, &w->val, now))
-		conns_forget(&w->val);
-	conn_write(&w->val, real_id, gen, state, now);
+	struct conn_way4 *w = &s->way[conn_oldest(s->way[0].val.last_seen, s->way[1].val.last_seen,
+						    s->way[2].val.last_seen, s->way[3].val.last_seen)];
+	conn_replace(&w->val, w->key.proto, real_id, gen, state, now);
 	w->key = *k;
 	return 0;
 }
@@ -178,14 +195,9 @@ __noinline int conn_insert6(const struct flow *k, __u32 real_id, __u16 gen, __u8
 	struct conn_set6 *s = conn_set_of6(k, &h);
 	if (!s)
 		return 0;
-	__u32 oldest = 0;
-	for (int i = 1; i < CONN_WAYS; i++)
-		if (s->way[i].val.last_seen < s->way[oldest & (CONN_WAYS - 1)].val.last_seen)
-			oldest = i;
-	struct conn_way6 *w = &s->way[oldest & (CONN_WAYS - 1)];
-	if (conn_counted(&w->key.proto, &w->val, now))
-		conns_forget(&w->val);
-	conn_write(&w->val, real_id, gen, state, now);
+	struct conn_way6 *w = &s->way[conn_oldest(s->way[0].val.last_seen, s->way[1].val.last_seen,
+						    s->way[2].val.last_seen, s->way[3].val.last_seen)];
+	conn_replace(&w->val, w->key.proto, real_id, gen, state, now);
 	w->hash = h;
 	w->key = *k;
 	return 0;

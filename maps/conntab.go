@@ -96,25 +96,36 @@ type connWay struct {
 
 // readSet returns the ways of set i of t (empty ways too: key proto 0).
 func (t connTable) readSet(i uint32) ([ConnWays]connWay, error) {
-	var out [ConnWays]connWay
+	var s4 bpf.XlbConnSet4
+	var s6 bpf.XlbConnSet6
+	var err error
 	if t.v6 {
-		var s bpf.XlbConnSet6
-		if err := t.m.Lookup(i, &s); err != nil {
-			return out, fmt.Errorf("read %s set %d: %w", t.m, i, err)
-		}
-		for w := range s.Way {
-			out[w] = connWay{&s.Way[w].Key, s.Way[w].Val}
-		}
-		return out, nil
+		err = t.m.Lookup(i, &s6)
+	} else {
+		err = t.m.Lookup(i, &s4)
 	}
-	var s bpf.XlbConnSet4
-	if err := t.m.Lookup(i, &s); err != nil {
-		return out, fmt.Errorf("read %s set %d: %w", t.m, i, err)
+	if err != nil {
+		return [ConnWays]connWay{}, fmt.Errorf("read %s set %d: %w", t.m, i, err)
 	}
-	for w := range s.Way {
-		out[w] = connWay{&s.Way[w].Key, s.Way[w].Val}
+	if t.v6 {
+		return waysOf6(&s6), nil
 	}
-	return out, nil
+	return waysOf4(&s4), nil
+}
+
+// waysOf4 and waysOf6 return a set's ways, each key a copy.
+func waysOf4(s *bpf.XlbConnSet4) (out [ConnWays]connWay) {
+	for w, way := range s.Way {
+		out[w] = connWay{&way.Key, way.Val}
+	}
+	return out
+}
+
+func waysOf6(s *bpf.XlbConnSet6) (out [ConnWays]connWay) {
+	for w, way := range s.Way {
+		out[w] = connWay{&way.Key, way.Val}
+	}
+	return out
 }
 
 // writeSet writes set i of t. The program may write the same set at the
@@ -192,24 +203,10 @@ func (t connTable) walkConns(fn func(key any, val bpf.XlbConn)) error {
 	var ways func(i int) [ConnWays]connWay
 	if t.v6 {
 		v := make([]bpf.XlbConnSet6, chunk)
-		vals = v
-		ways = func(i int) (out [ConnWays]connWay) {
-			for w := range v[i].Way {
-				k := v[i].Way[w].Key
-				out[w] = connWay{&k, v[i].Way[w].Val}
-			}
-			return out
-		}
+		vals, ways = v, func(i int) [ConnWays]connWay { return waysOf6(&v[i]) }
 	} else {
 		v := make([]bpf.XlbConnSet4, chunk)
-		vals = v
-		ways = func(i int) (out [ConnWays]connWay) {
-			for w := range v[i].Way {
-				k := v[i].Way[w].Key
-				out[w] = connWay{&k, v[i].Way[w].Val}
-			}
-			return out
-		}
+		vals, ways = v, func(i int) [ConnWays]connWay { return waysOf4(&v[i]) }
 	}
 	var cursor ebpf.MapBatchCursor
 	for {
