@@ -393,8 +393,11 @@ func runOn(tb testing.TB, prog *ebpf.Program, in []byte, ifindex uint32) (verdic
 	return verdict, opts.DataOut
 }
 
-// goldenOptions size the Dataplane every golden case runs on.
-var goldenOptions = Options{MaxServices: 16, MaxReals: 16}
+// goldenOptions size the Dataplane every golden case runs on. The
+// connection tables are small: they are arrays, which resetDataplane
+// zeroes whole before each case, and at the default million flows that
+// took a minute over the cases (2 s now).
+var goldenOptions = Options{MaxServices: 16, MaxReals: 16, ConnTableSize: 4096}
 
 // goldenRig is one Dataplane, and the NAT lab if a case needs it, that
 // golden cases run on one after the other, each on a reset data plane
