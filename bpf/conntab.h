@@ -15,7 +15,7 @@
  * 1.25 against 1.06 x refdr, IPv6 1.76 against 1.13, a new flow into a full
  * table, batched, 26-29 against 8.3-8.7 x.
  *
- * What it costs in behaviour, documented in docs/GUIDE.md:
+ * What it costs in behaviour, documented in docs/operator-guide.md:
  *   - A set fills before the table does: four live flows whose hash names
  *     one set make a fifth replace the oldest of them, while the LRU hash
  *     evicted only when full (and then the least recently used of all).
@@ -123,15 +123,6 @@ static __always_inline struct conn *conn_lookup6(const struct flow *k)
 	return &s->way[way & (CONN_WAYS - 1)].val;
 }
 
-/* conn_counted says whether a way (proto: its key's protocol) holds a
- * flow its real still counts: one not past its timeout at now. An expired
- * one is Go's resync's to take off (maps.ResyncConnCounts), not the
- * program's, so that it comes off once. Inlined: tiny. */
-static __always_inline bool conn_counted(const __u8 *proto, const struct conn *c, __u64 now)
-{
-	return *proto && ct_idle(now, c->last_seen) <= conn_timeout(c->state);
-}
-
 /* conn_write makes c the entry of a flow scheduled to real_id (of
  * generation gen) at now, in state. Inlined: tiny. */
 static __always_inline void conn_write(struct conn *c, __u32 real_id, __u16 gen, __u8 state, __u64 now)
@@ -157,10 +148,12 @@ _Static_assert(CONN_WAYS == 4, "conn_oldest compares four ways");
 
 /* conn_replace makes c, the entry of a way whose key's protocol is proto
  * (0: empty), a new flow's (conn_write), taking a live flow it held off
- * its real's counts. Inlined: once per insert. */
+ * its real's counts. An expired one is Go's resync's to take off
+ * (maps.ResyncConnCounts), not the program's, so that it comes off once.
+ * Inlined: once per insert. */
 static __always_inline void conn_replace(struct conn *c, __u8 proto, __u32 real_id, __u16 gen, __u8 state, __u64 now)
 {
-	if (conn_counted(&proto, c, now))
+	if (proto && !conn_expired(c, now))
 		conns_forget(c);
 	conn_write(c, real_id, gen, state, now);
 }

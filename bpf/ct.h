@@ -70,6 +70,13 @@ static __always_inline __u64 conn_timeout(__u8 state)
 	}
 }
 
+/* conn_expired says whether entry c is past its state's timeout at now.
+ * Inlined: tiny. */
+static __always_inline bool conn_expired(const struct conn *c, __u64 now)
+{
+	return ct_idle(now, c->last_seen) > conn_timeout(c->state);
+}
+
 /* conn_next_state is a flow's state after a packet from the client with
  * TCP flags; old is 0 for a new flow. DR and TUN never see the server's
  * half, so this is IPVS's input-only view: FIN or RST closes; after that

@@ -86,7 +86,7 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 	if (c) {
 		/* An entry is over when idle past its timeout or when a new
 		 * connection reopens its closed 5-tuple: both count expired. */
-		if (ct_idle(now, c->last_seen) > conn_timeout(c->state) ||
+		if (conn_expired(c, now) ||
 		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
 			count_reason(REASON_CT_EXPIRED);
 		} else {

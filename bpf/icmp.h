@@ -131,7 +131,7 @@ static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6)
 		fill_flow4(&k4, f);
 		c = conn_lookup4(&k4);
 	}
-	if (!c || ct_idle(ct_now(), c->last_seen) > conn_timeout(c->state))
+	if (!c || conn_expired(c, ct_now()))
 		return NULL;
 	__u32 id = c->real_id;
 	struct real *r = bpf_map_lookup_elem(&reals, &id);

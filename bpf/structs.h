@@ -293,9 +293,8 @@ struct service_entry {
 /* conn_way4 and conn_way6 are one entry of conns4 and conns6 (conntab.h):
  * a flow's key and its struct conn, and for IPv6 the key's hash. A way is
  * empty while its key's last word (the protocol, never 0 for TCP or UDP)
- * is 0. 32 and 64 bytes, so
- * that a set of CONN_WAYS is 128 and 256: the JIT inlines an array lookup
- * only for a power-of-two value size. */
+ * is 0. 32 and 64 bytes, so that a set of CONN_WAYS is 128 and 256: the
+ * JIT inlines an array lookup only for a power-of-two value size. */
 struct conn_way4 {
 	struct flow4 key;
 	struct conn val;
