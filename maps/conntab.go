@@ -180,49 +180,61 @@ func sameKey(a, b any) bool {
 	return false
 }
 
+// findWay returns the way of ways that holds key, -1 if none does.
+func findWay(ways [ConnWays]connWay, key any) int {
+	for i, w := range ways {
+		if wayInUse(w) && sameKey(w.key, key) {
+			return i
+		}
+	}
+	return -1
+}
+
 // lookupConnEntry returns the entry of key in t, if its set holds one.
 func (t connTable) lookupConnEntry(key any) (bpf.XlbConn, bool, error) {
 	ways, err := t.readSet(connSetIndex(key, t.sets))
 	if err != nil {
 		return bpf.XlbConn{}, false, err
 	}
-	for _, w := range ways {
-		if wayInUse(w) && sameKey(w.key, key) {
-			return w.val, true, nil
-		}
+	if i := findWay(ways, key); i >= 0 {
+		return ways[i].val, true, nil
 	}
 	return bpf.XlbConn{}, false, nil
 }
 
-// walkConns calls fn with every flow t holds, reading the sets in
-// batches (one lookup per set would take seconds for a million flows).
+// walkConns calls fn with every flow t holds.
 func (t connTable) walkConns(fn func(key any, val bpf.XlbConn)) error {
+	each := func(ways [ConnWays]connWay) {
+		for _, w := range ways {
+			if wayInUse(w) {
+				fn(w.key, w.val)
+			}
+		}
+	}
+	if t.v6 {
+		return walkArray(t.m, func(_ uint32, s *bpf.XlbConnSet6) { each(waysOf6(s)) })
+	}
+	return walkArray(t.m, func(_ uint32, s *bpf.XlbConnSet4) { each(waysOf4(s)) })
+}
+
+// walkArray calls fn with every index and value of the array m, whose
+// values are V, reading it in batches (one lookup per entry would take
+// seconds for a connection table's 2^18 sets).
+func walkArray[V any](m *ebpf.Map, fn func(i uint32, v *V)) error {
 	const chunk = 4096
 	keys := make([]uint32, chunk)
-	var vals any
-	var ways func(i int) [ConnWays]connWay
-	if t.v6 {
-		v := make([]bpf.XlbConnSet6, chunk)
-		vals, ways = v, func(i int) [ConnWays]connWay { return waysOf6(&v[i]) }
-	} else {
-		v := make([]bpf.XlbConnSet4, chunk)
-		vals, ways = v, func(i int) [ConnWays]connWay { return waysOf4(&v[i]) }
-	}
+	vals := make([]V, chunk)
 	var cursor ebpf.MapBatchCursor
 	for {
-		n, err := t.m.BatchLookup(&cursor, keys, vals, nil)
+		n, err := m.BatchLookup(&cursor, keys, vals, nil)
 		for i := range n {
-			for _, w := range ways(i) {
-				if wayInUse(w) {
-					fn(w.key, w.val)
-				}
-			}
+			fn(keys[i], &vals[i])
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("walk %s: %w", t.m, err)
+			return fmt.Errorf("walk %s: %w", m, err)
 		}
 	}
 }

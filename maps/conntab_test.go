@@ -44,11 +44,7 @@ func TestConnSetIndex(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				found := false
-				for _, w := range ways {
-					found = found || (wayInUse(w) && sameKey(w.key, key))
-				}
-				if !found {
+				if findWay(ways, key) < 0 {
 					t.Errorf("%d flows: %s is not in set %d of %d, where connSetIndex puts it", size, src, connSetIndex(key, tab.sets), tab.sets)
 				}
 			}

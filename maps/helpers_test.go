@@ -117,12 +117,7 @@ func putConn(tb testing.TB, d *Dataplane, f Flow, val bpf.XlbConn, flags ebpf.Ma
 	if err != nil {
 		tb.Fatal(err)
 	}
-	at := -1
-	for i, w := range ways {
-		if wayInUse(w) && sameKey(w.key, key) {
-			at = i
-		}
-	}
+	at := findWay(ways, key)
 	switch {
 	case at >= 0 && flags == ebpf.UpdateNoExist:
 		tb.Fatalf("put conn %s: already in the table", f)

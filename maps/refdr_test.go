@@ -3,7 +3,6 @@ package maps
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"math/bits"
 	"math/rand/v2"
 	"net"
@@ -463,42 +462,27 @@ const refsaSetBits = 18
 
 // refsaEntries returns the set of each occupied way of refsa's table of
 // one family (a way is empty while its protocol word is 0), in set order.
-// In batches: 2^18 lookups one at a time take seconds.
 func refsaEntries(tb testing.TB, rd *bpf.RefdrObjects, v6 bool) []uint32 {
 	tb.Helper()
-	const chunk = 4096
-	m, protoWord := rd.RefsaConns4, 3
-	var vals any
-	var set func(i int) []byte
-	if v6 {
-		m, protoWord = rd.RefsaConns6, 9
-		v := make([][256]byte, chunk)
-		vals, set = v, func(i int) []byte { return v[i][:] }
-	} else {
-		v := make([][128]byte, chunk)
-		vals, set = v, func(i int) []byte { return v[i][:] }
-	}
-	keys := make([]uint32, chunk)
 	var sets []uint32
-	var cursor ebpf.MapBatchCursor
-	for {
-		n, err := m.BatchLookup(&cursor, keys, vals, nil)
-		for i := range n {
-			ways := set(i)
-			way := len(ways) / refsaWays
-			for w := range refsaWays {
-				if binary.NativeEndian.Uint32(ways[w*way+4*protoWord:]) != 0 {
-					sets = append(sets, keys[i])
-				}
+	inUse := func(set uint32, ways []byte, protoWord int) {
+		way := len(ways) / refsaWays
+		for w := range refsaWays {
+			if binary.NativeEndian.Uint32(ways[w*way+4*protoWord:]) != 0 {
+				sets = append(sets, set)
 			}
 		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return sets
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
 	}
+	var err error
+	if v6 {
+		err = walkArray(rd.RefsaConns6, func(set uint32, v *[256]byte) { inUse(set, v[:], 9) })
+	} else {
+		err = walkArray(rd.RefsaConns4, func(set uint32, v *[128]byte) { inUse(set, v[:], 3) })
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sets
 }
 
 // refsaWays is bpf/refdr.c's REFSA_WAYS: entries per set.
