@@ -44,20 +44,32 @@
 volatile const __u32 conn_sets4 = MAX_CONN_SETS;
 volatile const __u32 conn_sets6 = MAX_CONN_SETS6;
 
-/* conn_set_of4 and conn_set_of6 return the set of a flow's key: hash3 of
- * its words (IPv6: each address folded to one word by xor, and the hash
- * given back in *hash), scaled onto the set count. Inlined: tiny. */
-static __always_inline struct conn_set4 *conn_set_of4(const struct flow4 *k)
+/* conn_hash4 and conn_hash6 are the hash of a flow's key that names its
+ * set, here and in the NAT reverse tables (nattab.h): hash3 of its words,
+ * each IPv6 address folded to one word by xor. Inlined: tiny. */
+static __always_inline __u32 conn_hash4(const struct flow4 *k)
 {
 	const __u32 *w = (const __u32 *)k;
-	__u32 set = hash_to_slot(hash3(w[0], w[1], w[2], w[3]), conn_sets4);
+	return hash3(w[0], w[1], w[2], w[3]);
+}
+
+static __always_inline __u32 conn_hash6(const struct flow *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	return hash3(w[0] ^ w[1] ^ w[2] ^ w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], w[9]);
+}
+
+/* conn_set_of4 and conn_set_of6 return the set of a flow's key: its hash
+ * (IPv6: given back in *hash) scaled onto the set count. Inlined: tiny. */
+static __always_inline struct conn_set4 *conn_set_of4(const struct flow4 *k)
+{
+	__u32 set = hash_to_slot(conn_hash4(k), conn_sets4);
 	return bpf_map_lookup_elem(&conns4, &set);
 }
 
 static __always_inline struct conn_set6 *conn_set_of6(const struct flow *k, __u32 *hash)
 {
-	const __u32 *w = (const __u32 *)k;
-	__u32 h = hash3(w[0] ^ w[1] ^ w[2] ^ w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], w[9]);
+	__u32 h = conn_hash6(k);
 	__u32 set = hash_to_slot(h, conn_sets6);
 	*hash = h;
 	return bpf_map_lookup_elem(&conns6, &set);

@@ -74,10 +74,10 @@
  * table slot means "no real". */
 #define MAX_SERVICES 257        /* entries: 256 service ids + unused 0 */
 #define MAX_REALS 4097          /* entries: 4096 real ids + unused 0 */
-#define MAX_CONNS 1048576       /* entries in the IPv4 NAT reverse table */
-#define MAX_CONNS6 262144       /* entries in the IPv6 NAT reverse table */
-#define MAX_CONN_SETS 262144    /* sets in the IPv4 connection table: 4 ways each, 1M flows */
-#define MAX_CONN_SETS6 65536    /* sets in the IPv6 connection table: 256k flows */
+#define MAX_CONNS 1048576       /* entries in the IPv4 full-NAT tables */
+#define MAX_CONNS6 262144       /* entries in the IPv6 full-NAT tables */
+#define MAX_CONN_SETS 262144    /* sets in the IPv4 connection and NAT reverse tables: 4 ways each, 1M flows */
+#define MAX_CONN_SETS6 65536    /* sets in the IPv6 connection and NAT reverse tables: 256k flows */
 #define CONN_WAYS 4             /* flows a connection table set holds */
 #define MAGLEV_TABLE_MAX 65537  /* slots in the largest Maglev table (prime) */
 #define MAX_IFACES 4096         /* entries in ifaces: the highest ifindex that can be an inside interface, + 1 */

@@ -297,14 +297,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 		struct iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
 		if (!ifc || !(ifc->flags & IFACE_F_INSIDE))
 			return XDP_PASS;
-		struct nat_rev *rv;
-		struct flow4 k4;
-		if (v6) {
-			rv = bpf_map_lookup_elem(&nat6, f);
-		} else {
-			fill_flow4(&k4, f);
-			rv = bpf_map_lookup_elem(&nat4, &k4);
-		}
+		struct nat_rev *rv = nat_lookup(f, v6);
 		if (!rv || ct_idle(ct_now(), rv->last_seen) > conn_timeout(rv->state))
 			return XDP_PASS;
 		if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, rv->vip, rv->vport)) {

@@ -8,8 +8,8 @@
 #include "consts.h"
 #include "structs.h"
 
-/* CONN_LRU_FLAGS are the map flags of the LRU tables that remain (nat4,
- * nat6, the full NAT ones): 0, the common LRU. Per-CPU LRU lists
+/* CONN_LRU_FLAGS are the map flags of the LRU tables that remain (the
+ * full NAT ones): 0, the common LRU. Per-CPU LRU lists
  * (BPF_F_NO_COMMON_LRU) make the kernel rotate a list on every insert,
  * scanning up to 128 entries of cold memory, while the common LRU hands
  * each CPU free entries 128 at a time and touches the shared list (and its
@@ -126,30 +126,30 @@ struct {
 
 /* nat4 and nat6 find NAT flows from the real's side: key the reply's
  * 5-tuple (real to client), value what the reply's source becomes. The
- * forward path inserts the entry when it tracks a new NAT flow, so any
- * CPU's reply finds it (LRU hashes are shared across CPUs); it rewrites it
- * at most once per CONN_TOUCH_NS, which also brings back an entry the LRU
- * evicted. Sized as conns4 and conns6 (maps.Options.NATTableSize, 6). */
+ * forward path writes the entry when it tracks a new NAT flow, so any
+ * CPU's reply finds it, and rewrites it at most once per CONN_TOUCH_NS,
+ * which also brings back an entry a newer flow replaced. Set-associative
+ * arrays as conns4 and conns6, with the same hash (nattab.h says how they
+ * are shared across CPUs), sized by set count from
+ * maps.Options.NATTableSize and NATTableSize6 (nat_sets4, nat_sets6). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow4);
-	__type(value, struct nat_rev);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS);
+	__type(key, __u32);
+	__type(value, struct nat_set4);
 } nat4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS6);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow);
-	__type(value, struct nat_rev);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS6);
+	__type(key, __u32);
+	__type(value, struct nat_set6);
 } nat6 SEC(".maps");
 
 /* ifaces holds, by ifindex, the role of the interfaces the program is
  * attached to. Only interfaces marked IFACE_F_INSIDE look packets up in
- * nat4/nat6: an array lookup, which the verifier inlines, gates the hash
- * lookup, so non-VIP traffic on other interfaces pays no NAT lookup. */
+ * nat4/nat6: an array lookup, which the verifier inlines, gates the
+ * reverse table's lookup, so non-VIP traffic on other interfaces pays no NAT lookup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_IFACES);
@@ -240,7 +240,7 @@ struct {
 /* fnat4 and fnat6 track full-NAT flows from the client's side (struct
  * fnat_conn: the conn, and the local address and port the flow got), and
  * fnat_rev4 and fnat_rev6 find them from the real's side (struct
- * fnat_rev). LRU hashes shared by all CPUs, as nat4/nat6, sized by
+ * fnat_rev). LRU hashes shared by all CPUs, sized by
  * maps.Options.FNATTableSize and FNATTableSize6. Separate from conns4
  * and conns6 so that DR, TUN and NAT entries keep their 16-byte value. */
 struct {

@@ -30,7 +30,7 @@
  * (conn_reply_state). Each side refreshes its own entry and the other's
  * at most once per CONN_TOUCH_NS and at once on a state change, so a flow
  * that only one side talks on stays alive, and the forward side's
- * rewrite also restores a reverse entry the LRU evicted.
+ * rewrite also restores a reverse entry a newer flow replaced (nattab.h).
  *
  * Limit (as IPVS's NAT): a reply is known by (real, client) alone, so two
  * services that share a real address and port and a client that reaches
@@ -56,12 +56,14 @@
 #include "csum.h"
 #include "ct.h"
 #include "encap.h"
+#include "nattab.h"
 
 #define PORTS_WORD(src, dst) ((__u32)(src) | (__u32)(dst) << 16) /* a flow's ports word: bpfel, source in the low half */
 
 /* nat_track writes the reverse entry of p's NAT flow to real r (id
  * real_id) on port rport: key the reply's 5-tuple, in whole words as
- * fill_flow4. Inlined: once per new flow and per touch. */
+ * fill_flow4 (nat_put4, nat_put6: nattab.h). Inlined: once per new flow
+ * and per touch. */
 static __always_inline void nat_track(const struct service *svc, struct packet *p, const struct real *r,
 				      __u32 real_id, __be16 rport, __u8 state, __u64 now)
 {
@@ -86,7 +88,7 @@ static __always_inline void nat_track(const struct service *svc, struct packet *
 		}
 		kw[FLOW_WORDS - 2] = PORTS_WORD(rport, p->flow.sport);
 		kw[FLOW_WORDS - 1] = fw[FLOW_WORDS - 1];
-		bpf_map_update_elem(&nat6, &k, &rv, BPF_ANY);
+		nat_put6(&k, &rv);
 	} else {
 		struct flow4 k4;
 		__u32 *kw = (__u32 *)&k4;
@@ -96,7 +98,7 @@ static __always_inline void nat_track(const struct service *svc, struct packet *
 		kw[3] = fw[FLOW_WORDS - 1];
 		vw[2] = bpf_htonl(V4_MAPPED_MARK);
 		vw[3] = fw[2 * V4_MAPPED_WORDS - 1];
-		bpf_map_update_elem(&nat4, &k4, &rv, BPF_ANY);
+		nat_put4(&k4, &rv);
 		/* Keeps clang from merging the two updates (see pick_real). */
 		asm volatile("" ::: "memory");
 	}

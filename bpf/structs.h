@@ -320,4 +320,27 @@ struct conn_set6 {
 _Static_assert(sizeof(struct conn_set4) == 128 && sizeof(struct conn_set6) == 256,
 	       "connection table sets are not of a power-of-two size");
 
+/* nat_set4 and nat_set6 are the nat4 and nat6 values: CONN_WAYS reverse
+ * entries of NAT flows (nattab.h), keys apart from values so that a
+ * lookup compares the keys in one cache line (IPv4: four 16-byte keys;
+ * IPv6: the four keys' hashes, then only a key whose hash matches) and
+ * reads one value. A way is empty while its key's protocol is 0. The pad
+ * makes a set whole cache lines (320 and 448 bytes), so that sets in the
+ * array start on a line. */
+struct nat_set4 {
+	struct flow4 key[CONN_WAYS];
+	struct nat_rev val[CONN_WAYS];
+	__u8 pad[32];
+};
+
+struct nat_set6 {
+	__u32 hash[CONN_WAYS]; /* each key's hash3 (as conn_way6.hash) */
+	struct flow key[CONN_WAYS];
+	struct nat_rev val[CONN_WAYS];
+	__u8 pad[48];
+};
+
+_Static_assert(sizeof(struct nat_set4) % 64 == 0 && sizeof(struct nat_set6) % 64 == 0,
+	       "NAT reverse table sets are not whole cache lines");
+
 #endif

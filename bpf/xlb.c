@@ -462,15 +462,8 @@ static __noinline void nat_touch_forward(struct packet *p, const struct nat_rev 
  * no fresh entry for it. Inlined: once per packet on inside interfaces. */
 static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int *verdict)
 {
-	struct nat_rev *rv;
-	struct flow4 k4;
+	struct nat_rev *rv = nat_lookup(&p->flow, p->is_v6);
 
-	if (p->is_v6) {
-		rv = bpf_map_lookup_elem(&nat6, &p->flow);
-	} else {
-		fill_flow4(&k4, &p->flow);
-		rv = bpf_map_lookup_elem(&nat4, &k4);
-	}
 	if (!rv)
 		return false;
 	__u64 now = ct_now();

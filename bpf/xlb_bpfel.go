@@ -216,6 +216,21 @@ type XlbNatRev struct {
 	Hop       XlbNatHop
 }
 
+type XlbNatSet4 struct {
+	_   structs.HostLayout
+	Key [4]XlbFlow4
+	Val [4]XlbNatRev
+	Pad [32]uint8
+}
+
+type XlbNatSet6 struct {
+	_    structs.HostLayout
+	Hash [4]uint32
+	Key  [4]XlbFlow
+	Val  [4]XlbNatRev
+	Pad  [48]uint8
+}
+
 type XlbPersist struct {
 	_        structs.HostLayout
 	RealId   uint32
@@ -418,6 +433,8 @@ const (
 	XlbVarLocalityExpirationNs = "locality_expiration_ns"
 	XlbVarLocalityShrinkNs     = "locality_shrink_ns"
 	XlbVarMarkedIfaces         = "marked_ifaces"
+	XlbVarNatSets4             = "nat_sets4"
+	XlbVarNatSets6             = "nat_sets6"
 	XlbVarPort0Services        = "port0_services"
 )
 
@@ -514,6 +531,8 @@ type XlbVariableSpecs struct {
 	LocalityExpirationNs *ebpf.VariableSpec `ebpf:"locality_expiration_ns"`
 	LocalityShrinkNs     *ebpf.VariableSpec `ebpf:"locality_shrink_ns"`
 	MarkedIfaces         *ebpf.VariableSpec `ebpf:"marked_ifaces"`
+	NatSets4             *ebpf.VariableSpec `ebpf:"nat_sets4"`
+	NatSets6             *ebpf.VariableSpec `ebpf:"nat_sets6"`
 	Port0Services        *ebpf.VariableSpec `ebpf:"port0_services"`
 }
 
@@ -615,6 +634,8 @@ type XlbVariables struct {
 	LocalityExpirationNs *ebpf.Variable `ebpf:"locality_expiration_ns"`
 	LocalityShrinkNs     *ebpf.Variable `ebpf:"locality_shrink_ns"`
 	MarkedIfaces         *ebpf.Variable `ebpf:"marked_ifaces"`
+	NatSets4             *ebpf.Variable `ebpf:"nat_sets4"`
+	NatSets6             *ebpf.Variable `ebpf:"nat_sets6"`
 	Port0Services        *ebpf.Variable `ebpf:"port0_services"`
 }
 

@@ -134,30 +134,27 @@ type Reply struct {
 
 // replyKey converts a reply's 5-tuple (real to client) to its key in nat4
 // or nat6, and names that table; as flowKey.
-func (d *Dataplane) replyKey(f Flow) (*ebpf.Map, any, error) {
-	m, key, err := d.flowKey(f)
+func (d *Dataplane) replyKey(f Flow) (natTable, any, error) {
+	_, key, err := d.flowKey(f)
 	if err != nil {
-		return nil, nil, err
+		return natTable{}, nil, err
 	}
-	if m == d.conns4 {
-		return d.nat4, key, nil
-	}
-	return d.nat6, key, nil
+	return d.natTableOf(key), key, nil
 }
 
 // LookupReply returns the NAT reverse entry for reply, the 5-tuple of a
 // packet from the real (Src: real address and port) to the client, if any.
 func (d *Dataplane) LookupReply(reply Flow) (Reply, bool, error) {
-	m, key, err := d.replyKey(reply)
+	t, key, err := d.replyKey(reply)
 	if err != nil {
 		return Reply{}, false, fmt.Errorf("lookup reply %s: %w", reply, err)
 	}
-	var v bpf.XlbNatRev
-	if err := m.Lookup(key, &v); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return Reply{}, false, nil
+	v, ok, err := t.lookup(key)
+	if err != nil || !ok {
+		if err != nil {
+			err = fmt.Errorf("lookup reply %s: %w", reply, err)
 		}
-		return Reply{}, false, fmt.Errorf("lookup reply %s: %w", reply, err)
+		return Reply{}, false, err
 	}
 	return replyFromC(v), true, nil
 }

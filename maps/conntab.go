@@ -87,12 +87,15 @@ func (d *Dataplane) connTableOf(m *ebpf.Map) connTable {
 	return t[0]
 }
 
-// connWay is one way of a set as Go handles it: its key (*bpf.XlbFlow4 or
-// *bpf.XlbFlow) and entry.
-type connWay struct {
+// tableWay is one way of a set of a connection or NAT reverse table as
+// Go handles it: its key (*bpf.XlbFlow4 or *bpf.XlbFlow) and entry V.
+type tableWay[V any] struct {
 	key any
-	val bpf.XlbConn
+	val V
 }
+
+// connWay is a way of a connection table.
+type connWay = tableWay[bpf.XlbConn]
 
 // readSet returns the ways of set i of t (empty ways too: key proto 0).
 func (t connTable) readSet(i uint32) ([ConnWays]connWay, error) {
@@ -157,7 +160,7 @@ func (t connTable) writeSet(i uint32, ways [ConnWays]connWay) error {
 }
 
 // wayInUse says whether a way holds a flow: its key's protocol is not 0.
-func wayInUse(w connWay) bool {
+func wayInUse[V any](w tableWay[V]) bool {
 	switch k := w.key.(type) {
 	case *bpf.XlbFlow4:
 		return k.Proto != 0
@@ -181,7 +184,7 @@ func sameKey(a, b any) bool {
 }
 
 // findWay returns the way of ways that holds key, -1 if none does.
-func findWay(ways [ConnWays]connWay, key any) int {
+func findWay[V any](ways [ConnWays]tableWay[V], key any) int {
 	for i, w := range ways {
 		if wayInUse(w) && sameKey(w.key, key) {
 			return i

@@ -311,8 +311,6 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		spec.Maps[name].MaxEntries = n
 	}
 	spec.Maps[bpf.XlbMapLocalities].MaxEntries = opts.LocalityTableSize
-	spec.Maps[bpf.XlbMapNat4].MaxEntries = opts.NATTableSize
-	spec.Maps[bpf.XlbMapNat6].MaxEntries = opts.NATTableSize6
 	spec.Maps[bpf.XlbMapPersist4].MaxEntries = opts.PersistTableSize
 	spec.Maps[bpf.XlbMapPersist6].MaxEntries = opts.PersistTableSize6
 	spec.Maps[bpf.XlbMapFnat4].MaxEntries = opts.FNATTableSize
@@ -320,14 +318,17 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	spec.Maps[bpf.XlbMapFnat6].MaxEntries = opts.FNATTableSize6
 	spec.Maps[bpf.XlbMapFnatRev6].MaxEntries = opts.FNATTableSize6
 	spec.Maps[bpf.XlbMapFnatPools].MaxEntries = opts.MaxServices
-	// The connection tables hold sets of ConnWays flows; the program
-	// scales a flow's hash onto the set count (bpf/conntab.h).
+	// The connection and NAT reverse tables hold sets of ConnWays flows;
+	// the program scales a flow's hash onto the set count (bpf/conntab.h,
+	// bpf/nattab.h).
 	for _, t := range []struct {
 		table, count string
 		size         uint32
 	}{
 		{bpf.XlbMapConns4, bpf.XlbVarConnSets4, opts.ConnTableSize},
 		{bpf.XlbMapConns6, bpf.XlbVarConnSets6, opts.ConnTableSize6},
+		{bpf.XlbMapNat4, bpf.XlbVarNatSets4, opts.NATTableSize},
+		{bpf.XlbMapNat6, bpf.XlbVarNatSets6, opts.NATTableSize6},
 	} {
 		sets := connSetCount(t.size)
 		spec.Maps[t.table].MaxEntries = sets

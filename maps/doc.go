@@ -10,7 +10,8 @@
 // Services and reals are IPv4 or IPv6, forwarded by direct routing (KindDR),
 // IP tunnel (KindTUN) or masquerading (KindNAT: the replies come back
 // through the node, on interfaces marked with SetInside, and are found in
-// reverse tables; LookupReply reads them). Flows are tracked in
+// reverse tables, set-associative as the connection tables (bpf/nattab.h);
+// LookupReply reads them). Flows are tracked in
 // set-associative connection tables (bpf/conntab.h: a flow's hash names a
 // set of ConnWays flows), one per family (Options.ConnTableSize for IPv4,
 // ConnTableSize6 for IPv6;

@@ -154,3 +154,40 @@ func mapMemory(tb testing.TB, name string, m *ebpf.Map) (uint64, *ebpf.MapInfo) 
 		name, info.Type, info.Flags, info.KeySize, info.ValueSize, info.MaxEntries, float64(loaded)/(1<<20), float64(loaded)/float64(info.MaxEntries))
 	return loaded, info
 }
+
+// modifyReply lets fn change the NAT reverse entry of key in t, in place in
+// its set; it fails the test if the set holds no such entry. The program
+// may write the set meanwhile: only tests that send no packets then use
+// it.
+func (t natTable) modifyReply(tb testing.TB, key any, fn func(v *bpf.XlbNatRev)) {
+	tb.Helper()
+	set := connSetIndex(key, t.sets)
+	find := func(keys []any) int {
+		for i, k := range keys {
+			if sameKey(k, key) {
+				return i
+			}
+		}
+		tb.Fatalf("modify %s set %d: no entry for %+v", t.m, set, key)
+		return -1
+	}
+	var err error
+	if t.v6 {
+		var s bpf.XlbNatSet6
+		if err = t.m.Lookup(set, &s); err == nil {
+			i := find([]any{&s.Key[0], &s.Key[1], &s.Key[2], &s.Key[3]})
+			fn(&s.Val[i])
+			err = t.m.Update(set, &s, ebpf.UpdateExist)
+		}
+	} else {
+		var s bpf.XlbNatSet4
+		if err = t.m.Lookup(set, &s); err == nil {
+			i := find([]any{&s.Key[0], &s.Key[1], &s.Key[2], &s.Key[3]})
+			fn(&s.Val[i])
+			err = t.m.Update(set, &s, ebpf.UpdateExist)
+		}
+	}
+	if err != nil {
+		tb.Fatalf("modify %s set %d: %v", t.m, set, err)
+	}
+}

@@ -24,27 +24,20 @@ type revCache struct {
 // natRevCache is revCache for the NAT reverse entry of reply.
 func natRevCache(tb testing.TB, d *Dataplane, reply Flow) revCache {
 	tb.Helper()
-	m, key, err := d.replyKey(reply)
+	t, key, err := d.replyKey(reply)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return revCache{
 		get: func(tb testing.TB) (bpf.XlbNatHop, uint16, uint64) {
-			var v bpf.XlbNatRev
-			if err := m.Lookup(key, &v); err != nil {
-				tb.Fatalf("lookup %s: %v", reply, err)
+			v, ok, err := t.lookup(key)
+			if err != nil || !ok {
+				tb.Fatalf("lookup %s: %v (found %v)", reply, err, ok)
 			}
 			return v.Hop, v.HopMtu, v.LastSeen
 		},
 		set: func(tb testing.TB, hop bpf.XlbNatHop, mtu uint16, lastSeen uint64) {
-			var v bpf.XlbNatRev
-			if err := m.Lookup(key, &v); err != nil {
-				tb.Fatalf("lookup %s: %v", reply, err)
-			}
-			v.Hop, v.HopMtu, v.LastSeen = hop, mtu, lastSeen
-			if err := m.Update(key, &v, ebpf.UpdateExist); err != nil {
-				tb.Fatal(err)
-			}
+			t.modifyReply(tb, key, func(v *bpf.XlbNatRev) { v.Hop, v.HopMtu, v.LastSeen = hop, mtu, lastSeen })
 		},
 	}
 }

@@ -164,24 +164,14 @@ func dumpReplies(tb testing.TB, d *Dataplane, lab *natLab) []fixtureReply {
 	tb.Helper()
 	var out []fixtureReply
 	protoNames := map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
-	for _, t := range []struct {
-		m      *ebpf.Map
-		newKey func() any
-	}{
-		{d.nat4, func() any { return new(bpf.XlbFlow4) }},
-		{d.nat6, func() any { return new(bpf.XlbFlow) }},
-	} {
-		it := t.m.Iterate()
-		k := t.newKey()
-		var v bpf.XlbNatRev
-		for it.Next(k, &v) {
+	for _, t := range []natTable{d.natTableOf(new(bpf.XlbFlow4)), d.natTableOf(new(bpf.XlbFlow))} {
+		err := t.walk(func(k any, v bpf.XlbNatRev) {
 			f, r := flowFromKey(k), replyFromC(v)
 			out = append(out, fixtureReply{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
 				VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State],
 				Hop: hopString(r.Hop, lab)})
-			k = t.newKey()
-		}
-		if err := it.Err(); err != nil {
+		})
+		if err != nil {
 			tb.Fatal(err)
 		}
 	}

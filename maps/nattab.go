@@ -1,0 +1,85 @@
+package maps
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf"
+
+	"xlb/bpf"
+)
+
+// natTable is one family's NAT reverse table (nat4, nat6) as Go reads it:
+// sets of ConnWays reverse entries, found by the connection tables' hash
+// (bpf/nattab.h), keys apart from values in a set.
+type natTable struct {
+	m    *ebpf.Map
+	sets uint32
+	v6   bool
+}
+
+// natWay is a way of a NAT reverse table.
+type natWay = tableWay[bpf.XlbNatRev]
+
+// natTableOf returns the reverse table of the family whose flow keys are
+// like key (*bpf.XlbFlow4: IPv4).
+func (d *Dataplane) natTableOf(key any) natTable {
+	if _, v4 := key.(*bpf.XlbFlow4); v4 {
+		return natTable{d.nat4, connSetCount(d.opts.NATTableSize), false}
+	}
+	return natTable{d.nat6, connSetCount(d.opts.NATTableSize6), true}
+}
+
+// natWaysOf4 and natWaysOf6 return a set's ways, each key a copy.
+func natWaysOf4(s *bpf.XlbNatSet4) (out [ConnWays]natWay) {
+	for w := range out {
+		k := s.Key[w]
+		out[w] = natWay{&k, s.Val[w]}
+	}
+	return out
+}
+
+func natWaysOf6(s *bpf.XlbNatSet6) (out [ConnWays]natWay) {
+	for w := range out {
+		k := s.Key[w]
+		out[w] = natWay{&k, s.Val[w]}
+	}
+	return out
+}
+
+// lookup returns the reverse entry of key in t, if its set holds one.
+func (t natTable) lookup(key any) (bpf.XlbNatRev, bool, error) {
+	set := connSetIndex(key, t.sets)
+	var ways [ConnWays]natWay
+	if t.v6 {
+		var s bpf.XlbNatSet6
+		if err := t.m.Lookup(set, &s); err != nil {
+			return bpf.XlbNatRev{}, false, fmt.Errorf("read %s set %d: %w", t.m, set, err)
+		}
+		ways = natWaysOf6(&s)
+	} else {
+		var s bpf.XlbNatSet4
+		if err := t.m.Lookup(set, &s); err != nil {
+			return bpf.XlbNatRev{}, false, fmt.Errorf("read %s set %d: %w", t.m, set, err)
+		}
+		ways = natWaysOf4(&s)
+	}
+	if i := findWay(ways, key); i >= 0 {
+		return ways[i].val, true, nil
+	}
+	return bpf.XlbNatRev{}, false, nil
+}
+
+// walk calls fn with every reverse entry t holds.
+func (t natTable) walk(fn func(key any, val bpf.XlbNatRev)) error {
+	each := func(ways [ConnWays]natWay) {
+		for _, w := range ways {
+			if wayInUse(w) {
+				fn(w.key, w.val)
+			}
+		}
+	}
+	if t.v6 {
+		return walkArray(t.m, func(_ uint32, s *bpf.XlbNatSet6) { each(natWaysOf6(s)) })
+	}
+	return walkArray(t.m, func(_ uint32, s *bpf.XlbNatSet4) { each(natWaysOf4(s)) })
+}
