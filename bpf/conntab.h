@@ -45,18 +45,18 @@ volatile const __u32 conn_sets4 = MAX_CONN_SETS;
 volatile const __u32 conn_sets6 = MAX_CONN_SETS6;
 
 /* conn_hash4 and conn_hash6 are the hash of a flow's key that names its
- * set, here and in the NAT reverse tables (nattab.h): hash3 of its words,
- * each IPv6 address folded to one word by xor. Inlined: tiny. */
+ * set, here and in the NAT reverse tables (nattab.h): table_hash of its
+ * words, each IPv6 address folded to one word by xor. Inlined: tiny. */
 static __always_inline __u32 conn_hash4(const struct flow4 *k)
 {
 	const __u32 *w = (const __u32 *)k;
-	return hash3(w[0], w[1], w[2], w[3]);
+	return table_hash(w[0], w[1], w[2], w[3]);
 }
 
 static __always_inline __u32 conn_hash6(const struct flow *k)
 {
 	const __u32 *w = (const __u32 *)k;
-	return hash3(w[0] ^ w[1] ^ w[2] ^ w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], w[9]);
+	return table_hash(w[0] ^ w[1] ^ w[2] ^ w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], w[9]);
 }
 
 /* conn_set_of4 and conn_set_of6 return the set of a flow's key: its hash

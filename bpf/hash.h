@@ -43,6 +43,39 @@ static __always_inline __u32 hash3(__u32 a, __u32 b, __u32 c, __u32 init)
 	return c;
 }
 
+/* The multipliers of table_hash: odd 64-bit constants with bits spread
+ * over the whole word (golden-ratio and xxHash/murmur primes). */
+#define TABLE_HASH_K0 0x9e3779b97f4a7c15ULL
+#define TABLE_HASH_K1 0xc2b2ae3d27d4eb4fULL
+#define TABLE_HASH_K2 0x165667b19e3779f9ULL
+#define TABLE_HASH_K3 0xd6e8feb86659fd93ULL
+
+/* table_hash mixes four words into the 32-bit hash that names a flow's
+ * set in the connection and NAT reverse tables (conntab.h, nattab.h):
+ * each word times its own 64-bit odd constant, the products xored, the
+ * low bits folded into the high ones (h ^= h << 29), the high half kept
+ * (hash_to_slot then uses its high bits). The fold is needed: a
+ * product's high bits vary with its word as a Weyl sequence does, too
+ * regularly, and without it consecutive client addresses bunched: 27 % of
+ * the sets asked for more than four flows at half load, where a random
+ * hash asks 5 %. With it every pattern maps.TestConnSetSpread tries
+ * (ports, clients, networks, VIP ports; both families) spreads as a random
+ * hash would. Four independent multiplies instead of hash3's chain of 21
+ * dependent steps: 3-4 ns less for every tracked packet (docs/
+ * BENCHMARKS.md, session 8); folding by a second multiply instead cost
+ * 1-2 ns of that. Like hash3 it is not keyed: a client that knows it
+ * can aim many flows at one set (conntab.h says what a full set does).
+ * The tables are a node's own, so unlike flow_hash nothing else must
+ * agree with it but maps.tableHash, its Go twin. Inlined: once per
+ * tracked packet. */
+static __always_inline __u32 table_hash(__u32 a, __u32 b, __u32 c, __u32 d)
+{
+	__u64 h = ((__u64)a * TABLE_HASH_K0) ^ ((__u64)b * TABLE_HASH_K1) ^ ((__u64)c * TABLE_HASH_K2) ^
+		  ((__u64)d * TABLE_HASH_K3);
+	h ^= h << 29;
+	return (__u32)(h >> 32);
+}
+
 /* flow_hash hashes a flow for the Maglev slot (and a tunnel's IPv6 flow
  * label). IPv4: addresses and ports, protocol in the seed. IPv6: the client
  * address is first folded to one word as Linux folds it for its socket

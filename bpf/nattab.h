@@ -119,7 +119,7 @@ static __always_inline struct nat_rev *nat_lookup(struct flow *f, bool v6)
 	const volatile __u32 *fw = flow_words(f);
 	__u32 k0 = fw[V4_MAPPED_WORDS - 1], k1 = fw[2 * V4_MAPPED_WORDS - 1];
 	__u32 k2 = fw[FLOW_WORDS - 2], k3 = fw[FLOW_WORDS - 1];
-	__u32 set = hash_to_slot(hash3(k0, k1, k2, k3), nat_sets4);
+	__u32 set = hash_to_slot(table_hash(k0, k1, k2, k3), nat_sets4);
 	struct nat_set4 *s4 = bpf_map_lookup_elem(&nat4, &set);
 	if (!s4)
 		return NULL;

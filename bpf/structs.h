@@ -303,7 +303,7 @@ struct conn_way4 {
 struct conn_way6 {
 	struct flow key;
 	struct conn val;
-	__u32 hash; /* the key's hash3 (conntab.h), compared before the key */
+	__u32 hash; /* the key's table_hash (conn_hash6, conntab.h), compared before the key */
 	__u8 pad[4];
 };
 
@@ -334,7 +334,7 @@ struct nat_set4 {
 };
 
 struct nat_set6 {
-	__u32 hash[CONN_WAYS]; /* each key's hash3 (as conn_way6.hash) */
+	__u32 hash[CONN_WAYS]; /* each key's table_hash (as conn_way6.hash) */
 	struct flow key[CONN_WAYS];
 	struct nat_rev val[CONN_WAYS];
 	__u8 pad[48];

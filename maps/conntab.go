@@ -48,15 +48,32 @@ func connKeyWords(key any) []uint32 {
 	return w
 }
 
-// connHash is the program's hash of a key (conn_set_of4, conn_set_of6):
-// hash3 of its words, an IPv6 address folded to one word by xor. An IPv6
-// way keeps it, to compare before the key.
+// The multipliers of tableHash (TABLE_HASH_K0..3 in bpf/hash.h).
+const (
+	tableHashK0 = 0x9e3779b97f4a7c15
+	tableHashK1 = 0xc2b2ae3d27d4eb4f
+	tableHashK2 = 0x165667b19e3779f9
+	tableHashK3 = 0xd6e8feb86659fd93
+)
+
+// tableHash is the program's table_hash (bpf/hash.h): each word times its
+// own odd constant, the products xored, the low bits folded into the high
+// ones, the high half kept.
+func tableHash(a, b, c, d uint32) uint32 {
+	h := uint64(a)*tableHashK0 ^ uint64(b)*tableHashK1 ^ uint64(c)*tableHashK2 ^ uint64(d)*tableHashK3
+	h ^= h << 29
+	return uint32(h >> 32)
+}
+
+// connHash is the program's hash of a key (conn_hash4, conn_hash6): the
+// table hash of its words, an IPv6 address folded to one word by xor. An
+// IPv6 way keeps it, to compare before the key.
 func connHash(key any) uint32 {
 	w := connKeyWords(key)
 	if len(w) == 4 {
-		return sched.Hash3(w[0], w[1], w[2], w[3])
+		return tableHash(w[0], w[1], w[2], w[3])
 	}
-	return sched.Hash3(w[0]^w[1]^w[2]^w[3], w[4]^w[5]^w[6]^w[7], w[8], w[9])
+	return tableHash(w[0]^w[1]^w[2]^w[3], w[4]^w[5]^w[6]^w[7], w[8], w[9])
 }
 
 // connSetIndex is the set of key in a table of sets sets: its hash scaled
