@@ -59,20 +59,26 @@ static __always_inline __u32 conn_hash6(const struct flow *k)
 	return table_hash(w[0] ^ w[1] ^ w[2] ^ w[3], w[4] ^ w[5] ^ w[6] ^ w[7], w[8], w[9]);
 }
 
-/* conn_set_of4 and conn_set_of6 return the set of a flow's key: its hash
- * (IPv6: given back in *hash) scaled onto the set count. Inlined: tiny. */
+/* table_set returns the set of a key whose hash is hash in table, an
+ * array of sets sets long: the hash scaled onto the set count. Inlined
+ * (table is then a constant map): tiny. */
+static __always_inline void *table_set(void *table, __u32 sets, __u32 hash)
+{
+	__u32 set = hash_to_slot(hash, sets);
+	return bpf_map_lookup_elem(table, &set);
+}
+
+/* conn_set_of4 and conn_set_of6 return the set of a flow's key (IPv6:
+ * its hash in *hash). Inlined: tiny. */
 static __always_inline struct conn_set4 *conn_set_of4(const struct flow4 *k)
 {
-	__u32 set = hash_to_slot(conn_hash4(k), conn_sets4);
-	return bpf_map_lookup_elem(&conns4, &set);
+	return table_set(&conns4, conn_sets4, conn_hash4(k));
 }
 
 static __always_inline struct conn_set6 *conn_set_of6(const struct flow *k, __u32 *hash)
 {
-	__u32 h = conn_hash6(k);
-	__u32 set = hash_to_slot(h, conn_sets6);
-	*hash = h;
-	return bpf_map_lookup_elem(&conns6, &set);
+	*hash = conn_hash6(k);
+	return table_set(&conns6, conn_sets6, *hash);
 }
 
 /* conn_same is 1 if diff, the or of two keys' words xored, is 0 (the same

@@ -47,16 +47,13 @@ volatile const __u32 nat_sets6 = MAX_CONN_SETS6;
  * hash in *hash). Inlined: tiny. */
 static __always_inline struct nat_set4 *nat_set_of4(const struct flow4 *k)
 {
-	__u32 set = hash_to_slot(conn_hash4(k), nat_sets4);
-	return bpf_map_lookup_elem(&nat4, &set);
+	return table_set(&nat4, nat_sets4, conn_hash4(k));
 }
 
 static __always_inline struct nat_set6 *nat_set_of6(const struct flow *k, __u32 *hash)
 {
-	__u32 h = conn_hash6(k);
-	__u32 set = hash_to_slot(h, nat_sets6);
-	*hash = h;
-	return bpf_map_lookup_elem(&nat6, &set);
+	*hash = conn_hash6(k);
+	return table_set(&nat6, nat_sets6, *hash);
 }
 
 /* nat_way4 and nat_way6 return which way of set s holds a key, CONN_WAYS
@@ -119,8 +116,7 @@ static __always_inline struct nat_rev *nat_lookup(struct flow *f, bool v6)
 	const volatile __u32 *fw = flow_words(f);
 	__u32 k0 = fw[V4_MAPPED_WORDS - 1], k1 = fw[2 * V4_MAPPED_WORDS - 1];
 	__u32 k2 = fw[FLOW_WORDS - 2], k3 = fw[FLOW_WORDS - 1];
-	__u32 set = hash_to_slot(table_hash(k0, k1, k2, k3), nat_sets4);
-	struct nat_set4 *s4 = bpf_map_lookup_elem(&nat4, &set);
+	struct nat_set4 *s4 = table_set(&nat4, nat_sets4, table_hash(k0, k1, k2, k3));
 	if (!s4)
 		return NULL;
 	i = nat_way4(s4, k0, k1, k2, k3);

@@ -224,17 +224,22 @@ func (t connTable) lookupConnEntry(key any) (bpf.XlbConn, bool, error) {
 
 // walkConns calls fn with every flow t holds.
 func (t connTable) walkConns(fn func(key any, val bpf.XlbConn)) error {
-	each := func(ways [ConnWays]connWay) {
-		for _, w := range ways {
+	if t.v6 {
+		return walkWays(t.m, waysOf6, fn)
+	}
+	return walkWays(t.m, waysOf4, fn)
+}
+
+// walkWays calls fn with the key and entry of every way in use of the
+// array of sets m, whose values are S and whose ways waysOf returns.
+func walkWays[S, V any](m *ebpf.Map, waysOf func(*S) [ConnWays]tableWay[V], fn func(key any, val V)) error {
+	return walkArray(m, func(_ uint32, s *S) {
+		for _, w := range waysOf(s) {
 			if wayInUse(w) {
 				fn(w.key, w.val)
 			}
 		}
-	}
-	if t.v6 {
-		return walkArray(t.m, func(_ uint32, s *bpf.XlbConnSet6) { each(waysOf6(s)) })
-	}
-	return walkArray(t.m, func(_ uint32, s *bpf.XlbConnSet4) { each(waysOf4(s)) })
+	})
 }
 
 // walkArray calls fn with every index and value of the array m, whose

@@ -71,15 +71,8 @@ func (t natTable) lookup(key any) (bpf.XlbNatRev, bool, error) {
 
 // walk calls fn with every reverse entry t holds.
 func (t natTable) walk(fn func(key any, val bpf.XlbNatRev)) error {
-	each := func(ways [ConnWays]natWay) {
-		for _, w := range ways {
-			if wayInUse(w) {
-				fn(w.key, w.val)
-			}
-		}
-	}
 	if t.v6 {
-		return walkArray(t.m, func(_ uint32, s *bpf.XlbNatSet6) { each(natWaysOf6(s)) })
+		return walkWays(t.m, natWaysOf6, fn)
 	}
-	return walkArray(t.m, func(_ uint32, s *bpf.XlbNatSet4) { each(natWaysOf4(s)) })
+	return walkWays(t.m, natWaysOf4, fn)
 }
