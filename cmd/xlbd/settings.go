@@ -42,7 +42,12 @@ type settings struct {
 	// PersistTableSize is how many IPv4 persistence templates the data
 	// plane holds (IPv6: a quarter).
 	PersistTableSize uint32
-	ResolveTimeout   time.Duration
+	// NATTableSize and FNATTableSize are how many IPv4 NAT and full-NAT
+	// flows the reverse tables hold (IPv6: a quarter); 0: as many as the
+	// connection table (NAT), a quarter of it (full NAT). A node without
+	// such services sets 1 and saves their memory.
+	NATTableSize, FNATTableSize uint32
+	ResolveTimeout              time.Duration
 	// SlowStart is how long a real coming back from a failed health check
 	// takes to ramp up to its full weight; 0: at once, as keepalived.
 	SlowStart time.Duration
@@ -60,7 +65,7 @@ type settings struct {
 // (config-test, dump, print-settings) and the file's own name are flags only.
 var fileKeys = []string{
 	"config", "config-id", "interface", "bpffs", "socket", "log-level",
-	"maglev-size", "max-services", "max-reals", "conn-table-size", "persist-table-size", "resolve-timeout", "slow-start", "check-via-vip",
+	"maglev-size", "max-services", "max-reals", "conn-table-size", "persist-table-size", "nat-table-size", "fnat-table-size", "resolve-timeout", "slow-start", "check-via-vip",
 	"lblc-expiration",
 }
 
@@ -137,6 +142,8 @@ XLB_MAGLEV_SIZE, …), then the YAML file ` + defaultSettingsFile + ` (or
 	f.Uint32("max-reals", 4096, "capacity of the reals map")
 	f.Uint32("conn-table-size", 1<<20, "IPv4 flows the connection table holds (IPv6: a quarter); preallocated")
 	f.Uint32("persist-table-size", maps.DefaultPersistTableSize, "IPv4 persistence templates the data plane holds (IPv6: a quarter); preallocated")
+	f.Uint32("nat-table-size", 0, "IPv4 NAT flows the reverse table holds (IPv6: a quarter); 0: as --conn-table-size; preallocated, 1 on a node without NAT services")
+	f.Uint32("fnat-table-size", 0, "IPv4 full-NAT flows the FNAT tables hold (IPv6: a quarter); 0: a quarter of --conn-table-size; preallocated, 1 on a node without FNAT services")
 	f.Duration("resolve-timeout", 3*time.Second, "how long start-up waits for real servers' MACs")
 	f.Bool("check-via-vip", false, "send DR and TUN services' TCP_CHECKs to the VIP the way clients' packets go (real's MAC, or IP-in-IP to the real)")
 	f.Duration("slow-start", 0, "ramp a real that passes its health checks again up to full weight over this time (0: at once)")
@@ -211,6 +218,8 @@ func readSettings(v *viper.Viper, explicitFile bool) (settings, error) {
 		MaxReals:         v.GetUint32("max-reals"),
 		ConnTableSize:    v.GetUint32("conn-table-size"),
 		PersistTableSize: v.GetUint32("persist-table-size"),
+		NATTableSize:     v.GetUint32("nat-table-size"),
+		FNATTableSize:    v.GetUint32("fnat-table-size"),
 		ResolveTimeout:   v.GetDuration("resolve-timeout"),
 		SlowStart:        v.GetDuration("slow-start"),
 		CheckViaVIP:      v.GetBool("check-via-vip"),
@@ -273,6 +282,8 @@ func settingsYAML(s settings) string {
 	fmt.Fprintf(&b, "max-reals: %d\n", s.MaxReals)
 	fmt.Fprintf(&b, "conn-table-size: %d\n", s.ConnTableSize)
 	fmt.Fprintf(&b, "persist-table-size: %d\n", s.PersistTableSize)
+	fmt.Fprintf(&b, "nat-table-size: %d\n", s.NATTableSize)
+	fmt.Fprintf(&b, "fnat-table-size: %d\n", s.FNATTableSize)
 	fmt.Fprintf(&b, "resolve-timeout: %s\n", s.ResolveTimeout)
 	fmt.Fprintf(&b, "slow-start: %s\n", s.SlowStart)
 	fmt.Fprintf(&b, "check-via-vip: %t\n", s.CheckViaVIP)

@@ -96,7 +96,7 @@ func TestSettingsFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "xlbd.yaml")
 	writeFile(t, file, "config: /etc/a.conf\nconfig-id: lb1\ninterfaces: [eth5, eth6]\nbpffs: /sys/fs/bpf/file\n"+
-		"socket: /run/file.sock\nlog-level: debug\nmaglev-size: 251\nmax-services: 16\nmax-reals: 32\nconn-table-size: 4096\npersist-table-size: 8192\nresolve-timeout: 9s\n")
+		"socket: /run/file.sock\nlog-level: debug\nmaglev-size: 251\nmax-services: 16\nmax-reals: 32\nconn-table-size: 4096\npersist-table-size: 8192\nnat-table-size: 1\nfnat-table-size: 2\nresolve-timeout: 9s\n")
 	defaults := settings{
 		Config: "/etc/keepalived/keepalived.conf", ConfigID: shortHostname(t), Interfaces: []string{"eth0"}, BPFFS: "/sys/fs/bpf/xlb",
 		Socket: "/run/xlb/xlbd.sock", LogLevel: "info", MaglevSize: 65537, MaxServices: 256, MaxReals: 4096,
@@ -105,7 +105,8 @@ func TestSettingsFile(t *testing.T) {
 	fromFile := settings{
 		Config: "/etc/a.conf", ConfigID: "lb1", Interfaces: []string{"eth5", "eth6"}, BPFFS: "/sys/fs/bpf/file",
 		Socket: "/run/file.sock", LogLevel: "debug", MaglevSize: 251, MaxServices: 16, MaxReals: 32,
-		ConnTableSize: 4096, PersistTableSize: 8192, ResolveTimeout: 9 * time.Second, SettingsFile: file, LBLCExpiration: 24 * time.Hour,
+		ConnTableSize: 4096, PersistTableSize: 8192, NATTableSize: 1, FNATTableSize: 2, ResolveTimeout: 9 * time.Second, SettingsFile: file,
+		LBLCExpiration: 24 * time.Hour,
 	}
 	tests := []struct {
 		name string
@@ -172,7 +173,7 @@ func TestPrintSettings(t *testing.T) {
 		`bpffs: "/sys/fs/bpf/xlb"` + "\n" +
 		`socket: "/run/env.sock"` + "\n" +
 		`log-level: "debug"` + "\n" +
-		"maglev-size: 251\nmax-services: 256\nmax-reals: 4096\nconn-table-size: 1048576\npersist-table-size: 262144\nresolve-timeout: 3s\nslow-start: 0s\ncheck-via-vip: false\nlblc-expiration: 24h0m0s\n"
+		"maglev-size: 251\nmax-services: 256\nmax-reals: 4096\nconn-table-size: 1048576\npersist-table-size: 262144\nnat-table-size: 0\nfnat-table-size: 0\nresolve-timeout: 3s\nslow-start: 0s\ncheck-via-vip: false\nlblc-expiration: 24h0m0s\n"
 	if diff := cmp.Diff(want, stdout.String()); diff != "" {
 		t.Errorf("--print-settings (-want +got):\n%s", diff)
 	}
@@ -300,4 +301,15 @@ func shortHostname(t *testing.T) string {
 	}
 	short, _, _ := strings.Cut(host, ".")
 	return short
+}
+
+// TestQuarter checks the IPv6 sizes --nat-table-size and --fnat-table-size
+// give: a quarter, at least 1, and 0 (the default) left for the maps
+// package to fill in.
+func TestQuarter(t *testing.T) {
+	for _, tc := range []struct{ in, want uint32 }{{0, 0}, {1, 1}, {7, 1}, {8, 2}, {1 << 20, 1 << 18}} {
+		if got := quarter(tc.in); got != tc.want {
+			t.Errorf("quarter(%d) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
 }
