@@ -104,6 +104,10 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 					c->last_seen = now;
 					cw->written = 1;
 					cw->state = state;
+					/* As pick_real: the client's template lives
+					 * while one of its flows does. */
+					if (svc->flags & SERVICE_F_PERSIST)
+						persist_touch(svc, p, id, c->real_gen, now);
 				}
 				*real_id = id;
 				return r;

@@ -206,3 +206,48 @@ func TestFNATPortAllocation(t *testing.T) {
 		t.Error("a new flow after the pairs were freed: dropped, want a local pair")
 	}
 }
+
+// TestFNATPersistTouch shows that an established full-NAT flow of a
+// persistent service keeps its client's template alive, as pick_real
+// does for DR, TUN and NAT: with the template gone (as if the LRU had
+// evicted it) and the flow's entry older than CONN_TOUCH_NS, the flow's
+// next packet writes the template again, naming the flow's real.
+func TestFNATPersistTouch(t *testing.T) {
+	fx := *loadFixtures(t)["fnat_v4_tcp_forward"]
+	fx.Services = slices.Clone(fx.Services)
+	fx.Services[0].PersistS = 360
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 1024})
+	fx.fill(t, d)
+	if err := d.PutFNATPool(1, FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100")}, PortMin: 5000, PortMax: 5003}); err != nil {
+		t.Fatal(err)
+	}
+	client := netip.MustParseAddrPort("198.18.1.10:40000")
+	vip := netip.MustParseAddrPort("198.18.0.100:80")
+	want := []fixtureTemplate{{ServiceID: 1, Client: client.Addr().String(), RealID: 1}}
+	run(t, d.Program(), fx.In)
+	if got := dumpTemplates(t, d); !slices.Equal(got, want) {
+		t.Fatalf("templates after the first packet: %v, want %v", got, want)
+	}
+
+	m, key, err := d.persistKey(1, client.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(key); err != nil {
+		t.Fatal(err)
+	}
+	walkFlows(t, d.fnat4, d.fnat6, func(f Flow, v *bpf.XlbFnatConn) {
+		v.Conn.LastSeen -= uint64(2 * time.Second)
+		_, k, _ := d.flowKey(f)
+		if err := d.fnat4.Update(k, v, ebpf.UpdateExist); err != nil {
+			t.Fatal(err)
+		}
+	})
+	run(t, d.Program(), tcpAckFrame(client, vip))
+	if got := dumpTemplates(t, d); !slices.Equal(got, want) {
+		t.Errorf("templates after the touch: %v, want %v (written again)", got, want)
+	}
+	if c, ok, err := d.LookupFNAT(Flow{Src: client, Dst: vip, Proto: unix.IPPROTO_TCP}); err != nil || !ok || c.State != ConnEstablished {
+		t.Errorf("flow after its ACK: %+v, %v, %v; want established", c, ok, err)
+	}
+}
