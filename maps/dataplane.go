@@ -44,6 +44,43 @@ const (
 // traffic is still IPv4, and an IPv6 entry costs 24 bytes more.
 const connTable6Divisor = 4
 
+// ipv6Size is the size of an IPv6 table that Options leaves zero while
+// giving its IPv4 twin's, n: n / connTable6Divisor, at least 1.
+func ipv6Size(n uint32) uint32 {
+	return max(n/connTable6Divisor, 1)
+}
+
+// flowTableDefaults fills in the flow tables' sizes opts leaves zero: the
+// connection table's, then the NAT and full-NAT tables' from it. An IPv6
+// size follows its own table's IPv4 size when that is given (ipv6Size),
+// else the connection table's IPv6 size.
+func flowTableDefaults(opts *Options) {
+	if opts.ConnTableSize == 0 {
+		opts.ConnTableSize = DefaultConnTableSize
+	}
+	if opts.ConnTableSize6 == 0 {
+		opts.ConnTableSize6 = ipv6Size(opts.ConnTableSize)
+	}
+	if opts.NATTableSize6 == 0 {
+		opts.NATTableSize6 = opts.ConnTableSize6
+		if opts.NATTableSize != 0 {
+			opts.NATTableSize6 = ipv6Size(opts.NATTableSize)
+		}
+	}
+	if opts.NATTableSize == 0 {
+		opts.NATTableSize = opts.ConnTableSize
+	}
+	if opts.FNATTableSize6 == 0 {
+		opts.FNATTableSize6 = max(opts.ConnTableSize6/fnatTableDivisor, 1)
+		if opts.FNATTableSize != 0 {
+			opts.FNATTableSize6 = ipv6Size(opts.FNATTableSize)
+		}
+	}
+	if opts.FNATTableSize == 0 {
+		opts.FNATTableSize = max(opts.ConnTableSize/fnatTableDivisor, 1)
+	}
+}
+
 // fnatTableDivisor sizes the full-NAT tables when Options.FNATTableSize
 // (6) is zero: the connection tables' sizes / fnatTableDivisor.
 const fnatTableDivisor = 4
@@ -75,7 +112,8 @@ type Options struct {
 	// NATTableSize and NATTableSize6 are how many IPv4 and IPv6 NAT flows
 	// the reverse tables (nat4, nat6: a reply's 5-tuple to its VIP) hold;
 	// zero means ConnTableSize and ConnTableSize6, one reverse entry per
-	// tracked flow. Preallocated like the connection tables: a node
+	// tracked flow, and NATTableSize6 zero with NATTableSize given a
+	// quarter of it (at least 1). Preallocated like the connection tables: a node
 	// without NAT services may set 1 to save the memory.
 	NATTableSize, NATTableSize6 uint32
 	// PersistTableSize and PersistTableSize6 are how many IPv4 and IPv6
@@ -90,7 +128,8 @@ type Options struct {
 	// the forward table (fnat4, fnat6) and one in the reverse table
 	// (fnat_rev4, fnat_rev6), preallocated (256 bytes an IPv4 flow, 304 an IPv6 one:
 	// maps.TestFNATMemory). Zero means a quarter of ConnTableSize and
-	// ConnTableSize6: full NAT is the rarer kind. A node without FNAT
+	// ConnTableSize6: full NAT is the rarer kind; FNATTableSize6 zero with
+	// FNATTableSize given, a quarter of it (at least 1). A node without FNAT
 	// services may set 1.
 	FNATTableSize, FNATTableSize6 uint32
 	// Idle timeouts of tracked flows by state, as IPVS's: TCPTimeout for
@@ -181,26 +220,9 @@ func Open(opts Options) (*Dataplane, error) {
 	if opts.MaxReals == 0 {
 		opts.MaxReals = DefaultMaxReals
 	}
-	if opts.ConnTableSize == 0 {
-		opts.ConnTableSize = DefaultConnTableSize
-	}
-	if opts.ConnTableSize6 == 0 {
-		opts.ConnTableSize6 = max(opts.ConnTableSize/connTable6Divisor, 1)
-	}
-	if opts.NATTableSize == 0 {
-		opts.NATTableSize = opts.ConnTableSize
-	}
-	if opts.NATTableSize6 == 0 {
-		opts.NATTableSize6 = opts.ConnTableSize6
-	}
+	flowTableDefaults(&opts)
 	if err := persistDefaults(&opts); err != nil {
 		return nil, fmt.Errorf("open data plane: %w", err)
-	}
-	if opts.FNATTableSize == 0 {
-		opts.FNATTableSize = max(opts.ConnTableSize/fnatTableDivisor, 1)
-	}
-	if opts.FNATTableSize6 == 0 {
-		opts.FNATTableSize6 = max(opts.ConnTableSize6/fnatTableDivisor, 1)
 	}
 	if opts.FNATTableSize > maxConns || opts.FNATTableSize6 > maxConns {
 		return nil, fmt.Errorf("open data plane: fnat table size: want 1..%d, got %d and %d", maxConns, opts.FNATTableSize, opts.FNATTableSize6)

@@ -542,3 +542,29 @@ func TestAttach(t *testing.T) {
 		t.Errorf("xdp program still on xlb0 after Close:\n%s", out)
 	}
 }
+
+// TestFlowTableDefaults checks the sizes flowTableDefaults fills in: an
+// IPv6 table follows its own IPv4 size when that is given (a quarter, at
+// least 1: what xlbd's --nat-table-size and --fnat-table-size rely on),
+// else the connection table's; sizes given stay as given.
+func TestFlowTableDefaults(t *testing.T) {
+	type sizes struct{ conn, conn6, nat, nat6, fnat, fnat6 uint32 }
+	for _, tc := range []struct {
+		in, want sizes
+	}{
+		{sizes{}, sizes{1 << 20, 1 << 18, 1 << 20, 1 << 18, 1 << 18, 1 << 16}},
+		{sizes{nat: 1, fnat: 1}, sizes{1 << 20, 1 << 18, 1, 1, 1, 1}},
+		{sizes{nat: 7, fnat: 8}, sizes{1 << 20, 1 << 18, 7, 1, 8, 2}},
+		{sizes{nat: 1 << 20, fnat: 1 << 20}, sizes{1 << 20, 1 << 18, 1 << 20, 1 << 18, 1 << 20, 1 << 18}},
+		{sizes{conn: 4096, nat6: 5, fnat6: 6}, sizes{4096, 1024, 4096, 5, 1024, 6}},
+		{sizes{conn: 4096, conn6: 100}, sizes{4096, 100, 4096, 100, 1024, 25}},
+	} {
+		o := Options{ConnTableSize: tc.in.conn, ConnTableSize6: tc.in.conn6, NATTableSize: tc.in.nat, NATTableSize6: tc.in.nat6,
+			FNATTableSize: tc.in.fnat, FNATTableSize6: tc.in.fnat6}
+		flowTableDefaults(&o)
+		got := sizes{o.ConnTableSize, o.ConnTableSize6, o.NATTableSize, o.NATTableSize6, o.FNATTableSize, o.FNATTableSize6}
+		if got != tc.want {
+			t.Errorf("%+v: got %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}

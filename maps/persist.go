@@ -30,7 +30,7 @@ func persistDefaults(opts *Options) error {
 		opts.PersistTableSize = DefaultPersistTableSize
 	}
 	if opts.PersistTableSize6 == 0 {
-		opts.PersistTableSize6 = max(opts.PersistTableSize/connTable6Divisor, 1)
+		opts.PersistTableSize6 = ipv6Size(opts.PersistTableSize)
 	}
 	if opts.PersistTableSize > maxConns || opts.PersistTableSize6 > maxConns {
 		return fmt.Errorf("persist table size: want 1..%d, got %d and %d", maxConns, opts.PersistTableSize, opts.PersistTableSize6)

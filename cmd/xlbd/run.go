@@ -44,9 +44,7 @@ func run(ctx context.Context, s settings, log *slog.Logger) error {
 		ConnTableSize:    s.ConnTableSize,
 		PersistTableSize: s.PersistTableSize,
 		NATTableSize:     s.NATTableSize,
-		NATTableSize6:    quarter(s.NATTableSize),
 		FNATTableSize:    s.FNATTableSize,
-		FNATTableSize6:   quarter(s.FNATTableSize),
 		TCPTimeout:       timeouts.TCP,
 		TCPFinTimeout:    timeouts.TCPFin,
 		UDPTimeout:       timeouts.UDP,
@@ -327,13 +325,4 @@ func loadConfigLogged(log *slog.Logger, path, configID string) (*config.Config, 
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// quarter is the IPv6 size of a table whose IPv4 size the settings give
-// (a quarter, at least 1); 0, the maps package's default, stays 0.
-func quarter(n uint32) uint32 {
-	if n == 0 {
-		return 0
-	}
-	return max(n/4, 1)
 }

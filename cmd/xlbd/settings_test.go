@@ -302,14 +302,3 @@ func shortHostname(t *testing.T) string {
 	short, _, _ := strings.Cut(host, ".")
 	return short
 }
-
-// TestQuarter checks the IPv6 sizes --nat-table-size and --fnat-table-size
-// give: a quarter, at least 1, and 0 (the default) left for the maps
-// package to fill in.
-func TestQuarter(t *testing.T) {
-	for _, tc := range []struct{ in, want uint32 }{{0, 0}, {1, 1}, {7, 1}, {8, 2}, {1 << 20, 1 << 18}} {
-		if got := quarter(tc.in); got != tc.want {
-			t.Errorf("quarter(%d) = %d, want %d", tc.in, got, tc.want)
-		}
-	}
-}
