@@ -155,14 +155,10 @@ func TestConnSetSpread(t *testing.T) {
 			return Flow{Src: netip.AddrPortFrom(client4, uint16(20000+i)), Dst: vip4, Proto: unix.IPPROTO_TCP}
 		}},
 		{"v4 clients", func(i int) Flow {
-			a := client4.As4()
-			a[2], a[3] = byte(i>>8), byte(i)
-			return Flow{Src: netip.AddrPortFrom(netip.AddrFrom4(a), 40000), Dst: vip4, Proto: unix.IPPROTO_TCP}
+			return Flow{Src: netip.AddrPortFrom(withAddrBytes(client4, 2, i), 40000), Dst: vip4, Proto: unix.IPPROTO_TCP}
 		}},
 		{"v4 networks", func(i int) Flow {
-			a := client4.As4()
-			a[1], a[2] = byte(i>>8), byte(i)
-			return Flow{Src: netip.AddrPortFrom(netip.AddrFrom4(a), 40000), Dst: vip4, Proto: unix.IPPROTO_TCP}
+			return Flow{Src: netip.AddrPortFrom(withAddrBytes(client4, 1, i), 40000), Dst: vip4, Proto: unix.IPPROTO_TCP}
 		}},
 		{"v4 vip ports", func(i int) Flow {
 			return Flow{Src: netip.AddrPortFrom(client4, 40000), Dst: netip.AddrPortFrom(vip4.Addr(), uint16(i)), Proto: unix.IPPROTO_UDP}
@@ -171,14 +167,10 @@ func TestConnSetSpread(t *testing.T) {
 			return Flow{Src: netip.AddrPortFrom(client6, uint16(20000+i)), Dst: vip6, Proto: unix.IPPROTO_TCP}
 		}},
 		{"v6 clients", func(i int) Flow {
-			a := client6.As16()
-			a[14], a[15] = byte(i>>8), byte(i)
-			return Flow{Src: netip.AddrPortFrom(netip.AddrFrom16(a), 40000), Dst: vip6, Proto: unix.IPPROTO_UDP}
+			return Flow{Src: netip.AddrPortFrom(withAddrBytes(client6, 14, i), 40000), Dst: vip6, Proto: unix.IPPROTO_UDP}
 		}},
 		{"v6 networks", func(i int) Flow {
-			a := client6.As16()
-			a[6], a[7] = byte(i>>8), byte(i)
-			return Flow{Src: netip.AddrPortFrom(netip.AddrFrom16(a), 40000), Dst: vip6, Proto: unix.IPPROTO_TCP}
+			return Flow{Src: netip.AddrPortFrom(withAddrBytes(client6, 6, i), 40000), Dst: vip6, Proto: unix.IPPROTO_TCP}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,4 +198,20 @@ func TestConnSetSpread(t *testing.T) {
 			t.Logf("%.2f %% of the sets over %d flows, the fullest %d", 100*share, ConnWays, most)
 		})
 	}
+}
+
+// withAddrBytes returns a with bytes at and at+1 set to i, big-endian:
+// consecutive i make consecutive addresses (at the last two bytes) or
+// networks (earlier).
+func withAddrBytes(a netip.Addr, at, i int) netip.Addr {
+	b := a.As16()
+	off := at
+	if a.Is4() {
+		off += 12
+	}
+	b[off], b[off+1] = byte(i>>8), byte(i)
+	if a.Is4() {
+		return netip.AddrFrom16(b).Unmap()
+	}
+	return netip.AddrFrom16(b)
 }
