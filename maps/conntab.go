@@ -116,21 +116,20 @@ type connWay = tableWay[bpf.XlbConn]
 
 // readSet returns the ways of set i of t (empty ways too: key proto 0).
 func (t connTable) readSet(i uint32) ([ConnWays]connWay, error) {
-	var s4 bpf.XlbConnSet4
-	var s6 bpf.XlbConnSet6
-	var err error
 	if t.v6 {
-		err = t.m.Lookup(i, &s6)
-	} else {
-		err = t.m.Lookup(i, &s4)
+		return readWays(t.m, i, waysOf6)
 	}
-	if err != nil {
-		return [ConnWays]connWay{}, fmt.Errorf("read %s set %d: %w", t.m, i, err)
+	return readWays(t.m, i, waysOf4)
+}
+
+// readWays returns the ways of set i of the array of sets m, whose values
+// are S and whose ways waysOf returns.
+func readWays[S, V any](m *ebpf.Map, i uint32, waysOf func(*S) [ConnWays]tableWay[V]) ([ConnWays]tableWay[V], error) {
+	var s S
+	if err := m.Lookup(i, &s); err != nil {
+		return [ConnWays]tableWay[V]{}, fmt.Errorf("read %s set %d: %w", m, i, err)
 	}
-	if t.v6 {
-		return waysOf6(&s6), nil
-	}
-	return waysOf4(&s4), nil
+	return waysOf(&s), nil
 }
 
 // waysOf4 and waysOf6 return a set's ways, each key a copy.

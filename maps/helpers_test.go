@@ -162,28 +162,24 @@ func mapMemory(tb testing.TB, name string, m *ebpf.Map) (uint64, *ebpf.MapInfo) 
 func (t natTable) modifyReply(tb testing.TB, key any, fn func(v *bpf.XlbNatRev)) {
 	tb.Helper()
 	set := connSetIndex(key, t.sets)
-	find := func(keys []any) int {
-		for i, k := range keys {
-			if sameKey(k, key) {
-				return i
-			}
+	find := func(ways [ConnWays]natWay) int {
+		i := findWay(ways, key)
+		if i < 0 {
+			tb.Fatalf("modify %s set %d: no entry for %+v", t.m, set, key)
 		}
-		tb.Fatalf("modify %s set %d: no entry for %+v", t.m, set, key)
-		return -1
+		return i
 	}
 	var err error
 	if t.v6 {
 		var s bpf.XlbNatSet6
 		if err = t.m.Lookup(set, &s); err == nil {
-			i := find([]any{&s.Key[0], &s.Key[1], &s.Key[2], &s.Key[3]})
-			fn(&s.Val[i])
+			fn(&s.Val[find(natWaysOf6(&s))])
 			err = t.m.Update(set, &s, ebpf.UpdateExist)
 		}
 	} else {
 		var s bpf.XlbNatSet4
 		if err = t.m.Lookup(set, &s); err == nil {
-			i := find([]any{&s.Key[0], &s.Key[1], &s.Key[2], &s.Key[3]})
-			fn(&s.Val[i])
+			fn(&s.Val[find(natWaysOf4(&s))])
 			err = t.m.Update(set, &s, ebpf.UpdateExist)
 		}
 	}

@@ -1,8 +1,6 @@
 package maps
 
 import (
-	"fmt"
-
 	"github.com/cilium/ebpf"
 
 	"xlb/bpf"
@@ -46,22 +44,19 @@ func natWaysOf6(s *bpf.XlbNatSet6) (out [ConnWays]natWay) {
 	return out
 }
 
+// readSet returns the ways of set i of t (empty ways too: key proto 0).
+func (t natTable) readSet(i uint32) ([ConnWays]natWay, error) {
+	if t.v6 {
+		return readWays(t.m, i, natWaysOf6)
+	}
+	return readWays(t.m, i, natWaysOf4)
+}
+
 // lookup returns the reverse entry of key in t, if its set holds one.
 func (t natTable) lookup(key any) (bpf.XlbNatRev, bool, error) {
-	set := connSetIndex(key, t.sets)
-	var ways [ConnWays]natWay
-	if t.v6 {
-		var s bpf.XlbNatSet6
-		if err := t.m.Lookup(set, &s); err != nil {
-			return bpf.XlbNatRev{}, false, fmt.Errorf("read %s set %d: %w", t.m, set, err)
-		}
-		ways = natWaysOf6(&s)
-	} else {
-		var s bpf.XlbNatSet4
-		if err := t.m.Lookup(set, &s); err != nil {
-			return bpf.XlbNatRev{}, false, fmt.Errorf("read %s set %d: %w", t.m, set, err)
-		}
-		ways = natWaysOf4(&s)
+	ways, err := t.readSet(connSetIndex(key, t.sets))
+	if err != nil {
+		return bpf.XlbNatRev{}, false, err
 	}
 	if i := findWay(ways, key); i >= 0 {
 		return ways[i].val, true, nil
