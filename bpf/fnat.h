@@ -405,8 +405,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data; /* as received */
-	count_traffic(&service_stats, svc->id, len, cw->fresh);
-	count_traffic(&real_stats, real_id, len, cw->fresh);
+	count_traffic(real_id, len, cw->fresh);
 	if (!nat_rewrite(data, data_end, p, false, r->addr, use->rport) ||
 	    !nat_rewrite(data, data_end, p, true, use->laddr, use->lport)) {
 		count_reason(REASON_DROP_MALFORMED);
@@ -479,8 +478,7 @@ static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *ver
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data; /* as received */
-	count_reply(&service_stats, rv->service_id, len);
-	count_reply(&real_stats, rv->real_id, len);
+	count_reply(rv->real_id, len);
 	if (!nat_rewrite(data, data_end, p, true, rv->vip, rv->vport) ||
 	    !nat_rewrite(data, data_end, p, false, rv->client, rv->cport)) {
 		count_reason(REASON_DROP_MALFORMED);

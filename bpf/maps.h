@@ -157,13 +157,9 @@ struct {
 	__type(value, struct iface);
 } ifaces SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct counters);
-} service_stats SEC(".maps");
-
+/* real_stats counts each real's traffic (struct counters), per CPU. There
+ * is no per-service map: each real id serves one service, so Go sums a
+ * service's reals (count_traffic, xlb.c). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_REALS);

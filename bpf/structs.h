@@ -29,7 +29,7 @@ struct vip4_key {
 
 /* service is the services and services4 map value. */
 struct service {
-	__u32 id;             /* index into maglev_tables, sched_lists, sched_pos and service_stats, 1-based */
+	__u32 id;             /* index into maglev_tables, sched_lists, and sched_pos, 1-based */
 	__u32 table_size;     /* slots in this service's maglev_tables entry: a Maglev table (prime) or an rr/wrr sequence */
 	__u8 kind;            /* enum lb_kind */
 	__u8 flags;           /* enum service_flag bits */
@@ -102,7 +102,8 @@ struct conn {
 	__u64 last_seen; /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE), at most CONN_TOUCH_NS stale */
 };
 
-/* counters are per-CPU traffic totals of a service or a real. "in" is
+/* counters are per-CPU traffic totals of a real (a service's are its
+ * reals' sums, added up in Go: count_traffic says why). "in" is
  * client to real (every mode), "out" real to client (NAT replies; DR and
  * TUN replies bypass the balancer). */
 struct counters {
@@ -163,7 +164,7 @@ struct nat_rev {
 	__be16 vport;     /* the service's port: the reply's new source port */
 	__u8 state;       /* enum conn_state */
 	__u8 pad;
-	__u32 service_id; /* service_stats index */
+	__u32 service_id; /* the flow's service (Go's listings; counters are per real) */
 	__u32 real_id;    /* real_stats index */
 	__u16 hop_mtu;    /* the cached route's MTU: a longer packet asks the FIB */
 	__u16 pad2;
@@ -261,7 +262,7 @@ struct fnat_rev {
 	__u8 state;       /* enum conn_state */
 	__u8 pad;
 	__u16 hop_mtu;    /* as nat_rev.hop_mtu */
-	__u32 service_id; /* service_stats index */
+	__u32 service_id; /* as nat_rev.service_id */
 	__u32 real_id;    /* real_stats index */
 	__u64 last_seen;  /* as conn.last_seen */
 	struct nat_hop hop; /* as nat_rev.hop */

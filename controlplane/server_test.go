@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"xlb/controlplane/api"
+	"xlb/maps"
 )
 
 // startServer serves f's reconciler on a unix socket in a temp dir and
@@ -37,6 +38,9 @@ func TestServerServices(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
 	delete(f.nb.hops, netip.MustParseAddr("198.18.0.13"))
 	f.reconcile(t)
+	for id := uint32(1); id <= 3; id++ {
+		f.dp.counters[id] = maps.Counters{Packets: 200 + uint64(id)}
+	}
 	c := startServer(t, f)
 
 	got, err := c.Services(context.Background())
@@ -52,7 +56,7 @@ func TestServerServices(t *testing.T) {
 	}
 	want := api.Services{Services: []api.Service{{
 		VIP: "198.18.0.100", Port: 80, Protocol: "tcp", Scheduler: "mh", ServedBy: "mh", Kind: "DR",
-		Status: "active", Packets: 101, Quorum: 1, QuorumUp: true,
+		Status: "active", Packets: 201 + 202 + 203, Quorum: 1, QuorumUp: true, // the sum of its reals'
 		Reals: []api.Real{
 			real("198.18.0.11", 3, "aa:00:00:00:00:11", RealActive, 201),
 			real("198.18.0.12", 2, "aa:00:00:00:00:12", RealActive, 202),

@@ -27,9 +27,7 @@ type Dataplane interface {
 	DeleteReal(id uint32) error
 	SwapTable(serviceID uint32, slots []uint32) error
 	DeleteTable(serviceID uint32) error
-	ServiceCounters(id uint32) (maps.Counters, error)
 	RealCounters(id uint32) (maps.Counters, error)
-	ClearServiceCounters(id uint32) error
 	ClearRealCounters(id uint32) error
 	Reasons() (map[string]uint64, error)
 	LookupConn(f maps.Flow) (maps.Conn, bool, error)
@@ -100,6 +98,10 @@ type xdpService struct {
 	persistBits int
 	ops         bool
 	pool        []netip.Addr // FNAT: the local addresses written (PutFNATPool); nil: none
+	// retired is the traffic of the reals (and sorry servers) the
+	// service had and no longer has: the data plane counts per real
+	// only, so a service's counters are this plus its reals' (Observe).
+	retired maps.Counters
 }
 
 // xdpReal is what XDP wrote for one real server.
@@ -312,10 +314,6 @@ func (x *XDP) applyService(svc Service) error {
 		if err != nil {
 			return err
 		}
-		if err := x.dp.ClearServiceCounters(id); err != nil {
-			x.serviceIDs.put(id)
-			return err
-		}
 		cur = &xdpService{id: id, reals: map[netip.AddrPort]*xdpReal{}}
 		x.services[svc.Key] = cur
 	}
@@ -388,7 +386,7 @@ func (x *XDP) applyService(svc Service) error {
 
 	// Reals that left are removed only now that no table names them.
 	for a, r := range gone {
-		if err := x.dp.DeleteReal(r.id); err != nil {
+		if err := x.retireReal(cur, r.id); err != nil {
 			errs = append(errs, fmt.Errorf("delete real %s: %w", a, err))
 			cur.reals[a] = r // retried by the next Apply
 			continue
@@ -396,6 +394,23 @@ func (x *XDP) applyService(svc Service) error {
 		x.realIDs.put(r.id)
 	}
 	return errors.Join(errs...)
+}
+
+// retireReal deletes real id of svc and adds the traffic it counted to
+// svc.retired, so that the service's counters keep it. Read after the
+// delete, so that packets counted up to it are in; the counters stay
+// until the id is handed out again (writeReal clears them then).
+func (x *XDP) retireReal(svc *xdpService, id uint32) error {
+	if err := x.dp.DeleteReal(id); err != nil {
+		return err
+	}
+	c, err := x.dp.RealCounters(id)
+	if err != nil {
+		x.log.Warn("counters of a removed real lost from its service's", "real_id", id, "err", err)
+		return nil
+	}
+	svc.retired = svc.retired.Add(c)
+	return nil
 }
 
 func (x *XDP) applyReal(svc *xdpService, r Real) error {
@@ -559,7 +574,7 @@ func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
 		// Deleted only after the next table swap would be cleaner; the
 		// sorry server is in the table only while no real is, and a
 		// changed sorry_server is a reload, so a brief drop is accepted.
-		if err := x.dp.DeleteReal(svc.sorry.id); err != nil {
+		if err := x.retireReal(svc, svc.sorry.id); err != nil {
 			return err
 		}
 		x.realIDs.put(svc.sorry.id)
@@ -726,9 +741,13 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 			out[k] = obs
 			continue
 		}
-		if c, err := x.dp.ServiceCounters(svc.id); err == nil {
-			obs.Packets, obs.Bytes, obs.OutPackets, obs.OutBytes = c.Packets, c.Bytes, c.OutPackets, c.OutBytes
-			obs.Connections = c.Connections
+		// The service's traffic: its reals' (the sorry server's too) and
+		// what its former reals counted.
+		total := svc.retired
+		if svc.sorry != nil {
+			if c, err := x.dp.RealCounters(svc.sorry.id); err == nil {
+				total = total.Add(c)
+			}
 		}
 		for a, r := range svc.reals {
 			ro := RealObservation{State: r.state, Reason: r.reason, Ifname: r.hop.Ifname}
@@ -738,12 +757,15 @@ func (x *XDP) Observe() map[ServiceKey]ServiceObservation {
 			if c, err := x.dp.RealCounters(r.id); err == nil {
 				ro.Packets, ro.Bytes, ro.OutPackets, ro.OutBytes = c.Packets, c.Bytes, c.OutPackets, c.OutBytes
 				ro.Connections = c.Connections
+				total = total.Add(c)
 			}
 			if a, i, err := x.dp.RealConnCounts(r.id); err == nil {
 				ro.ActiveConns, ro.InactiveConns = a, i
 			}
 			obs.Reals[a] = ro
 		}
+		obs.Packets, obs.Bytes, obs.OutPackets, obs.OutBytes = total.Packets, total.Bytes, total.OutPackets, total.OutBytes
+		obs.Connections = total.Connections
 		if b := tableBackends(svc); svc.sorry != nil && len(b) == 1 && b[0].ID == svc.sorry.id {
 			obs.SorryActive = true
 		}

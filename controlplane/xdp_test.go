@@ -58,7 +58,6 @@ func TestXDPFirstApplyOrder(t *testing.T) {
 	f := newXDPFixture(t, threeReals)
 	ops := f.reconcile(t)
 	want := []string{
-		"clear service counters 1",
 		"clear real counters 1",
 		"put real 1 198.18.0.11 aa:00:00:00:00:11",
 		"clear real counters 2",
@@ -306,7 +305,6 @@ virtual_server 2001:db8::100 80 {
 	f := newXDPFixture(t, conf)
 	f.nb.hops[netip.MustParseAddr("2001:db8::11")] = hop("aa:00:00:00:06:11")
 	want := []string{
-		"clear service counters 1",
 		"clear real counters 1",
 		"put real 1 2001:db8::11 aa:00:00:00:06:11",
 		"swap table 1",
@@ -340,7 +338,6 @@ virtual_server 198.18.0.100 80 {
 		netip.MustParseAddr("198.19.0.7"):  routed,
 	}
 	want := []string{
-		"clear service counters 1",
 		"clear real counters 1",
 		"put real 1 198.18.0.11 aa:00:00:00:00:11",
 		"clear real counters 2",
@@ -385,7 +382,6 @@ virtual_server 198.18.0.100 80 {
 	direct.Src = netip.MustParseAddr("198.18.0.2")
 	f.nb.routed = map[netip.Addr]neigh.Hop{netip.MustParseAddr("198.18.0.11"): direct}
 	want := []string{
-		"clear service counters 1",
 		"clear real counters 1",
 		"put real 1 198.18.0.11 aa:00:00:00:00:11",
 		"swap sequence 1",
@@ -566,6 +562,58 @@ func TestXDPSorryServer(t *testing.T) {
 	if _, ok := f.dp.reals[sorryID]; ok {
 		t.Error("sorry_server entry kept after it left the configuration")
 	}
+}
+
+// TestXDPServiceCounters checks that a service's counters are the sum of
+// its reals' and its sorry server's (the data plane counts reals only),
+// and keep the traffic of reals and sorry servers it no longer has.
+func TestXDPServiceCounters(t *testing.T) {
+	conf := strings.Replace(threeReals, "    protocol TCP\n", "    protocol TCP\n    sorry_server 198.18.0.99 80\n", 1)
+	f := newXDPFixture(t, conf)
+	f.nb.hops[netip.MustParseAddr("198.18.0.99")] = hop("aa:00:00:00:00:99")
+	f.reconcile(t)
+	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	// Ids 1-3: the reals; 4: the sorry server.
+	for id, n := range map[uint32]uint64{1: 10, 2: 200, 3: 3000, 4: 40000} {
+		f.dp.counters[id] = maps.Counters{Packets: n, Bytes: 100 * n, OutPackets: n / 2, OutBytes: 50 * n, Connections: n / 10}
+	}
+	want := maps.Counters{Packets: 43210, Bytes: 4321000, OutPackets: 21605, OutBytes: 2160500, Connections: 4321}
+	check := func(step string, want maps.Counters) {
+		t.Helper()
+		_, obs := f.rec.Snapshot()
+		o := obs[vip]
+		got := maps.Counters{Packets: o.Packets, Bytes: o.Bytes, OutPackets: o.OutPackets, OutBytes: o.OutBytes, Connections: o.Connections}
+		if got != want {
+			t.Errorf("%s: service counters %+v, want %+v", step, got, want)
+		}
+	}
+	check("three reals and a sorry server", want)
+
+	// Real 3 leaves: its traffic stays in the service's.
+	two := strings.Replace(conf, "real_server 198.18.0.13 80 { weight 1 }", "", 1)
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, two)); err != nil {
+		t.Fatal(err)
+	}
+	check("real 3 removed", want)
+	if _, obs := f.rec.Snapshot(); len(obs[vip].Reals) != 2 {
+		t.Fatalf("reals listed after a removal: %d, want 2", len(obs[vip].Reals))
+	}
+
+	// It comes back on its old id, whose counters start again from 0:
+	// what it counts now adds to what it counted before.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, conf)); err != nil {
+		t.Fatal(err)
+	}
+	check("real 3 back, counters cleared", want)
+	f.dp.counters[3] = maps.Counters{Packets: 5}
+	want.Packets += 5
+	check("real 3 counting again", want)
+
+	// The sorry server leaves the configuration: its traffic stays too.
+	if err := f.rec.SetConfig(context.Background(), mustParse(t, threeReals)); err != nil {
+		t.Fatal(err)
+	}
+	check("sorry server removed", want)
 }
 
 // TestXDPHealthAndQuorum follows health results through the reconciler

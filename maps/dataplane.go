@@ -160,38 +160,37 @@ type Dataplane struct {
 	opts Options
 	log  *slog.Logger
 
-	coll         *ebpf.Collection
-	prog         *ebpf.Program
-	services     *ebpf.Map // IPv6 VIPs
-	services4    *ebpf.Map // IPv4 VIPs
-	reals        *ebpf.Map
-	tables       *ebpf.Map
-	serviceStats *ebpf.Map
-	realStats    *ebpf.Map
-	reasons      *ebpf.Map
-	conns4       *ebpf.Map      // IPv4 flows
-	conns6       *ebpf.Map      // IPv6 flows
-	nat4         *ebpf.Map      // IPv4 NAT replies
-	nat6         *ebpf.Map      // IPv6 NAT replies
-	ifaces       *ebpf.Map      // interface roles by ifindex
-	schedLists   *ebpf.Map      // lc/wlc/sed/nq reals by service id
-	schedPos     *ebpf.Map      // rr/wrr per-CPU positions by service id
-	realConns    *ebpf.Map      // active/inactive flows by real id
-	persist4     *ebpf.Map      // IPv4 persistence templates
-	persist6     *ebpf.Map      // IPv6 persistence templates
-	port0        *ebpf.Variable // non-zero while a port-0 service exists
-	marked       *ebpf.Variable // non-zero while an interface has ifaces flags
-	vipHints     *ebpf.Map      // bitmap over the services' keys (fastpath.go)
-	serviceIDs   *ebpf.Map      // services by id, with one key each (fastpath.go)
-	localities   *ebpf.Map      // lblc/lblcr reals by service and destination
-	fnat4        *ebpf.Map      // IPv4 full-NAT flows, client side
-	fnat6        *ebpf.Map      // IPv6 full-NAT flows, client side
-	fnatRev4     *ebpf.Map      // IPv4 full-NAT flows, real side
-	fnatRev6     *ebpf.Map      // IPv6 full-NAT flows, real side
-	fnatPools    *ebpf.Map      // full-NAT local addresses by service id
-	innerSpec    *ebpf.MapSpec  // template for the Maglev tables, with BTF
-	reasonNames  []string       // enum reason value -> name, from BTF
-	ncpu         int
+	coll        *ebpf.Collection
+	prog        *ebpf.Program
+	services    *ebpf.Map // IPv6 VIPs
+	services4   *ebpf.Map // IPv4 VIPs
+	reals       *ebpf.Map
+	tables      *ebpf.Map
+	realStats   *ebpf.Map
+	reasons     *ebpf.Map
+	conns4      *ebpf.Map      // IPv4 flows
+	conns6      *ebpf.Map      // IPv6 flows
+	nat4        *ebpf.Map      // IPv4 NAT replies
+	nat6        *ebpf.Map      // IPv6 NAT replies
+	ifaces      *ebpf.Map      // interface roles by ifindex
+	schedLists  *ebpf.Map      // lc/wlc/sed/nq reals by service id
+	schedPos    *ebpf.Map      // rr/wrr per-CPU positions by service id
+	realConns   *ebpf.Map      // active/inactive flows by real id
+	persist4    *ebpf.Map      // IPv4 persistence templates
+	persist6    *ebpf.Map      // IPv6 persistence templates
+	port0       *ebpf.Variable // non-zero while a port-0 service exists
+	marked      *ebpf.Variable // non-zero while an interface has ifaces flags
+	vipHints    *ebpf.Map      // bitmap over the services' keys (fastpath.go)
+	serviceIDs  *ebpf.Map      // services by id, with one key each (fastpath.go)
+	localities  *ebpf.Map      // lblc/lblcr reals by service and destination
+	fnat4       *ebpf.Map      // IPv4 full-NAT flows, client side
+	fnat6       *ebpf.Map      // IPv6 full-NAT flows, client side
+	fnatRev4    *ebpf.Map      // IPv4 full-NAT flows, real side
+	fnatRev6    *ebpf.Map      // IPv6 full-NAT flows, real side
+	fnatPools   *ebpf.Map      // full-NAT local addresses by service id
+	innerSpec   *ebpf.MapSpec  // template for the Maglev tables, with BTF
+	reasonNames []string       // enum reason value -> name, from BTF
+	ncpu        int
 
 	lock *os.File // PinDir, flocked while this Dataplane is open
 
@@ -322,7 +321,6 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		bpf.XlbMapServices:     opts.MaxServices,
 		bpf.XlbMapServices4:    opts.MaxServices,
 		bpf.XlbMapMaglevTables: services,
-		bpf.XlbMapServiceStats: services,
 		bpf.XlbMapServiceIds:   services,
 		bpf.XlbMapSchedLists:   opts.MaxServices,
 		bpf.XlbMapSchedPos:     services,
@@ -408,7 +406,6 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		services4:    coll.Maps[bpf.XlbMapServices4],
 		reals:        coll.Maps[bpf.XlbMapReals],
 		tables:       coll.Maps[bpf.XlbMapMaglevTables],
-		serviceStats: coll.Maps[bpf.XlbMapServiceStats],
 		realStats:    coll.Maps[bpf.XlbMapRealStats],
 		reasons:      coll.Maps[bpf.XlbMapReasons],
 		conns4:       coll.Maps[bpf.XlbMapConns4],

@@ -156,7 +156,7 @@ func TestValidation(t *testing.T) {
 		{"table empty", func() error { return d.SwapTable(1, nil) }, "table size: want a prime <= 65537, got 0"},
 		{"table real id", func() error { return d.SwapTable(1, []uint32{1, 2, 5}) }, "slot 2: real id: want 0..4, got 5"},
 		{"table service id", func() error { return d.SwapTable(5, make([]uint32, 7)) }, "service id: want 1..4, got 5"},
-		{"counters id", func() error { _, err := d.ServiceCounters(0); return err }, "service 0 counters: service id: want 1..4, got 0"},
+		{"counters id", func() error { _, err := d.RealCounters(0); return err }, "real 0 counters: real id: want 1..4, got 0"},
 		{"real counters id", func() error { _, err := d.RealCounters(5); return err }, "real 5 counters: real id: want 1..4, got 5"},
 	}
 	for _, tc := range tests {
@@ -324,19 +324,6 @@ func TestCounters(t *testing.T) {
 	}
 	// One flow (the same SYN three times): one connection.
 	want := Counters{Packets: packets, Bytes: packets * uint64(len(f.In)), Connections: 1}
-	got, err := d.ServiceCounters(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("service counters (-want +got):\n%s", diff)
-	}
-	if err := d.ClearServiceCounters(1); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := d.ServiceCounters(1); got != (Counters{}) {
-		t.Errorf("service counters after clear = %+v, want zero", got)
-	}
 	// The golden counters name the real the fixture's flow goes to.
 	var realID uint32
 	for id, c := range f.RealCounters {
@@ -444,7 +431,7 @@ func TestPinning(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "icmp_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_ids", "service_stats", "services", "services4", "vip_hints"}
+	want := []string{"clock", "conns4", "conns6", "fnat4", "fnat6", "fnat_pools", "fnat_rev4", "fnat_rev6", "fnat_scratch", "icmp_scratch", "ifaces", "localities", "locality_scratch", "maglev_tables", "nat4", "nat6", "persist4", "persist6", "real_conns", "real_stats", "reals", "reasons", "sched_lists", "sched_pos", "service_ids", "services", "services4", "vip_hints"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("pins (-want +got):\n%s", diff)
 	}

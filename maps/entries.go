@@ -235,6 +235,13 @@ type Counters struct {
 	Connections uint64 `json:"connections,omitempty"`
 }
 
+// Add returns the sum of c and o, field by field: a service's counters
+// are the sum of its reals'.
+func (c Counters) Add(o Counters) Counters {
+	return Counters{Packets: c.Packets + o.Packets, Bytes: c.Bytes + o.Bytes, OutPackets: c.OutPackets + o.OutPackets,
+		OutBytes: c.OutBytes + o.OutBytes, Connections: c.Connections + o.Connections}
+}
+
 // vipKey converts k to the IPv6 services key: the address as 16 bytes
 // (IPv4 v4-mapped), the port in network order as the program copies it
 // from the TCP/UDP header. The program looks IPv4 VIPs up in services4
@@ -639,30 +646,24 @@ func (d *Dataplane) DeleteTable(serviceID uint32) error {
 	return nil
 }
 
-// ServiceCounters returns service id's traffic, summed over CPUs.
-func (d *Dataplane) ServiceCounters(id uint32) (Counters, error) {
-	c, err := d.counters(d.serviceStats, id, d.checkServiceID)
-	if err != nil {
-		return Counters{}, fmt.Errorf("service %d counters: %w", id, err)
-	}
-	return c, nil
-}
-
-// RealCounters returns real id's traffic, summed over CPUs.
+// RealCounters returns real id's traffic, summed over CPUs. The program
+// counts reals only: a service's traffic is the sum over its reals (and
+// over the reals it had), which the control plane keeps (count_traffic
+// in bpf/xlb.c says why).
 func (d *Dataplane) RealCounters(id uint32) (Counters, error) {
-	c, err := d.counters(d.realStats, id, d.checkRealID)
+	c, err := d.counters(id)
 	if err != nil {
 		return Counters{}, fmt.Errorf("real %d counters: %w", id, err)
 	}
 	return c, nil
 }
 
-func (d *Dataplane) counters(m *ebpf.Map, id uint32, check func(uint32) error) (Counters, error) {
-	if err := check(id); err != nil {
+func (d *Dataplane) counters(id uint32) (Counters, error) {
+	if err := d.checkRealID(id); err != nil {
 		return Counters{}, err
 	}
 	var perCPU []bpf.XlbCounters
-	if err := m.Lookup(id, &perCPU); err != nil {
+	if err := d.realStats.Lookup(id, &perCPU); err != nil {
 		return Counters{}, err
 	}
 	var sum Counters
@@ -676,20 +677,8 @@ func (d *Dataplane) counters(m *ebpf.Map, id uint32, check func(uint32) error) (
 	return sum, nil
 }
 
-// ClearServiceCounters zeroes service id's counters. Ids are reused, so
-// the control plane clears them when it hands an id to a new service.
-func (d *Dataplane) ClearServiceCounters(id uint32) error {
-	err := d.checkServiceID(id)
-	if err == nil {
-		err = d.serviceStats.Update(id, make([]bpf.XlbCounters, d.ncpu), ebpf.UpdateAny)
-	}
-	if err != nil {
-		return fmt.Errorf("clear service %d counters: %w", id, err)
-	}
-	return nil
-}
-
-// ClearRealCounters zeroes real id's counters (see ClearServiceCounters).
+// ClearRealCounters zeroes real id's counters. Ids are reused, so the
+// control plane clears them when it hands an id to a new real.
 func (d *Dataplane) ClearRealCounters(id uint32) error {
 	err := d.checkRealID(id)
 	if err == nil {

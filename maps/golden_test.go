@@ -65,13 +65,12 @@ type fixture struct {
 
 	lab *natLab // resolves reals' ifname; set by TestGolden for lab cases
 
-	Verdict         string              `json:"verdict"`
-	Out             testutil.HexFrame   `json:"out"`
-	Reasons         map[string]uint64   `json:"reasons"` // non-zero counts only
-	ServiceCounters map[uint32]Counters `json:"service_counters,omitempty"`
-	RealCounters    map[uint32]Counters `json:"real_counters,omitempty"`
-	ConnsAfter      []fixtureConn       `json:"conns_after,omitempty"`   // the whole table after the run
-	RepliesAfter    []fixtureReply      `json:"replies_after,omitempty"` // the whole NAT reverse table after the run
+	Verdict      string              `json:"verdict"`
+	Out          testutil.HexFrame   `json:"out"`
+	Reasons      map[string]uint64   `json:"reasons"` // non-zero counts only
+	RealCounters map[uint32]Counters `json:"real_counters,omitempty"`
+	ConnsAfter   []fixtureConn       `json:"conns_after,omitempty"`   // the whole table after the run
+	RepliesAfter []fixtureReply      `json:"replies_after,omitempty"` // the whole NAT reverse table after the run
 	// ConnCountsAfter are the fixture's reals' counts after the run
 	// (RealConnCounts), non-zero ones only.
 	ConnCountsAfter map[uint32]fixtureCount `json:"conn_counts_after,omitempty"`
@@ -447,7 +446,6 @@ func (b *goldenRig) run(tb testing.TB, f *fixture) *fixture {
 		Verdict:          testutil.VerdictName(verdict),
 		Out:              out,
 		Reasons:          nonZero(tb, d),
-		ServiceCounters:  make(map[uint32]Counters),
 		RealCounters:     make(map[uint32]Counters),
 		ConnsAfter:       dumpConns(tb, d),
 		RepliesAfter:     dumpReplies(tb, d, b.lab),
@@ -456,13 +454,6 @@ func (b *goldenRig) run(tb testing.TB, f *fixture) *fixture {
 		LocalitiesAfter:  dumpLocalities(tb, d),
 		FNATAfter:        dumpFNAT(tb, d),
 		FNATRepliesAfter: dumpFNATReplies(tb, d, b.lab),
-	}
-	for _, s := range f.Services {
-		c, err := d.ServiceCounters(s.ID)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		got.ServiceCounters[s.ID] = c
 	}
 	for _, r := range f.Reals {
 		c, err := d.RealCounters(r.ID)
@@ -493,7 +484,7 @@ func TestGolden(t *testing.T) {
 			got := b.run(t, f)
 			if *update {
 				f.Verdict, f.Out, f.Reasons = got.Verdict, got.Out, got.Reasons
-				f.ServiceCounters, f.RealCounters = got.ServiceCounters, got.RealCounters
+				f.RealCounters = got.RealCounters
 				f.ConnsAfter, f.RepliesAfter = got.ConnsAfter, got.RepliesAfter
 				f.ConnCountsAfter = got.ConnCountsAfter
 				f.TemplatesAfter = got.TemplatesAfter
@@ -563,9 +554,6 @@ func checkGolden(t *testing.T, f, got *fixture) {
 	}
 	if diff := cmp.Diff(f.Reasons, got.Reasons); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(f.ServiceCounters, got.ServiceCounters, cmpEmptyMaps); diff != "" {
-		t.Errorf("service counters (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(f.RealCounters, got.RealCounters, cmpEmptyMaps); diff != "" {
 		t.Errorf("real counters (-want +got):\n%s", diff)
