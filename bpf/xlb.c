@@ -634,13 +634,24 @@ int xlb_xdp(struct xdp_md *ctx)
 		if (cw.written)
 			nat_track(svc, &p, r, real_id, rport, cw.state, cw.now);
 		count_traffic(real_id, len, cw.fresh);
-		if (!nat_rewrite(data, data_end, &p, false, r->addr, rport)) {
-			count_reason(REASON_DROP_MALFORMED);
-			return XDP_DROP;
+		/* A real the control plane resolved goes as DR does, its TTL
+		 * lowered with the rewrite; a routed one (ifindex 0) through
+		 * the FIB. */
+		int verdict;
+		if (r->ifindex) {
+			bool lowered = false;
+			if (!nat_rewrite_ttl(data, data_end, &p, false, r->addr, rport, true, &lowered)) {
+				count_reason(REASON_DROP_MALFORMED);
+				return XDP_DROP;
+			}
+			verdict = nat_send_lowered(ctx, r, lowered, &why);
+		} else {
+			if (!nat_rewrite(data, data_end, &p, false, r->addr, rport)) {
+				count_reason(REASON_DROP_MALFORMED);
+				return XDP_DROP;
+			}
+			verdict = nat_route(ctx, &p, false, &why);
 		}
-		/* A real the control plane resolved goes as DR does; a routed
-		 * one (ifindex 0) through the FIB. */
-		int verdict = r->ifindex ? nat_send_direct(ctx, &p, r, &why) : nat_route(ctx, &p, false, &why);
 		count_reason(why);
 		return verdict;
 	}
