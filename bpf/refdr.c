@@ -81,10 +81,10 @@ struct refmode_real {
 };
 
 _Static_assert(sizeof(struct refmode_real) == 64, "refmode_real: not 64 bytes");
-_Static_assert(__builtin_offsetof(struct refmode_real, mac) % sizeof(__u16) == 0 &&
+_Static_assert(__builtin_offsetof(struct refmode_real, mac) % sizeof(__u64) == 0 &&
 		       __builtin_offsetof(struct refmode_real, src_mac) ==
 			       __builtin_offsetof(struct refmode_real, mac) + ETH_ADDR_LEN,
-	       "refmode_real: mac and src_mac are not two adjacent, 2-aligned MACs (set_macs)");
+	       "refmode_real: mac and src_mac are not two adjacent MACs, 8-aligned (set_macs)");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
