@@ -22,6 +22,9 @@
  * real:rport) are found in nat4/nat6 by the quote reversed, and leave
  * from the VIP: outer source and quoted destination back to VIP:vport.
  *
+ * A forwarded error counts in its real's counters as its flow's packets
+ * do (in, or out for the reals' side), never as a new connection.
+ *
  * Only errors whose outer destination is the quote's source are taken
  * (what a router sends); the quote must hold the IP header (IPv6: no
  * extension headers) and the ports (the first 8 bytes RFC 792 promises
@@ -68,6 +71,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "counters.h"
 #include "ct.h"
 #include "conntab.h"
 #include "encap.h"
@@ -118,9 +122,10 @@ static __always_inline enum reason icmp_send_verdict(enum reason w, enum reason 
 }
 
 /* icmp_flow_real returns the real of the tracked flow f (client -> VIP,
- * the conns key) if its entry is fresh and the real usable and of the
- * same generation; NULL otherwise. Nothing is written. Inlined: once. */
-static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6)
+ * the conns key), and its id in *id, if its entry is fresh and the real
+ * usable and of the same generation; NULL otherwise. Nothing is written.
+ * Inlined: once. */
+static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6, __u32 *real_id)
 {
 	struct flow4 k4;
 	struct conn *c;
@@ -137,6 +142,7 @@ static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6)
 	struct real *r = bpf_map_lookup_elem(&reals, &id);
 	if (!r || !real_usable(r) || r->gen != c->real_gen)
 		return NULL;
+	*real_id = id;
 	return r;
 }
 
@@ -222,6 +228,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 l4_off = p->l4_off;
 	bool v6 = p->is_v6;
+	__u64 len = data_end - data; /* as received, for the real's counters */
 	/* The quote's flow lives in a per-CPU scratch value, not on the
 	 * stack: this frame and the caller's share 512 bytes. */
 	__u32 zero = 0;
@@ -300,6 +307,9 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 		struct nat_rev *rv = nat_lookup(f, v6);
 		if (!rv || ct_idle(ct_now(), rv->last_seen) > conn_timeout(rv->state))
 			return XDP_PASS;
+		/* Counted as the flow's replies are, as IPVS counts the
+		 * errors it forwards. */
+		count_reply(rv->real_id, len);
 		if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, rv->vip, rv->vport)) {
 			*why = REASON_ICMP_DROP;
 			return XDP_DROP;
@@ -310,11 +320,15 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 		return verdict;
 	}
 
-	struct real *r = icmp_flow_real(f, v6);
+	__u32 real_id = 0;
+	struct real *r = icmp_flow_real(f, v6, &real_id);
 	if (!r) {
 		*why = REASON_ICMP_NO_FLOW;
 		return XDP_PASS;
 	}
+	/* A forwarded error counts in its real's (and so its service's)
+	 * packets and bytes as the flow's own packets do, not as a new
+	 * connection: IPVS counts the errors it forwards too. */
 	__u8 kind = svc->kind;
 	if (kind == LB_KIND_NAT) {
 		if (is_v4_mapped(r->addr) == v6) {
@@ -322,6 +336,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 			return XDP_DROP;
 		}
 		__be16 rport = r->port ? r->port : f->dport;
+		count_traffic(real_id, len, 0);
 		if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, false, r->addr, rport)) {
 			*why = REASON_ICMP_DROP;
 			return XDP_DROP;
@@ -350,6 +365,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 			return XDP_PASS;
 		set_real_macs(eth, r);
 	}
+	count_traffic(real_id, len, 0);
 	*why = REASON_ICMP_TO_REAL;
 	if (r->ifindex == ctx->ingress_ifindex)
 		return XDP_TX;
