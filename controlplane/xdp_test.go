@@ -522,12 +522,19 @@ virtual_server 198.18.0.100 80 {
 }
 `
 
-func TestXDPSorryServer(t *testing.T) {
+// sorryFixture reconciles threeReals with sorry_server 198.18.0.99 80
+// (resolved) and returns the fixture, that configuration and the service.
+func sorryFixture(t *testing.T) (*xdpFixture, string, ServiceKey) {
+	t.Helper()
 	conf := strings.Replace(threeReals, "    protocol TCP\n", "    protocol TCP\n    sorry_server 198.18.0.99 80\n", 1)
 	f := newXDPFixture(t, conf)
 	f.nb.hops[netip.MustParseAddr("198.18.0.99")] = hop("aa:00:00:00:00:99")
 	f.reconcile(t)
-	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	return f, conf, MustParseServiceKey("198.18.0.100:80/tcp")
+}
+
+func TestXDPSorryServer(t *testing.T) {
+	f, _, vip := sorryFixture(t)
 	sorryID := uint32(4) // after the three reals
 	if got := f.dp.reals[sorryID].MAC.String(); got != "aa:00:00:00:00:99" {
 		t.Fatalf("sorry_server entry MAC = %q, want it written ahead of need", got)
@@ -568,11 +575,7 @@ func TestXDPSorryServer(t *testing.T) {
 // its reals' and its sorry server's (the data plane counts reals only),
 // and keep the traffic of reals and sorry servers it no longer has.
 func TestXDPServiceCounters(t *testing.T) {
-	conf := strings.Replace(threeReals, "    protocol TCP\n", "    protocol TCP\n    sorry_server 198.18.0.99 80\n", 1)
-	f := newXDPFixture(t, conf)
-	f.nb.hops[netip.MustParseAddr("198.18.0.99")] = hop("aa:00:00:00:00:99")
-	f.reconcile(t)
-	vip := MustParseServiceKey("198.18.0.100:80/tcp")
+	f, conf, vip := sorryFixture(t)
 	// Ids 1-3: the reals; 4: the sorry server.
 	for id, n := range map[uint32]uint64{1: 10, 2: 200, 3: 3000, 4: 40000} {
 		f.dp.counters[id] = maps.Counters{Packets: n, Bytes: 100 * n, OutPackets: n / 2, OutBytes: 50 * n, Connections: n / 10}
