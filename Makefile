@@ -13,7 +13,7 @@ DEB_PACKAGES := clang-14 llvm-14 libbpf-dev bpftool gcc-multilib iproute2 ethtoo
 
 BINARIES := bin/xlbd bin/xlbctl bin/xlblab
 
-.PHONY: all build generate check-generated test bench demo deps clean
+.PHONY: all build generate check-generated test bench fuzz demo deps clean
 
 all: build
 
@@ -53,6 +53,20 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./maps/ ./controlplane/maglev/ ./controlplane/sched/ ./config/ ./health/ ./vrrp/packet/ ./e2e/rate/
 	# VRRP failover as a client sees it, xlbd against keepalived (about 5 minutes)
 	$(GO) test -run '^$$' -bench BenchmarkFailover -benchtime 5x -timeout 20m ./e2e/failover/
+
+# fuzz runs every fuzz target for FUZZTIME each (24 targets: about 12
+# minutes at the default 30s). The seed corpora already run in `make test`.
+# Minimizing an interesting input is bounded: the BPF targets run each
+# input in a network namespace, and an unbounded minimization took a
+# worker for the whole run (its progress line stopped counting).
+FUZZTIME ?= 30s
+fuzz: deps
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for fn in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$pkg $$fn"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s $$pkg; \
+		done; \
+	done
 
 demo: deps build
 	./bin/xlblab demo --xlbd bin/xlbd --xlbctl bin/xlbctl --config testdata/demo/keepalived.conf
