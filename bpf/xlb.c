@@ -636,9 +636,15 @@ int xlb_xdp(struct xdp_md *ctx)
 			count_reason(why);
 			return verdict;
 		}
-		/* The flow label is the flow hash: only IPv6 outers use it. */
-		__u32 label = outer_v6 ? flow_hash(&p.flow, p.is_v6) : 0;
-		if (!tun_encap(ctx, &p, svc, r, outer_v6, label)) {
+		/* One inlined copy per outer family, so that each is
+		 * straight-line code; the flow label (the flow hash) only for
+		 * IPv6 outers. */
+		bool ok;
+		if (outer_v6)
+			ok = tun_encap(ctx, &p, svc, r, true, flow_hash(&p.flow, p.is_v6));
+		else
+			ok = tun_encap(ctx, &p, svc, r, false, 0);
+		if (!ok) {
 			count_reason(REASON_DROP_TUNNEL);
 			return XDP_DROP;
 		}
