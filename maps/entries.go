@@ -221,9 +221,11 @@ type Real struct {
 	ServiceID uint32
 }
 
-// Counters are traffic totals summed over CPUs. Packets and Bytes count
-// client to real (every kind); OutPackets and OutBytes real to client,
-// which only KindNAT sees (DR and TUN replies bypass the node).
+// Counters are a real's traffic totals summed over CPUs (a service's are
+// its reals' sums: Add). Packets and Bytes count client to real (every
+// kind); OutPackets and OutBytes real to client, which only KindNAT and
+// KindFNAT see (DR and TUN replies bypass the node). ICMP errors the
+// program forwards to or from a flow's real count as its packets do.
 type Counters struct {
 	Packets    uint64 `json:"packets"`
 	Bytes      uint64 `json:"bytes"` // whole frames, Ethernet header included
