@@ -122,7 +122,7 @@ static __always_inline enum reason icmp_send_verdict(enum reason w, enum reason 
 }
 
 /* icmp_flow_real returns the real of the tracked flow f (client -> VIP,
- * the conns key), and its id in *id, if its entry is fresh and the real
+ * the conns key), and its id in *real_id, if its entry is fresh and the real
  * usable and of the same generation; NULL otherwise. Nothing is written.
  * Inlined: once. */
 static __always_inline struct real *icmp_flow_real(struct flow *f, bool v6, __u32 *real_id)

@@ -159,7 +159,7 @@ struct {
 
 /* real_stats counts each real's traffic (struct counters), per CPU. There
  * is no per-service map: each real id serves one service, so Go sums a
- * service's reals (count_traffic, xlb.c). */
+ * service's reals (count_traffic, counters.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_REALS);

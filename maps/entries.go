@@ -651,22 +651,15 @@ func (d *Dataplane) DeleteTable(serviceID uint32) error {
 // RealCounters returns real id's traffic, summed over CPUs. The program
 // counts reals only: a service's traffic is the sum over its reals (and
 // over the reals it had), which the control plane keeps (count_traffic
-// in bpf/xlb.c says why).
+// in bpf/counters.h says why).
 func (d *Dataplane) RealCounters(id uint32) (Counters, error) {
-	c, err := d.counters(id)
+	var perCPU []bpf.XlbCounters
+	err := d.checkRealID(id)
+	if err == nil {
+		err = d.realStats.Lookup(id, &perCPU)
+	}
 	if err != nil {
 		return Counters{}, fmt.Errorf("real %d counters: %w", id, err)
-	}
-	return c, nil
-}
-
-func (d *Dataplane) counters(id uint32) (Counters, error) {
-	if err := d.checkRealID(id); err != nil {
-		return Counters{}, err
-	}
-	var perCPU []bpf.XlbCounters
-	if err := d.realStats.Lookup(id, &perCPU); err != nil {
-		return Counters{}, err
 	}
 	var sum Counters
 	for _, c := range perCPU {
