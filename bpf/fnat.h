@@ -54,38 +54,34 @@
 #include "nat.h"
 #include "natcache.h"
 
-/* fnat_ct says what fnat_ct_pick did with a flow's entry: as struct
- * ct_write (xlb.c), and for a new flow the new entry, which fnat_ct_pick
- * leaves to its caller: full NAT stores it only once it has a local
- * port. */
+/* fnat_ct says what fnat_ct_pick did with a flow's entry (ct, as
+ * pick_real's struct ct_write), and for a new flow the new entry, which
+ * fnat_ct_pick leaves to its caller: full NAT stores it only once it has
+ * a local port. */
 struct fnat_ct {
-	__u64 now;
-	__u8 written;
-	__u8 state;
-	__u8 fresh; /* a new flow was scheduled: counts in the conns counters */
-	struct conn conn; /* fresh: the new entry, which fnat_ct_pick leaves to its caller to store */
+	struct ct_write ct;
+	struct conn conn; /* ct.fresh: the new entry, which fnat_ct_pick leaves to its caller to store */
 };
 
 /* fnat_ct_pick is pick_real (xlb.c) for a full-NAT flow tracked in c
- * (NULL: not tracked): the tracked real if the entry is fresh and its
- * real still usable, refreshing c; else a scheduled one, with the new
- * entry in cw->conn (cw->fresh) for the caller to count and store. NULL
- * and why when there is none. The same rules as pick_real, kept apart on
- * purpose: sharing one helper between them cost the DR established path
- * ~10 ns (BENCHMARKS.md). Inlined: once per full-NAT packet, in
+ * (NULL: not tracked): the tracked real under pick_real's rules (its
+ * touch shared: ct_touch); else a
+ * scheduled one, with the new entry in cw->conn (cw->ct.fresh) for the
+ * caller to count and store. NULL and why when there is none. Apart from
+ * pick_real because what follows a scheduling differs (the entry waits
+ * for a local port; no ops). Inlined: once per full-NAT packet, in
  * fnat_forward. */
 static __always_inline struct real *fnat_ct_pick(const struct service *svc, struct packet *p, struct conn *c,
 					    __u32 *real_id, enum reason *why, struct fnat_ct *cw)
 {
 	__u64 now = ct_now();
-	cw->now = now;
-	cw->written = 0;
-	cw->fresh = 0;
+	cw->ct.now = now;
+	cw->ct.written = 0;
+	cw->ct.fresh = 0;
 	struct real *r;
 
 	if (c) {
-		/* An entry is over when idle past its timeout or when a new
-		 * connection reopens its closed 5-tuple: both count expired. */
+		/* As pick_real's. */
 		if (conn_expired(c, now) ||
 		    conn_reopened(c->state, p->flow.proto, p->tcp_flags)) {
 			count_reason(REASON_CT_EXPIRED);
@@ -93,22 +89,7 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 			__u32 id = c->real_id;
 			r = bpf_map_lookup_elem(&reals, &id);
 			if (r && real_usable(r) && r->gen == c->real_gen) {
-				/* No count: a hit is what is left of the lookups
-				 * (REASON_CT_HIT in consts.h). */
-				__u8 state = conn_next_state(c->state, p->flow.proto, p->tcp_flags);
-				/* Write only what changed, and last_seen at most once
-				 * per CONN_TOUCH_NS: most packets write nothing. */
-				if (state != c->state || ct_idle(now, c->last_seen) >= CONN_TOUCH_NS) {
-					conns_move(id, c->state, state);
-					c->state = state;
-					c->last_seen = now;
-					cw->written = 1;
-					cw->state = state;
-					/* As pick_real: the client's template lives
-					 * while one of its flows does. */
-					if (svc->flags & SERVICE_F_PERSIST)
-						persist_touch(svc, p, id, c->real_gen, now);
-				}
+				ct_touch(svc, p, c, id, now, &cw->ct);
 				*real_id = id;
 				return r;
 			}
@@ -122,7 +103,7 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 		count_reason(REASON_CT_MISS);
 	}
 
-	r = choose_real(svc, p, cw->now, real_id, false);
+	r = choose_real(svc, p, now, real_id, false);
 	if (!r) {
 		*why = REASON_DROP_NO_REAL;
 		return NULL;
@@ -132,9 +113,9 @@ static __always_inline struct real *fnat_ct_pick(const struct service *svc, stru
 	cw->conn.state = conn_next_state(0, p->flow.proto, p->tcp_flags);
 	cw->conn.flags = 0;
 	cw->conn.last_seen = now;
-	cw->written = 1;
-	cw->state = cw->conn.state;
-	cw->fresh = 1;
+	cw->ct.written = 1;
+	cw->ct.state = cw->conn.state;
+	cw->ct.fresh = 1;
 	return r;
 }
 
@@ -286,7 +267,7 @@ static __always_inline bool fnat_alloc(const struct service *svc, struct packet 
 	__u32 total = count * (port_max - port_min + 1);
 	__u32 start = hash_to_slot(hash3(flow_hash(&p->flow, p->is_v6), 0, 0, FNAT_HASH_SEED), total);
 	struct fnat_rev *rv = &sc->rv;
-	fnat_rev_fill(rv, svc, p, real_id, cw->state, cw->now);
+	fnat_rev_fill(rv, svc, p, real_id, cw->ct.state, cw->ct.now);
 
 	for (__u32 i = 0; i < FNAT_PORT_TRIES && i < total; i++) {
 		__u32 pair = start + i;
@@ -375,7 +356,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 	}
 
 	const struct fnat_conn *use = fc;
-	if (cw->fresh) {
+	if (cw->ct.fresh) {
 		struct fnat_conn *nf = &sc->nf;
 		nf->conn = cw->conn;
 		nf->rport = r->port ? r->port : p->flow.dport;
@@ -394,8 +375,8 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 			asm volatile("" ::: "memory");
 		}
 		use = nf;
-	} else if (cw->written && fc) {
-		fnat_touch_reverse(svc, p, r, real_id, fc, cw->state, cw->now, sc);
+	} else if (cw->ct.written && fc) {
+		fnat_touch_reverse(svc, p, r, real_id, fc, cw->ct.state, cw->ct.now, sc);
 	}
 	if (!use) {
 		count_reason(REASON_DROP_MALFORMED); /* unreachable: a hit has its entry */
@@ -405,7 +386,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 len = data_end - data; /* as received */
-	count_traffic(real_id, len, cw->fresh);
+	count_traffic(real_id, len, cw->ct.fresh);
 	if (!nat_rewrite(data, data_end, p, false, r->addr, use->rport) ||
 	    !nat_rewrite(data, data_end, p, true, use->laddr, use->lport)) {
 		count_reason(REASON_DROP_MALFORMED);

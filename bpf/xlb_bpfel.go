@@ -131,13 +131,16 @@ type XlbFnatRev struct {
 type XlbFnatScratch struct {
 	_  structs.HostLayout
 	Cw struct {
-		_       structs.HostLayout
-		Now     uint64
-		Written uint8
-		State   uint8
-		Fresh   uint8
-		_       [5]byte
-		Conn    XlbConn
+		_  structs.HostLayout
+		Ct struct {
+			_       structs.HostLayout
+			Now     uint64
+			Written uint8
+			State   uint8
+			Fresh   uint8
+			_       [5]byte
+		}
+		Conn XlbConn
 	}
 	Rv  XlbFnatRev
 	Nf  XlbFnatConn
