@@ -8,7 +8,9 @@
  *
  * Forward (any interface): the flow is tracked in fnat4/fnat6 (struct
  * fnat_conn: the connection table's struct conn, and the local address
- * and port), by the same rules as conns4/conns6 (fnat_ct_pick). A new
+ * and port; sets of CONN_WAYS flows as conns4/conns6, a new flow in its
+ * set's least recently written way), by the same rules as conns4/conns6
+ * (fnat_ct_pick). A new
  * flow gets its local address and port from the service's pool
  * (fnat_pools): a hash of the flow picks a start among the pool's
  * (address, port) pairs, and up to FNAT_PORT_TRIES pairs from there are
@@ -53,6 +55,131 @@
 #include "ct.h"
 #include "nat.h"
 #include "natcache.h"
+#include "conntab.h"
+#include "nattab.h"
+
+/* The forward tables' set counts, set by Go at load time with their
+ * max_entries (as conn_sets4 and conn_sets6). */
+volatile const __u32 fnat_sets4 = MAX_CONN_SETS;
+volatile const __u32 fnat_sets6 = MAX_CONN_SETS6;
+
+/* FNAT_NOWHERE is what fnat_find4 and fnat_find6 return for a key no
+ * set holds. */
+#define FNAT_NOWHERE 0xffffffffu
+
+/* fnat_find4 and fnat_find6 return where the forward entry of a client's
+ * flow key k is (fnat4, fnat6): its set's index times CONN_WAYS plus its
+ * way, FNAT_NOWHERE if its set (of its connection-table hash) holds none;
+ * searched as the NAT reverse sets are (table_way4, table_way6). Global
+ * functions, verified once on their own: the searches inlined into
+ * fnat_forward and fnat_reply took the program past the verifier's
+ * million instructions. A full-NAT packet pays the call. */
+__noinline __u32 fnat_find4(const struct flow4 *k)
+{
+	if (!k)
+		return FNAT_NOWHERE;
+	const __u32 *kw = (const __u32 *)k;
+	__u32 set = hash_to_slot(conn_hash4(k), fnat_sets4);
+	struct fnat_set4 *s = bpf_map_lookup_elem(&fnat4, &set);
+	if (!s)
+		return FNAT_NOWHERE;
+	__u32 i = table_way4(s->key, kw[0], kw[1], kw[2], kw[3]);
+	return i < CONN_WAYS ? set * CONN_WAYS + i : FNAT_NOWHERE;
+}
+
+__noinline __u32 fnat_find6(const struct flow *k)
+{
+	if (!k)
+		return FNAT_NOWHERE;
+	__u32 h = conn_hash6(k);
+	__u32 set = hash_to_slot(h, fnat_sets6);
+	struct fnat_set6 *s = bpf_map_lookup_elem(&fnat6, &set);
+	if (!s)
+		return FNAT_NOWHERE;
+	__u32 i = table_way6(s->hash, s->key, k, h);
+	return i < CONN_WAYS ? set * CONN_WAYS + i : FNAT_NOWHERE;
+}
+
+/* fnat_fwd_at4 and fnat_fwd_at6 return the forward entry where fnat_find4
+ * or fnat_find6 found it, NULL for FNAT_NOWHERE. Inlined: tiny. */
+static __always_inline struct fnat_conn *fnat_fwd_at4(__u32 at)
+{
+	if (at == FNAT_NOWHERE)
+		return NULL;
+	__u32 set = at / CONN_WAYS;
+	struct fnat_set4 *s = bpf_map_lookup_elem(&fnat4, &set);
+	if (!s)
+		return NULL;
+	/* After the test: clang would otherwise add the way's offset to a
+	 * pointer that may be NULL, which the verifier refuses. */
+	asm volatile("" ::: "memory");
+	return &s->val[at & (CONN_WAYS - 1)];
+}
+
+static __always_inline struct fnat_conn *fnat_fwd_at6(__u32 at)
+{
+	if (at == FNAT_NOWHERE)
+		return NULL;
+	__u32 set = at / CONN_WAYS;
+	struct fnat_set6 *s = bpf_map_lookup_elem(&fnat6, &set);
+	if (!s)
+		return NULL;
+	/* After the test: clang would otherwise add the way's offset to a
+	 * pointer that may be NULL, which the verifier refuses. */
+	asm volatile("" ::: "memory");
+	return &s->val[at & (CONN_WAYS - 1)];
+}
+
+/* fnat_put_way makes way i of a forward set (key key, value v) client key
+ * k's entry nf, a new flow's, seen at nf's last_seen: a live flow the way
+ * held comes off its real's counts (as conn_replace; its reverse entry
+ * stays until it expires, holding its local pair, as when the LRU
+ * evicted a forward entry). Written in nat_claim's order
+ * (way_key_clear, the value, way_key_set): a reply on another CPU may
+ * touch the way meanwhile (fnat_touch_forward). Inlined: once per put. */
+static __always_inline void fnat_put_way(__u32 *key, const __u32 *k, const int kw_len, struct fnat_conn *v,
+					 const struct fnat_conn *nf)
+{
+	if (key[kw_len - 1] && !conn_expired(&v->conn, nf->conn.last_seen))
+		conns_forget(&v->conn);
+	way_key_clear(key, kw_len);
+	*v = *nf;
+	way_key_set(key, k, kw_len);
+}
+
+/* fnat_put4 and fnat_put6 make nf the forward entry of client key k,
+ * which the caller looked up without finding it: in its set's way of
+ * oldest last_seen (an empty way's is 0; fnat_put_way). Global
+ * functions, verified once on their own, as conn_insert4: they run on a
+ * full-NAT flow's first packet only. They return 0. */
+__noinline int fnat_put4(const struct flow4 *k, const struct fnat_conn *nf)
+{
+	if (!k || !nf)
+		return 0;
+	struct fnat_set4 *s = table_set(&fnat4, fnat_sets4, conn_hash4(k));
+	if (!s)
+		return 0;
+	__u32 i = conn_oldest(s->val[0].conn.last_seen, s->val[1].conn.last_seen, s->val[2].conn.last_seen,
+			      s->val[3].conn.last_seen);
+	fnat_put_way((__u32 *)&s->key[i], (const __u32 *)k, FLOW4_WORDS, &s->val[i], nf);
+	return 0;
+}
+
+__noinline int fnat_put6(const struct flow *k, const struct fnat_conn *nf)
+{
+	if (!k || !nf)
+		return 0;
+	__u32 h = conn_hash6(k);
+	struct fnat_set6 *s = table_set(&fnat6, fnat_sets6, h);
+	if (!s)
+		return 0;
+	__u32 i = conn_oldest(s->val[0].conn.last_seen, s->val[1].conn.last_seen, s->val[2].conn.last_seen,
+			      s->val[3].conn.last_seen);
+	/* The hash is read only next to a key that matches it. */
+	s->hash[i] = h;
+	fnat_put_way((__u32 *)&s->key[i], (const __u32 *)k, FLOW_WORDS, &s->val[i], nf);
+	return 0;
+}
 
 /* fnat_ct says what fnat_ct_pick did with a flow's entry (ct, as
  * pick_real's struct ct_write), and for a new flow the new entry, which
@@ -336,12 +463,11 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 		return XDP_DROP;
 	}
 	struct fnat_ct *cw = &sc->cw;
-	/* One call site per map, so the verifier inlines each lookup. */
 	if (p->is_v6) {
-		fc = bpf_map_lookup_elem(&fnat6, &p->flow);
+		fc = fnat_fwd_at6(fnat_find6(&p->flow));
 	} else {
 		fill_flow4(&sc->fk4, &p->flow);
-		fc = bpf_map_lookup_elem(&fnat4, &sc->fk4);
+		fc = fnat_fwd_at4(fnat_find4(&sc->fk4));
 	}
 	struct conn *c = fc ? &fc->conn : NULL;
 	struct real *r = fnat_ct_pick(svc, p, c, &real_id, &why, cw);
@@ -369,9 +495,9 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 		if (fc) {
 			*fc = *nf; /* in place: no second hash lookup */
 		} else if (p->is_v6) {
-			bpf_map_update_elem(&fnat6, &p->flow, nf, BPF_ANY);
+			fnat_put6(&p->flow, nf);
 		} else {
-			bpf_map_update_elem(&fnat4, &sc->fk4, nf, BPF_ANY);
+			fnat_put4(&sc->fk4, nf);
 			asm volatile("" ::: "memory");
 		}
 		use = nf;
@@ -410,9 +536,9 @@ static __always_inline void fnat_touch_forward(struct packet *p, const struct fn
 
 	fnat_key(&k, &k4, p, (const __u32 *)rv->client, (const __u32 *)rv->vip, rv->cport, rv->vport);
 	if (p->is_v6)
-		fc = bpf_map_lookup_elem(&fnat6, &k);
+		fc = fnat_fwd_at6(fnat_find6(&k));
 	else
-		fc = bpf_map_lookup_elem(&fnat4, &k4);
+		fc = fnat_fwd_at4(fnat_find4(&k4));
 	if (!fc)
 		return;
 	if (state != fc->conn.state) {

@@ -234,25 +234,27 @@ struct {
 } locality_scratch SEC(".maps");
 
 /* fnat4 and fnat6 track full-NAT flows from the client's side (struct
- * fnat_conn: the conn, and the local address and port the flow got), and
- * fnat_rev4 and fnat_rev6 find them from the real's side (struct
- * fnat_rev). LRU hashes shared by all CPUs, sized by
- * maps.Options.FNATTableSize and FNATTableSize6. Separate from conns4
- * and conns6 so that DR, TUN and NAT entries keep their 16-byte value. */
+ * fnat_conn: the conn, and the local address and port the flow got):
+ * set-associative arrays as conns4 and conns6 (struct fnat_set4,
+ * fnat_set6; fnat.h), fnat_sets4 and fnat_sets6 sets, which Go sets with
+ * max_entries from maps.Options.FNATTableSize and FNATTableSize6.
+ * fnat_rev4 and fnat_rev6 find the flows from the real's side (struct
+ * fnat_rev): LRU hashes shared by all CPUs, the same sizes in entries,
+ * whose BPF_NOEXIST insert is how a new flow owns its local port
+ * atomically across CPUs (fnat_claim). Separate from conns4 and conns6
+ * so that DR, TUN and NAT entries keep their 16-byte value. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow4);
-	__type(value, struct fnat_conn);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS);
+	__type(key, __u32);
+	__type(value, struct fnat_set4);
 } fnat4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS6);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow);
-	__type(value, struct fnat_conn);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS6);
+	__type(key, __u32);
+	__type(value, struct fnat_set6);
 } fnat6 SEC(".maps");
 
 struct {

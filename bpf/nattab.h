@@ -56,31 +56,33 @@ static __always_inline struct nat_set6 *nat_set_of6(const struct flow *k, __u32 
 	return table_set(&nat6, nat_sets6, *hash);
 }
 
-/* nat_way4 and nat_way6 return which way of set s holds a key, CONN_WAYS
- * if none does: IPv4 the key's four words k0..k3, compared word by word,
- * the ports first (an empty way's are 0), as conn_lookup4 does; IPv6 key
- * k, whose hash is h, read as volatile as conn_lookup6 reads it: only a
- * way with that hash has its 40 bytes compared. Each returns at the first
+/* table_way4 and table_way6 return which way of a set whose keys are
+ * keys (and, IPv6, their hashes hashes) holds a key, CONN_WAYS if none
+ * does: IPv4 the key's four words k0..k3, compared word by word, the
+ * ports first (an empty way's are 0), as conn_lookup4 does; IPv6 key k,
+ * whose hash is h, read as volatile as conn_lookup6 reads it: only a way
+ * with that hash has its 40 bytes compared. Each returns at the first
  * match: against a compare of every way without a branch, an IPv4 reply
  * measured 1.52-1.54 x refdr instead of 1.66, a non-VIP packet on an
- * inside interface 1.26-1.38 instead of 1.58-1.72. Inlined: a few calls. */
-static __always_inline __u32 nat_way4(const struct nat_set4 *s, __u32 k0, __u32 k1, __u32 k2, __u32 k3)
+ * inside interface 1.26-1.38 instead of 1.58-1.72. The NAT reverse sets'
+ * search and full NAT's forward sets' (fnat.h). Inlined: a few calls. */
+static __always_inline __u32 table_way4(const struct flow4 *keys, __u32 k0, __u32 k1, __u32 k2, __u32 k3)
 {
 	for (__u32 i = 0; i < CONN_WAYS; i++) {
-		const __u32 *ww = (const __u32 *)&s->key[i];
+		const __u32 *ww = (const __u32 *)&keys[i];
 		if (ww[2] == k2 && ww[0] == k0 && ww[1] == k1 && ww[3] == k3)
 			return i;
 	}
 	return CONN_WAYS;
 }
 
-static __always_inline __u32 nat_way6(const struct nat_set6 *s, const struct flow *k, __u32 h)
+static __always_inline __u32 table_way6(const __u32 *hashes, const struct flow *keys, const struct flow *k, __u32 h)
 {
 	const volatile __u32 *kw = (const volatile __u32 *)k;
 	for (__u32 i = 0; i < CONN_WAYS; i++) {
-		if (s->hash[i] != h)
+		if (hashes[i] != h)
 			continue;
-		const __u32 *ww = (const __u32 *)&s->key[i];
+		const __u32 *ww = (const __u32 *)&keys[i];
 		__u32 diff = 0;
 		for (int j = 0; j < FLOW_WORDS; j++)
 			diff |= ww[j] ^ kw[j];
@@ -108,7 +110,7 @@ static __always_inline struct nat_rev *nat_lookup(struct flow *f, bool v6)
 		struct nat_set6 *s6 = nat_set_of6(f, &h);
 		if (!s6)
 			return NULL;
-		i = nat_way6(s6, f, h);
+		i = table_way6(s6->hash, s6->key, f, h);
 		if (i >= CONN_WAYS)
 			return NULL;
 		return &s6->val[i];
@@ -119,7 +121,7 @@ static __always_inline struct nat_rev *nat_lookup(struct flow *f, bool v6)
 	struct nat_set4 *s4 = table_set(&nat4, nat_sets4, table_hash(k0, k1, k2, k3));
 	if (!s4)
 		return NULL;
-	i = nat_way4(s4, k0, k1, k2, k3);
+	i = table_way4(s4->key, k0, k1, k2, k3);
 	if (i >= CONN_WAYS)
 		return NULL;
 	return &s4->val[i];
@@ -140,21 +142,36 @@ static __always_inline void nat_refresh(struct nat_rev *v, const struct nat_rev 
 	v->last_seen = rv->last_seen;
 }
 
-/* nat_claim makes way i of a set (key key, value v) key k's entry rv: the
- * key's protocol word 0, the value, then the key, its protocol word last
- * (FLOW_WORDS or FLOW4_WORDS words, kw_len). Inlined: once per put. */
-static __always_inline void nat_claim(__u32 *key, const __u32 *k, const int kw_len, struct nat_rev *v,
-				      const struct nat_rev *rv)
+/* way_key_clear and way_key_set are a set's way's key writes around a
+ * new entry's value, in the order the top of this file gives: the key's
+ * protocol word (its last, of kw_len: FLOW_WORDS or FLOW4_WORDS) 0 first,
+ * so that the way is empty to lookups; after the value the other words,
+ * the protocol word last. Inlined: once per claim. */
+static __always_inline void way_key_clear(__u32 *key, const int kw_len)
 {
 	volatile __u32 *kv = key;
 	kv[kw_len - 1] = 0;
 	asm volatile("" ::: "memory");
-	*v = *rv;
+}
+
+static __always_inline void way_key_set(__u32 *key, const __u32 *k, const int kw_len)
+{
+	volatile __u32 *kv = key;
 	asm volatile("" ::: "memory");
 	for (int j = 0; j < kw_len - 1; j++)
 		kv[j] = k[j];
 	asm volatile("" ::: "memory");
 	kv[kw_len - 1] = k[kw_len - 1];
+}
+
+/* nat_claim makes way i of a set (key key, value v) key k's entry rv
+ * (way_key_clear, the value, way_key_set). Inlined: once per put. */
+static __always_inline void nat_claim(__u32 *key, const __u32 *k, const int kw_len, struct nat_rev *v,
+				      const struct nat_rev *rv)
+{
+	way_key_clear(key, kw_len);
+	*v = *rv;
+	way_key_set(key, k, kw_len);
 }
 
 /* nat_put4 and nat_put6 make rv the reverse entry of key k: in place if
@@ -171,7 +188,7 @@ __noinline int nat_put4(const struct flow4 *k, const struct nat_rev *rv)
 	if (!s)
 		return 0;
 	const __u32 *kw = (const __u32 *)k;
-	__u32 i = nat_way4(s, kw[0], kw[1], kw[2], kw[3]);
+	__u32 i = table_way4(s->key, kw[0], kw[1], kw[2], kw[3]);
 	if (i < CONN_WAYS) {
 		nat_refresh(&s->val[i], rv);
 		return 0;
@@ -189,7 +206,7 @@ __noinline int nat_put6(const struct flow *k, const struct nat_rev *rv)
 	struct nat_set6 *s = nat_set_of6(k, &h);
 	if (!s)
 		return 0;
-	__u32 i = nat_way6(s, k, h);
+	__u32 i = table_way6(s->hash, s->key, k, h);
 	if (i < CONN_WAYS) {
 		nat_refresh(&s->val[i], rv);
 		return 0;

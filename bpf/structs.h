@@ -344,4 +344,24 @@ struct nat_set6 {
 _Static_assert(sizeof(struct nat_set4) % 64 == 0 && sizeof(struct nat_set6) % 64 == 0,
 	       "NAT reverse table sets are not whole cache lines");
 
+/* fnat_set4 and fnat_set6 are the fnat4 and fnat6 values: CONN_WAYS
+ * forward entries of full-NAT flows (fnat.h), laid out as nat_set4 and
+ * nat_set6 (keys apart from values, found by the same way search,
+ * nattab.h) and whole cache lines (256 and 384 bytes). */
+struct fnat_set4 {
+	struct flow4 key[CONN_WAYS];
+	struct fnat_conn val[CONN_WAYS];
+	__u8 pad[32];
+};
+
+struct fnat_set6 {
+	__u32 hash[CONN_WAYS]; /* each key's table_hash (as conn_way6.hash) */
+	struct flow key[CONN_WAYS];
+	struct fnat_conn val[CONN_WAYS];
+	__u8 pad[48];
+};
+
+_Static_assert(sizeof(struct fnat_set4) == 256 && sizeof(struct fnat_set6) == 384,
+	       "full-NAT forward table sets are not whole cache lines");
+
 #endif

@@ -149,6 +149,21 @@ type XlbFnatScratch struct {
 	Fk4 XlbFlow4
 }
 
+type XlbFnatSet4 struct {
+	_   structs.HostLayout
+	Key [4]XlbFlow4
+	Val [4]XlbFnatConn
+	Pad [32]uint8
+}
+
+type XlbFnatSet6 struct {
+	_    structs.HostLayout
+	Hash [4]uint32
+	Key  [4]XlbFlow
+	Val  [4]XlbFnatConn
+	Pad  [48]uint8
+}
+
 type XlbIface struct {
 	_     structs.HostLayout
 	Flags uint32
@@ -432,6 +447,8 @@ const (
 	XlbVarConnTimeoutTcpNs     = "conn_timeout_tcp_ns"
 	XlbVarConnTimeoutTcpfinNs  = "conn_timeout_tcpfin_ns"
 	XlbVarConnTimeoutUdpNs     = "conn_timeout_udp_ns"
+	XlbVarFnatSets4            = "fnat_sets4"
+	XlbVarFnatSets6            = "fnat_sets6"
 	XlbVarLocalityExpirationNs = "locality_expiration_ns"
 	XlbVarLocalityShrinkNs     = "locality_shrink_ns"
 	XlbVarMarkedIfaces         = "marked_ifaces"
@@ -529,6 +546,8 @@ type XlbVariableSpecs struct {
 	ConnTimeoutTcpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs  *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
 	ConnTimeoutUdpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
+	FnatSets4            *ebpf.VariableSpec `ebpf:"fnat_sets4"`
+	FnatSets6            *ebpf.VariableSpec `ebpf:"fnat_sets6"`
 	LocalityExpirationNs *ebpf.VariableSpec `ebpf:"locality_expiration_ns"`
 	LocalityShrinkNs     *ebpf.VariableSpec `ebpf:"locality_shrink_ns"`
 	MarkedIfaces         *ebpf.VariableSpec `ebpf:"marked_ifaces"`
@@ -630,6 +649,8 @@ type XlbVariables struct {
 	ConnTimeoutTcpNs     *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs  *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
 	ConnTimeoutUdpNs     *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
+	FnatSets4            *ebpf.Variable `ebpf:"fnat_sets4"`
+	FnatSets6            *ebpf.Variable `ebpf:"fnat_sets6"`
 	LocalityExpirationNs *ebpf.Variable `ebpf:"locality_expiration_ns"`
 	LocalityShrinkNs     *ebpf.Variable `ebpf:"locality_shrink_ns"`
 	MarkedIfaces         *ebpf.Variable `ebpf:"marked_ifaces"`

@@ -185,7 +185,7 @@ func TestConnMemory(t *testing.T) {
 }
 
 // TestDeleteUnchanged checks the guard of ResyncConnCounts' deletes of
-// full NAT's entries (conns4 and conns6 keep theirs): an entry found
+// full NAT's reverse entries (the set tables keep theirs): an entry found
 // expired is deleted only if it still holds what the walk saw, not once
 // the program has reused it for a new connection.
 func TestDeleteUnchanged(t *testing.T) {
@@ -195,36 +195,36 @@ func TestDeleteUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := bpf.XlbFnatConn{Conn: bpf.XlbConn{RealId: 1, RealGen: 1, State: uint8(ConnClosing), LastSeen: 1}}
-	reused := bpf.XlbFnatConn{Conn: bpf.XlbConn{RealId: 2, RealGen: 1, State: uint8(ConnSYN), LastSeen: uint64(MonotonicNow())}}
+	old := bpf.XlbFnatRev{RealId: 1, State: uint8(ConnClosing), LastSeen: 1}
+	reused := bpf.XlbFnatRev{RealId: 2, State: uint8(ConnSYN), LastSeen: uint64(MonotonicNow())}
 	for _, tc := range []struct {
 		name       string
-		inMap      *bpf.XlbFnatConn // nil: no entry
-		sawExpired bpf.XlbFnatConn
+		inMap      *bpf.XlbFnatRev // nil: no entry
+		sawExpired bpf.XlbFnatRev
 		deleted    bool
-		left       *bpf.XlbFnatConn
+		left       *bpf.XlbFnatRev
 	}{
 		{"unchanged: deleted", &old, old, true, nil},
 		{"reused by a new connection: kept", &reused, old, false, &reused},
 		{"gone already: nothing to do", nil, old, false, nil},
 	} {
-		if err := d.fnat4.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		if err := d.fnatRev4.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 			t.Fatal(err)
 		}
 		if tc.inMap != nil {
-			if err := d.fnat4.Put(key, tc.inMap); err != nil {
+			if err := d.fnatRev4.Put(key, tc.inMap); err != nil {
 				t.Fatal(err)
 			}
 		}
-		deleted, err := deleteUnchanged(d.fnat4, key, tc.sawExpired)
+		deleted, err := deleteUnchanged(d.fnatRev4, key, tc.sawExpired)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		if deleted != tc.deleted {
 			t.Errorf("%s: deleted %v, want %v", tc.name, deleted, tc.deleted)
 		}
-		var got bpf.XlbFnatConn
-		err = d.fnat4.Lookup(key, &got)
+		var got bpf.XlbFnatRev
+		err = d.fnatRev4.Lookup(key, &got)
 		switch {
 		case tc.left == nil && err == nil:
 			t.Errorf("%s: entry %+v left, want none", tc.name, got)

@@ -128,23 +128,43 @@ type FNATConn struct {
 // LookupFNAT returns the full-NAT forward entry of f, a client's 5-tuple
 // (client to VIP), if any.
 func (d *Dataplane) LookupFNAT(f Flow) (FNATConn, bool, error) {
-	m, key, err := d.flowKey(f)
+	_, key, err := d.flowKey(f)
 	if err != nil {
 		return FNATConn{}, false, fmt.Errorf("lookup fnat %s: %w", f, err)
 	}
-	if m == d.conns4 {
-		m = d.fnat4
-	} else {
-		m = d.fnat6
-	}
-	var v bpf.XlbFnatConn
-	if err := m.Lookup(key, &v); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return FNATConn{}, false, nil
-		}
+	ways, err := d.fnatSet(key)
+	if err != nil {
 		return FNATConn{}, false, fmt.Errorf("lookup fnat %s: %w", f, err)
 	}
-	return fnatConnFromC(v), true, nil
+	if i := findWay(ways, key); i >= 0 {
+		return fnatConnFromC(ways[i].val), true, nil
+	}
+	return FNATConn{}, false, nil
+}
+
+// fnatWay is a way of a full-NAT forward table.
+type fnatWay = tableWay[bpf.XlbFnatConn]
+
+// fnatSet returns the ways of the forward set (fnat4 or fnat6, by the
+// key's family) that key, a client's flow key, belongs to.
+func (d *Dataplane) fnatSet(key any) ([ConnWays]fnatWay, error) {
+	if _, v4 := key.(*bpf.XlbFlow4); v4 {
+		return readWays(d.fnat4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), fnatWaysOf4)
+	}
+	return readWays(d.fnat6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), fnatWaysOf6)
+}
+
+// fnatWaysOf4 and fnatWaysOf6 return a forward set's ways, each key a copy.
+func fnatWaysOf4(s *bpf.XlbFnatSet4) [ConnWays]fnatWay { return waysApart(s.Key, s.Val) }
+
+func fnatWaysOf6(s *bpf.XlbFnatSet6) [ConnWays]fnatWay { return waysApart(s.Key, s.Val) }
+
+// walkFNAT calls fn with every full-NAT forward entry, IPv4 then IPv6.
+func (d *Dataplane) walkFNAT(fn func(key any, val bpf.XlbFnatConn)) error {
+	if err := walkWays(d.fnat4, fnatWaysOf4, fn); err != nil {
+		return err
+	}
+	return walkWays(d.fnat6, fnatWaysOf6, fn)
 }
 
 func fnatConnFromC(v bpf.XlbFnatConn) FNATConn {
@@ -199,44 +219,28 @@ func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
 // resyncFNAT is ResyncConnCounts' part for full NAT: it counts the live
 // forward entries of fnat4 and fnat6 into counts (by real id, where gens
 // says the generation still holds) and deletes expired entries of the
-// forward and reverse tables; a deleted reverse entry frees its local
-// pair at once. It returns how many forward entries it deleted.
+// reverse tables, which frees their local pairs at once. Expired forward
+// entries stay where they are, as the connection tables' (a new flow of
+// their set takes their way): they are only left out of the counts. It
+// returns how many forward entries it found expired.
 func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, gens []uint16, counts []bpf.XlbConnCounts) (int, error) {
 	n := 0
-	for _, t := range []struct {
-		m   *ebpf.Map
-		key func() any
-	}{
-		{d.fnat4, func() any { return new(bpf.XlbFlow4) }},
-		{d.fnat6, func() any { return new(bpf.XlbFlow) }},
-	} {
-		var stale []staleEntry[bpf.XlbFnatConn]
-		key := t.key()
-		var v bpf.XlbFnatConn
-		iter := t.m.Iterate()
-		for iter.Next(key, &v) {
-			c := v.Conn
-			if expired(c.State, c.LastSeen) {
-				stale = append(stale, staleEntry[bpf.XlbFnatConn]{key, v})
-				key = t.key()
-				continue
-			}
-			if int(c.RealId) < len(gens) && gens[c.RealId] == c.RealGen {
-				if ConnState(c.State) == ConnEstablished {
-					counts[c.RealId].Active++
-				} else {
-					counts[c.RealId].Inactive++
-				}
+	err := d.walkFNAT(func(_ any, v bpf.XlbFnatConn) {
+		c := v.Conn
+		if expired(c.State, c.LastSeen) {
+			n++
+			return
+		}
+		if int(c.RealId) < len(gens) && gens[c.RealId] == c.RealGen {
+			if ConnState(c.State) == ConnEstablished {
+				counts[c.RealId].Active++
+			} else {
+				counts[c.RealId].Inactive++
 			}
 		}
-		if err := iter.Err(); err != nil {
-			return n, fmt.Errorf("walk %s: %w", t.m, err)
-		}
-		del, err := deleteStale(t.m, stale)
-		n += del
-		if err != nil {
-			return n, err
-		}
+	})
+	if err != nil {
+		return n, fmt.Errorf("walk full-NAT flows: %w", err)
 	}
 	for _, t := range []struct {
 		m   *ebpf.Map

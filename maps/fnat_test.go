@@ -85,10 +85,68 @@ func walkFlows[V any](tb testing.TB, m4, m6 *ebpf.Map, fn func(Flow, *V)) {
 	}
 }
 
+// walkFNATFlows calls fn with every full-NAT forward entry (its key as a
+// Flow), all of them read before the first call: fn may write them
+// (putFNATFlow).
+func walkFNATFlows(tb testing.TB, d *Dataplane, fn func(Flow, *bpf.XlbFnatConn)) {
+	tb.Helper()
+	type entry struct {
+		f Flow
+		v bpf.XlbFnatConn
+	}
+	var all []entry
+	if err := d.walkFNAT(func(key any, v bpf.XlbFnatConn) { all = append(all, entry{flowFromKey(key), v}) }); err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range all {
+		fn(e.f, &e.v)
+	}
+}
+
+// putFNATFlow writes v as the forward entry of client flow f, which its
+// set must hold: the set read, its way changed, the set written back.
+func putFNATFlow(tb testing.TB, d *Dataplane, f Flow, v bpf.XlbFnatConn) {
+	tb.Helper()
+	_, key, err := d.flowKey(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if k4, v4 := key.(*bpf.XlbFlow4); v4 {
+		i := connSetIndex(key, connSetCount(d.opts.FNATTableSize))
+		var s bpf.XlbFnatSet4
+		if err := d.fnat4.Lookup(i, &s); err != nil {
+			tb.Fatal(err)
+		}
+		w := slices.Index(s.Key[:], *k4)
+		if w < 0 {
+			tb.Fatalf("no forward entry of %s in set %d", f, i)
+		}
+		s.Val[w] = v
+		if err := d.fnat4.Update(i, &s, ebpf.UpdateExist); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	k6 := key.(*bpf.XlbFlow)
+	i := connSetIndex(key, connSetCount(d.opts.FNATTableSize6))
+	var s bpf.XlbFnatSet6
+	if err := d.fnat6.Lookup(i, &s); err != nil {
+		tb.Fatal(err)
+	}
+	w := slices.Index(s.Key[:], *k6)
+	if w < 0 {
+		tb.Fatalf("no forward entry of %s in set %d", f, i)
+	}
+	s.Val[w] = v
+	if err := d.fnat6.Update(i, &s, ebpf.UpdateExist); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // dumpFNAT lists the full-NAT forward tables, sorted, without clocks.
 func dumpFNAT(tb testing.TB, d *Dataplane) []fixtureFNATConn {
 	var out []fixtureFNATConn
-	walkFlows(tb, d.fnat4, d.fnat6, func(f Flow, v *bpf.XlbFnatConn) {
+	walkFNATFlows(tb, d, func(f Flow, v *bpf.XlbFnatConn) {
 		c := fnatConnFromC(*v)
 		out = append(out, fixtureFNATConn{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
 			RealID: c.RealID, State: connStateNames[c.State], Local: c.Local.String(), Real: c.Real})
@@ -176,15 +234,9 @@ func TestFNATPortAllocation(t *testing.T) {
 	}
 	// Age every entry past the SYN timeout: the resync deletes them all.
 	old := uint64(MonotonicNow() - DefaultSYNTimeout - 2*time.Second)
-	walkFlows(t, d.fnat4, d.fnat6, func(f Flow, v *bpf.XlbFnatConn) {
+	walkFNATFlows(t, d, func(f Flow, v *bpf.XlbFnatConn) {
 		v.Conn.LastSeen = old
-		m, key, _ := d.flowKey(f)
-		if m == d.conns4 {
-			m = d.fnat4
-		}
-		if err := m.Update(key, v, ebpf.UpdateExist); err != nil {
-			t.Error(err)
-		}
+		putFNATFlow(t, d, f, *v)
 	})
 	walkFlows(t, d.fnatRev4, d.fnatRev6, func(f Flow, v *bpf.XlbFnatRev) {
 		v.LastSeen = old
@@ -236,12 +288,9 @@ func TestFNATPersistTouch(t *testing.T) {
 	if err := m.Delete(key); err != nil {
 		t.Fatal(err)
 	}
-	walkFlows(t, d.fnat4, d.fnat6, func(f Flow, v *bpf.XlbFnatConn) {
+	walkFNATFlows(t, d, func(f Flow, v *bpf.XlbFnatConn) {
 		v.Conn.LastSeen -= uint64(2 * time.Second)
-		_, k, _ := d.flowKey(f)
-		if err := d.fnat4.Update(k, v, ebpf.UpdateExist); err != nil {
-			t.Fatal(err)
-		}
+		putFNATFlow(t, d, f, *v)
 	})
 	run(t, d.Program(), tcpAckFrame(client, vip))
 	if got := dumpTemplates(t, d); !slices.Equal(got, want) {

@@ -28,18 +28,16 @@ func (d *Dataplane) natTableOf(key any) natTable {
 }
 
 // natWaysOf4 and natWaysOf6 return a set's ways, each key a copy.
-func natWaysOf4(s *bpf.XlbNatSet4) (out [ConnWays]natWay) {
-	for w := range out {
-		k := s.Key[w]
-		out[w] = natWay{&k, s.Val[w]}
-	}
-	return out
-}
+func natWaysOf4(s *bpf.XlbNatSet4) [ConnWays]natWay { return waysApart(s.Key, s.Val) }
 
-func natWaysOf6(s *bpf.XlbNatSet6) (out [ConnWays]natWay) {
+func natWaysOf6(s *bpf.XlbNatSet6) [ConnWays]natWay { return waysApart(s.Key, s.Val) }
+
+// waysApart returns the ways of a set whose keys and values are kept
+// apart (bpf/nattab.h), each key a copy.
+func waysApart[K, V any](keys [ConnWays]K, vals [ConnWays]V) (out [ConnWays]tableWay[V]) {
 	for w := range out {
-		k := s.Key[w]
-		out[w] = natWay{&k, s.Val[w]}
+		k := keys[w]
+		out[w] = tableWay[V]{&k, vals[w]}
 	}
 	return out
 }
