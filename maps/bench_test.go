@@ -544,15 +544,11 @@ func newFlowProgram(b *testing.B, target *ebpf.Program) *ebpf.Program {
 		need                = sportOffset + 4 // through the destination port
 		mask                = 1<<warmFlowBits - 1
 	)
-	insns := asm.Instructions{
+	insns := append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		// counter++ (key 0).
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.LoadMapPtr(asm.R1, counter.FD()),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "abort"),
+	}, testutil.LookupKey0(counter, "abort")...)
+	insns = append(insns,
 		asm.LoadMem(asm.R7, asm.R0, 0, asm.Word),
 		asm.Add.Imm32(asm.R7, 1),
 		asm.StoreMem(asm.R0, 0, asm.R7, asm.Word),
@@ -589,7 +585,7 @@ func newFlowProgram(b *testing.B, target *ebpf.Program) *ebpf.Program {
 		asm.FnTailCall.Call(),
 		asm.Mov.Imm(asm.R0, 0 /* XDP_ABORTED */).WithSymbol("abort"),
 		asm.Return(),
-	}
+	)
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "bench_newflow", Type: ebpf.XDP, AttachType: ebpf.AttachXDP, License: "GPL", Instructions: insns})
 	if err != nil {
 		b.Fatalf("load program: %+v", err)

@@ -112,35 +112,42 @@ func putFNATFlow(tb testing.TB, d *Dataplane, f Flow, v bpf.XlbFnatConn) {
 		tb.Fatal(err)
 	}
 	if k4, v4 := key.(*bpf.XlbFlow4); v4 {
-		i := connSetIndex(key, connSetCount(d.opts.FNATTableSize))
-		var s bpf.XlbFnatSet4
-		if err := d.fnat4.Lookup(i, &s); err != nil {
-			tb.Fatal(err)
-		}
-		w := slices.Index(s.Key[:], *k4)
-		if w < 0 {
-			tb.Fatalf("no forward entry of %s in set %d", f, i)
-		}
-		s.Val[w] = v
-		if err := d.fnat4.Update(i, &s, ebpf.UpdateExist); err != nil {
-			tb.Fatal(err)
-		}
+		rewriteSet(tb, d.fnat4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), func(s *bpf.XlbFnatSet4) bool {
+			return setWayValue(s.Key[:], s.Val[:], *k4, v)
+		})
 		return
 	}
 	k6 := key.(*bpf.XlbFlow)
-	i := connSetIndex(key, connSetCount(d.opts.FNATTableSize6))
-	var s bpf.XlbFnatSet6
-	if err := d.fnat6.Lookup(i, &s); err != nil {
+	rewriteSet(tb, d.fnat6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), func(s *bpf.XlbFnatSet6) bool {
+		return setWayValue(s.Key[:], s.Val[:], *k6, v)
+	})
+}
+
+// rewriteSet reads set i of m, lets change edit it (false: it found
+// nothing to change, a failure) and writes it back.
+func rewriteSet[S any](tb testing.TB, m *ebpf.Map, i uint32, change func(*S) bool) {
+	tb.Helper()
+	var s S
+	if err := m.Lookup(i, &s); err != nil {
 		tb.Fatal(err)
 	}
-	w := slices.Index(s.Key[:], *k6)
+	if !change(&s) {
+		tb.Fatalf("%s set %d holds no such key", m, i)
+	}
+	if err := m.Update(i, &s, ebpf.UpdateExist); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// setWayValue makes v the value of the way whose key is k; false if no
+// way's is.
+func setWayValue[K comparable, V any](keys []K, vals []V, k K, v V) bool {
+	w := slices.Index(keys, k)
 	if w < 0 {
-		tb.Fatalf("no forward entry of %s in set %d", f, i)
+		return false
 	}
-	s.Val[w] = v
-	if err := d.fnat6.Update(i, &s, ebpf.UpdateExist); err != nil {
-		tb.Fatal(err)
-	}
+	vals[w] = v
+	return true
 }
 
 // dumpFNAT lists the full-NAT forward tables, sorted, without clocks.

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 
 	"xlb/bpf"
+	"xlb/internal/testutil"
 )
 
 // BenchmarkTableMiss measures the floor under issue 4's first-packet
@@ -84,14 +85,8 @@ func tableMissProgram(b *testing.B, sets, setSize uint32, dependent bool) *ebpf.
 	}
 	b.Cleanup(func() { table.Close() })
 	const golden = -1640531535 // 2654435761 as an int32
-	insns := asm.Instructions{
-		// R6 = &counter[0], R7 = *R6 + 1.
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.LoadMapPtr(asm.R1, counter.FD()),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+	// R6 = &counter[0], R7 = *R6 + 1.
+	insns := append(testutil.LookupKey0(counter, "out"),
 		asm.Mov.Reg(asm.R6, asm.R0),
 		asm.LoadMem(asm.R7, asm.R6, 0, asm.Word),
 		asm.Add.Imm32(asm.R7, 1),
@@ -106,7 +101,7 @@ func tableMissProgram(b *testing.B, sets, setSize uint32, dependent bool) *ebpf.
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.LoadMem(asm.R1, asm.R0, 8, asm.Word),
-	}
+	)
 	if dependent {
 		// The words are 0, which the CPU cannot know before the read.
 		insns = append(insns, asm.Add.Reg32(asm.R7, asm.R1))

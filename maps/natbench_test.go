@@ -344,13 +344,8 @@ func frameProgram(b *testing.B, target *ebpf.Program, frame []byte, shrink bool)
 			asm.JNE.Imm(asm.R0, 0, "abort"),
 		)
 	}
+	insns = append(insns, testutil.LookupKey0(saved, "abort")...)
 	insns = append(insns,
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.LoadMapPtr(asm.R1, saved.FD()),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "abort"),
 		asm.LoadMem(asm.R2, asm.R6, xdpData, asm.Word),
 		asm.LoadMem(asm.R3, asm.R6, xdpDataEnd, asm.Word),
 		asm.Mov.Reg(asm.R4, asm.R2),

@@ -207,19 +207,13 @@ func loadXDP(tb testing.TB, name string, insns asm.Instructions) *ebpf.Program {
 
 // sinkInsns counts a frame in counter (per-CPU, key 0) and drops it.
 func sinkInsns(counter *ebpf.Map) asm.Instructions {
-	return asm.Instructions{
-		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -4),
-		asm.LoadMapPtr(asm.R1, counter.FD()),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
+	return append(testutil.LookupKey0(counter, "out"),
 		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
 		asm.Add.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
 		asm.Mov.Imm(asm.R0, xdpDrop).WithSymbol("out"),
 		asm.Return(),
-	}
+	)
 }
 
 // generatorInsns writes dst and src into the frame's Ethernet header and
