@@ -10,36 +10,39 @@
  * fnat_conn: the connection table's struct conn, and the local address
  * and port; sets of CONN_WAYS flows as conns4/conns6, a new flow in its
  * set's least recently written way), by the same rules as conns4/conns6
- * (fnat_ct_pick). A new
- * flow gets its local address and port from the service's pool
- * (fnat_pools): a hash of the flow picks a start among the pool's
- * (address, port) pairs, and up to FNAT_PORT_TRIES pairs from there are
- * tried by inserting the reverse entry (key: the reply's 5-tuple) with
- * BPF_NOEXIST; the first insert that succeeds owns the pair. A pair whose
- * entry is expired is taken over. A flow that finds no pair is dropped
- * (drop_fnat_no_port) and tracked nowhere, so its next packet tries
- * again. The pair space is per real and real port: one local address
- * gives each (real, port) up to port_max - port_min + 1 flows at once.
+ * (fnat_ct_pick). A new flow gets its local address and port from the
+ * service's pool (fnat_pools): a hash of the flow picks a start among the
+ * pool's (address, port) pairs, and up to FNAT_PORT_TRIES pairs from
+ * there are tried by claiming the reverse entry (key: the reply's
+ * 5-tuple; fnat_claim4, fnat_claim6): the set's claim word, taken with a
+ * compare-and-swap, makes each claim atomic across CPUs, and a claim
+ * succeeds when no fresh entry holds the pair and the set has an empty
+ * or stale way for it (a live flow's entry is never replaced). A flow
+ * that finds no pair is dropped (drop_fnat_no_port) and tracked nowhere,
+ * so its next packet tries again. The pair space is per real and real
+ * port: one local address gives each (real, port) up to port_max -
+ * port_min + 1 flows at once.
  *
  * Reply (arriving on an interface marked IFACE_F_FNAT): one lookup of its
- * 5-tuple in fnat_rev4/fnat_rev6 gives both rewrites, the counters and
- * the forward entry to keep in step. Both directions then rewrite with
- * nat_rewrite (once per address and port) and are routed as NAT's
- * (nat_send_direct to a resolved real, nat_route otherwise; replies by
- * their flow's cached hop, natcache.h). State, touches and counts follow
- * nat.h: each side refreshes both entries at most once per CONN_TOUCH_NS
- * and at every state change; the forward side rewrites the whole reverse
- * entry then, which restores one the LRU evicted (and empties its route
- * cache: the next reply asks the FIB).
+ * 5-tuple in fnat_rev4/fnat_rev6 (sets as nat4/nat6, read without the
+ * claim word) gives both rewrites, the counters and the forward entry to
+ * keep in step. Both directions then rewrite with nat_rewrite (once per
+ * address and port) and are routed as NAT's (nat_send_direct to a
+ * resolved real, nat_route otherwise; replies by their flow's cached hop,
+ * natcache.h). State, touches and counts follow nat.h: each side
+ * refreshes both entries at most once per CONN_TOUCH_NS and at every
+ * state change; the forward side's touch empties the reverse entry's
+ * route cache (the next reply asks the FIB).
  *
  * Limits: the local addresses must be the load balancer's own (the
  * control plane checks), on the inside interfaces or routed to them, so
- * the reals' ARP/ND finds this node. When the LRU is full and evicts a
- * live reverse entry, another flow may take its pair before the first
- * flow's next touch rewrites it; the later rewrite wins. Two CPUs taking
- * over the same expired pair at once may both think they own it: the
- * later flow wins the reverse entry. Both need a full table or an
- * exhausted pool; reasons and ResyncConnCounts show either. */
+ * the reals' ARP/ND finds this node. A reverse set whose four ways hold
+ * live flows refuses further pairs that hash to it, and a claim that
+ * meets another CPU's claim in its set gives up that pair: the flow tries
+ * its next pairs, and is dropped only when all FNAT_PORT_TRIES fail
+ * (reasons show it). A forward entry replaced in its set (four live flows
+ * of one set) leaves its flow's reverse entry holding the pair until it
+ * expires; the flow's next packet is scheduled as new, with a new pair. */
 #ifndef XLB_FNAT_H
 #define XLB_FNAT_H
 
@@ -63,78 +66,91 @@
 volatile const __u32 fnat_sets4 = MAX_CONN_SETS;
 volatile const __u32 fnat_sets6 = MAX_CONN_SETS6;
 
-/* FNAT_NOWHERE is what fnat_find4 and fnat_find6 return for a key no
- * set holds. */
+/* The tables' set counts, set by Go at load time with their
+ * max_entries. */
+volatile const __u32 fnat_rev_sets4 = MAX_CONN_SETS;
+volatile const __u32 fnat_rev_sets6 = MAX_CONN_SETS6;
+
+/* FNAT_NOWHERE is what the full-NAT finds return for a key no set holds. */
 #define FNAT_NOWHERE 0xffffffffu
 
-/* fnat_find4 and fnat_find6 return where the forward entry of a client's
- * flow key k is (fnat4, fnat6): its set's index times CONN_WAYS plus its
- * way, FNAT_NOWHERE if its set (of its connection-table hash) holds none;
- * searched as the NAT reverse sets are (table_way4, table_way6). Global
- * functions, verified once on their own: the searches inlined into
- * fnat_forward and fnat_reply took the program past the verifier's
- * million instructions. A full-NAT packet pays the call. */
+/* set_find4 and set_find6 return where key k is in table (a full-NAT
+ * forward or reverse table of sets sets, whose sets start with their
+ * keys, IPv6 with the keys' hashes first: structs.h checks): its set's
+ * index times CONN_WAYS plus its way, FNAT_NOWHERE if the set of its
+ * connection-table hash holds none; searched as the NAT reverse sets are
+ * (table_way4, table_way6). Inlined into the global finds below. */
+static __always_inline __u32 set_find4(void *table, __u32 sets, const struct flow4 *k)
+{
+	const __u32 *kw = (const __u32 *)k;
+	__u32 set = hash_to_slot(conn_hash4(k), sets);
+	const struct flow4 *keys = bpf_map_lookup_elem(table, &set);
+
+	if (!keys)
+		return FNAT_NOWHERE;
+	__u32 i = table_way4(keys, kw[0], kw[1], kw[2], kw[3]);
+	return i < CONN_WAYS ? set * CONN_WAYS + i : FNAT_NOWHERE;
+}
+
+static __always_inline __u32 set_find6(void *table, __u32 sets, const struct flow *k)
+{
+	__u32 h = conn_hash6(k);
+	__u32 set = hash_to_slot(h, sets);
+	const __u32 *hashes = bpf_map_lookup_elem(table, &set);
+
+	if (!hashes)
+		return FNAT_NOWHERE;
+	__u32 i = table_way6(hashes, (const struct flow *)(hashes + CONN_WAYS), k, h);
+	return i < CONN_WAYS ? set * CONN_WAYS + i : FNAT_NOWHERE;
+}
+
+/* fnat_find4 and fnat_find6 find a client's flow key k in fnat4 or fnat6,
+ * fnat_rev_find4 and fnat_rev_find6 a reply's in fnat_rev4 or fnat_rev6
+ * (set_find4, set_find6). Global functions, verified once on their own:
+ * the searches inlined into fnat_forward and fnat_reply took the program
+ * past the verifier's million instructions. A full-NAT packet pays the
+ * call. */
 __noinline __u32 fnat_find4(const struct flow4 *k)
 {
-	if (!k)
-		return FNAT_NOWHERE;
-	const __u32 *kw = (const __u32 *)k;
-	__u32 set = hash_to_slot(conn_hash4(k), fnat_sets4);
-	struct fnat_set4 *s = bpf_map_lookup_elem(&fnat4, &set);
-	if (!s)
-		return FNAT_NOWHERE;
-	__u32 i = table_way4(s->key, kw[0], kw[1], kw[2], kw[3]);
-	return i < CONN_WAYS ? set * CONN_WAYS + i : FNAT_NOWHERE;
+	return k ? set_find4(&fnat4, fnat_sets4, k) : FNAT_NOWHERE;
 }
 
 __noinline __u32 fnat_find6(const struct flow *k)
 {
-	if (!k)
-		return FNAT_NOWHERE;
-	__u32 h = conn_hash6(k);
-	__u32 set = hash_to_slot(h, fnat_sets6);
-	struct fnat_set6 *s = bpf_map_lookup_elem(&fnat6, &set);
-	if (!s)
-		return FNAT_NOWHERE;
-	__u32 i = table_way6(s->hash, s->key, k, h);
-	return i < CONN_WAYS ? set * CONN_WAYS + i : FNAT_NOWHERE;
+	return k ? set_find6(&fnat6, fnat_sets6, k) : FNAT_NOWHERE;
 }
 
-/* fnat_fwd_at4 and fnat_fwd_at6 return the forward entry where fnat_find4
- * or fnat_find6 found it, NULL for FNAT_NOWHERE. Inlined: tiny. */
-static __always_inline struct fnat_conn *fnat_fwd_at4(__u32 at)
+__noinline __u32 fnat_rev_find4(const struct flow4 *k)
 {
-	if (at == FNAT_NOWHERE)
-		return NULL;
-	__u32 set = at / CONN_WAYS;
-	struct fnat_set4 *s = bpf_map_lookup_elem(&fnat4, &set);
-	if (!s)
-		return NULL;
-	/* After the test: clang would otherwise add the way's offset to a
-	 * pointer that may be NULL, which the verifier refuses. */
-	asm volatile("" ::: "memory");
-	return &s->val[at & (CONN_WAYS - 1)];
+	return k ? set_find4(&fnat_rev4, fnat_rev_sets4, k) : FNAT_NOWHERE;
 }
 
-static __always_inline struct fnat_conn *fnat_fwd_at6(__u32 at)
+__noinline __u32 fnat_rev_find6(const struct flow *k)
 {
-	if (at == FNAT_NOWHERE)
-		return NULL;
-	__u32 set = at / CONN_WAYS;
-	struct fnat_set6 *s = bpf_map_lookup_elem(&fnat6, &set);
-	if (!s)
-		return NULL;
-	/* After the test: clang would otherwise add the way's offset to a
-	 * pointer that may be NULL, which the verifier refuses. */
-	asm volatile("" ::: "memory");
-	return &s->val[at & (CONN_WAYS - 1)];
+	return k ? set_find6(&fnat_rev6, fnat_rev_sets6, k) : FNAT_NOWHERE;
 }
+
+/* FNAT_AT returns the entry of table, whose sets are of type set_type,
+ * where a find found it (at), NULL for FNAT_NOWHERE. A macro: the four
+ * tables' entries are of two types. The barrier keeps clang from adding
+ * the way's offset to a pointer that may still be NULL, which the
+ * verifier refuses. */
+#define FNAT_AT(table, set_type, at)                                                             \
+	({                                                                                       \
+		__u32 at_ = (at), set_ = at_ / CONN_WAYS;                                        \
+		struct set_type *s_ = at_ == FNAT_NOWHERE ? NULL : bpf_map_lookup_elem(&table, &set_); \
+		__typeof__(&s_->val[0]) v_ = NULL;                                               \
+		if (s_) {                                                                        \
+			asm volatile("" ::: "memory");                                          \
+			v_ = &s_->val[at_ & (CONN_WAYS - 1)];                                    \
+		}                                                                                \
+		v_;                                                                              \
+	})
 
 /* fnat_put_way makes way i of a forward set (key key, value v) client key
  * k's entry nf, a new flow's, seen at nf's last_seen: a live flow the way
  * held comes off its real's counts (as conn_replace; its reverse entry
- * stays until it expires, holding its local pair, as when the LRU
- * evicted a forward entry). Written in nat_claim's order
+ * stays until it expires, holding its local pair). Written in nat_claim's order
  * (way_key_clear, the value, way_key_set): a reply on another CPU may
  * touch the way meanwhile (fnat_touch_forward). Inlined: once per put. */
 static __always_inline void fnat_put_way(__u32 *key, const __u32 *k, const int kw_len, struct fnat_conn *v,
@@ -341,34 +357,97 @@ static __always_inline void fnat_key(struct flow *k, struct flow4 *k4, struct pa
 	kw[3] = proto;
 }
 
+/* fnat_rev_stale says whether reverse entry v is past its timeout at
+ * now. Another CPU may have written a later clock: not stale then
+ * (ct_idle). Inlined: tiny. */
+static __always_inline bool fnat_rev_stale(const struct fnat_rev *v, __u64 now)
+{
+	return ct_idle(now, v->last_seen) > conn_timeout(v->state);
+}
+
+/* claim_way picks the way of a reverse set (values vals, keys keys of
+ * kw_len words each) that a key may take at now, given way, where the set
+ * holds the key (CONN_WAYS: nowhere): the key's own way if its entry is
+ * stale (a pair whose flow is over is taken over), else none (the pair
+ * is owned); for a key the set does not hold, its way of oldest
+ * last_seen if empty (protocol word 0) or stale, else none: a live
+ * flow's entry is never replaced, so no flow loses its pair to another.
+ * CONN_WAYS for none. The oldest way is found only when needed: its four
+ * clocks beside the search's registers spilled the claim's frame past the
+ * 512 bytes xlb_xdp, fnat_forward and it share. Inlined: once per claim. */
+static __always_inline __u32 claim_way(__u32 way, const struct fnat_rev *vals, const __u32 *keys, const int kw_len,
+				       __u64 now)
+{
+	if (way < CONN_WAYS)
+		return fnat_rev_stale(&vals[way], now) ? way : CONN_WAYS;
+	__u32 i = conn_oldest(vals[0].last_seen, vals[1].last_seen, vals[2].last_seen, vals[3].last_seen);
+	if (!keys[i * kw_len + kw_len - 1] || fnat_rev_stale(&vals[i], now))
+		return i;
+	return CONN_WAYS;
+}
+
+/* fnat_claim4 and fnat_claim6 try to make rv (seen at rv->last_seen)
+ * the reverse entry of key k, a local pair towards a real: 1 if they
+ * did, then the flow owns the pair. The set's claim word, taken with a
+ * compare-and-swap, keeps any other CPU's claim out of the set meanwhile:
+ * one held already makes the claim fail at once (the caller tries its
+ * next pair; nothing waits). Which way: claim_way. The entry is written
+ * in nat_claim's order (way_key_clear, the value, way_key_set), for
+ * replies that read the set meanwhile without the claim word; the word is
+ * released by an atomic and, after the writes. Global functions,
+ * verified once on their own: they run on a full-NAT flow's first packet,
+ * at most FNAT_PORT_TRIES times, and at touches. */
+__noinline int fnat_claim4(const struct flow4 *k, const struct fnat_rev *rv)
+{
+	if (!k || !rv)
+		return 0;
+	const __u32 *kw = (const __u32 *)k;
+	__u32 set = hash_to_slot(conn_hash4(k), fnat_rev_sets4);
+	struct fnat_rev_set4 *s = bpf_map_lookup_elem(&fnat_rev4, &set);
+	if (!s || __sync_val_compare_and_swap(&s->claim, 0, 1) != 0)
+		return 0;
+	__u32 i = claim_way(table_way4(s->key, kw[0], kw[1], kw[2], kw[3]), s->val, (const __u32 *)s->key, FLOW4_WORDS,
+			    rv->last_seen);
+	if (i < CONN_WAYS) {
+		way_key_clear((__u32 *)&s->key[i], FLOW4_WORDS);
+		s->val[i] = *rv;
+		way_key_set((__u32 *)&s->key[i], kw, FLOW4_WORDS);
+	}
+	__sync_fetch_and_and(&s->claim, 0);
+	return i < CONN_WAYS;
+}
+
+__noinline int fnat_claim6(const struct flow *k, const struct fnat_rev *rv)
+{
+	if (!k || !rv)
+		return 0;
+	__u32 h = conn_hash6(k);
+	__u32 set = hash_to_slot(h, fnat_rev_sets6);
+	struct fnat_rev_set6 *s = bpf_map_lookup_elem(&fnat_rev6, &set);
+	if (!s || __sync_val_compare_and_swap(&s->claim, 0, 1) != 0)
+		return 0;
+	__u32 i = claim_way(table_way6(s->hash, s->key, k, h), s->val, (const __u32 *)s->key, FLOW_WORDS, rv->last_seen);
+	if (i < CONN_WAYS) {
+		/* The hash is read only next to a key that matches it. */
+		s->hash[i] = h;
+		way_key_clear((__u32 *)&s->key[i], FLOW_WORDS);
+		s->val[i] = *rv;
+		way_key_set((__u32 *)&s->key[i], (const __u32 *)k, FLOW_WORDS);
+	}
+	__sync_fetch_and_and(&s->claim, 0);
+	return i < CONN_WAYS;
+}
+
 /* fnat_claim tries to own the local pair laddr:lport towards real
- * ra:rport for the flow whose reverse entry is rv: true if its insert
- * succeeded or it took over an expired entry. Inlined: at most
- * FNAT_PORT_TRIES times per new flow. */
+ * ra:rport for the flow whose reverse entry is rv (fnat_claim4,
+ * fnat_claim6). Inlined: at most FNAT_PORT_TRIES times per new flow. */
 static __always_inline bool fnat_claim(struct packet *p, const __u32 *ra, __be16 rport, const __u32 *la,
 				       __be16 lport, const struct fnat_rev *rv, struct fnat_scratch *sc)
 {
-	struct fnat_rev *old;
-	long err;
-
 	fnat_key(&sc->k, &sc->k4, p, ra, la, rport, lport);
-	if (p->is_v6) {
-		err = bpf_map_update_elem(&fnat_rev6, &sc->k, rv, BPF_NOEXIST);
-		if (err == 0)
-			return true;
-		old = bpf_map_lookup_elem(&fnat_rev6, &sc->k);
-	} else {
-		err = bpf_map_update_elem(&fnat_rev4, &sc->k4, rv, BPF_NOEXIST);
-		if (err == 0)
-			return true;
-		old = bpf_map_lookup_elem(&fnat_rev4, &sc->k4);
-	}
-	/* Another CPU may have written a later clock: not expired then
-	 * (ct_idle). */
-	if (!old || ct_idle(rv->last_seen, old->last_seen) <= conn_timeout(old->state))
-		return false;
-	*old = *rv;
-	return true;
+	if (p->is_v6)
+		return fnat_claim6(&sc->k, rv);
+	return fnat_claim4(&sc->k4, rv);
 }
 
 /* fnat_alloc picks the local address and port of a new flow p to real r
@@ -419,23 +498,43 @@ static __always_inline bool fnat_alloc(const struct service *svc, struct packet 
 	return false;
 }
 
-/* fnat_touch_reverse rewrites the reverse entry of p's tracked flow fc to
- * real r (id real_id), with state and clock now: restores an entry the
- * LRU evicted. Inlined: at most once per CONN_TOUCH_NS and state change
- * per flow. */
-static __always_inline void fnat_touch_reverse(const struct service *svc, struct packet *p, const struct real *r,
-					       __u32 real_id, const struct fnat_conn *fc, __u8 state, __u64 now,
-					       struct fnat_scratch *sc)
+/* fnat_touch_reverse brings the reverse entry of p's tracked flow fc (to
+ * real r) to state and clock now, in place: the hop's interface cleared
+ * first so that the next reply asks the FIB (as nat_refresh). An entry
+ * that is gone or names another client is left alone: a reverse entry
+ * goes only by expiring, and both sides' touches keep a live flow's
+ * fresh, so its flow is over (its forward entry expired with it, and its
+ * next packet is a new flow with a new pair), or the pair went to
+ * another flow meanwhile. Restoring it from here (a claim) took
+ * fnat_forward's frame past the 512 bytes it shares with xlb_xdp's and a
+ * claim's. Inlined: at most once per CONN_TOUCH_NS and state change per
+ * flow. */
+static __always_inline void fnat_touch_reverse(struct packet *p, const struct real *r, const struct fnat_conn *fc,
+					       __u8 state, __u64 now, struct fnat_scratch *sc)
 {
-	fnat_rev_fill(&sc->rv, svc, p, real_id, state, now);
+	struct fnat_rev *v;
+
 	fnat_key(&sc->k, &sc->k4, p, (const __u32 *)r->addr, (const __u32 *)fc->laddr, fc->rport, fc->lport);
-	if (p->is_v6) {
-		bpf_map_update_elem(&fnat_rev6, &sc->k, &sc->rv, BPF_ANY);
-	} else {
-		bpf_map_update_elem(&fnat_rev4, &sc->k4, &sc->rv, BPF_ANY);
-		/* Keeps clang from merging the two updates (see pick_real). */
-		asm volatile("" ::: "memory");
-	}
+	if (p->is_v6)
+		v = FNAT_AT(fnat_rev6, fnat_rev_set6, fnat_rev_find6(&sc->k));
+	else
+		v = FNAT_AT(fnat_rev4, fnat_rev_set4, fnat_rev_find4(&sc->k4));
+	if (!v)
+		return;
+	/* Still this flow's: the same client port and address (IPv4: its
+	 * one word; the table's entries are all v4-mapped), compared in
+	 * registers. */
+	const __u32 *fw = flow_words(&p->flow);
+	const __u32 *vc = (const __u32 *)v->client;
+	bool same = v->cport == p->flow.sport && vc[V4_MAPPED_WORDS - 1] == fw[V4_MAPPED_WORDS - 1];
+	if (p->is_v6)
+		same = same && vc[0] == fw[0] && vc[1] == fw[1] && vc[2] == fw[2];
+	if (!same)
+		return;
+	*(volatile __u32 *)&v->hop.ifindex = 0;
+	asm volatile("" ::: "memory");
+	v->state = state;
+	v->last_seen = now;
 }
 
 /* FNAT_ROUTE is what fnat_forward returns for a rewritten packet to a
@@ -464,10 +563,10 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 	}
 	struct fnat_ct *cw = &sc->cw;
 	if (p->is_v6) {
-		fc = fnat_fwd_at6(fnat_find6(&p->flow));
+		fc = FNAT_AT(fnat6, fnat_set6, fnat_find6(&p->flow));
 	} else {
 		fill_flow4(&sc->fk4, &p->flow);
-		fc = fnat_fwd_at4(fnat_find4(&sc->fk4));
+		fc = FNAT_AT(fnat4, fnat_set4, fnat_find4(&sc->fk4));
 	}
 	struct conn *c = fc ? &fc->conn : NULL;
 	struct real *r = fnat_ct_pick(svc, p, c, &real_id, &why, cw);
@@ -502,7 +601,7 @@ static __noinline int fnat_forward(struct xdp_md *ctx, const struct service *svc
 		}
 		use = nf;
 	} else if (cw->ct.written && fc) {
-		fnat_touch_reverse(svc, p, r, real_id, fc, cw->ct.state, cw->ct.now, sc);
+		fnat_touch_reverse(p, r, fc, cw->ct.state, cw->ct.now, sc);
 	}
 	if (!use) {
 		count_reason(REASON_DROP_MALFORMED); /* unreachable: a hit has its entry */
@@ -536,9 +635,9 @@ static __always_inline void fnat_touch_forward(struct packet *p, const struct fn
 
 	fnat_key(&k, &k4, p, (const __u32 *)rv->client, (const __u32 *)rv->vip, rv->cport, rv->vport);
 	if (p->is_v6)
-		fc = fnat_fwd_at6(fnat_find6(&k));
+		fc = FNAT_AT(fnat6, fnat_set6, fnat_find6(&k));
 	else
-		fc = fnat_fwd_at4(fnat_find4(&k4));
+		fc = FNAT_AT(fnat4, fnat_set4, fnat_find4(&k4));
 	if (!fc)
 		return;
 	if (state != fc->conn.state) {
@@ -563,10 +662,10 @@ static __noinline bool fnat_reply(struct xdp_md *ctx, struct packet *p, int *ver
 	struct flow4 k4;
 
 	if (p->is_v6) {
-		rv = bpf_map_lookup_elem(&fnat_rev6, &p->flow);
+		rv = FNAT_AT(fnat_rev6, fnat_rev_set6, fnat_rev_find6(&p->flow));
 	} else {
 		fill_flow4(&k4, &p->flow);
-		rv = bpf_map_lookup_elem(&fnat_rev4, &k4);
+		rv = FNAT_AT(fnat_rev4, fnat_rev_set4, fnat_rev_find4(&k4));
 	}
 	if (!rv)
 		return false;

@@ -9,7 +9,7 @@
 #include "structs.h"
 
 /* CONN_LRU_FLAGS are the map flags of the LRU tables that remain (the
- * full NAT ones): 0, the common LRU. Per-CPU LRU lists
+ * persistence templates): 0, the common LRU. Per-CPU LRU lists
  * (BPF_F_NO_COMMON_LRU) make the kernel rotate a list on every insert,
  * scanning up to 128 entries of cold memory, while the common LRU hands
  * each CPU free entries 128 at a time and touches the shared list (and its
@@ -239,10 +239,11 @@ struct {
  * fnat_set6; fnat.h), fnat_sets4 and fnat_sets6 sets, which Go sets with
  * max_entries from maps.Options.FNATTableSize and FNATTableSize6.
  * fnat_rev4 and fnat_rev6 find the flows from the real's side (struct
- * fnat_rev): LRU hashes shared by all CPUs, the same sizes in entries,
- * whose BPF_NOEXIST insert is how a new flow owns its local port
- * atomically across CPUs (fnat_claim). Separate from conns4 and conns6
- * so that DR, TUN and NAT entries keep their 16-byte value. */
+ * fnat_rev): sets too (struct fnat_rev_set4, fnat_rev_set6; fnat_rev_sets4
+ * and fnat_rev_sets6), shared by all CPUs, whose claim word makes a new
+ * flow's claim of a local port atomic across CPUs (fnat_claim4). Separate
+ * from conns4 and conns6 so that DR, TUN and NAT entries keep their
+ * 16-byte value. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_CONN_SETS);
@@ -258,19 +259,17 @@ struct {
 } fnat6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow4);
-	__type(value, struct fnat_rev);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS);
+	__type(key, __u32);
+	__type(value, struct fnat_rev_set4);
 } fnat_rev4 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_CONNS6);
-	__uint(map_flags, CONN_LRU_FLAGS);
-	__type(key, struct flow);
-	__type(value, struct fnat_rev);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_CONN_SETS6);
+	__type(key, __u32);
+	__type(value, struct fnat_rev_set6);
 } fnat_rev6 SEC(".maps");
 
 /* fnat_pools holds each full-NAT service's local addresses by service

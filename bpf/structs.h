@@ -364,4 +364,35 @@ struct fnat_set6 {
 _Static_assert(sizeof(struct fnat_set4) == 256 && sizeof(struct fnat_set6) == 384,
 	       "full-NAT forward table sets are not whole cache lines");
 
+/* fnat_rev_set4 and fnat_rev_set6 are the fnat_rev4 and fnat_rev6
+ * values: CONN_WAYS reverse entries of full-NAT flows, laid out as
+ * nat_set4 and nat_set6, and a claim word: a new flow's claim of a local
+ * pair (fnat_claim4, fnat_claim6 in fnat.h) holds the set, 1, while it
+ * checks that no live way has the pair and writes its own, so that two
+ * CPUs never both own one pair. 384 and 512 bytes. */
+struct fnat_rev_set4 {
+	struct flow4 key[CONN_WAYS];
+	struct fnat_rev val[CONN_WAYS];
+	__u32 claim;
+	__u8 pad[28];
+};
+
+struct fnat_rev_set6 {
+	__u32 hash[CONN_WAYS]; /* each key's table_hash (as conn_way6.hash) */
+	struct flow key[CONN_WAYS];
+	struct fnat_rev val[CONN_WAYS];
+	__u32 claim;
+	__u8 pad[44];
+};
+
+_Static_assert(sizeof(struct fnat_rev_set4) == 384 && sizeof(struct fnat_rev_set6) == 512,
+	       "full-NAT reverse table sets are not whole cache lines");
+/* fnat.h's set_find4 and set_find6 read both kinds of full-NAT set by
+ * these offsets. */
+_Static_assert(__builtin_offsetof(struct fnat_set4, key) == 0 && __builtin_offsetof(struct fnat_rev_set4, key) == 0 &&
+		       __builtin_offsetof(struct fnat_set6, hash) == 0 && __builtin_offsetof(struct fnat_rev_set6, hash) == 0 &&
+		       __builtin_offsetof(struct fnat_set6, key) == CONN_WAYS * sizeof(__u32) &&
+		       __builtin_offsetof(struct fnat_rev_set6, key) == CONN_WAYS * sizeof(__u32),
+	       "full-NAT sets do not start with their keys (IPv6: hashes, then keys)");
+
 #endif

@@ -128,6 +128,23 @@ type XlbFnatRev struct {
 	Hop       XlbNatHop
 }
 
+type XlbFnatRevSet4 struct {
+	_     structs.HostLayout
+	Key   [4]XlbFlow4
+	Val   [4]XlbFnatRev
+	Claim uint32
+	Pad   [28]uint8
+}
+
+type XlbFnatRevSet6 struct {
+	_     structs.HostLayout
+	Hash  [4]uint32
+	Key   [4]XlbFlow
+	Val   [4]XlbFnatRev
+	Claim uint32
+	Pad   [44]uint8
+}
+
 type XlbFnatScratch struct {
 	_  structs.HostLayout
 	Cw struct {
@@ -447,6 +464,8 @@ const (
 	XlbVarConnTimeoutTcpNs     = "conn_timeout_tcp_ns"
 	XlbVarConnTimeoutTcpfinNs  = "conn_timeout_tcpfin_ns"
 	XlbVarConnTimeoutUdpNs     = "conn_timeout_udp_ns"
+	XlbVarFnatRevSets4         = "fnat_rev_sets4"
+	XlbVarFnatRevSets6         = "fnat_rev_sets6"
 	XlbVarFnatSets4            = "fnat_sets4"
 	XlbVarFnatSets6            = "fnat_sets6"
 	XlbVarLocalityExpirationNs = "locality_expiration_ns"
@@ -546,6 +565,8 @@ type XlbVariableSpecs struct {
 	ConnTimeoutTcpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs  *ebpf.VariableSpec `ebpf:"conn_timeout_tcpfin_ns"`
 	ConnTimeoutUdpNs     *ebpf.VariableSpec `ebpf:"conn_timeout_udp_ns"`
+	FnatRevSets4         *ebpf.VariableSpec `ebpf:"fnat_rev_sets4"`
+	FnatRevSets6         *ebpf.VariableSpec `ebpf:"fnat_rev_sets6"`
 	FnatSets4            *ebpf.VariableSpec `ebpf:"fnat_sets4"`
 	FnatSets6            *ebpf.VariableSpec `ebpf:"fnat_sets6"`
 	LocalityExpirationNs *ebpf.VariableSpec `ebpf:"locality_expiration_ns"`
@@ -649,6 +670,8 @@ type XlbVariables struct {
 	ConnTimeoutTcpNs     *ebpf.Variable `ebpf:"conn_timeout_tcp_ns"`
 	ConnTimeoutTcpfinNs  *ebpf.Variable `ebpf:"conn_timeout_tcpfin_ns"`
 	ConnTimeoutUdpNs     *ebpf.Variable `ebpf:"conn_timeout_udp_ns"`
+	FnatRevSets4         *ebpf.Variable `ebpf:"fnat_rev_sets4"`
+	FnatRevSets6         *ebpf.Variable `ebpf:"fnat_rev_sets6"`
 	FnatSets4            *ebpf.Variable `ebpf:"fnat_sets4"`
 	FnatSets6            *ebpf.Variable `ebpf:"fnat_sets6"`
 	LocalityExpirationNs *ebpf.Variable `ebpf:"locality_expiration_ns"`

@@ -1,7 +1,6 @@
 package maps
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -180,56 +179,6 @@ func TestConnMemory(t *testing.T) {
 		loaded, _ := mapMemory(t, tc.name, tc.m)
 		if loaded > tc.limit {
 			t.Errorf("%s takes %d bytes for %d flows, want <= %d", tc.name, loaded, entries, tc.limit)
-		}
-	}
-}
-
-// TestDeleteUnchanged checks the guard of ResyncConnCounts' deletes of
-// full NAT's reverse entries (the set tables keep theirs): an entry found
-// expired is deleted only if it still holds what the walk saw, not once
-// the program has reused it for a new connection.
-func TestDeleteUnchanged(t *testing.T) {
-	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
-	flow := Flow{Src: netip.MustParseAddrPort("198.18.1.10:40000"), Dst: netip.MustParseAddrPort("198.18.0.100:80"), Proto: unix.IPPROTO_TCP}
-	_, key, err := d.flowKey(flow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := bpf.XlbFnatRev{RealId: 1, State: uint8(ConnClosing), LastSeen: 1}
-	reused := bpf.XlbFnatRev{RealId: 2, State: uint8(ConnSYN), LastSeen: uint64(MonotonicNow())}
-	for _, tc := range []struct {
-		name       string
-		inMap      *bpf.XlbFnatRev // nil: no entry
-		sawExpired bpf.XlbFnatRev
-		deleted    bool
-		left       *bpf.XlbFnatRev
-	}{
-		{"unchanged: deleted", &old, old, true, nil},
-		{"reused by a new connection: kept", &reused, old, false, &reused},
-		{"gone already: nothing to do", nil, old, false, nil},
-	} {
-		if err := d.fnatRev4.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			t.Fatal(err)
-		}
-		if tc.inMap != nil {
-			if err := d.fnatRev4.Put(key, tc.inMap); err != nil {
-				t.Fatal(err)
-			}
-		}
-		deleted, err := deleteUnchanged(d.fnatRev4, key, tc.sawExpired)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if deleted != tc.deleted {
-			t.Errorf("%s: deleted %v, want %v", tc.name, deleted, tc.deleted)
-		}
-		var got bpf.XlbFnatRev
-		err = d.fnatRev4.Lookup(key, &got)
-		switch {
-		case tc.left == nil && err == nil:
-			t.Errorf("%s: entry %+v left, want none", tc.name, got)
-		case tc.left != nil && (err != nil || got != *tc.left):
-			t.Errorf("%s: entry %+v (%v), want %+v", tc.name, got, err, *tc.left)
 		}
 	}
 }

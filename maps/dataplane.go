@@ -126,8 +126,8 @@ type Options struct {
 	// FNATTableSize and FNATTableSize6 are how many IPv4 and IPv6
 	// full-NAT flows the data plane tracks: each flow takes one entry in
 	// the forward table (fnat4, fnat6) and one in the reverse table
-	// (fnat_rev4, fnat_rev6), preallocated (216 bytes an IPv4 flow, 272 an IPv6 one:
-	// maps.TestFNATMemory). The forward tables are sets of ConnWays flows. Zero means a quarter of ConnTableSize and
+	// (fnat_rev4, fnat_rev6), preallocated (160 bytes an IPv4 flow, 224 an IPv6 one:
+	// maps.TestFNATMemory), both sets of ConnWays flows. Zero means a quarter of ConnTableSize and
 	// ConnTableSize6: full NAT is the rarer kind; FNATTableSize6 zero with
 	// FNATTableSize given, a quarter of it (at least 1). A node without FNAT
 	// services may set 1.
@@ -333,11 +333,9 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 	spec.Maps[bpf.XlbMapLocalities].MaxEntries = opts.LocalityTableSize
 	spec.Maps[bpf.XlbMapPersist4].MaxEntries = opts.PersistTableSize
 	spec.Maps[bpf.XlbMapPersist6].MaxEntries = opts.PersistTableSize6
-	spec.Maps[bpf.XlbMapFnatRev4].MaxEntries = opts.FNATTableSize
-	spec.Maps[bpf.XlbMapFnatRev6].MaxEntries = opts.FNATTableSize6
 	spec.Maps[bpf.XlbMapFnatPools].MaxEntries = opts.MaxServices
-	// The connection, NAT reverse and full-NAT forward tables hold sets
-	// of ConnWays flows; the program scales a flow's hash onto the set
+	// The connection, NAT reverse and full-NAT tables hold sets of
+	// ConnWays flows; the program scales a flow's hash onto the set
 	// count (bpf/conntab.h, bpf/nattab.h, bpf/fnat.h).
 	for _, t := range []struct {
 		table, count string
@@ -349,6 +347,8 @@ func load(opts Options, log *slog.Logger) (*Dataplane, error) {
 		{bpf.XlbMapNat6, bpf.XlbVarNatSets6, opts.NATTableSize6},
 		{bpf.XlbMapFnat4, bpf.XlbVarFnatSets4, opts.FNATTableSize},
 		{bpf.XlbMapFnat6, bpf.XlbVarFnatSets6, opts.FNATTableSize6},
+		{bpf.XlbMapFnatRev4, bpf.XlbVarFnatRevSets4, opts.FNATTableSize},
+		{bpf.XlbMapFnatRev6, bpf.XlbVarFnatRevSets6, opts.FNATTableSize6},
 	} {
 		sets := connSetCount(t.size)
 		spec.Maps[t.table].MaxEntries = sets

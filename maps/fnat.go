@@ -188,23 +188,45 @@ type FNATReply struct {
 // 5-tuple of a packet from the real (Src: real address and port) to the
 // local address and port it was connected from, if any.
 func (d *Dataplane) LookupFNATReply(reply Flow) (FNATReply, bool, error) {
-	m, key, err := d.flowKey(reply)
+	_, key, err := d.flowKey(reply)
 	if err != nil {
 		return FNATReply{}, false, fmt.Errorf("lookup fnat reply %s: %w", reply, err)
 	}
-	if m == d.conns4 {
-		m = d.fnatRev4
-	} else {
-		m = d.fnatRev6
-	}
-	var v bpf.XlbFnatRev
-	if err := m.Lookup(key, &v); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return FNATReply{}, false, nil
-		}
+	ways, err := d.fnatRevSet(key)
+	if err != nil {
 		return FNATReply{}, false, fmt.Errorf("lookup fnat reply %s: %w", reply, err)
 	}
-	return fnatReplyFromC(v), true, nil
+	if i := findWay(ways, key); i >= 0 {
+		return fnatReplyFromC(ways[i].val), true, nil
+	}
+	return FNATReply{}, false, nil
+}
+
+// fnatRevWay is a way of a full-NAT reverse table.
+type fnatRevWay = tableWay[bpf.XlbFnatRev]
+
+// fnatRevSet returns the ways of the reverse set (fnat_rev4 or fnat_rev6,
+// by the key's family) that key, a reply's flow key, belongs to.
+func (d *Dataplane) fnatRevSet(key any) ([ConnWays]fnatRevWay, error) {
+	if _, v4 := key.(*bpf.XlbFlow4); v4 {
+		return readWays(d.fnatRev4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), fnatRevWaysOf4)
+	}
+	return readWays(d.fnatRev6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), fnatRevWaysOf6)
+}
+
+// fnatRevWaysOf4 and fnatRevWaysOf6 return a reverse set's ways, each key
+// a copy.
+func fnatRevWaysOf4(s *bpf.XlbFnatRevSet4) [ConnWays]fnatRevWay { return waysApart(s.Key, s.Val) }
+
+func fnatRevWaysOf6(s *bpf.XlbFnatRevSet6) [ConnWays]fnatRevWay { return waysApart(s.Key, s.Val) }
+
+// walkFNATReplies calls fn with every full-NAT reverse entry, IPv4 then
+// IPv6, expired ones too (a new flow takes their way and pair over).
+func (d *Dataplane) walkFNATReplies(fn func(key any, val bpf.XlbFnatRev)) error {
+	if err := walkWays(d.fnatRev4, fnatRevWaysOf4, fn); err != nil {
+		return err
+	}
+	return walkWays(d.fnatRev6, fnatRevWaysOf6, fn)
 }
 
 func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
@@ -218,11 +240,11 @@ func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
 
 // resyncFNAT is ResyncConnCounts' part for full NAT: it counts the live
 // forward entries of fnat4 and fnat6 into counts (by real id, where gens
-// says the generation still holds) and deletes expired entries of the
-// reverse tables, which frees their local pairs at once. Expired forward
-// entries stay where they are, as the connection tables' (a new flow of
-// their set takes their way): they are only left out of the counts. It
-// returns how many forward entries it found expired.
+// says the generation still holds) and returns how many it found
+// expired. Expired entries stay where they are, as the connection
+// tables': a new flow of their set takes their way, and a new flow's
+// claim takes over an expired reverse entry and its local pair
+// (bpf/fnat.h), so nothing needs deleting.
 func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, gens []uint16, counts []bpf.XlbConnCounts) (int, error) {
 	n := 0
 	err := d.walkFNAT(func(_ any, v bpf.XlbFnatConn) {
@@ -241,30 +263,6 @@ func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, 
 	})
 	if err != nil {
 		return n, fmt.Errorf("walk full-NAT flows: %w", err)
-	}
-	for _, t := range []struct {
-		m   *ebpf.Map
-		key func() any
-	}{
-		{d.fnatRev4, func() any { return new(bpf.XlbFlow4) }},
-		{d.fnatRev6, func() any { return new(bpf.XlbFlow) }},
-	} {
-		var stale []staleEntry[bpf.XlbFnatRev]
-		key := t.key()
-		var v bpf.XlbFnatRev
-		iter := t.m.Iterate()
-		for iter.Next(key, &v) {
-			if expired(v.State, v.LastSeen) {
-				stale = append(stale, staleEntry[bpf.XlbFnatRev]{key, v})
-				key = t.key()
-			}
-		}
-		if err := iter.Err(); err != nil {
-			return n, fmt.Errorf("walk %s: %w", t.m, err)
-		}
-		if _, err := deleteStale(t.m, stale); err != nil {
-			return n, err
-		}
 	}
 	return n, nil
 }

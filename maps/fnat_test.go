@@ -49,42 +49,6 @@ type fixtureFNATReply struct {
 
 var protoNames = map[uint8]string{unix.IPPROTO_TCP: "tcp", unix.IPPROTO_UDP: "udp"}
 
-// walkFlows calls fn with every key (as a Flow) and value of a table
-// keyed by struct flow4 (m4) or struct flow (m6).
-func walkFlows[V any](tb testing.TB, m4, m6 *ebpf.Map, fn func(Flow, *V)) {
-	tb.Helper()
-	for _, t := range []struct {
-		m      *ebpf.Map
-		newKey func() any
-	}{
-		{m4, func() any { return new(bpf.XlbFlow4) }},
-		{m6, func() any { return new(bpf.XlbFlow) }},
-	} {
-		// All entries first, then fn: fn may update the map, and an LRU
-		// update replaces the entry's node, which can send a walk in
-		// progress back to the start until the iterator gives up
-		// ("iteration aborted", seen once).
-		type entry struct {
-			k any
-			v V
-		}
-		var all []entry
-		it := t.m.Iterate()
-		k := t.newKey()
-		var v V
-		for it.Next(k, &v) {
-			all = append(all, entry{k, v})
-			k = t.newKey()
-		}
-		if err := it.Err(); err != nil {
-			tb.Fatal(err)
-		}
-		for _, e := range all {
-			fn(flowFromKey(e.k), &e.v)
-		}
-	}
-}
-
 // walkFNATFlows calls fn with every full-NAT forward entry (its key as a
 // Flow), all of them read before the first call: fn may write them
 // (putFNATFlow).
@@ -119,6 +83,26 @@ func putFNATFlow(tb testing.TB, d *Dataplane, f Flow, v bpf.XlbFnatConn) {
 	}
 	k6 := key.(*bpf.XlbFlow)
 	rewriteSet(tb, d.fnat6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), func(s *bpf.XlbFnatSet6) bool {
+		return setWayValue(s.Key[:], s.Val[:], *k6, v)
+	})
+}
+
+// putFNATReply writes v as the reverse entry of reply flow f, which its
+// set must hold (rewriteSet).
+func putFNATReply(tb testing.TB, d *Dataplane, f Flow, v bpf.XlbFnatRev) {
+	tb.Helper()
+	_, key, err := d.flowKey(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if k4, v4 := key.(*bpf.XlbFlow4); v4 {
+		rewriteSet(tb, d.fnatRev4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), func(s *bpf.XlbFnatRevSet4) bool {
+			return setWayValue(s.Key[:], s.Val[:], *k4, v)
+		})
+		return
+	}
+	k6 := key.(*bpf.XlbFlow)
+	rewriteSet(tb, d.fnatRev6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), func(s *bpf.XlbFnatRevSet6) bool {
 		return setWayValue(s.Key[:], s.Val[:], *k6, v)
 	})
 }
@@ -166,12 +150,15 @@ func dumpFNAT(tb testing.TB, d *Dataplane) []fixtureFNATConn {
 // clocks; lab names the cached hops' interfaces (nil: outside the lab).
 func dumpFNATReplies(tb testing.TB, d *Dataplane, lab *natLab) []fixtureFNATReply {
 	var out []fixtureFNATReply
-	walkFlows(tb, d.fnatRev4, d.fnatRev6, func(f Flow, v *bpf.XlbFnatRev) {
-		r := fnatReplyFromC(*v)
+	err := d.walkFNATReplies(func(key any, v bpf.XlbFnatRev) {
+		f, r := flowFromKey(key), fnatReplyFromC(v)
 		out = append(out, fixtureFNATReply{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
 			Client: r.Client.String(), VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State],
 			Hop: hopString(r.Hop, lab)})
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	slices.SortFunc(out, func(a, b fixtureFNATReply) int { return strings.Compare(a.Src+a.Dst, b.Src+b.Dst) })
 	return out
 }
@@ -239,24 +226,26 @@ func TestFNATPortAllocation(t *testing.T) {
 	if a, in, err := d.RealConnCounts(1); err != nil || a != 0 || in != 4 {
 		t.Errorf("after resync: real 1 counts %d active, %d inactive (%v); want 0, 4", a, in, err)
 	}
-	// Age every entry past the SYN timeout: the resync deletes them all.
+	// Age every entry past the SYN timeout: expired, the resync leaves
+	// them out of the counts, and new flows take their pairs over.
 	old := uint64(MonotonicNow() - DefaultSYNTimeout - 2*time.Second)
 	walkFNATFlows(t, d, func(f Flow, v *bpf.XlbFnatConn) {
 		v.Conn.LastSeen = old
 		putFNATFlow(t, d, f, *v)
 	})
-	walkFlows(t, d.fnatRev4, d.fnatRev6, func(f Flow, v *bpf.XlbFnatRev) {
+	replies := dumpFNATReplies(t, d, nil)
+	if len(replies) != 4 {
+		t.Fatalf("reverse entries before the ageing: %v, want 4", replies)
+	}
+	err := d.walkFNATReplies(func(key any, v bpf.XlbFnatRev) {
 		v.LastSeen = old
-		_, key, _ := d.flowKey(f)
-		if err := d.fnatRev4.Update(key, v, ebpf.UpdateExist); err != nil {
-			t.Error(err)
-		}
+		putFNATReply(t, d, flowFromKey(key), v)
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n, err := d.ResyncConnCounts(); err != nil || n != 4 {
 		t.Errorf("resync of aged flows: %d expired (%v), want 4", n, err)
-	}
-	if got := dumpFNATReplies(t, d, nil); len(got) != 0 {
-		t.Errorf("reverse entries left after the resync: %v", got)
 	}
 	if a, in, _ := d.RealConnCounts(1); a != 0 || in != 0 {
 		t.Errorf("after expiry: real 1 counts %d, %d; want 0, 0", a, in)
@@ -306,4 +295,81 @@ func TestFNATPersistTouch(t *testing.T) {
 	if c, ok, err := d.LookupFNAT(Flow{Src: client, Dst: vip, Proto: unix.IPPROTO_TCP}); err != nil || !ok || c.State != ConnEstablished {
 		t.Errorf("flow after its ACK: %+v, %v, %v; want established", c, ok, err)
 	}
+}
+
+// TestFNATClaim shows the reverse sets' claim (bpf/fnat.h, fnat_claim4)
+// in a table of one set: with the set's claim word held (another CPU's
+// claim in progress) a new flow claims nothing and is dropped; four flows
+// then fill the set's ways; a fifth, with free ports in its pool, finds
+// no way it may take (all four live: none is replaced) and is dropped,
+// the four entries unchanged; once one of them is stale, the fifth takes
+// its way over.
+func TestFNATClaim(t *testing.T) {
+	fx := loadFixtures(t)["fnat_v4_tcp_forward"]
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 1024, FNATTableSize: ConnWays, FNATTableSize6: ConnWays})
+	fx.fill(t, d)
+	pool := FNATPool{Addrs: []netip.Addr{netip.MustParseAddr("198.18.2.100")}, PortMin: 5000, PortMax: 5099}
+	if err := d.PutFNATPool(1, pool); err != nil {
+		t.Fatal(err)
+	}
+	setClaim := func(v uint32) {
+		rewriteSet(t, d.fnatRev4, 0, func(s *bpf.XlbFnatRevSet4) bool { s.Claim = v; return true })
+	}
+	verdict := func(i byte) string {
+		v, _ := run(t, d.Program(), withSaddr4(fx.In, 10+i))
+		return testutil.VerdictName(v)
+	}
+
+	setClaim(1)
+	if got := verdict(0); got != "XDP_DROP" {
+		t.Fatalf("a new flow while the set is claimed: %s, want XDP_DROP", got)
+	}
+	setClaim(0)
+	for i := range byte(ConnWays) {
+		if got := verdict(i); got == "XDP_DROP" {
+			t.Fatalf("flow %d into a set with a free way: dropped", i)
+		}
+	}
+	before := dumpFNATReplies(t, d, nil)
+	if len(before) != ConnWays {
+		t.Fatalf("reverse entries: %v, want %d", before, ConnWays)
+	}
+	if got := verdict(ConnWays); got != "XDP_DROP" {
+		t.Errorf("a fifth flow into a set of live flows: %s, want XDP_DROP", got)
+	}
+	if after := dumpFNATReplies(t, d, nil); !slices.Equal(after, before) {
+		t.Errorf("reverse entries after the fifth flow: %v, want them unchanged: %v", after, before)
+	}
+	if got := nonZero(t, d)["drop_fnat_no_port"]; got != 2 {
+		t.Errorf("drop_fnat_no_port = %d, want 2", got)
+	}
+
+	stale := uint64(MonotonicNow() - DefaultSYNTimeout - 2*time.Second)
+	var staleClient string
+	err := d.walkFNATReplies(func(key any, v bpf.XlbFnatRev) {
+		if staleClient == "" {
+			staleClient = fnatReplyFromC(v).Client.String()
+			v.LastSeen = stale
+			putFNATReply(t, d, flowFromKey(key), v)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verdict(ConnWays); got == "XDP_DROP" {
+		t.Fatal("a fifth flow with a stale way in its set: dropped, want it to take the way")
+	}
+	clients := map[string]bool{}
+	for _, r := range dumpFNATReplies(t, d, nil) {
+		clients[r.Client] = true
+	}
+	fifth := client4(ConnWays).String()
+	if len(clients) != ConnWays || !clients[fifth] || clients[staleClient] {
+		t.Errorf("reverse entries' clients %v: want the fifth (%s) in the stale one's (%s) place", clients, fifth, staleClient)
+	}
+}
+
+// client4 is the client address:port withSaddr4(fx.In, 10+i) sends from.
+func client4(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 1, byte(10 + i)}), 40000)
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
@@ -45,32 +44,27 @@ func natRevCache(tb testing.TB, d *Dataplane, reply Flow) revCache {
 // fnatRevCache is revCache for the full-NAT reverse entry of reply.
 func fnatRevCache(tb testing.TB, d *Dataplane, reply Flow) revCache {
 	tb.Helper()
-	m, key, err := d.flowKey(reply)
+	_, key, err := d.flowKey(reply)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if m == d.conns4 {
-		m = d.fnatRev4
-	} else {
-		m = d.fnatRev6
+	get := func(tb testing.TB) bpf.XlbFnatRev {
+		ways, err := d.fnatRevSet(key)
+		i := findWay(ways, key)
+		if err != nil || i < 0 {
+			tb.Fatalf("lookup %s: %v (way %d)", reply, err, i)
+		}
+		return ways[i].val
 	}
 	return revCache{
 		get: func(tb testing.TB) (bpf.XlbNatHop, uint16, uint64) {
-			var v bpf.XlbFnatRev
-			if err := m.Lookup(key, &v); err != nil {
-				tb.Fatalf("lookup %s: %v", reply, err)
-			}
+			v := get(tb)
 			return v.Hop, v.HopMtu, v.LastSeen
 		},
 		set: func(tb testing.TB, hop bpf.XlbNatHop, mtu uint16, lastSeen uint64) {
-			var v bpf.XlbFnatRev
-			if err := m.Lookup(key, &v); err != nil {
-				tb.Fatalf("lookup %s: %v", reply, err)
-			}
+			v := get(tb)
 			v.Hop, v.HopMtu, v.LastSeen = hop, mtu, lastSeen
-			if err := m.Update(key, &v, ebpf.UpdateExist); err != nil {
-				tb.Fatal(err)
-			}
+			putFNATReply(tb, d, reply, v)
 		},
 	}
 }
