@@ -132,39 +132,68 @@ func (d *Dataplane) LookupFNAT(f Flow) (FNATConn, bool, error) {
 	if err != nil {
 		return FNATConn{}, false, fmt.Errorf("lookup fnat %s: %w", f, err)
 	}
-	ways, err := d.fnatSet(key)
+	v, ok, err := d.fnatForward().lookup(key)
+	if err != nil || !ok {
+		return FNATConn{}, false, fmtErr(err, "lookup fnat %s", f)
+	}
+	return fnatConnFromC(v), true, nil
+}
+
+// fnatTables is one kind of full-NAT table, forward or reverse, in both
+// families as Go reads it: arrays of sets of ConnWays entries V (IPv4
+// sets S4, IPv6 S6), keys apart from values, a key's set named by the
+// connection tables' hash (bpf/fnat.h).
+type fnatTables[S4, S6, V any] struct {
+	m4, m6       *ebpf.Map
+	sets4, sets6 uint32
+	ways4        func(*S4) [ConnWays]tableWay[V]
+	ways6        func(*S6) [ConnWays]tableWay[V]
+}
+
+// fnatForward returns the forward tables fnat4 and fnat6 (client flow
+// keys); fnatReverse the reverse tables fnat_rev4 and fnat_rev6 (reply
+// flow keys). Both are sized by FNATTableSize and FNATTableSize6.
+func (d *Dataplane) fnatForward() fnatTables[bpf.XlbFnatSet4, bpf.XlbFnatSet6, bpf.XlbFnatConn] {
+	return fnatTables[bpf.XlbFnatSet4, bpf.XlbFnatSet6, bpf.XlbFnatConn]{d.fnat4, d.fnat6,
+		connSetCount(d.opts.FNATTableSize), connSetCount(d.opts.FNATTableSize6),
+		func(s *bpf.XlbFnatSet4) [ConnWays]tableWay[bpf.XlbFnatConn] { return waysApart(s.Key, s.Val) },
+		func(s *bpf.XlbFnatSet6) [ConnWays]tableWay[bpf.XlbFnatConn] { return waysApart(s.Key, s.Val) }}
+}
+
+func (d *Dataplane) fnatReverse() fnatTables[bpf.XlbFnatRevSet4, bpf.XlbFnatRevSet6, bpf.XlbFnatRev] {
+	return fnatTables[bpf.XlbFnatRevSet4, bpf.XlbFnatRevSet6, bpf.XlbFnatRev]{d.fnatRev4, d.fnatRev6,
+		connSetCount(d.opts.FNATTableSize), connSetCount(d.opts.FNATTableSize6),
+		func(s *bpf.XlbFnatRevSet4) [ConnWays]tableWay[bpf.XlbFnatRev] { return waysApart(s.Key, s.Val) },
+		func(s *bpf.XlbFnatRevSet6) [ConnWays]tableWay[bpf.XlbFnatRev] { return waysApart(s.Key, s.Val) }}
+}
+
+// lookup returns the entry of key (*bpf.XlbFlow4: IPv4) in t, if its set
+// holds one.
+func (t fnatTables[S4, S6, V]) lookup(key any) (V, bool, error) {
+	var ways [ConnWays]tableWay[V]
+	var err error
+	if _, v4 := key.(*bpf.XlbFlow4); v4 {
+		ways, err = readWays(t.m4, connSetIndex(key, t.sets4), t.ways4)
+	} else {
+		ways, err = readWays(t.m6, connSetIndex(key, t.sets6), t.ways6)
+	}
+	var none V
 	if err != nil {
-		return FNATConn{}, false, fmt.Errorf("lookup fnat %s: %w", f, err)
+		return none, false, err
 	}
 	if i := findWay(ways, key); i >= 0 {
-		return fnatConnFromC(ways[i].val), true, nil
+		return ways[i].val, true, nil
 	}
-	return FNATConn{}, false, nil
+	return none, false, nil
 }
 
-// fnatWay is a way of a full-NAT forward table.
-type fnatWay = tableWay[bpf.XlbFnatConn]
-
-// fnatSet returns the ways of the forward set (fnat4 or fnat6, by the
-// key's family) that key, a client's flow key, belongs to.
-func (d *Dataplane) fnatSet(key any) ([ConnWays]fnatWay, error) {
-	if _, v4 := key.(*bpf.XlbFlow4); v4 {
-		return readWays(d.fnat4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), fnatWaysOf4)
-	}
-	return readWays(d.fnat6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), fnatWaysOf6)
-}
-
-// fnatWaysOf4 and fnatWaysOf6 return a forward set's ways, each key a copy.
-func fnatWaysOf4(s *bpf.XlbFnatSet4) [ConnWays]fnatWay { return waysApart(s.Key, s.Val) }
-
-func fnatWaysOf6(s *bpf.XlbFnatSet6) [ConnWays]fnatWay { return waysApart(s.Key, s.Val) }
-
-// walkFNAT calls fn with every full-NAT forward entry, IPv4 then IPv6.
-func (d *Dataplane) walkFNAT(fn func(key any, val bpf.XlbFnatConn)) error {
-	if err := walkWays(d.fnat4, fnatWaysOf4, fn); err != nil {
+// walk calls fn with every entry of t, IPv4 then IPv6, expired ones too
+// (a new flow takes their way over).
+func (t fnatTables[S4, S6, V]) walk(fn func(key any, val V)) error {
+	if err := walkWays(t.m4, t.ways4, fn); err != nil {
 		return err
 	}
-	return walkWays(d.fnat6, fnatWaysOf6, fn)
+	return walkWays(t.m6, t.ways6, fn)
 }
 
 func fnatConnFromC(v bpf.XlbFnatConn) FNATConn {
@@ -192,41 +221,11 @@ func (d *Dataplane) LookupFNATReply(reply Flow) (FNATReply, bool, error) {
 	if err != nil {
 		return FNATReply{}, false, fmt.Errorf("lookup fnat reply %s: %w", reply, err)
 	}
-	ways, err := d.fnatRevSet(key)
-	if err != nil {
-		return FNATReply{}, false, fmt.Errorf("lookup fnat reply %s: %w", reply, err)
+	v, ok, err := d.fnatReverse().lookup(key)
+	if err != nil || !ok {
+		return FNATReply{}, false, fmtErr(err, "lookup fnat reply %s", reply)
 	}
-	if i := findWay(ways, key); i >= 0 {
-		return fnatReplyFromC(ways[i].val), true, nil
-	}
-	return FNATReply{}, false, nil
-}
-
-// fnatRevWay is a way of a full-NAT reverse table.
-type fnatRevWay = tableWay[bpf.XlbFnatRev]
-
-// fnatRevSet returns the ways of the reverse set (fnat_rev4 or fnat_rev6,
-// by the key's family) that key, a reply's flow key, belongs to.
-func (d *Dataplane) fnatRevSet(key any) ([ConnWays]fnatRevWay, error) {
-	if _, v4 := key.(*bpf.XlbFlow4); v4 {
-		return readWays(d.fnatRev4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), fnatRevWaysOf4)
-	}
-	return readWays(d.fnatRev6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), fnatRevWaysOf6)
-}
-
-// fnatRevWaysOf4 and fnatRevWaysOf6 return a reverse set's ways, each key
-// a copy.
-func fnatRevWaysOf4(s *bpf.XlbFnatRevSet4) [ConnWays]fnatRevWay { return waysApart(s.Key, s.Val) }
-
-func fnatRevWaysOf6(s *bpf.XlbFnatRevSet6) [ConnWays]fnatRevWay { return waysApart(s.Key, s.Val) }
-
-// walkFNATReplies calls fn with every full-NAT reverse entry, IPv4 then
-// IPv6, expired ones too (a new flow takes their way and pair over).
-func (d *Dataplane) walkFNATReplies(fn func(key any, val bpf.XlbFnatRev)) error {
-	if err := walkWays(d.fnatRev4, fnatRevWaysOf4, fn); err != nil {
-		return err
-	}
-	return walkWays(d.fnatRev6, fnatRevWaysOf6, fn)
+	return fnatReplyFromC(v), true, nil
 }
 
 func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
@@ -247,7 +246,7 @@ func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
 // (bpf/fnat.h), so nothing needs deleting.
 func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, gens []uint16, counts []bpf.XlbConnCounts) (int, error) {
 	n := 0
-	err := d.walkFNAT(func(_ any, v bpf.XlbFnatConn) {
+	err := d.fnatForward().walk(func(_ any, v bpf.XlbFnatConn) {
 		c := v.Conn
 		if expired(c.State, c.LastSeen) {
 			n++
@@ -265,4 +264,12 @@ func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, 
 		return n, fmt.Errorf("walk full-NAT flows: %w", err)
 	}
 	return n, nil
+}
+
+// fmtErr wraps err with what failed (format and args), nil if err is.
+func fmtErr(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }

@@ -59,7 +59,7 @@ func walkFNATFlows(tb testing.TB, d *Dataplane, fn func(Flow, *bpf.XlbFnatConn))
 		v bpf.XlbFnatConn
 	}
 	var all []entry
-	if err := d.walkFNAT(func(key any, v bpf.XlbFnatConn) { all = append(all, entry{flowFromKey(key), v}) }); err != nil {
+	if err := d.fnatForward().walk(func(key any, v bpf.XlbFnatConn) { all = append(all, entry{flowFromKey(key), v}) }); err != nil {
 		tb.Fatal(err)
 	}
 	for _, e := range all {
@@ -67,43 +67,43 @@ func walkFNATFlows(tb testing.TB, d *Dataplane, fn func(Flow, *bpf.XlbFnatConn))
 	}
 }
 
-// putFNATFlow writes v as the forward entry of client flow f, which its
-// set must hold: the set read, its way changed, the set written back.
+// putFNATFlow writes v as the forward entry of client flow f, and
+// putFNATReply as the reverse entry of reply flow f (putFNATWay).
 func putFNATFlow(tb testing.TB, d *Dataplane, f Flow, v bpf.XlbFnatConn) {
 	tb.Helper()
-	_, key, err := d.flowKey(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if k4, v4 := key.(*bpf.XlbFlow4); v4 {
-		rewriteSet(tb, d.fnat4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), func(s *bpf.XlbFnatSet4) bool {
-			return setWayValue(s.Key[:], s.Val[:], *k4, v)
-		})
-		return
-	}
-	k6 := key.(*bpf.XlbFlow)
-	rewriteSet(tb, d.fnat6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), func(s *bpf.XlbFnatSet6) bool {
-		return setWayValue(s.Key[:], s.Val[:], *k6, v)
-	})
+	putFNATWay(tb, d, d.fnatForward(), f, v,
+		func(s *bpf.XlbFnatSet4) ([]bpf.XlbFlow4, []bpf.XlbFnatConn) { return s.Key[:], s.Val[:] },
+		func(s *bpf.XlbFnatSet6) ([]bpf.XlbFlow, []bpf.XlbFnatConn) { return s.Key[:], s.Val[:] })
 }
 
-// putFNATReply writes v as the reverse entry of reply flow f, which its
-// set must hold (rewriteSet).
 func putFNATReply(tb testing.TB, d *Dataplane, f Flow, v bpf.XlbFnatRev) {
+	tb.Helper()
+	putFNATWay(tb, d, d.fnatReverse(), f, v,
+		func(s *bpf.XlbFnatRevSet4) ([]bpf.XlbFlow4, []bpf.XlbFnatRev) { return s.Key[:], s.Val[:] },
+		func(s *bpf.XlbFnatRevSet6) ([]bpf.XlbFlow, []bpf.XlbFnatRev) { return s.Key[:], s.Val[:] })
+}
+
+// putFNATWay writes v as the entry of flow f in t, whose set must hold
+// it: the set read, the way whose key is f's changed, the set written
+// back. ways4 and ways6 give a set's keys and values.
+func putFNATWay[S4, S6, V any](tb testing.TB, d *Dataplane, t fnatTables[S4, S6, V], f Flow, v V,
+	ways4 func(*S4) ([]bpf.XlbFlow4, []V), ways6 func(*S6) ([]bpf.XlbFlow, []V)) {
 	tb.Helper()
 	_, key, err := d.flowKey(f)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if k4, v4 := key.(*bpf.XlbFlow4); v4 {
-		rewriteSet(tb, d.fnatRev4, connSetIndex(key, connSetCount(d.opts.FNATTableSize)), func(s *bpf.XlbFnatRevSet4) bool {
-			return setWayValue(s.Key[:], s.Val[:], *k4, v)
+		rewriteSet(tb, t.m4, connSetIndex(key, t.sets4), func(s *S4) bool {
+			keys, vals := ways4(s)
+			return setWayValue(keys, vals, *k4, v)
 		})
 		return
 	}
 	k6 := key.(*bpf.XlbFlow)
-	rewriteSet(tb, d.fnatRev6, connSetIndex(key, connSetCount(d.opts.FNATTableSize6)), func(s *bpf.XlbFnatRevSet6) bool {
-		return setWayValue(s.Key[:], s.Val[:], *k6, v)
+	rewriteSet(tb, t.m6, connSetIndex(key, t.sets6), func(s *S6) bool {
+		keys, vals := ways6(s)
+		return setWayValue(keys, vals, *k6, v)
 	})
 }
 
@@ -150,7 +150,7 @@ func dumpFNAT(tb testing.TB, d *Dataplane) []fixtureFNATConn {
 // clocks; lab names the cached hops' interfaces (nil: outside the lab).
 func dumpFNATReplies(tb testing.TB, d *Dataplane, lab *natLab) []fixtureFNATReply {
 	var out []fixtureFNATReply
-	err := d.walkFNATReplies(func(key any, v bpf.XlbFnatRev) {
+	err := d.fnatReverse().walk(func(key any, v bpf.XlbFnatRev) {
 		f, r := flowFromKey(key), fnatReplyFromC(v)
 		out = append(out, fixtureFNATReply{Src: f.Src.String(), Dst: f.Dst.String(), Proto: protoNames[f.Proto],
 			Client: r.Client.String(), VIP: r.VIP.String(), ServiceID: r.ServiceID, RealID: r.RealID, State: connStateNames[r.State],
@@ -237,7 +237,7 @@ func TestFNATPortAllocation(t *testing.T) {
 	if len(replies) != 4 {
 		t.Fatalf("reverse entries before the ageing: %v, want 4", replies)
 	}
-	err := d.walkFNATReplies(func(key any, v bpf.XlbFnatRev) {
+	err := d.fnatReverse().walk(func(key any, v bpf.XlbFnatRev) {
 		v.LastSeen = old
 		putFNATReply(t, d, flowFromKey(key), v)
 	})
@@ -346,7 +346,7 @@ func TestFNATClaim(t *testing.T) {
 
 	stale := uint64(MonotonicNow() - DefaultSYNTimeout - 2*time.Second)
 	var staleClient string
-	err := d.walkFNATReplies(func(key any, v bpf.XlbFnatRev) {
+	err := d.fnatReverse().walk(func(key any, v bpf.XlbFnatRev) {
 		if staleClient == "" {
 			staleClient = fnatReplyFromC(v).Client.String()
 			v.LastSeen = stale

@@ -49,12 +49,11 @@ func fnatRevCache(tb testing.TB, d *Dataplane, reply Flow) revCache {
 		tb.Fatal(err)
 	}
 	get := func(tb testing.TB) bpf.XlbFnatRev {
-		ways, err := d.fnatRevSet(key)
-		i := findWay(ways, key)
-		if err != nil || i < 0 {
-			tb.Fatalf("lookup %s: %v (way %d)", reply, err, i)
+		v, ok, err := d.fnatReverse().lookup(key)
+		if err != nil || !ok {
+			tb.Fatalf("lookup %s: %v (found %v)", reply, err, ok)
 		}
-		return ways[i].val
+		return v
 	}
 	return revCache{
 		get: func(tb testing.TB) (bpf.XlbNatHop, uint16, uint64) {
