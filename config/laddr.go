@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 )
 
 // LocalAddressGroup is "local_address_group NAME { ADDR[-LAST] [IFNAME] ... }", the
@@ -10,10 +11,23 @@ import (
 // with laddr_group_name, and its clients' source becomes one of these addresses. Ranges
 // run as in virtual_server_group; an interface name after an address (DPVS's dpdk0) is
 // accepted and ignored, xlb's addresses being the node's own.
+//
+// An xlb word may stand among the addresses: "port_range MIN MAX", the local ports the
+// group's flows get (default 1024-65535). A range outside the kernel's own ephemeral
+// ports (net.ipv4.ip_local_port_range) keeps full-NAT flows from ever sharing a 5-tuple
+// with a connection this node opens to a real from the same address (a health check).
 type LocalAddressGroup struct {
 	Pos   Pos          `json:"-"`
 	Name  string       `json:"name"`
 	Addrs []netip.Addr `json:"addresses"`
+	Ports PortRange    `json:"port_range,omitzero"`
+}
+
+// PortRange is a local_address_group's port_range: Min to Max inclusive; zero: the
+// data plane's default, 1024-65535.
+type PortRange struct {
+	Min uint16 `json:"min"`
+	Max uint16 `json:"max"`
 }
 
 // maxLocalAddrs bounds one local_address_group: the data plane holds at most 16 local
@@ -33,6 +47,10 @@ func decodeLocalAddressGroup(d *decoder, n *node, c *configDraft) {
 	for _, l := range n.Block.Nodes {
 		if l.Block != nil {
 			d.errorf(l.Block.Open, "%s: unexpected block", item)
+			continue
+		}
+		if l.Key.Text == "port_range" {
+			decodePortRange(d, l, item, &g)
 			continue
 		}
 		addrs, ok := addrRange(l.Key.Text)
@@ -63,6 +81,35 @@ func decodeLocalAddressGroup(d *decoder, n *node, c *configDraft) {
 		return
 	}
 	c.cfg.LocalAddressGroups = append(c.cfg.LocalAddressGroups, g)
+}
+
+// decodePortRange reads "port_range MIN MAX" in local_address_group g (item names it).
+func decodePortRange(d *decoder, l *node, item string, g *LocalAddressGroup) {
+	if g.Ports != (PortRange{}) {
+		d.errorf(l.Key.Pos, "%s: port_range given twice", item)
+		return
+	}
+	if len(l.Args) != 2 {
+		d.errorf(l.Key.Pos, "%s: port_range: want MIN MAX (1-65535), got %d arguments", item, len(l.Args))
+		return
+	}
+	var ends [2]uint16
+	for i, a := range l.Args {
+		v, err := strconv.ParseUint(a.Text, 10, 16)
+		if err != nil || v == 0 {
+			d.errorf(a.Pos, "%s: port_range: %q is no port (1-65535)", item, a.Text)
+			return
+		}
+		ends[i] = uint16(v)
+	}
+	if ends[0] > ends[1] {
+		d.errorf(l.Key.Pos, "%s: port_range %d %d: MIN above MAX", item, ends[0], ends[1])
+		return
+	}
+	if ends[0] < 1024 {
+		d.warnf(l.Key.Pos, "%s: port_range from %d: ports below 1024 are where this node's own services listen", item, ends[0])
+	}
+	g.Ports = PortRange{Min: ends[0], Max: ends[1]}
 }
 
 // decodeLaddrGroupName reads "laddr_group_name NAME" in a virtual server.
@@ -112,6 +159,7 @@ func checkLocalAddrs(d *decoder, cfg *Config) {
 			continue
 		}
 		is4 := vs.Addr.Unmap().Is4()
+		vs.LocalPorts = g.Ports
 		vs.LocalAddrs = nil
 		for _, a := range g.Addrs {
 			if a.Is4() == is4 {

@@ -96,3 +96,54 @@ func TestLocalAddressGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalPortRange covers local_address_group's port_range (an xlb word): the range
+// reaches the group's virtual servers; bad ranges are errors naming the place; a range
+// below 1024 is warned about.
+func TestLocalPortRange(t *testing.T) {
+	group := func(lines string) string {
+		return "local_address_group L {\n 198.18.9.1\n" + lines + "}\n" +
+			fnatServer("198.18.0.100", "198.18.2.11", " laddr_group_name L\n")
+	}
+	tests := []struct {
+		name      string
+		src       string
+		want      PortRange
+		wantErrs  []string
+		wantWarns []string
+	}{
+		{name: "none: the default", src: group("")},
+		{name: "a range", src: group(" port_range 20000 29999\n"), want: PortRange{20000, 29999}},
+		{name: "one port", src: group(" port_range 5000 5000\n"), want: PortRange{5000, 5000}},
+		{name: "below 1024 is warned about", src: group(" port_range 500 2000\n"), want: PortRange{500, 2000},
+			wantWarns: []string{`k.conf:3:2: local_address_group L: port_range from 500: ports below 1024 are where this node's own services listen`}},
+		{name: "MIN above MAX", src: group(" port_range 3000 2000\n"),
+			wantErrs: []string{`k.conf:3:2: local_address_group L: port_range 3000 2000: MIN above MAX`}},
+		{name: "not a port", src: group(" port_range 0 70000\n"),
+			wantErrs: []string{`k.conf:3:13: local_address_group L: port_range: "0" is no port (1-65535)`}},
+		{name: "one end only", src: group(" port_range 2000\n"),
+			wantErrs: []string{`k.conf:3:2: local_address_group L: port_range: want MIN MAX (1-65535), got 1 arguments`}},
+		{name: "twice", src: group(" port_range 2000 3000\n port_range 4000 5000\n"),
+			wantErrs: []string{`k.conf:4:2: local_address_group L: port_range given twice`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, errs, warns := parseDiags(t, tc.src)
+			if diff := cmp.Diff(tc.wantErrs, errs); diff != "" {
+				t.Fatalf("errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantWarns, warns); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+			if cfg == nil {
+				return
+			}
+			if got := cfg.VirtualServers[0].LocalPorts; got != tc.want {
+				t.Errorf("virtual server's local ports %+v, want %+v", got, tc.want)
+			}
+			if got := cfg.LocalAddressGroups[0].Ports; got != tc.want {
+				t.Errorf("group's port_range %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

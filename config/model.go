@@ -178,6 +178,8 @@ type VirtualServer struct {
 	// LocalAddrs are that group's addresses of the virtual server's family, in file
 	// order: filled in by Parse.
 	LocalAddrs []netip.Addr `json:"-"`
+	// LocalPorts are that group's port_range: filled in by Parse.
+	LocalPorts PortRange `json:"-"`
 
 	// Parsed, not acted on yet (the parser warns).
 	PersistenceTimeout     time.Duration `json:"persistence_timeout,omitempty"`     // 0: no persistence

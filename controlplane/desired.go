@@ -117,6 +117,8 @@ func Desired(cfg *config.Config, in Inputs) (State, error) {
 			Scheduler:              fmt.Sprint(vs.Scheduler),
 			Kind:                   fmt.Sprint(vs.Kind),
 			LocalAddrs:             vs.LocalAddrs,
+			LocalPortMin:           vs.LocalPorts.Min,
+			LocalPortMax:           vs.LocalPorts.Max,
 			Quorum:                 vs.Quorum,
 			Hysteresis:             vs.Hysteresis,
 			QuorumUpScript:         vs.QuorumUp,

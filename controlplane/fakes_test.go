@@ -234,6 +234,10 @@ virtual_server 198.18.0.100 80 {
 `
 
 func (f *fakeDataplane) PutFNATPool(id uint32, pool maps.FNATPool) error {
+	if pool.PortMin != 0 || pool.PortMax != 0 {
+		f.log("put fnat pool %d %v ports %d-%d", id, pool.Addrs, pool.PortMin, pool.PortMax)
+		return nil
+	}
 	f.log("put fnat pool %d %v", id, pool.Addrs)
 	return nil
 }

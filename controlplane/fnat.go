@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
@@ -23,7 +24,7 @@ func (x *XDP) applyPool(svc Service, cur *xdpService) error {
 		if err := x.dp.DeleteFNATPool(cur.id); err != nil {
 			return fmt.Errorf("delete fnat pool: %w", err)
 		}
-		cur.pool = nil
+		cur.pool, cur.poolPorts = nil, [2]uint16{}
 		return nil
 	}
 	want := svc.LocalAddrs
@@ -33,14 +34,16 @@ func (x *XDP) applyPool(svc Service, cur *xdpService) error {
 		want = want[:maps.MaxFNATPool]
 	}
 	x.checkLocal(svc.Key, want)
-	if slices.Equal(want, cur.pool) {
+	ports := [2]uint16{svc.LocalPortMin, svc.LocalPortMax}
+	if slices.Equal(want, cur.pool) && ports == cur.poolPorts {
 		return nil
 	}
-	if err := x.dp.PutFNATPool(cur.id, maps.FNATPool{Addrs: want}); err != nil {
+	if err := x.dp.PutFNATPool(cur.id, maps.FNATPool{Addrs: want, PortMin: ports[0], PortMax: ports[1]}); err != nil {
 		return fmt.Errorf("put fnat pool: %w", err)
 	}
-	cur.pool = slices.Clone(want)
-	x.log.Info("full-NAT local addresses installed", "service", svc.Key.String(), "local_addrs", fmt.Sprint(want))
+	cur.pool, cur.poolPorts = slices.Clone(want), ports
+	x.log.Info("full-NAT local addresses installed", "service", svc.Key.String(), "local_addrs", fmt.Sprint(want),
+		"ports", fmt.Sprintf("%d-%d", cmp.Or(ports[0], maps.DefaultFNATPortMin), cmp.Or(ports[1], maps.DefaultFNATPortMax)))
 	return nil
 }
 

@@ -77,6 +77,14 @@ func TestXDPFNAT(t *testing.T) {
 	if ops := f.reconcile(t); !slices.Contains(ops, "put fnat pool 1 [198.18.9.3]") {
 		t.Errorf("changed group: ops %q, want the pool rewritten", ops)
 	}
+	withPorts := strings.Replace(fnatConf, "198.18.9.1-2", "198.18.9.3\n    port_range 20000 29999", 1)
+	setConfig(t, f, mustParse(t, withPorts))
+	if ops := f.reconcile(t); !slices.Equal(ops, []string{"put fnat pool 1 [198.18.9.3] ports 20000-29999"}) {
+		t.Errorf("port_range added: ops %q, want only the pool rewritten with it", ops)
+	}
+	if ops := f.reconcile(t); len(ops) != 0 {
+		t.Errorf("second reconcile with a port_range wrote %q", ops)
+	}
 	setConfig(t, f, mustParse(t, strings.Replace(fnatConf, "lb_kind FNAT", "lb_kind NAT", 1)))
 	if ops := f.reconcile(t); !slices.Contains(ops, "delete fnat pool 1") {
 		t.Errorf("kind NAT: ops %q, want the pool deleted", ops)

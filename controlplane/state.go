@@ -97,7 +97,10 @@ type Service struct {
 	// LocalAddrs are lb_kind FNAT's local addresses (its local_address_group's of the
 	// VIP's family), in file order; nil for other kinds.
 	LocalAddrs []netip.Addr
-	Reals      []Real // in the data plane (inhibited failed reals too, at weight 0)
+	// LocalPortMin and LocalPortMax bound FNAT's local ports (its group's
+	// port_range); zero: the data plane's default, 1024-65535.
+	LocalPortMin, LocalPortMax uint16
+	Reals                      []Real // in the data plane (inhibited failed reals too, at weight 0)
 	// Down are the reals whose checks fail, without inhibit_on_failure:
 	// out of the data plane, listed so operators see them.
 	Down []Real

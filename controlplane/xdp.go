@@ -98,6 +98,7 @@ type xdpService struct {
 	persistBits int
 	ops         bool
 	pool        []netip.Addr // FNAT: the local addresses written (PutFNATPool); nil: none
+	poolPorts   [2]uint16    // and its port range as written (0, 0: the default)
 	// retired is the traffic of the reals (and sorry servers) the
 	// service had and no longer has: the data plane counts per real
 	// only, so a service's counters are this plus its reals' (Observe).

@@ -25,6 +25,8 @@ const (
 var (
 	fnatLocal4 = []netip.Addr{netip.MustParseAddr("198.19.0.200"), netip.MustParseAddr("198.19.0.201")}
 	fnatLocal6 = []netip.Addr{netip.MustParseAddr("2001:db8:19::200")}
+	// fnatPortMin and fnatPortMax are fnat.conf's port_range.
+	fnatPortMin, fnatPortMax uint16 = 20000, 29999
 )
 
 // startFNATLab builds a NAT lab and makes it a full-NAT one: the reals
@@ -138,8 +140,9 @@ func TestFNAT(t *testing.T) {
 		if err != nil {
 			t.Fatalf("POST 64 KiB to %s: %v", lab.VIP, err)
 		}
-		if !slices.Contains(fnatLocal4, peer.Addr().Unmap()) {
-			t.Errorf("%s saw the POST from %s, want a local address %v", name, peer, fnatLocal4)
+		if !slices.Contains(fnatLocal4, peer.Addr().Unmap()) || peer.Port() < fnatPortMin || peer.Port() > fnatPortMax {
+			t.Errorf("%s saw the POST from %s, want a local address %v and a port of the group's port_range %d-%d",
+				name, peer, fnatLocal4, fnatPortMin, fnatPortMax)
 		}
 	}
 }
