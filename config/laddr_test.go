@@ -73,13 +73,7 @@ func TestLocalAddressGroups(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, errs, warns := parseDiags(t, tc.src)
-			if diff := cmp.Diff(tc.wantErrs, errs); diff != "" {
-				t.Fatalf("errors (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.wantWarns, warns); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s", diff)
-			}
+			cfg := parseWant(t, tc.src, tc.wantErrs, tc.wantWarns)
 			if cfg == nil {
 				return
 			}
@@ -128,13 +122,7 @@ func TestLocalPortRange(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, errs, warns := parseDiags(t, tc.src)
-			if diff := cmp.Diff(tc.wantErrs, errs); diff != "" {
-				t.Fatalf("errors (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.wantWarns, warns); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s", diff)
-			}
+			cfg := parseWant(t, tc.src, tc.wantErrs, tc.wantWarns)
 			if cfg == nil {
 				return
 			}

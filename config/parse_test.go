@@ -39,6 +39,21 @@ func parseDiags(t *testing.T, src string) (cfg *Config, errs, warns []string) {
 	return cfg, errs, strs(w)
 }
 
+// parseWant parses src as parseDiags does and fails t unless its errors and warnings
+// are wantErrs (a mismatch ends the test) and wantWarns. It returns the Config, nil
+// when there are errors.
+func parseWant(t *testing.T, src string, wantErrs, wantWarns []string) *Config {
+	t.Helper()
+	cfg, errs, warns := parseDiags(t, src)
+	if diff := cmp.Diff(wantErrs, errs); diff != "" {
+		t.Fatalf("errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantWarns, warns); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	return cfg
+}
+
 func TestParseDiagnostics(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -249,13 +264,7 @@ func TestParseDiagnostics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, errs, warns := parseDiags(t, tc.src)
-			if diff := cmp.Diff(tc.wantErrs, errs); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.wantWarns, warns); diff != "" {
-				t.Errorf("warnings (-want +got):\n%s", diff)
-			}
+			parseWant(t, tc.src, tc.wantErrs, tc.wantWarns)
 		})
 	}
 }
