@@ -76,6 +76,7 @@
 #include "conntab.h"
 #include "encap.h"
 #include "nat.h"
+#include "fnattab.h"
 
 #define ICMP_HDR_LEN 8              /* bytes: type, code, checksum and 4 bytes (RFC 792, RFC 4443 2.1) */
 #define ICMP_DEST_UNREACH 3         /* RFC 792 */
@@ -101,6 +102,24 @@ struct icmp_hdr {
 	__u16 check;
 	__be32 rest;
 };
+
+/* icmp_scratch is icmp_error's per-CPU working space: the error's packet
+ * as icmp_error rebuilds it, the flow it quotes and that flow's fnat4 key.
+ * On the stack they took icmp_error's frame past what it may have: its
+ * frame, xlb_xdp's and a full-NAT search's share 512 bytes. Go never
+ * reads it, so it is not in structs.h. */
+struct icmp_scratch {
+	struct packet p; /* the error, rebuilt from icmp_meta and its outer header */
+	struct flow f;   /* the quote, reversed: the flow as its client sends it */
+	struct flow4 k4; /* f's fnat4 key (IPv4 full NAT) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct icmp_scratch);
+} icmp_scratch SEC(".maps");
 
 /* icmp_is_error says whether type is an error icmp_error forwards.
  * Inlined: tiny. */
@@ -219,11 +238,75 @@ static __always_inline bool icmp_nat_rewrite(void *data, void *data_end, const s
 	return true;
 }
 
+/* icmp_nat_real readies an error about a NAT flow's reply (the quote
+ * reversed in sc->f: client -> VIP) for the flow's real: the outer
+ * destination and the quote's source become the real's address and port
+ * (icmp_nat_rewrite). icmp_fnat_real does the same for a full-NAT flow,
+ * as the real knows it: also the outer source and the quote's destination
+ * become the flow's local address and port, so that the real, which has
+ * no route to the client, takes the error and matches it with its
+ * socket. Each counts the error on the real, as the flow's packets are
+ * (IPVS counts the errors it forwards too; never as a new connection),
+ * and returns the real, which the caller sends it to. NULL, and *why:
+ * icmp_no_flow (not tracked, expired, or its real gone: to be passed) or
+ * icmp_drop (a family mismatch or a quote out of bounds: to be dropped).
+ * Inlined: once each, in icmp_error_in. */
+static __always_inline struct real *icmp_nat_real(void *data, void *data_end, struct packet *p, struct flow *f,
+						  struct icmp_hdr *ic, struct iphdr *iip, struct ipv6hdr *iip6,
+						  struct l4_ports *ports, __u64 len, enum reason *why)
+{
+	__u32 id = 0;
+	struct real *r = icmp_flow_real(f, p->is_v6, &id);
+
+	*why = REASON_ICMP_NO_FLOW;
+	if (!r)
+		return NULL;
+	*why = REASON_ICMP_DROP;
+	if (is_v4_mapped(r->addr) == p->is_v6)
+		return NULL;
+	count_traffic(id, len, 0);
+	if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, false, r->addr, r->port ? r->port : f->dport))
+		return NULL;
+	return r;
+}
+
+static __always_inline struct real *icmp_fnat_real(void *data, void *data_end, struct packet *p,
+						   struct icmp_scratch *sc, struct icmp_hdr *ic, struct iphdr *iip,
+						   struct ipv6hdr *iip6, struct l4_ports *ports, __u64 len, enum reason *why)
+{
+	struct fnat_conn *fc;
+
+	/* The searches inlined, not the global fnat_find4/6: a call's frame
+	 * on top of this one and xlb_xdp's would pass 512 bytes. */
+	if (p->is_v6) {
+		fc = FNAT_AT(fnat6, fnat_set6, set_find6(&fnat6, fnat_sets6, &sc->f));
+	} else {
+		fill_flow4(&sc->k4, &sc->f);
+		fc = FNAT_AT(fnat4, fnat_set4, set_find4(&fnat4, fnat_sets4, &sc->k4));
+	}
+	*why = REASON_ICMP_NO_FLOW;
+	if (!fc || conn_expired(&fc->conn, ct_now()))
+		return NULL;
+	__u32 id = fc->conn.real_id;
+	struct real *r = bpf_map_lookup_elem(&reals, &id);
+	if (!r || !real_usable(r) || r->gen != fc->conn.real_gen)
+		return NULL;
+	*why = REASON_ICMP_DROP;
+	if (is_v4_mapped(r->addr) == p->is_v6)
+		return NULL;
+	count_traffic(id, len, 0);
+	if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, false, r->addr, fc->rport) ||
+	    !icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, fc->laddr, fc->lport))
+		return NULL;
+	return r;
+}
+
 /* icmp_error_in handles p, an ICMP or ICMPv6 packet (parse_l4 left
  * l4_off at its header and the protocol in the flow): see the top of this
  * file. Returns the verdict and sets *why. Inlined: once, in icmp_error. */
-static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, enum reason *why)
+static __always_inline int icmp_error_in(struct xdp_md *ctx, struct icmp_scratch *sc, enum reason *why)
 {
+	struct packet *p = &sc->p;
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 l4_off = p->l4_off;
@@ -231,10 +314,7 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 	__u64 len = data_end - data; /* as received, for the real's counters */
 	/* The quote's flow lives in a per-CPU scratch value, not on the
 	 * stack: this frame and the caller's share 512 bytes. */
-	__u32 zero = 0;
-	struct flow *f = bpf_map_lookup_elem(&icmp_scratch, &zero);
-	if (!f)
-		return XDP_PASS;
+	struct flow *f = &sc->f;
 	__builtin_memset(f, 0, sizeof(*f));
 	__u32 *fw = flow_words(f);
 	__u32 *pw = flow_words(&p->flow);
@@ -320,6 +400,17 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 		return verdict;
 	}
 
+	__u8 kind = svc->kind;
+	if (kind == LB_KIND_NAT || kind == LB_KIND_FNAT) {
+		struct real *nr = kind == LB_KIND_NAT ? icmp_nat_real(data, data_end, p, f, ic, iip, iip6, ports, len, why)
+						      : icmp_fnat_real(data, data_end, p, sc, ic, iip, iip6, ports, len, why);
+		if (!nr)
+			return *why == REASON_ICMP_NO_FLOW ? XDP_PASS : XDP_DROP;
+		enum reason w;
+		int verdict = nr->ifindex ? nat_send_direct(ctx, p, nr, &w) : nat_route(ctx, p, false, &w);
+		*why = icmp_send_verdict(w, REASON_ICMP_TO_REAL);
+		return verdict;
+	}
 	__u32 real_id = 0;
 	struct real *r = icmp_flow_real(f, v6, &real_id);
 	if (!r) {
@@ -329,23 +420,6 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct packet *p, e
 	/* A forwarded error counts in its real's (and so its service's)
 	 * packets and bytes as the flow's own packets do, not as a new
 	 * connection: IPVS counts the errors it forwards too. */
-	__u8 kind = svc->kind;
-	if (kind == LB_KIND_NAT) {
-		if (is_v4_mapped(r->addr) == v6) {
-			*why = REASON_ICMP_DROP;
-			return XDP_DROP;
-		}
-		__be16 rport = r->port ? r->port : f->dport;
-		count_traffic(real_id, len, 0);
-		if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, false, r->addr, rport)) {
-			*why = REASON_ICMP_DROP;
-			return XDP_DROP;
-		}
-		enum reason w;
-		int verdict = r->ifindex ? nat_send_direct(ctx, p, r, &w) : nat_route(ctx, p, false, &w);
-		*why = icmp_send_verdict(w, REASON_ICMP_TO_REAL);
-		return verdict;
-	}
 	if (r->ifindex == 0 || (kind != LB_KIND_DR && kind != LB_KIND_TUN)) {
 		*why = REASON_ICMP_DROP;
 		return XDP_DROP;
@@ -402,18 +476,23 @@ static __attribute__((noinline)) __u32 icmp_error(struct xdp_md *ctx, __u64 meta
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct packet p = {};
 	enum reason why = REASON_PASS_OTHER_L4;
+	__u32 zero = 0;
+	struct icmp_scratch *sc = bpf_map_lookup_elem(&icmp_scratch, &zero);
+	if (!sc)
+		return (__u32)why << ICMP_WHY_SHIFT | XDP_PASS;
+	struct packet *p = &sc->p;
+	__builtin_memset(p, 0, sizeof(*p));
 
-	p.l4_off = meta & META_L4_OFF;
-	p.l3_len = (meta >> META_L3_LEN_SHIFT) & META_L3_LEN;
-	p.tos = (meta >> META_TOS_SHIFT) & META_BYTE;
-	p.vlan = (meta >> META_VLAN_SHIFT) & 1;
-	p.is_v6 = (meta >> META_V6_SHIFT) & 1;
-	p.flow.proto = (meta >> META_PROTO_SHIFT) & META_BYTE;
-	__u32 *w = flow_words(&p.flow);
-	void *l3 = data + (p.vlan ? L2_LEN_VLAN : ETH_HLEN);
-	if (p.is_v6) {
+	p->l4_off = meta & META_L4_OFF;
+	p->l3_len = (meta >> META_L3_LEN_SHIFT) & META_L3_LEN;
+	p->tos = (meta >> META_TOS_SHIFT) & META_BYTE;
+	p->vlan = (meta >> META_VLAN_SHIFT) & 1;
+	p->is_v6 = (meta >> META_V6_SHIFT) & 1;
+	p->flow.proto = (meta >> META_PROTO_SHIFT) & META_BYTE;
+	__u32 *w = flow_words(&p->flow);
+	void *l3 = data + (p->vlan ? L2_LEN_VLAN : ETH_HLEN);
+	if (p->is_v6) {
 		struct ipv6hdr *ip6 = l3;
 		if ((void *)(ip6 + 1) > data_end)
 			return (__u32)why << ICMP_WHY_SHIFT | XDP_PASS;
@@ -427,7 +506,7 @@ static __attribute__((noinline)) __u32 icmp_error(struct xdp_md *ctx, __u64 meta
 		w[V4_MAPPED_WORDS - 1] = ip->saddr;
 		w[2 * V4_MAPPED_WORDS - 1] = ip->daddr;
 	}
-	int verdict = icmp_error_in(ctx, &p, &why);
+	int verdict = icmp_error_in(ctx, sc, &why);
 	return (__u32)why << ICMP_WHY_SHIFT | verdict;
 }
 

@@ -283,15 +283,6 @@ struct {
 	__type(value, struct fnat_pool);
 } fnat_pools SEC(".maps");
 
-/* icmp_scratch holds the flow an ICMP error quotes (icmp.h), one per CPU:
- * on the stack it would take 40 of the 512 bytes all frames share. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct flow);
-} icmp_scratch SEC(".maps");
-
 /* vip_hints is a bitmap of VIP_HINT_BITS-bit slots over the services'
  * keys (vip_hint in fast.h): a slot with no bit set says that no service
  * has a key hashing there, so the packet is no VIP's and needs no

@@ -181,6 +181,22 @@ type XlbFnatSet6 struct {
 	Pad  [48]uint8
 }
 
+type XlbIcmpScratch struct {
+	_ structs.HostLayout
+	P struct {
+		_        structs.HostLayout
+		Flow     XlbFlow
+		L3Len    uint16
+		Vlan     uint8
+		IsV6     uint8
+		TcpFlags uint8
+		Tos      uint8
+		L4Off    uint16
+	}
+	F  XlbFlow
+	K4 XlbFlow4
+}
+
 type XlbIface struct {
 	_     structs.HostLayout
 	Flags uint32
