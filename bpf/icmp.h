@@ -301,6 +301,51 @@ static __always_inline struct real *icmp_fnat_real(void *data, void *data_end, s
 	return r;
 }
 
+/* icmp_nat_back readies an error from a NAT real's side about a client's
+ * packet (the quote reversed in f: real -> client, the reply's 5-tuple)
+ * for the client: the outer source and the quote's destination become
+ * the VIP and its port (icmp_nat_rewrite). icmp_fnat_back does the same
+ * for a full-NAT flow (f: real -> local pair), and also turns the outer
+ * destination and the quote's source from the local pair back into the
+ * client's address and port. Each counts the error on the real as a
+ * reply (IPVS counts the errors it forwards too) and returns 1, for the
+ * caller to route it to the client; 0 if no fresh entry has the flow (the
+ * error is passed), -1 if the quote is out of bounds (dropped). Inlined:
+ * once each, in icmp_error_in. */
+static __always_inline int icmp_nat_back(void *data, void *data_end, struct packet *p, struct flow *f,
+					 struct icmp_hdr *ic, struct iphdr *iip, struct ipv6hdr *iip6,
+					 struct l4_ports *ports, __u64 len)
+{
+	struct nat_rev *rv = nat_lookup(f, p->is_v6);
+
+	if (!rv || ct_idle(ct_now(), rv->last_seen) > conn_timeout(rv->state))
+		return 0;
+	count_reply(rv->real_id, len);
+	return icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, rv->vip, rv->vport) ? 1 : -1;
+}
+
+static __always_inline int icmp_fnat_back(void *data, void *data_end, struct packet *p, struct icmp_scratch *sc,
+					  struct icmp_hdr *ic, struct iphdr *iip, struct ipv6hdr *iip6,
+					  struct l4_ports *ports, __u64 len)
+{
+	struct fnat_rev *rv;
+
+	/* Inlined searches, as icmp_fnat_real's. */
+	if (p->is_v6) {
+		rv = FNAT_AT(fnat_rev6, fnat_rev_set6, set_find6(&fnat_rev6, fnat_rev_sets6, &sc->f));
+	} else {
+		fill_flow4(&sc->k4, &sc->f);
+		rv = FNAT_AT(fnat_rev4, fnat_rev_set4, set_find4(&fnat_rev4, fnat_rev_sets4, &sc->k4));
+	}
+	if (!rv || ct_idle(ct_now(), rv->last_seen) > conn_timeout(rv->state))
+		return 0;
+	count_reply(rv->real_id, len);
+	if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, rv->vip, rv->vport) ||
+	    !icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, false, rv->client, rv->cport))
+		return -1;
+	return 1;
+}
+
 /* icmp_error_in handles p, an ICMP or ICMPv6 packet (parse_l4 left
  * l4_off at its header and the protocol in the flow): see the top of this
  * file. Returns the verdict and sets *why. Inlined: once, in icmp_error. */
@@ -379,18 +424,19 @@ static __always_inline int icmp_error_in(struct xdp_md *ctx, struct icmp_scratch
 		svc = bpf_map_lookup_elem(&services4, &key4);
 	}
 	if (!svc) {
-		/* From a NAT real's side? Only inside interfaces ask. */
+		/* From a NAT or full-NAT real's side? Only the interfaces
+		 * facing them ask. */
 		__u32 ifindex = ctx->ingress_ifindex;
 		struct iface *ifc = bpf_map_lookup_elem(&ifaces, &ifindex);
-		if (!ifc || !(ifc->flags & IFACE_F_INSIDE))
+		__u32 flags = ifc ? ifc->flags : 0;
+		int done = 0;
+		if (flags & IFACE_F_INSIDE)
+			done = icmp_nat_back(data, data_end, p, f, ic, iip, iip6, ports, len);
+		if (!done && (flags & IFACE_F_FNAT))
+			done = icmp_fnat_back(data, data_end, p, sc, ic, iip, iip6, ports, len);
+		if (!done)
 			return XDP_PASS;
-		struct nat_rev *rv = nat_lookup(f, v6);
-		if (!rv || ct_idle(ct_now(), rv->last_seen) > conn_timeout(rv->state))
-			return XDP_PASS;
-		/* Counted as the flow's replies are, as IPVS counts the
-		 * errors it forwards. */
-		count_reply(rv->real_id, len);
-		if (!icmp_nat_rewrite(data, data_end, p, ic, iip, iip6, ports, true, rv->vip, rv->vport)) {
+		if (done < 0) {
 			*why = REASON_ICMP_DROP;
 			return XDP_DROP;
 		}
