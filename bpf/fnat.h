@@ -272,14 +272,6 @@ static __always_inline void fnat_key(struct flow *k, struct flow4 *k4, struct pa
 	kw[3] = proto;
 }
 
-/* fnat_rev_stale says whether reverse entry v is past its timeout at
- * now. Another CPU may have written a later clock: not stale then
- * (ct_idle). Inlined: tiny. */
-static __always_inline bool fnat_rev_stale(const struct fnat_rev *v, __u64 now)
-{
-	return ct_idle(now, v->last_seen) > conn_timeout(v->state);
-}
-
 /* claim_way picks the way of a reverse set (values vals, keys keys of
  * kw_len words each) that a key may take at now, given way, where the set
  * holds the key (CONN_WAYS: nowhere): the key's own way if its entry is
@@ -294,9 +286,9 @@ static __always_inline __u32 claim_way(__u32 way, const struct fnat_rev *vals, c
 				       __u64 now)
 {
 	if (way < CONN_WAYS)
-		return fnat_rev_stale(&vals[way], now) ? way : CONN_WAYS;
+		return ct_stale(vals[way].state, vals[way].last_seen, now) ? way : CONN_WAYS;
 	__u32 i = conn_oldest(vals[0].last_seen, vals[1].last_seen, vals[2].last_seen, vals[3].last_seen);
-	if (!keys[i * kw_len + kw_len - 1] || fnat_rev_stale(&vals[i], now))
+	if (!keys[i * kw_len + kw_len - 1] || ct_stale(vals[i].state, vals[i].last_seen, now))
 		return i;
 	return CONN_WAYS;
 }

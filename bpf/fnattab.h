@@ -15,13 +15,10 @@
 #include "conntab.h"
 #include "nattab.h"
 
-/* The forward tables' set counts, set by Go at load time with their
- * max_entries (as conn_sets4 and conn_sets6). */
+/* The forward and reverse tables' set counts, set by Go at load time
+ * with their max_entries (as conn_sets4 and conn_sets6). */
 volatile const __u32 fnat_sets4 = MAX_CONN_SETS;
 volatile const __u32 fnat_sets6 = MAX_CONN_SETS6;
-
-/* The tables' set counts, set by Go at load time with their
- * max_entries. */
 volatile const __u32 fnat_rev_sets4 = MAX_CONN_SETS;
 volatile const __u32 fnat_rev_sets6 = MAX_CONN_SETS6;
 
