@@ -237,35 +237,6 @@ func fnatReplyFromC(v bpf.XlbFnatRev) FNATReply {
 	}
 }
 
-// resyncFNAT is ResyncConnCounts' part for full NAT: it counts the live
-// forward entries of fnat4 and fnat6 into counts (by real id, where gens
-// says the generation still holds) and returns how many it found
-// expired. Expired entries stay where they are, as the connection
-// tables': a new flow of their set takes their way, and a new flow's
-// claim takes over an expired reverse entry and its local pair
-// (bpf/fnat.h), so nothing needs deleting.
-func (d *Dataplane) resyncFNAT(expired func(state uint8, lastSeen uint64) bool, gens []uint16, counts []bpf.XlbConnCounts) (int, error) {
-	n := 0
-	err := d.fnatForward().walk(func(_ any, v bpf.XlbFnatConn) {
-		c := v.Conn
-		if expired(c.State, c.LastSeen) {
-			n++
-			return
-		}
-		if int(c.RealId) < len(gens) && gens[c.RealId] == c.RealGen {
-			if ConnState(c.State) == ConnEstablished {
-				counts[c.RealId].Active++
-			} else {
-				counts[c.RealId].Inactive++
-			}
-		}
-	})
-	if err != nil {
-		return n, fmt.Errorf("walk full-NAT flows: %w", err)
-	}
-	return n, nil
-}
-
 // fmtErr wraps err with what failed (format and args), nil if err is.
 func fmtErr(err error, format string, args ...any) error {
 	if err == nil {

@@ -114,39 +114,35 @@ func (d *Dataplane) resyncConnCounts() (int, error) {
 		ConnClosing: d.opts.TCPFinTimeout, ConnUDP: d.opts.UDPTimeout}
 	now := MonotonicNow()
 	expired := 0
+	// Expired flows stay where they are (a new flow of their set takes
+	// their way, and the program takes no expired flow off a count,
+	// bpf/conntab.h; full NAT's as the connection tables', bpf/fnat.h):
+	// they are only left out of the counts. The program compares with >,
+	// and refreshes last_seen with a clock that may lag a tick: only flows
+	// a second past their timeout count as expired here.
+	count := func(c bpf.XlbConn) {
+		if now-time.Duration(c.LastSeen) > timeouts[ConnState(c.State)]+time.Second {
+			expired++
+			return
+		}
+		// Counted as the program counts: by generation alone (a deleted
+		// or removed real's flows are taken off when next seen,
+		// conns_forget in bpf/ct.h).
+		if c.RealId < n && gens[c.RealId] == c.RealGen {
+			if ConnState(c.State) == ConnEstablished {
+				counts[c.RealId].Active++
+			} else {
+				counts[c.RealId].Inactive++
+			}
+		}
+	}
 	for _, t := range d.connTables() {
-		// Expired flows stay where they are (a new flow of their set
-		// takes their way, and the program takes no expired flow off a
-		// count, bpf/conntab.h): they are only left out of the counts.
-		// The program compares with >, and refreshes last_seen with a
-		// clock that may lag a tick: only flows a second past their
-		// timeout count as expired here.
-		err := t.walkConns(func(_ any, c bpf.XlbConn) {
-			if now-time.Duration(c.LastSeen) > timeouts[ConnState(c.State)]+time.Second {
-				expired++
-				return
-			}
-			// Counted as the program counts: by generation alone
-			// (a deleted or removed real's flows are taken off when
-			// next seen, conns_forget in bpf/ct.h).
-			if c.RealId < n && gens[c.RealId] == c.RealGen {
-				if ConnState(c.State) == ConnEstablished {
-					counts[c.RealId].Active++
-				} else {
-					counts[c.RealId].Inactive++
-				}
-			}
-		})
-		if err != nil {
+		if err := t.walkConns(func(_ any, c bpf.XlbConn) { count(c) }); err != nil {
 			return expired, err
 		}
 	}
-	fnatExpired, err := d.resyncFNAT(func(state uint8, lastSeen uint64) bool {
-		return now-time.Duration(lastSeen) > timeouts[ConnState(state)]+time.Second
-	}, gens, counts)
-	expired += fnatExpired
-	if err != nil {
-		return expired, err
+	if err := d.fnatForward().walk(func(_ any, v bpf.XlbFnatConn) { count(v.Conn) }); err != nil {
+		return expired, fmt.Errorf("walk full-NAT flows: %w", err)
 	}
 	keys := make([]uint32, n-1)
 	for i := range keys {
