@@ -33,12 +33,17 @@
  * service's flow that is not tracked is passed too (icmp_no_flow).
  *
  * Packet Too Big (tun_check_mtu, tun_ptb). Before TUN pushes its 20 or 40
- * bytes, bpf_check_mtu compares the grown packet with the MTU of the
- * real's interface (the interface's own MTU, so nothing is configured and
- * a change applies at once; a smaller MTU further along the tunnel is
- * that router's to report, to the tunnel source: not handled). A packet
- * that would not fit is answered, from the VIP, out of the interface it
- * came in on (MACs swapped, 802.1Q tag kept):
+ * bytes, the grown packet is compared with the MTU of the real's
+ * interface (the interface's own MTU, so nothing is configured): first
+ * with the MTU xlbd wrote into the real, then, for a packet that does not
+ * fit that, with the interface's MTU now (bpf_check_mtu). A raised MTU
+ * applies at once; a lowered one once xlbd has rewritten the real (it
+ * follows the kernel's link notifications), until which packets between
+ * the two sizes leave too big and the interface drops them. A smaller MTU
+ * further along the tunnel is that router's to report, to the tunnel
+ * source: not handled. A packet that would not fit is answered, from the
+ * VIP, out of the interface it came in on (MACs swapped, 802.1Q tag
+ * kept):
  *   IPv4 with DF: ICMP type 3 code 4 with next-hop MTU = MTU - outer header
  *     (RFC 1191), quoting the first ICMP4_QUOTE bytes of the packet (576 in
  *     all, RFC 1812 4.3.2.3); IPv4 without DF is dropped
@@ -559,11 +564,18 @@ static __attribute__((noinline)) __u32 icmp_error(struct xdp_md *ctx, __u64 meta
 /* tun_check_mtu returns 0 if p's packet, grown by the outer header for
  * real r (IPv6 if outer_v6), fits the MTU of r's interface; else the MTU
  * that leaves the inner packet (the interface's MTU less the outer
- * header). Inlined: once per TUN packet. */
+ * header). A packet that fits r->mtu, the MTU xlbd read from the
+ * interface (it rewrites the real when the kernel reports a change), is
+ * not asked about again: bpf_check_mtu, with the spills around a helper
+ * call, was a tenth of an established IPIP packet's cost. Only a packet
+ * near or over that MTU pays the helper, whose answer (the interface's
+ * MTU now) decides. Inlined: once per TUN packet. */
 static __always_inline __u32 tun_check_mtu(struct xdp_md *ctx, const struct packet *p, const struct real *r,
 					   bool outer_v6)
 {
 	__u32 grow = outer_v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
+	if ((__u32)p->l3_len + grow <= r->mtu)
+		return 0;
 	/* 0 names the ingress interface: no lookup by ifindex. */
 	__u32 ifindex = r->ifindex == ctx->ingress_ifindex ? 0 : r->ifindex;
 	__u32 len = p->l3_len; /* in: the IP packet's length; out: the MTU */

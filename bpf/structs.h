@@ -53,7 +53,7 @@ struct real {
 	__u16 flags;                /* enum real_flag bits */
 	__u16 gen;                  /* changes when the id names another real: tracked flows of the old one move */
 	__be16 port;                /* NAT: new destination port; 0 keeps the VIP's port */
-	__u8 pad[2];
+	__u16 mtu;                  /* TUN: ifindex's MTU as xlbd last read it (at most 65535); 0: unknown (see tun_check_mtu) */
 	__u32 service_id;           /* the service whose real this is (each has reals of its own): a tracked IPv6 packet finds its service by it (fast.h); 0: none */
 	__u8 pad2[4];
 };

@@ -311,7 +311,7 @@ type XlbReal struct {
 	Flags     uint16
 	Gen       uint16
 	Port      uint16
-	Pad       [2]uint8
+	Mtu       uint16
 	ServiceId uint32
 	Pad2      [4]uint8
 }

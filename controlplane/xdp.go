@@ -478,6 +478,7 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*
 			MAC:      hop.DstMAC,
 			SrcMAC:   hop.SrcMAC,
 			Ifindex:  hop.Ifindex,
+			MTU:      hop.MTU,
 			Quiesced: quiesced,
 			// Each service has reals (and real ids) of its own: the
 			// data plane may find a tracked flow's service through its
@@ -522,7 +523,7 @@ func (x *XDP) writeReal(svc *xdpService, cur *xdpReal, r Real, quiesced bool) (*
 
 func sameHop(a, b neigh.Hop) bool {
 	return a.Ifindex == b.Ifindex && slices.Equal(a.DstMAC, b.DstMAC) && slices.Equal(a.SrcMAC, b.SrcMAC) &&
-		a.Src == b.Src
+		a.Src == b.Src && a.MTU == b.MTU
 }
 
 // tunnelSource picks a TUN service's outer source address: tunnel_source

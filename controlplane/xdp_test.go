@@ -363,6 +363,25 @@ virtual_server 198.18.0.100 80 {
 	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
 		t.Errorf("TUN source change writes (-want +got):\n%s", diff)
 	}
+
+	// The interface's MTU changes: the reals carry it (the data plane
+	// decides Packet Too Big by it), so both are rewritten, nothing else.
+	for a, h := range f.nb.routed {
+		h.MTU = 1400
+		f.nb.routed[a] = h
+	}
+	want = []string{
+		"put real 1 198.18.0.11 aa:00:00:00:00:11",
+		"put real 2 198.19.0.7 aa:00:00:00:00:fe",
+	}
+	if diff := cmp.Diff(want, f.reconcile(t)); diff != "" {
+		t.Errorf("MTU change writes (-want +got):\n%s", diff)
+	}
+	for id := uint32(1); id <= 2; id++ {
+		if got := f.dp.reals[id].MTU; got != 1400 {
+			t.Errorf("real %d MTU = %d, want 1400", id, got)
+		}
+	}
 }
 
 // TestXDPTunnelSource checks that tunnel_source is the outer source,

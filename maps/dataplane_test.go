@@ -32,6 +32,26 @@ func testReal(ifindex int) Real {
 	return Real{Addr: netip.MustParseAddr("198.18.0.11"), MAC: testMAC, SrcMAC: nodeMAC, Ifindex: ifindex}
 }
 
+// TestRealMTU checks the MTU a real carries for TUN's Packet Too Big: as
+// given, and loopback's 65536 as the largest a packet can have.
+func TestRealMTU(t *testing.T) {
+	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
+	for _, tc := range []struct{ mtu, want int }{{0, 0}, {1400, 1400}, {65535, 65535}, {65536, 65535}} {
+		r := testReal(1)
+		r.MTU = tc.mtu
+		if err := d.PutReal(1, r); err != nil {
+			t.Fatal(err)
+		}
+		var val bpf.XlbReal
+		if err := d.reals.Lookup(uint32(1), &val); err != nil {
+			t.Fatal(err)
+		}
+		if int(val.Mtu) != tc.want {
+			t.Errorf("MTU %d stored as %d, want %d", tc.mtu, val.Mtu, tc.want)
+		}
+	}
+}
+
 func TestValidation(t *testing.T) {
 	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
 	okSvc := Service{ID: 1, TableSize: 7, Kind: KindDR}
@@ -150,6 +170,11 @@ func TestValidation(t *testing.T) {
 			return d.PutReal(1, r)
 		}, "src mac: want 6 bytes, got 0"},
 		{"real ifindex", func() error { return d.PutReal(1, testReal(0)) }, "ifindex: want > 0, got 0"},
+		{"real mtu", func() error {
+			r := testReal(1)
+			r.MTU = -1
+			return d.PutReal(1, r)
+		}, "mtu: want >= 0, got -1"},
 		{"delete real id", func() error { return d.DeleteReal(9) }, "delete real 9: real id: want 1..4, got 9"},
 		{"table ok", func() error { return d.SwapTable(1, make([]uint32, 7)) }, ""},
 		{"table not prime", func() error { return d.SwapTable(1, make([]uint32, 9)) }, "swap maglev table of service 1: table size: want a prime <= 65537, got 9"},

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"net"
 	"net/netip"
@@ -211,6 +212,12 @@ type Real struct {
 	// Port is KindNAT's new destination port (keepalived's real_server
 	// port); 0 keeps the VIP's port. DR and TUN ignore it.
 	Port uint16
+	// MTU is Ifindex's MTU as last read (above 65535: 65535). A KindTUN
+	// packet that fits it once encapsulated goes without asking the
+	// kernel; a larger one asks (bpf_check_mtu), so 0 always asks. The
+	// caller rewrites the real when the interface's MTU changes: until
+	// then a lowered MTU is missed for packets between the two sizes.
+	MTU int
 	// Quiesced says the real has weight 0: its tracked flows stay, but
 	// persistence templates that name it are ignored and rewritten.
 	Quiesced bool
@@ -517,6 +524,10 @@ func (d *Dataplane) realValue(id uint32, r Real) (bpf.XlbReal, error) {
 	case r.Ifindex <= 0 || r.Ifindex > 1<<31-1:
 		return val, fmt.Errorf("ifindex: want > 0, got %d", r.Ifindex)
 	}
+	if r.MTU < 0 {
+		return val, fmt.Errorf("mtu: want >= 0, got %d", r.MTU)
+	}
+	val.Mtu = uint16(min(r.MTU, math.MaxUint16))
 	val.Flags = uint16(bpf.XlbRealFlagREAL_F_PRESENT)
 	val.ServiceId = r.ServiceID
 	if r.Quiesced {

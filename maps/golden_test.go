@@ -203,6 +203,7 @@ type fixtureReal struct {
 	// ifindex the real gets instead of Ifindex: "tunnel" (MTU 1400) and
 	// "narrow" (MTU 1300) put TUN reals behind a small MTU.
 	Ifname string `json:"ifname,omitempty"`
+	MTU    int    `json:"mtu,omitempty"` // Real.MTU: the interface's MTU as xlbd read it
 }
 
 // fixtureTable fills a service's table of size slots with Fill repeated.
@@ -287,7 +288,7 @@ func (f *fixture) fill(tb testing.TB, d *Dataplane) {
 			}
 			ifindex = int(f.lab.ifindex[r.Ifname])
 		}
-		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: ifindex, Quiesced: r.Quiesced}); err != nil {
+		if err := d.PutReal(r.ID, Real{Addr: netip.MustParseAddr(r.Addr), Port: r.Port, MAC: mac, SrcMAC: src, Ifindex: ifindex, Quiesced: r.Quiesced, MTU: r.MTU}); err != nil {
 			tb.Fatal(err)
 		}
 		if r.Removed {

@@ -96,23 +96,25 @@ func TestNeighEvent(t *testing.T) {
 func TestLinkEvent(t *testing.T) {
 	tbl := discardTable()
 	tbl.watchAddr(netip.MustParseAddr("198.18.0.2"), 2)
-	tbl.recordLink(2, mac("02:00:5e:00:00:01"))
-	link := func(typ uint16, index int, hw string) netlink.LinkUpdate {
-		u := netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: index, Name: "eth0", HardwareAddr: mac(hw)}}}
+	tbl.recordLink(2, mac("02:00:5e:00:00:01"), 1500)
+	link := func(typ uint16, index int, hw string, mtu int) netlink.LinkUpdate {
+		u := netlink.LinkUpdate{Link: &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: index, Name: "eth0", HardwareAddr: mac(hw), MTU: mtu}}}
 		u.Header.Type = typ
 		return u
 	}
 	var got []bool
 	for _, u := range []netlink.LinkUpdate{
-		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:01"), // flags only
-		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:11"),
-		link(unix.RTM_NEWLINK, 3, "02:00:5e:00:00:33"), // not reaching a real
-		link(unix.RTM_DELLINK, 2, "02:00:5e:00:00:11"),
-		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:11"), // forgotten until looked up again
+		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:01", 1500), // flags only
+		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:11", 1500),
+		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:11", 1400), // TUN's Packet Too Big follows the MTU
+		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:11", 1400),
+		link(unix.RTM_NEWLINK, 3, "02:00:5e:00:00:33", 1500), // not reaching a real
+		link(unix.RTM_DELLINK, 2, "02:00:5e:00:00:11", 1400),
+		link(unix.RTM_NEWLINK, 2, "02:00:5e:00:00:11", 1400), // forgotten until looked up again
 	} {
 		got = append(got, tbl.linkEvent(u))
 	}
-	if diff := cmp.Diff([]bool{false, true, false, true, false}, got); diff != "" {
+	if diff := cmp.Diff([]bool{false, true, true, false, false, true, false}, got); diff != "" {
 		t.Errorf("signals (-want +got):\n%s", diff)
 	}
 }

@@ -23,6 +23,7 @@ type Hop struct {
 	DstMAC  net.HardwareAddr // the next hop's MAC: the real's, or its gateway's
 	Src     netip.Addr       // the route's preferred source address, if the kernel gave one
 	Gateway netip.Addr       // the gateway, when the real is not directly connected
+	MTU     int              // the interface's MTU
 }
 
 var (
@@ -70,6 +71,7 @@ type watch struct {
 type linkWatch struct {
 	known bool
 	mac   net.HardwareAddr
+	mtu   int
 }
 
 // New returns a Table working in the calling thread's network namespace.
@@ -165,7 +167,7 @@ func (t *Table) lookup(addr netip.Addr, routed bool) (Hop, error) {
 	if len(attrs.HardwareAddr) != 6 {
 		return Hop{}, fmt.Errorf("%s: interface %s has no Ethernet address: %w", addr, attrs.Name, ErrNotConnected)
 	}
-	t.recordLink(attrs.Index, attrs.HardwareAddr)
+	t.recordLink(attrs.Index, attrs.HardwareAddr, attrs.MTU)
 
 	n, err := getNeigh(r.LinkIndex, nbr)
 	if err != nil {
@@ -194,6 +196,7 @@ func (t *Table) lookup(addr netip.Addr, routed bool) (Hop, error) {
 		DstMAC:  mac,
 		Src:     src.Unmap(),
 		Gateway: gw,
+		MTU:     attrs.MTU,
 	}, nil
 }
 
@@ -254,11 +257,11 @@ func (t *Table) recordNeigh(w *watch, mac net.HardwareAddr) {
 	w.known, w.mac = true, mac
 }
 
-func (t *Table) recordLink(ifindex int, mac net.HardwareAddr) {
+func (t *Table) recordLink(ifindex int, mac net.HardwareAddr, mtu int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if l, ok := t.links[ifindex]; ok {
-		l.known, l.mac = true, bytes.Clone(mac)
+		l.known, l.mac, l.mtu = true, bytes.Clone(mac), mtu
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ const waitLimit = 15 * time.Second
 const (
 	lbMAC   = "02:00:5e:10:00:01"
 	realMAC = "02:00:5e:10:00:02"
+	lbMTU   = 1450
 )
 
 // lab is an "lb" namespace running a Table, linked by a veth to a "real"
@@ -31,7 +33,8 @@ const (
 //
 //	lb eth0 198.18.0.1/24 2001:db8::1/64 <-> real eth0 198.18.0.2/24 2001:db8::2/64
 //
-// plus 198.19.0.0/24 routed in lb via the gateway 198.18.0.254.
+// plus 198.19.0.0/24 routed in lb via the gateway 198.18.0.254; lb's eth0
+// has MTU lbMTU.
 type lab struct {
 	lb, real *testutil.NS
 	table    *Table
@@ -49,6 +52,8 @@ func newLab(t testing.TB) *lab {
 	}{
 		{l.lb, lbMAC, "198.18.0.1/24", "2001:db8::1/64", [][]string{
 			{"ip", "route", "add", "198.19.0.0/24", "via", "198.18.0.254"},
+			// Not the default, so that Hop.MTU is seen to be read.
+			{"ip", "link", "set", "eth0", "mtu", strconv.Itoa(lbMTU)},
 		}},
 		{l.real, realMAC, "198.18.0.2/24", "2001:db8::2/64", nil},
 	} {
@@ -164,7 +169,7 @@ func TestLookupResolves(t *testing.T) {
 		{"::ffff:198.18.0.2", "198.18.0.1", false}, // v4-mapped, as map keys hold it
 		{"2001:db8::2", "2001:db8::1", true},
 	} {
-		want := Hop{Ifindex: ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC), Src: netip.MustParseAddr(tc.src)}
+		want := Hop{Ifindex: ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC), Src: netip.MustParseAddr(tc.src), MTU: lbMTU}
 		t.Run(tc.addr, func(t *testing.T) {
 			addr := netip.MustParseAddr(tc.addr)
 			if tc.fresh {
@@ -238,7 +243,7 @@ func TestLookupErrors(t *testing.T) {
 	}
 }
 
-func TestChangedOnMACChange(t *testing.T) {
+func TestChangedOnLinkChange(t *testing.T) {
 	l := newLab(t)
 	l.run(t)
 	addr := netip.MustParseAddr("198.18.0.2")
@@ -261,6 +266,15 @@ func TestChangedOnMACChange(t *testing.T) {
 	hop = l.waitHop(t, addr, func(h Hop) bool { return h.SrcMAC.String() == newLB })
 	if hop.DstMAC.String() != newReal {
 		t.Errorf("DstMAC = %s, want %s", hop.DstMAC, newReal)
+	}
+
+	// Its MTU changes (TUN's Packet Too Big is decided by it): Changed
+	// fires and the hop follows.
+	const newMTU = 1300
+	l.lb.MustRun(t, "ip", "link", "set", "eth0", "mtu", strconv.Itoa(newMTU))
+	hop = l.waitHop(t, addr, func(h Hop) bool { return h.MTU == newMTU })
+	if hop.SrcMAC.String() != newLB {
+		t.Errorf("SrcMAC = %s, want %s", hop.SrcMAC, newLB)
 	}
 }
 
@@ -346,7 +360,7 @@ func TestLookupRouted(t *testing.T) {
 	// Behind the gateway: the frame goes to the gateway's MAC.
 	got := waitRouted(netip.MustParseAddr("198.19.0.7"))
 	want := Hop{Ifindex: got.Ifindex, Ifname: "eth0", SrcMAC: mac(lbMAC), DstMAC: mac(realMAC),
-		Src: netip.MustParseAddr("198.18.0.1"), Gateway: netip.MustParseAddr("198.18.0.254")}
+		Src: netip.MustParseAddr("198.18.0.1"), Gateway: netip.MustParseAddr("198.18.0.254"), MTU: lbMTU}
 	if diff := cmp.Diff(want, got, equateAddrs); diff != "" {
 		t.Errorf("LookupRouted via gateway (-want +got):\n%s", diff)
 	}

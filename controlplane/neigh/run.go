@@ -167,8 +167,9 @@ func (t *Table) neighEvent(u netlink.NeighUpdate) bool {
 	return true
 }
 
-// linkEvent reports whether a link notification changes the MAC of (or
-// removes) an interface that reaches a watched address.
+// linkEvent reports whether a link notification changes the MAC or the
+// MTU of (or removes) an interface that reaches a watched address: the
+// data plane's reals hold both (the MTU decides TUN's Packet Too Big).
 func (t *Table) linkEvent(u netlink.LinkUpdate) bool {
 	attrs := u.Link.Attrs()
 	t.mu.Lock()
@@ -182,13 +183,16 @@ func (t *Table) linkEvent(u netlink.LinkUpdate) bool {
 		t.logger.Info("interface reaching reals removed", "iface", attrs.Name)
 		return true
 	}
-	if l.known && bytes.Equal(l.mac, attrs.HardwareAddr) {
+	if l.known && bytes.Equal(l.mac, attrs.HardwareAddr) && l.mtu == attrs.MTU {
 		return false
 	}
-	if l.known {
+	if l.known && !bytes.Equal(l.mac, attrs.HardwareAddr) {
 		t.logger.Info("interface changed MAC", "iface", attrs.Name, "old", l.mac.String(), "mac", attrs.HardwareAddr.String())
 	}
-	l.known, l.mac = true, bytes.Clone(attrs.HardwareAddr)
+	if l.known && l.mtu != attrs.MTU {
+		t.logger.Info("interface changed MTU", "iface", attrs.Name, "old", l.mtu, "mtu", attrs.MTU)
+	}
+	l.known, l.mac, l.mtu = true, bytes.Clone(attrs.HardwareAddr), attrs.MTU
 	return true
 }
 
