@@ -183,13 +183,15 @@ func (t *Table) linkEvent(u netlink.LinkUpdate) bool {
 		t.logger.Info("interface reaching reals removed", "iface", attrs.Name)
 		return true
 	}
-	if l.known && bytes.Equal(l.mac, attrs.HardwareAddr) && l.mtu == attrs.MTU {
+	macChanged := !bytes.Equal(l.mac, attrs.HardwareAddr)
+	mtuChanged := l.mtu != attrs.MTU
+	if l.known && !macChanged && !mtuChanged {
 		return false
 	}
-	if l.known && !bytes.Equal(l.mac, attrs.HardwareAddr) {
+	if l.known && macChanged {
 		t.logger.Info("interface changed MAC", "iface", attrs.Name, "old", l.mac.String(), "mac", attrs.HardwareAddr.String())
 	}
-	if l.known && l.mtu != attrs.MTU {
+	if l.known && mtuChanged {
 		t.logger.Info("interface changed MTU", "iface", attrs.Name, "old", l.mtu, "mtu", attrs.MTU)
 	}
 	l.known, l.mac, l.mtu = true, bytes.Clone(attrs.HardwareAddr), attrs.MTU
