@@ -5,8 +5,8 @@
  * packet (no VIP's) after one inlined array lookup, where a services hash
  * lookup used to decide.
  *
- * IPv6 tracked flows: a hinted IPv6 packet is looked up in the connection
- * table before its service. A tracked flow's real holds the id of its
+ * Tracked flows: a hinted packet is looked up in the connection table
+ * before its service. A tracked flow's real holds the id of its
  * service (the control plane gives each service reals of its own), and
  * service_ids gives that service with one of its keys by an inlined array
  * lookup; the key, checked against the packet's destination, proves the
@@ -14,9 +14,12 @@
  * cannot be proven so (a real put without a service id, a service
  * deleted or its id reused, a VIP of a virtual_server_group or an
  * all-ports service other than the key service_ids holds) looks its
- * service up by key. IPv6 only: a 20-byte key's hash lookup is what the
- * shortcut saves; an IPv4 services4 key is 8 bytes, and the shortcut
- * measured no faster than its lookup. */
+ * service up by key. Both families: the hash lookup the shortcut saves,
+ * even of services4's 8-byte key, was a fifth of an established IPv4 DR
+ * packet's cost (session 12, docs/BENCHMARKS.md). A build that compared
+ * an IPv4 flow's key as an IPv6 one missed the shortcut on every packet
+ * (parse_ipv4 leaves the prefix words unwritten) and paid both lookups;
+ * that may be why an IPv4 shortcut once measured no faster. */
 #ifndef XLB_FAST_H
 #define XLB_FAST_H
 
@@ -27,6 +30,7 @@
 #include "structs.h"
 #include "maps.h"
 #include "parse.h"
+#include "encap.h"
 
 /* vip_hint_at returns the hint bits of the slot of destination address
  * word a (the address folded to one word) and port_proto (the last word
@@ -60,12 +64,13 @@ static __always_inline __u32 vip_hint(struct flow *f, bool is_v6, __u32 port0)
 	return hint;
 }
 
-/* tracked_service returns the service of the tracked IPv6 flow f whose
- * entry is c: the one whose id c's real holds, if service_ids has it at
+/* tracked_service returns the service of the tracked flow f (of family
+ * is_v6) whose entry is c: the one whose id c's real holds, if service_ids has it at
  * f's destination key; NULL if not (the caller looks the service up by
- * key). The real is pick_real's next read anyway. Inlined: once per
- * tracked IPv6 packet. */
-static __always_inline const struct service *tracked_service(const struct conn *c, struct flow *f)
+ * key). An IPv4 flow's address is only its last word (parse_ipv4), so
+ * the key's other words must say v4-mapped instead. The real is
+ * pick_real's next read anyway. Inlined: once per tracked packet. */
+static __always_inline const struct service *tracked_service(const struct conn *c, struct flow *f, bool is_v6)
 {
 	__u32 rid = c->real_id;
 	struct real *r = bpf_map_lookup_elem(&reals, &rid);
@@ -78,9 +83,14 @@ static __always_inline const struct service *tracked_service(const struct conn *
 		return NULL;
 	const __u32 *k = (const __u32 *)&e->key;
 	__u32 *w = flow_words(f);
-	if (k[V4_MAPPED_WORDS] != vip_port_proto(f) || k[0] != w[V4_MAPPED_WORDS] || k[1] != w[V4_MAPPED_WORDS + 1] ||
-	    k[2] != w[V4_MAPPED_WORDS + 2] || k[3] != w[V4_MAPPED_WORDS + 3])
+	if (k[V4_MAPPED_WORDS] != vip_port_proto(f) || k[3] != w[V4_MAPPED_WORDS + 3])
 		return NULL;
+	if (is_v6) {
+		if (k[0] != w[V4_MAPPED_WORDS] || k[1] != w[V4_MAPPED_WORDS + 1] || k[2] != w[V4_MAPPED_WORDS + 2])
+			return NULL;
+	} else if (!is_v4_mapped((const __u8 *)k)) {
+		return NULL;
+	}
 	return &e->svc;
 }
 

@@ -54,7 +54,7 @@ struct real {
 	__u16 gen;                  /* changes when the id names another real: tracked flows of the old one move */
 	__be16 port;                /* NAT: new destination port; 0 keeps the VIP's port */
 	__u16 mtu;                  /* TUN: ifindex's MTU as xlbd last read it (at most 65535); 0: unknown (see tun_check_mtu) */
-	__u32 service_id;           /* the service whose real this is (each has reals of its own): a tracked IPv6 packet finds its service by it (fast.h); 0: none */
+	__u32 service_id;           /* the service whose real this is (each has reals of its own): a tracked packet finds its service by it (fast.h); 0: none */
 	__u8 pad2[4];
 };
 
@@ -283,7 +283,7 @@ struct fnat_pool {
  * v4-mapped). Every services lookup ends here, by the id the services
  * value holds, so that the program's service pointer is always of this
  * one map (the verifier explores every path once per map a pointer may
- * point into). The key lets a tracked IPv6 packet, which finds its service
+ * point into). The key lets a tracked packet, which finds its service
  * through its real's service_id (fast.h), check that the id still names
  * the VIP it was sent to. An all-zero entry names no service. */
 struct service_entry {

@@ -2,10 +2,10 @@
 
 // SPDX-License-Identifier: GPL-2.0
 /* xlb.c: the XDP entry point. It only wires the headers:
- * parse (parse.h) -> services lookup (services4; IPv6: the VIP hint,
- * then services and service_ids by id) and connection table (ct.h; conns4
- * or conns6, by family; ops services' packets are never tracked), for
- * IPv6 the table first and the service through the tracked real (fast.h)
+ * parse (parse.h) -> the VIP hint, then the connection table (ct.h;
+ * conns4 or conns6, by family; ops services' packets are never tracked)
+ * and the service through the tracked real (fast.h), or the services
+ * lookup (services4 or services, then service_ids by id)
  * -> on a new, expired or orphaned flow the
  * client's persistence template (persist.h) or the service's scheduler (a
  * Maglev slot, hash.h; the rr/wrr sequence; the lc/wlc/sed/nq scan; or
@@ -478,34 +478,35 @@ static __always_inline bool nat_reply(struct xdp_md *ctx, struct packet *p, int 
 	return true;
 }
 
-/* service_by_key returns the service of p's destination: its services4
- * entry (IPv4), or by its services entry's id the service_ids one (IPv6,
- * so that the IPv6 path's pointer is always into service_ids, as
- * tracked_service's: struct service_entry says why); while all-ports
- * services exist, the entry at port 0 when there is none at p's port.
- * NULL if none, or if service_ids does not hold the id (a service being
- * written or deleted). IPv4 goes without the second lookup: its pointer
- * is always into services4. One call site per map, so the verifier
- * inlines each lookup. Inlined: once per hinted packet that is not a
- * tracked IPv6 one. */
+/* service_by_key returns the service of p's destination: by the id its
+ * services4 (IPv4) or services (IPv6) entry holds, the service_ids one,
+ * so that the program's service pointer is always into service_ids, as
+ * tracked_service's (struct service_entry says why: pointers into
+ * services4 too took the verifier from 657k to 745k instructions); while
+ * all-ports services exist, the entry at port 0 when there is none at
+ * p's port. NULL if none, or if service_ids does not hold the id (a
+ * service being written or deleted). One call site per map, so the
+ * verifier inlines each lookup. Inlined: once per hinted packet that is
+ * not a tracked one. */
 static __always_inline const struct service *service_by_key(struct packet *p)
 {
+	struct service *ks;
 	if (!p->is_v6) {
 		struct vip4_key key4;
 		fill_vip4_key(&key4, &p->flow);
-		struct service *s4 = bpf_map_lookup_elem(&services4, &key4);
-		if (!s4 && port0_services) {
+		ks = bpf_map_lookup_elem(&services4, &key4);
+		if (!ks && port0_services) {
 			((__u32 *)&key4)[1] = vip_port0_proto(&p->flow);
-			s4 = bpf_map_lookup_elem(&services4, &key4);
+			ks = bpf_map_lookup_elem(&services4, &key4);
 		}
-		return s4;
-	}
-	struct vip_key key;
-	fill_vip_key(&key, &p->flow);
-	struct service *ks = bpf_map_lookup_elem(&services, &key);
-	if (!ks && port0_services) {
-		((__u32 *)&key)[VIP_KEY_WORDS - 1] = vip_port0_proto(&p->flow);
+	} else {
+		struct vip_key key;
+		fill_vip_key(&key, &p->flow);
 		ks = bpf_map_lookup_elem(&services, &key);
+		if (!ks && port0_services) {
+			((__u32 *)&key)[VIP_KEY_WORDS - 1] = vip_port0_proto(&p->flow);
+			ks = bpf_map_lookup_elem(&services, &key);
+		}
 	}
 	if (!ks)
 		return NULL;
@@ -548,23 +549,26 @@ int xlb_xdp(struct xdp_md *ctx)
 			return verdict;
 	}
 
-	/* IPv6: the VIP hint, then the connection table before the services
-	 * (fast.h). IPv4: the services4 lookup of an 8-byte key costs about
-	 * what the hint does (measured: the hint in front of it made tracked
-	 * IPv4 packets 1.5 ns slower, non-VIP ones 3 ns faster), so IPv4 goes
-	 * straight to it, and to the connection table below. One call site
-	 * per map, so the verifier inlines each lookup. */
+	/* The VIP hint, then the connection table before the services
+	 * (fast.h). k4, conns4's key, is also what an IPv4 new flow is
+	 * inserted at (pick_real). One call site per map, so the verifier
+	 * inlines each lookup. */
 	struct flow4 k4;
 	struct conn *c = NULL;
 	const struct service *svc = NULL;
-	__u32 hint = VIP_HINT_TRACKED;
-	if (p.is_v6) {
-		hint = vip_hint(&p.flow, true, port0_services);
-		if (hint & VIP_HINT_TRACKED) {
+	__u32 hint = vip_hint(&p.flow, p.is_v6, port0_services);
+	if (!p.is_v6)
+		fill_flow4(&k4, &p.flow);
+	if (hint & VIP_HINT_TRACKED) {
+		if (p.is_v6)
 			c = conn_lookup6(&p.flow);
-			if (c)
-				svc = tracked_service(c, &p.flow);
-		}
+		else
+			c = conn_lookup4(&k4);
+		/* Keeps clang from merging the two families' lookups, whose
+		 * merged code the verifier then rejects. */
+		asm volatile("" ::: "memory");
+		if (c)
+			svc = tracked_service(c, &p.flow, p.is_v6);
 	}
 	if (!svc && hint)
 		svc = service_by_key(&p);
@@ -585,16 +589,6 @@ int xlb_xdp(struct xdp_md *ctx)
 		count_reason(REASON_DROP_UNKNOWN_KIND);
 		return XDP_DROP;
 	}
-	/* IPv4: the connection table once the service says its flows are
-	 * there (not full NAT's, fnat.h). */
-	if (!p.is_v6) {
-		fill_flow4(&k4, &p.flow);
-		c = conn_lookup4(&k4);
-		/* Keeps clang from merging the two families' lookups, whose
-		 * merged code the verifier then rejects. */
-		asm volatile("" ::: "memory");
-	}
-
 	__u32 real_id = 0;
 	struct ct_write cw;
 	struct real *r = pick_real(svc, &p, c, &k4, &real_id, &why, &cw);

@@ -250,7 +250,7 @@ const benchIDGap = 100
 // reals) and [2001:db8::100]:8080 (tunnel source 2001:db8::1, IPv6
 // reals). Each service
 // has reals of its own, with its id, as the control plane puts them (a
-// tracked IPv6 flow finds its service through its real, bpf/fast.h).
+// tracked flow finds its service through its real, bpf/fast.h).
 func benchDataplane(b *testing.B, opts Options, reals int) *Dataplane {
 	d := openTest(b, opts)
 	slots := make([]uint32, MaxTableSize)

@@ -392,7 +392,8 @@ func TestReasonNames(t *testing.T) {
 }
 
 // TestUnknownKindDropped writes a service with a kind the program cannot
-// forward straight into the map (PutService refuses it).
+// forward straight into the maps (PutService refuses it): the services
+// entry and the service_ids one every lookup ends in.
 func TestUnknownKindDropped(t *testing.T) {
 	d := openTest(t, Options{MaxServices: 4, MaxReals: 4})
 	f := loadFixtures(t)["tcp_vip_tx"]
@@ -401,7 +402,15 @@ func TestUnknownKindDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Update(key, &bpf.XlbService{Id: 1, TableSize: 7, Kind: 9}, ebpf.UpdateAny); err != nil {
+	vk, err := vipKey(testVIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bpf.XlbService{Id: 1, TableSize: 7, Kind: 9}
+	if err := m.Update(key, &bad, ebpf.UpdateAny); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.serviceIDs.Update(bad.Id, &bpf.XlbServiceEntry{Svc: bad, Key: vk}, ebpf.UpdateAny); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := run(t, d.Program(), f.In); v != 1 {

@@ -222,7 +222,7 @@ type Real struct {
 	// persistence templates that name it are ignored and rewritten.
 	Quiesced bool
 	// ServiceID is the service this real serves (the control plane gives
-	// each service reals of its own): a tracked IPv6 packet then finds its
+	// each service reals of its own): a tracked packet then finds its
 	// service through the real instead of a services lookup (bpf/fast.h).
 	// 0 costs that lookup and nothing else.
 	ServiceID uint32

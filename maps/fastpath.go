@@ -13,7 +13,7 @@ import (
 // vip_hints, a bitmap over the services' keys that passes most packets
 // to no VIP after one array lookup, and service_ids, every service by id
 // with one of its keys. Every services lookup ends in service_ids, and a
-// tracked IPv6 packet finds its service there through its real's
+// tracked packet finds its service there through its real's
 // ServiceID. serviceIndex keeps both, and port0_services, derived from
 // the services the Dataplane has put: Go's copy of what the maps say, so
 // that a change rewrites only the hint word and the entries it touches.
@@ -71,7 +71,7 @@ func isV4Mapped(a [16]byte) bool {
 }
 
 // hintClass is the hint bit of a service of kind: where its flows are
-// tracked decides whether an IPv6 packet looks its flow up first.
+// tracked decides whether a packet looks its flow up first.
 func hintClass(kind uint8) uint64 {
 	if Kind(kind) == KindFNAT {
 		return vipHintOther

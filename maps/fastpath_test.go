@@ -178,72 +178,104 @@ func TestServiceIndex(t *testing.T) {
 	}
 }
 
-// TestTrackedIPv6Service shows that a tracked IPv6 packet finds its
+// TestTrackedService shows that a tracked packet, IPv4 or IPv6, finds its
 // service through its real (bpf/fast.h): with the services entry deleted
 // behind the index's back, the tracked flow still goes to its real while
 // a new flow passes; reals without a service id, or with one whose
 // service_ids key is another VIP's, send the flow back to the services
-// lookup, which now fails.
-func TestTrackedIPv6Service(t *testing.T) {
-	d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
-	fx := loadFixtures(t)["ipv6_tcp_tx"]
-	fx.fill(t, d)
-	putReals := func(serviceID uint32) {
-		t.Helper()
-		for _, fr := range fx.Reals {
-			r := testReal(fr.Ifindex)
-			r.Addr = netip.MustParseAddr(fr.Addr)
-			r.ServiceID = serviceID
-			if err := d.PutReal(fr.ID, r); err != nil {
+// lookup, which now fails. For IPv4 that other VIP is also an IPv6 one
+// whose last word and port are the flow's: an IPv4 flow's address prefix
+// is never written (parse_ipv4), so the key must be proven v4-mapped.
+func TestTrackedService(t *testing.T) {
+	for _, tc := range []struct {
+		family  string
+		fixture string
+		vip     string // the fixture's TCP service, port 80
+		// lookalike is an IPv6 VIP whose last word is the IPv4 VIP's
+		// (an IPv4 flow only): a third service, TCP port 80.
+		lookalike string
+		newFlow   func([]byte, uint16) []byte
+	}{
+		{"IPv4", "ct_hit", "198.18.0.100", "2001:db8::c612:64", withSport},
+		{"IPv6", "ipv6_tcp_tx", "2001:db8::100", "", withSport6},
+	} {
+		t.Run(tc.family, func(t *testing.T) {
+			d := openTest(t, Options{MaxServices: 4, MaxReals: 4, ConnTableSize: 64})
+			fx := loadFixtures(t)[tc.fixture]
+			fx.fill(t, d)
+			putReals := func(serviceID uint32) {
+				t.Helper()
+				for _, fr := range fx.Reals {
+					r := testReal(fr.Ifindex)
+					r.Addr = netip.MustParseAddr(fr.Addr)
+					r.ServiceID = serviceID
+					if err := d.PutReal(fr.ID, r); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			putReals(1)
+			send := func(frame []byte) string {
+				t.Helper()
+				v, _ := run(t, d.Program(), frame)
+				return testutil.VerdictName(v)
+			}
+			// ct_hit's flow is in the table already; ipv6_tcp_tx's SYN
+			// makes it.
+			if got := send(fx.In); got != "XDP_TX" {
+				t.Fatalf("first packet: %s, want XDP_TX", got)
+			}
+			if entries := dumpConnKeys(t, d); len(entries) != 1 {
+				t.Fatalf("%d tracked flows, want 1", len(entries))
+			}
+			type step struct {
+				name      string
+				serviceID uint32 // the reals'
+				frame     []byte
+				want      string
+			}
+			steps := []step{
+				{"tracked flow, real names its service", 1, fx.In, "XDP_TX"},
+				{"new flow", 1, tc.newFlow(fx.In, 40001), "XDP_PASS"},
+				{"tracked flow, real names no service", 0, fx.In, "XDP_PASS"},
+				{"tracked flow, real names the UDP service", 2, fx.In, "XDP_PASS"},
+			}
+			if tc.lookalike != "" {
+				k := ServiceKey{Addr: netip.MustParseAddr(tc.lookalike), Port: 80, Proto: unix.IPPROTO_TCP}
+				if err := d.PutService(k, Service{ID: 3, TableSize: 7, Kind: KindDR}); err != nil {
+					t.Fatal(err)
+				}
+				steps = append(steps, step{"tracked flow, real names an IPv6 service of the same last word", 3, fx.In, "XDP_PASS"})
+			}
+			// Behind the index's back: the shortcut alone finds it.
+			m, mk, err := d.serviceKey(ServiceKey{Addr: netip.MustParseAddr(tc.vip), Port: 80, Proto: unix.IPPROTO_TCP})
+			if err != nil {
 				t.Fatal(err)
 			}
-		}
-	}
-	putReals(1)
-	send := func(frame []byte) string {
-		t.Helper()
-		v, _ := run(t, d.Program(), frame)
-		return testutil.VerdictName(v)
-	}
-	if got := send(fx.In); got != "XDP_TX" {
-		t.Fatalf("first packet: %s, want XDP_TX", got)
-	}
-	if entries := dumpConnKeys(t, d); len(entries) != 1 {
-		t.Fatalf("%d tracked flows, want 1", len(entries))
-	}
-	key := bpf.XlbVipKey{Addr: netip.MustParseAddr("2001:db8::100").As16(), Port: htons(80), Proto: unix.IPPROTO_TCP}
-	if err := d.services.Delete(&key); err != nil {
-		t.Fatal(err)
-	}
-	before, err := d.Reasons()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range []struct {
-		name      string
-		serviceID uint32 // the reals'
-		frame     []byte
-		want      string
-	}{
-		{"tracked flow, real names its service", 1, fx.In, "XDP_TX"},
-		{"new flow", 1, withSport6(fx.In, 40001), "XDP_PASS"},
-		{"tracked flow, real names no service", 0, fx.In, "XDP_PASS"},
-		{"tracked flow, real names the UDP service", 2, fx.In, "XDP_PASS"},
-	} {
-		putReals(step.serviceID)
-		if got := send(step.frame); got != step.want {
-			t.Errorf("%s: %s, want %s", step.name, got, step.want)
-		}
-	}
-	after, err := d.Reasons()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := after["ct_hit"] - before["ct_hit"]; got != 1 {
-		t.Errorf("conntrack hits: %d, want 1 (the tracked flow while its real named the service)", got)
-	}
-	if got := after["pass_not_vip"] - before["pass_not_vip"]; got != 3 {
-		t.Errorf("pass_not_vip: %d, want 3", got)
+			if err := m.Delete(mk); err != nil {
+				t.Fatal(err)
+			}
+			before, err := d.Reasons()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range steps {
+				putReals(step.serviceID)
+				if got := send(step.frame); got != step.want {
+					t.Errorf("%s: %s, want %s", step.name, got, step.want)
+				}
+			}
+			after, err := d.Reasons()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := after["ct_hit"] - before["ct_hit"]; got != 1 {
+				t.Errorf("conntrack hits: %d, want 1 (the tracked flow while its real named the service)", got)
+			}
+			if got, want := after["pass_not_vip"]-before["pass_not_vip"], uint64(len(steps)-1); got != want {
+				t.Errorf("pass_not_vip: %d, want %d", got, want)
+			}
+		})
 	}
 }
 
