@@ -177,7 +177,9 @@ func openDataplane(tb testing.TB, ifindex int, mac, srcMAC net.HardwareAddr) *ma
 			tb.Error(err)
 		}
 	})
-	if err := d.PutReal(1, maps.Real{Addr: realAddr, MAC: mac, SrcMAC: srcMAC, Ifindex: ifindex}); err != nil {
+	// ServiceID as xlbd puts its reals: a tracked flow then finds its
+	// service through the real (bpf/fast.h), not by a services lookup.
+	if err := d.PutReal(1, maps.Real{Addr: realAddr, MAC: mac, SrcMAC: srcMAC, Ifindex: ifindex, ServiceID: 1}); err != nil {
 		tb.Fatal(err)
 	}
 	slots := make([]uint32, maps.MaxTableSize)
