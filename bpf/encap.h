@@ -42,14 +42,6 @@
 #define IPV6_TCLASS_SHIFT 20  /* bits below the traffic class in the first word */
 #define L2_LEN_VLAN (ETH_HLEN + 4) /* bytes: Ethernet header and one 802.1Q tag */
 
-/* is_v4_mapped says whether a 16-byte address (4-byte aligned) is
- * ::ffff:a.b.c.d, an IPv4 address. Inlined: tiny. */
-static __always_inline bool is_v4_mapped(const __u8 *addr)
-{
-	const __u32 *w = (const __u32 *)addr;
-	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(V4_MAPPED_MARK);
-}
-
 /* write_outer writes the Ethernet header (l2_len bytes: with or without
  * the 802.1Q tag, a constant at each call) and the outer IP header at the
  * front of a frame adjust_head just grew. Inlined twice, once per l2_len,

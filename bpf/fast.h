@@ -30,7 +30,6 @@
 #include "structs.h"
 #include "maps.h"
 #include "parse.h"
-#include "encap.h"
 
 /* vip_hint_at returns the hint bits of the slot of destination address
  * word a (the address folded to one word) and port_proto (the last word
@@ -65,9 +64,9 @@ static __always_inline __u32 vip_hint(struct flow *f, bool is_v6, __u32 port0)
 }
 
 /* tracked_service returns the service of the tracked flow f (of family
- * is_v6) whose entry is c: the one whose id c's real holds, if service_ids has it at
- * f's destination key; NULL if not (the caller looks the service up by
- * key). An IPv4 flow's address is only its last word (parse_ipv4), so
+ * is_v6) whose entry is c: the one whose id c's real holds, if
+ * service_ids has it at f's destination key; NULL if not (the caller
+ * looks the service up by key). An IPv4 flow's address is only its last word (parse_ipv4), so
  * the key's other words must say v4-mapped instead. The real is
  * pick_real's next read anyway. Inlined: once per tracked packet. */
 static __always_inline const struct service *tracked_service(const struct conn *c, struct flow *f, bool is_v6)

@@ -51,6 +51,14 @@ struct ipv6_ext {
 	__u8 rest[4];
 };
 
+/* is_v4_mapped says whether a 16-byte address (4-byte aligned) is
+ * ::ffff:a.b.c.d, an IPv4 address. Inlined: tiny. */
+static __always_inline bool is_v4_mapped(const __u8 *addr)
+{
+	const __u32 *w = (const __u32 *)addr;
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(V4_MAPPED_MARK);
+}
+
 /* flow_words views the flow as the 32-bit words the program writes. */
 static __always_inline __u32 *flow_words(struct flow *f)
 {
