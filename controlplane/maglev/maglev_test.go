@@ -439,3 +439,50 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// TestDisruptionBySize bounds what the operator guide's "Choosing
+// --maglev-size" table says a smaller table costs in consistency: for
+// each size, the most slots removing one of 10 (and of 16) equal reals
+// moves, over every real removed (ideal 10 % and 6.25 %), and the busiest
+// real's slots over the idlest's with 10.
+func TestDisruptionBySize(t *testing.T) {
+	for _, tc := range []struct {
+		size          uint32
+		of10, of16    float64 // most moved, a fraction of the slots
+		busiestIdlest float64
+	}{
+		{DefaultSize, 0.105, 0.068, 1.001},
+		{16381, 0.110, 0.072, 1.001},
+		{4093, 0.118, 0.084, 1.003},
+		{1021, 0.133, 0.099, 1.010},
+	} {
+		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
+			for _, n := range []int{10, 16} {
+				limit := tc.of10
+				if n == 16 {
+					limit = tc.of16
+				}
+				all := reals(n, 100)
+				full := mustBuild(t, all, tc.size)
+				worst := 0.0
+				for i := range all {
+					less := slices.Delete(slices.Clone(all), i, i+1)
+					worst = max(worst, moved(full, mustBuild(t, less, tc.size)))
+				}
+				if worst > limit {
+					t.Errorf("removing one of %d moved up to %.2f%% of slots, want ≤ %.1f%%", n, worst*100, limit*100)
+				}
+				t.Logf("removing one of %d moved up to %.2f%% of slots (ideal %.2f%%)", n, worst*100, 100/float64(n))
+			}
+			c := counts(mustBuild(t, reals(10, 100), tc.size))
+			lo, hi := int(tc.size), 0
+			for _, k := range c {
+				lo, hi = min(lo, k), max(hi, k)
+			}
+			if ratio := float64(hi) / float64(lo); ratio > tc.busiestIdlest {
+				t.Errorf("busiest real holds %d slots, idlest %d: %.4f, want ≤ %.3f", hi, lo, ratio, tc.busiestIdlest)
+			}
+			t.Logf("busiest/idlest of 10: %d/%d", hi, lo)
+		})
+	}
+}
