@@ -606,6 +606,25 @@ func (x *XDP) applySorry(svc *xdpService, addr netip.AddrPort) error {
 	return err
 }
 
+// minSlotsPerReal is the fewest Maglev slots a real should have: below it
+// a table follows its weights and keeps flows in place on a change visibly
+// worse than the ideal (already at 100, removing one of 10 equal reals
+// moves 13 % of the flows, not 10 %: TestDisruptionBySize in
+// controlplane/maglev), so xlbd warns (operator guide, "Choosing
+// --maglev-size").
+const minSlotsPerReal = 100
+
+// weightedCount is how many of backends take slots (weight above 0).
+func weightedCount(backends []maglev.Backend) uint32 {
+	n := uint32(0)
+	for _, b := range backends {
+		if b.Weight > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // installTable builds the service's Maglev table from its active reals and
 // swaps it in when its inputs changed, then writes the service entry.
 func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
@@ -653,6 +672,10 @@ func (x *XDP) installTable(k ServiceKey, svc *xdpService) error {
 		}
 		svc.tableInputs = inputs.String()
 		x.log.Info("service table installed", "service", k.String(), "reals", len(backends))
+		if n := weightedCount(backends); n > 0 && x.tableSize/n < minSlotsPerReal {
+			x.log.Warn("Maglev table small for its reals: a change of reals moves more flows than it must and shares stray from the weights; raise --maglev-size",
+				"service", k.String(), "slots", x.tableSize, "reals", n, "slots_wanted", n*minSlotsPerReal)
+		}
 	}
 
 	// The service entry goes in after its table, so the first packet that

@@ -822,3 +822,45 @@ func TestXDPLVSSchedulers(t *testing.T) {
 		})
 	}
 }
+
+// TestXDPSmallTableWarns checks that xlbd warns, naming the service and
+// the size it would want, when --maglev-size leaves a Maglev service
+// fewer than minSlotsPerReal slots a real, and only then.
+func TestXDPSmallTableWarns(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   uint32
+		conf   string
+		warned bool
+	}{
+		{"three reals in 1009 slots", smallTable, threeReals, false},
+		{"three reals in 293 slots", 293, threeReals, true},
+		{"three reals in 307 slots", 307, threeReals, false},
+		{"one real in 97 slots", 97, oneReal, true},
+		// rr keeps its own sequence, whatever --maglev-size says.
+		{"rr in 97 slots", 97, strings.Replace(threeReals, "lb_algo mh", "lb_algo rr", 1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			nb := &fakeNeighbours{hops: map[netip.Addr]neigh.Hop{}}
+			for _, a := range []string{"198.18.0.11", "198.18.0.12", "198.18.0.13"} {
+				nb.hops[netip.MustParseAddr(a)] = hop("aa:00:00:00:00:11")
+			}
+			x, err := NewXDP(newFakeDataplane(), nb, tc.size, logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := NewReconciler(mustParse(t, tc.conf), x, logger).Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Contains(logs.String(), `level=WARN msg="Maglev table small for its reals`)
+			if got != tc.warned {
+				t.Fatalf("warned %v, want %v:\n%s", got, tc.warned, logs.String())
+			}
+			if got && !strings.Contains(logs.String(), "service=198.18.0.100:80/tcp slots="+fmt.Sprint(tc.size)) {
+				t.Errorf("warning lacks the service and size:\n%s", logs.String())
+			}
+		})
+	}
+}
