@@ -29,6 +29,13 @@ type xdpFixture struct {
 
 func newXDPFixture(t *testing.T, conf string) *xdpFixture {
 	t.Helper()
+	return newLoggedXDPFixture(t, conf, smallTable, discardLogger())
+}
+
+// newLoggedXDPFixture is newXDPFixture with Maglev tables of tableSize
+// slots, logging to logger: for tests of what xlbd logs.
+func newLoggedXDPFixture(t *testing.T, conf string, tableSize uint32, logger *slog.Logger) *xdpFixture {
+	t.Helper()
 	f := &xdpFixture{
 		dp: newFakeDataplane(),
 		nb: &fakeNeighbours{hops: map[netip.Addr]neigh.Hop{
@@ -37,12 +44,12 @@ func newXDPFixture(t *testing.T, conf string) *xdpFixture {
 			netip.MustParseAddr("198.18.0.13"): hop("aa:00:00:00:00:13"),
 		}},
 	}
-	x, err := NewXDP(f.dp, f.nb, smallTable, discardLogger())
+	x, err := NewXDP(f.dp, f.nb, tableSize, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.x = x
-	f.rec = NewReconciler(mustParse(t, conf), x, discardLogger())
+	f.rec = NewReconciler(mustParse(t, conf), x, logger)
 	return f
 }
 
@@ -478,22 +485,14 @@ func TestXDPSchedulerHash(t *testing.T) {
 		t.Run(tc.lbAlgo, func(t *testing.T) {
 			var logs strings.Builder
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			dp := newFakeDataplane()
-			nb := &fakeNeighbours{hops: map[netip.Addr]neigh.Hop{netip.MustParseAddr("198.18.0.11"): hop("aa:00:00:00:00:11")}}
-			x, err := NewXDP(dp, nb, smallTable, logger)
-			if err != nil {
-				t.Fatal(err)
-			}
 			conf := strings.Replace(oneReal, "lb_algo mh", "lb_algo "+tc.lbAlgo, 1)
-			rec := NewReconciler(mustParse(t, conf), x, logger)
-			if err := rec.Reconcile(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			f := newLoggedXDPFixture(t, conf, smallTable, logger)
+			f.reconcile(t)
 			k := maps.ServiceKey{Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Proto: 6}
-			if got := dp.services[k].Hash; got != tc.wantHash {
+			if got := f.dp.services[k].Hash; got != tc.wantHash {
 				t.Errorf("service entry hash = %v, want %v", got, tc.wantHash)
 			}
-			_, obs := rec.Snapshot()
+			_, obs := f.rec.Snapshot()
 			if got := obs[MustParseServiceKey("198.18.0.100:80/tcp")].Served; got != tc.wantServed {
 				t.Errorf("served by %q, want %q", got, tc.wantServed)
 			}
@@ -843,17 +842,7 @@ func TestXDPSmallTableWarns(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs strings.Builder
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			nb := &fakeNeighbours{hops: map[netip.Addr]neigh.Hop{}}
-			for _, a := range []string{"198.18.0.11", "198.18.0.12", "198.18.0.13"} {
-				nb.hops[netip.MustParseAddr(a)] = hop("aa:00:00:00:00:11")
-			}
-			x, err := NewXDP(newFakeDataplane(), nb, tc.size, logger)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := NewReconciler(mustParse(t, tc.conf), x, logger).Reconcile(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			newLoggedXDPFixture(t, tc.conf, tc.size, logger).reconcile(t)
 			got := strings.Contains(logs.String(), `level=WARN msg="Maglev table small for its reals`)
 			if got != tc.warned {
 				t.Fatalf("warned %v, want %v:\n%s", got, tc.warned, logs.String())

@@ -457,11 +457,11 @@ func TestDisruptionBySize(t *testing.T) {
 		{1021, 0.133, 0.099, 1.010},
 	} {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
-			for _, n := range []int{10, 16} {
-				limit := tc.of10
-				if n == 16 {
-					limit = tc.of16
-				}
+			for _, c := range []struct {
+				n     int
+				limit float64
+			}{{10, tc.of10}, {16, tc.of16}} {
+				n, limit := c.n, c.limit
 				all := reals(n, 100)
 				full := mustBuild(t, all, tc.size)
 				worst := 0.0
